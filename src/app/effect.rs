@@ -1,0 +1,21 @@
+use crate::audit::AuditRecord;
+use crate::backend::ActionRequest;
+use crate::metrics::FetchRequest;
+
+/// Work for the runtime: the only way `update` reaches the network or the disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    FetchRollout {
+        generation: u64,
+        name: String,
+    },
+    FetchMetrics {
+        generation: u64,
+        request: FetchRequest,
+    },
+    /// Run a control action, then write its receipt (fsynced) before reporting the result.
+    Act {
+        request: ActionRequest,
+        receipt: AuditRecord,
+    },
+}

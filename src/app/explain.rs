@@ -1,0 +1,116 @@
+//! "Why is it where it is", in words: one line derived from the rollout and the verdicts.
+
+use super::model::Model;
+use crate::domain::format::{age, short_duration};
+use crate::domain::{RolloutState, Severity, Verdict};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Neutral,
+    Warn,
+    Bad,
+}
+
+pub fn why(model: &Model) -> (Tone, String) {
+    let Some(r) = &model.rollout else {
+        return match &model.rollout_error {
+            Some(e) => (Tone::Bad, format!("cannot read the rollout: {e}")),
+            None => (Tone::Neutral, "waiting for the backend…".into()),
+        };
+    };
+    let now = model.now;
+    let message = r.message.clone().unwrap_or_default();
+    match r.state {
+        RolloutState::Paused => {
+            let who = r.paused_by.as_deref().unwrap_or("someone");
+            let ago = r
+                .paused_at
+                .map(|t| format!(" {} ago", short_duration(age(t, now))))
+                .unwrap_or_default();
+            return (
+                Tone::Warn,
+                format!("paused by {who}{ago}; the hold clock is stopped (space resumes)"),
+            );
+        }
+        RolloutState::RolledBack => {
+            let text = if message.starts_with("rolled back") {
+                message
+            } else {
+                format!("rolled back: {message}")
+            };
+            return (Tone::Bad, text);
+        }
+        RolloutState::Failed => return (Tone::Bad, format!("failed: {message}")),
+        RolloutState::Completed => {
+            return (
+                Tone::Good,
+                format!("completed: {} serves 100% of traffic", r.canary_version),
+            );
+        }
+        RolloutState::Progressing => {}
+    }
+    let evals = model.gate_evaluations();
+    let failing: Vec<_> = evals
+        .iter()
+        .filter(|(_, e)| e.verdict == Verdict::Fail)
+        .collect();
+    let no_data: Vec<_> = evals
+        .iter()
+        .filter(|(_, e)| e.verdict == Verdict::NoData)
+        .collect();
+    let pending: Vec<_> = evals
+        .iter()
+        .filter(|(_, e)| e.verdict == Verdict::Pending)
+        .collect();
+    let hold_left = r.hold_remaining(now);
+    let hold_over = hold_left.is_none_or(|d| d.is_zero());
+    if let Some((name, e)) = failing
+        .iter()
+        .find(|(_, e)| e.severity == Severity::Rollback)
+    {
+        return (
+            Tone::Bad,
+            format!("roll back advised: {name} gate FAIL ({})", e.summary()),
+        );
+    }
+    if let Some((name, e)) = failing.first() {
+        let lead = if hold_over { "held" } else { "will hold" };
+        return (
+            Tone::Bad,
+            format!("{lead}: {name} gate FAIL ({})", e.summary()),
+        );
+    }
+    if let Some((name, e)) = no_data.first() {
+        return (
+            Tone::Warn,
+            format!("not judged: {name} has NO DATA ({})", e.summary()),
+        );
+    }
+    if let Some((name, e)) = pending.first() {
+        return (
+            Tone::Warn,
+            format!(
+                "watching: {name} {}",
+                e.reasons.last().map_or("", String::as_str)
+            ),
+        );
+    }
+    match hold_left {
+        Some(left) if !left.is_zero() => (
+            Tone::Good,
+            format!(
+                "holding at {}% for {} more; all gates PASS",
+                r.canary_weight,
+                short_duration(left)
+            ),
+        ),
+        _ => (
+            Tone::Good,
+            format!(
+                "ready to promote: hold at {}% done and all gates PASS",
+                r.canary_weight
+            ),
+        ),
+    }
+}

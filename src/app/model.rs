@@ -1,0 +1,349 @@
+//! The console's state. The view reads it; only `update` changes it.
+
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::backend::ActionKind;
+use crate::domain::format::age;
+use crate::domain::{
+    BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, SloDef, Verdict,
+};
+use crate::metrics::TrackSeries;
+
+/// How many poll intervals without a good sample make a panel STALE.
+pub const STALE_AFTER_POLLS: u32 = 3;
+const MAX_EVENTS: usize = 200;
+
+/// What the console was started with; fixed for its lifetime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub rollout_name: String,
+    pub read_only: bool,
+    pub poll_interval: Duration,
+    pub min_budget_to_promote_pct: f64,
+    /// `$USER@host`.
+    pub actor: String,
+    pub ssh_client: Option<String>,
+    /// e.g. "simulator (healthy, seed 7)".
+    pub source_label: String,
+    /// Where receipts go, for the help overlay.
+    pub audit_path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartWindow {
+    M5,
+    M15,
+    H1,
+}
+
+impl ChartWindow {
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(match self {
+            Self::M5 => 300,
+            Self::M15 => 900,
+            Self::H1 => 3600,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::M5 => "5m",
+            Self::M15 => "15m",
+            Self::H1 => "1h",
+        }
+    }
+
+    pub fn next(self) -> Self {
+        match self {
+            Self::M5 => Self::M15,
+            Self::M15 => Self::H1,
+            Self::H1 => Self::M5,
+        }
+    }
+}
+
+/// Whether a panel's numbers can be trusted right now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Freshness {
+    Live,
+    /// The last query failed; the numbers shown are older.
+    Error(String),
+    /// No good sample for STALE_AFTER_POLLS intervals.
+    Stale {
+        age: Duration,
+        why: String,
+    },
+    /// Nothing received yet.
+    Waiting,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPanel {
+    pub def: MetricDef,
+    pub query: String,
+    pub series: TrackSeries,
+    pub eval: Option<GateEvaluation>,
+    pub last_good: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl MetricPanel {
+    pub fn new(def: MetricDef, query: String) -> Self {
+        Self {
+            def,
+            query,
+            series: TrackSeries::default(),
+            eval: None,
+            last_good: None,
+            error: None,
+        }
+    }
+
+    /// The verdict shown: a panel without a current good answer is NO DATA, never its old PASS.
+    pub fn verdict(&self) -> Verdict {
+        match (&self.error, &self.eval) {
+            (Some(_), _) | (None, None) => Verdict::NoData,
+            (None, Some(e)) => e.verdict,
+        }
+    }
+
+    pub fn freshness(&self, now: DateTime<Utc>, poll: Duration) -> Freshness {
+        freshness(self.last_good, self.error.as_deref(), now, poll)
+    }
+
+    /// The reason in words, for the panel and the prompts.
+    pub fn reason(&self) -> String {
+        match (&self.error, &self.eval) {
+            (Some(e), _) => format!("query failed: {e}"),
+            (None, Some(e)) => e.reasons.join("; "),
+            (None, None) => "waiting for the first answer".into(),
+        }
+    }
+}
+
+fn freshness(
+    last_good: Option<DateTime<Utc>>,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+    poll: Duration,
+) -> Freshness {
+    let stale_after = poll * STALE_AFTER_POLLS;
+    match (last_good, error) {
+        (Some(t), err) if age(t, now) > stale_after => Freshness::Stale {
+            age: age(t, now),
+            why: err.map_or_else(|| "no new samples".to_string(), str::to_string),
+        },
+        (None, Some(err)) => Freshness::Error(err.to_string()),
+        (_, Some(err)) => Freshness::Error(err.to_string()),
+        (Some(_), None) => Freshness::Live,
+        (None, None) => Freshness::Waiting,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloPanel {
+    pub def: SloDef,
+    pub query: String,
+    pub status: Option<BudgetStatus>,
+    pub last_good: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl SloPanel {
+    pub fn new(def: SloDef, query: String) -> Self {
+        Self {
+            def,
+            query,
+            status: None,
+            last_good: None,
+            error: None,
+        }
+    }
+
+    pub fn freshness(&self, now: DateTime<Utc>, poll: Duration) -> Freshness {
+        freshness(self.last_good, self.error.as_deref(), now, poll)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLevel {
+    Info,
+    Good,
+    Warn,
+    Bad,
+    Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub level: EventLevel,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptField {
+    Name,
+    Reason,
+}
+
+/// A confirmation prompt: the action as data, plus what the user saw when it opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub action: ActionKind,
+    pub rollout: String,
+    pub seen_step: usize,
+    pub seen_state: RolloutState,
+    pub from_weight: u8,
+    pub to: Option<(usize, u8)>,
+    /// Metric name, verdict and reason at the moment the prompt opened.
+    pub verdicts: Vec<(String, Verdict, String)>,
+    /// Why this needs an override; empty for a plain `y`.
+    pub blockers: Vec<String>,
+    pub typed_name: String,
+    pub reason: String,
+    pub field: PromptField,
+    /// Set when the rollout changed under the open prompt: `y` then does nothing.
+    pub moved_on: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Prompt {
+    pub fn needs_override(&self) -> bool {
+        !self.blockers.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Confirm(Box<Prompt>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub kind: ActionKind,
+    pub since: DateTime<Utc>,
+}
+
+/// Request generations and in-flight flags of the two pollers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Polls {
+    pub rollout_generation: u64,
+    pub rollout_in_flight: bool,
+    pub rollout_started: Option<DateTime<Utc>>,
+    pub metrics_generation: u64,
+    pub metrics_in_flight: bool,
+    pub metrics_started: Option<DateTime<Utc>>,
+    pub queries_last_poll: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub settings: Settings,
+    pub now: DateTime<Utc>,
+    pub rollout: Option<Rollout>,
+    pub rollout_error: Option<String>,
+    pub last_rollout_ok: Option<DateTime<Utc>>,
+    pub panels: Vec<MetricPanel>,
+    pub slos: Vec<SloPanel>,
+    pub events: VecDeque<Event>,
+    pub focus: usize,
+    pub chart_window: ChartWindow,
+    pub overlay: Overlay,
+    pub in_flight: Option<InFlight>,
+    /// After an action the rollout must be re-read before another prompt opens.
+    pub awaiting_reread: bool,
+    pub polls: Polls,
+    pub quit: bool,
+}
+
+impl Model {
+    pub fn new(
+        settings: Settings,
+        panels: Vec<MetricPanel>,
+        slos: Vec<SloPanel>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            settings,
+            now,
+            rollout: None,
+            rollout_error: None,
+            last_rollout_ok: None,
+            panels,
+            slos,
+            events: VecDeque::new(),
+            focus: 0,
+            chart_window: ChartWindow::M5,
+            overlay: Overlay::None,
+            in_flight: None,
+            awaiting_reread: false,
+            polls: Polls::default(),
+            quit: false,
+        }
+    }
+
+    pub fn push_event(&mut self, level: EventLevel, text: impl Into<String>) {
+        self.events.push_front(Event {
+            at: self.now,
+            level,
+            text: text.into(),
+        });
+        self.events.truncate(MAX_EVENTS);
+    }
+
+    /// Age of the last successful poll of anything, for the header.
+    pub fn last_poll_age(&self) -> Option<Duration> {
+        let newest = self
+            .panels
+            .iter()
+            .filter_map(|p| p.last_good)
+            .chain(self.last_rollout_ok)
+            .max()?;
+        Some(age(newest, self.now))
+    }
+
+    pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
+        self.panels
+            .iter()
+            .map(|p| {
+                let eval = match (&p.error, &p.eval) {
+                    (None, Some(e)) => e.clone(),
+                    _ => GateEvaluation {
+                        verdict: Verdict::NoData,
+                        severity: p.def.gate.severity,
+                        baseline: None,
+                        canary: None,
+                        reasons: vec![p.reason()],
+                        violating_points: 0,
+                        required_points: 1,
+                    },
+                };
+                (p.def.name.clone(), eval)
+            })
+            .collect()
+    }
+
+    pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {
+        self.slos
+            .iter()
+            .map(|s| {
+                let status = match (&s.error, &s.status) {
+                    (None, Some(st)) => st.clone(),
+                    _ => BudgetStatus {
+                        error_ratio: None,
+                        budget_remaining: None,
+                        burn_rates: vec![],
+                        time_to_exhaustion: None,
+                        alert: None,
+                    },
+                };
+                (s.def.name.clone(), status)
+            })
+            .collect()
+    }
+}

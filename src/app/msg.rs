@@ -1,0 +1,43 @@
+use chrono::{DateTime, Utc};
+
+use crate::backend::{ActionError, ActionKind};
+use crate::domain::Rollout;
+use crate::metrics::FetchResult;
+
+/// Everything that can happen to the console: keys (already mapped), ticks, and the answers of
+/// effects, each tagged with the generation of the request that caused it.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Tick(DateTime<Utc>),
+    Quit,
+    ToggleHelp,
+    CloseOverlay,
+    CycleWindow,
+    FocusNext,
+    FocusPrev,
+    /// An action key: opens a confirmation prompt (or says why it can't).
+    Request(ActionKind),
+    /// `y` on a simple prompt, or Enter on an override prompt.
+    Confirmed,
+    /// Any other key on a simple prompt: the default answer is No.
+    Cancel,
+    PromptInput(char),
+    PromptBackspace,
+    PromptNextField,
+    RolloutFetched {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Result<Rollout, String>,
+    },
+    MetricsFetched {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: FetchResult,
+    },
+    ActionFinished {
+        kind: ActionKind,
+        at: DateTime<Utc>,
+        result: Result<Rollout, ActionError>,
+        audit_error: Option<String>,
+    },
+}

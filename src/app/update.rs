@@ -1,0 +1,578 @@
+//! The pure state transition: `update(&mut Model, Msg) -> Vec<Effect>`. No I/O, no clock.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use super::effect::Effect;
+use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField};
+use super::msg::Msg;
+use crate::audit::{AuditRecord, VerdictRecord};
+use crate::backend::{ActionError, ActionKind, ActionRequest};
+use crate::domain::format::{age, short_duration};
+use crate::domain::policy::promotion_blockers;
+use crate::domain::{Rollout, Verdict};
+use crate::metrics::{FetchRequest, FetchResult, MetricQuery, SloQuery};
+
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => {
+            model.now = now;
+            polls_due(model)
+        }
+        Msg::Quit => {
+            model.quit = true;
+            vec![]
+        }
+        Msg::ToggleHelp => {
+            model.overlay = match model.overlay {
+                Overlay::Help => Overlay::None,
+                _ => Overlay::Help,
+            };
+            vec![]
+        }
+        Msg::CloseOverlay => {
+            model.overlay = Overlay::None;
+            vec![]
+        }
+        Msg::CycleWindow => {
+            model.chart_window = model.chart_window.next();
+            // A new window makes the answer in flight useless: ask again, drop the old answer.
+            model.polls.metrics_in_flight = false;
+            vec![fetch_metrics(model)]
+        }
+        Msg::FocusNext => {
+            if !model.panels.is_empty() {
+                model.focus = (model.focus + 1) % model.panels.len();
+            }
+            vec![]
+        }
+        Msg::FocusPrev => {
+            if !model.panels.is_empty() {
+                model.focus = (model.focus + model.panels.len() - 1) % model.panels.len();
+            }
+            vec![]
+        }
+        Msg::Request(kind) => {
+            open_prompt(model, kind);
+            vec![]
+        }
+        Msg::Confirmed => confirm(model),
+        Msg::Cancel => {
+            if let Overlay::Confirm(p) = &model.overlay {
+                let text = format!("{} cancelled; nothing was done", p.action.verb());
+                model.overlay = Overlay::None;
+                model.push_event(EventLevel::Info, text);
+            }
+            vec![]
+        }
+        Msg::PromptInput(c) => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                p.error = None;
+                match p.field {
+                    PromptField::Name => p.typed_name.push(c),
+                    PromptField::Reason => p.reason.push(c),
+                }
+            }
+            vec![]
+        }
+        Msg::PromptBackspace => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                match p.field {
+                    PromptField::Name => p.typed_name.pop(),
+                    PromptField::Reason => p.reason.pop(),
+                };
+            }
+            vec![]
+        }
+        Msg::PromptNextField => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                p.field = match p.field {
+                    PromptField::Name => PromptField::Reason,
+                    PromptField::Reason => PromptField::Name,
+                };
+            }
+            vec![]
+        }
+        Msg::RolloutFetched {
+            generation,
+            at,
+            result,
+        } => {
+            if generation != model.polls.rollout_generation {
+                return vec![]; // a late answer to an older request
+            }
+            model.polls.rollout_in_flight = false;
+            apply_rollout(model, at, result);
+            vec![]
+        }
+        Msg::MetricsFetched {
+            generation,
+            at,
+            result,
+        } => {
+            if generation != model.polls.metrics_generation {
+                return vec![];
+            }
+            model.polls.metrics_in_flight = false;
+            apply_metrics(model, at, result);
+            vec![]
+        }
+        Msg::ActionFinished {
+            kind,
+            at,
+            result,
+            audit_error,
+        } => finish_action(model, kind, at, result, audit_error),
+    }
+}
+
+fn polls_due(model: &mut Model) -> Vec<Effect> {
+    let interval = model.settings.poll_interval;
+    let due = |started: Option<DateTime<Utc>>, now| started.is_none_or(|s| age(s, now) >= interval);
+    let mut effects = vec![];
+    // A request that never answers must not stop polling forever: retry after 3 intervals.
+    let stuck =
+        |started: Option<DateTime<Utc>>, now| started.is_some_and(|s| age(s, now) >= interval * 3);
+    if (!model.polls.rollout_in_flight || stuck(model.polls.rollout_started, model.now))
+        && due(model.polls.rollout_started, model.now)
+    {
+        effects.push(fetch_rollout(model));
+    }
+    if (!model.polls.metrics_in_flight || stuck(model.polls.metrics_started, model.now))
+        && due(model.polls.metrics_started, model.now)
+    {
+        effects.push(fetch_metrics(model));
+    }
+    effects
+}
+
+fn fetch_rollout(model: &mut Model) -> Effect {
+    model.polls.rollout_generation += 1;
+    model.polls.rollout_in_flight = true;
+    model.polls.rollout_started = Some(model.now);
+    Effect::FetchRollout {
+        generation: model.polls.rollout_generation,
+        name: model.settings.rollout_name.clone(),
+    }
+}
+
+fn fetch_metrics(model: &mut Model) -> Effect {
+    model.polls.metrics_generation += 1;
+    model.polls.metrics_in_flight = true;
+    model.polls.metrics_started = Some(model.now);
+    let request = FetchRequest {
+        now: model.now,
+        lookback: model.chart_window.duration(),
+        step: model.settings.poll_interval,
+        metrics: model
+            .panels
+            .iter()
+            .map(|p| MetricQuery {
+                name: p.def.name.clone(),
+                query: p.query.clone(),
+            })
+            .collect(),
+        slos: model
+            .slos
+            .iter()
+            .map(|s| SloQuery {
+                name: s.def.name.clone(),
+                error_ratio: s.query.clone(),
+                window: s.def.window,
+            })
+            .collect(),
+    };
+    Effect::FetchMetrics {
+        generation: model.polls.metrics_generation,
+        request,
+    }
+}
+
+fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, String>) {
+    match result {
+        Ok(new) => {
+            if model.rollout_error.take().is_some() {
+                model.push_event(EventLevel::Good, "backend reachable again");
+            }
+            model.last_rollout_ok = Some(at);
+            model.awaiting_reread = false;
+            note_rollout_changes(model, &new);
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                if p.moved_on.is_none() && (new.step != p.seen_step || new.state != p.seen_state) {
+                    p.moved_on = Some(format!(
+                        "the rollout moved on while this prompt was open (now step {} at {}%, {}); press Esc",
+                        new.step + 1,
+                        new.canary_weight,
+                        new.state.label()
+                    ));
+                }
+            }
+            model.rollout = Some(new);
+        }
+        Err(e) => {
+            if model.rollout_error.as_deref() != Some(e.as_str()) {
+                model.push_event(EventLevel::Bad, format!("backend: {e}"));
+            }
+            model.rollout_error = Some(e);
+        }
+    }
+}
+
+/// Turn differences between the old and new rollout into events.
+fn note_rollout_changes(model: &mut Model, new: &Rollout) {
+    let Some(old) = model.rollout.clone() else {
+        model.push_event(
+            EventLevel::Info,
+            format!(
+                "watching {}: {} → {}, step {}/{} at {}%",
+                new.name,
+                new.stable_version,
+                new.canary_version,
+                new.step + 1,
+                new.steps.len(),
+                new.canary_weight
+            ),
+        );
+        if let Some(m) = &new.message {
+            model.push_event(EventLevel::Info, format!("backend: {m}"));
+        }
+        return;
+    };
+    if old.step != new.step {
+        let took = old
+            .step_duration(old.step)
+            .map(|d| format!(" after {}", short_duration(d)))
+            .unwrap_or_default();
+        model.push_event(
+            EventLevel::Good,
+            format!(
+                "step {} → {}: canary at {}%{took}",
+                old.step + 1,
+                new.step + 1,
+                new.canary_weight
+            ),
+        );
+    }
+    if old.state != new.state {
+        let level = match new.state {
+            crate::domain::RolloutState::Completed => EventLevel::Good,
+            crate::domain::RolloutState::RolledBack | crate::domain::RolloutState::Failed => {
+                EventLevel::Bad
+            }
+            _ => EventLevel::Warn,
+        };
+        model.push_event(
+            level,
+            format!("state {} → {}", old.state.label(), new.state.label()),
+        );
+    }
+    if old.message != new.message {
+        if let Some(m) = &new.message {
+            model.push_event(EventLevel::Info, format!("backend: {m}"));
+        }
+    }
+}
+
+fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
+    model.polls.queries_last_poll = result.queries;
+    let poll = model.settings.poll_interval;
+    let mut events = Vec::new();
+    for (name, answer) in result.metrics {
+        let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
+            continue;
+        };
+        let before = panel.verdict();
+        let was_known = panel.eval.is_some();
+        match answer {
+            Ok(series) => {
+                let eval = panel.def.gate.evaluate(
+                    &panel.def.name,
+                    panel.def.unit,
+                    &series.baseline,
+                    &series.canary,
+                    poll,
+                );
+                if series.canary.latest().is_some() || series.baseline.latest().is_some() {
+                    panel.last_good = Some(at);
+                }
+                if panel.error.take().is_some() {
+                    events.push((EventLevel::Good, format!("{name}: query answers again")));
+                }
+                panel.series = series;
+                panel.eval = Some(eval);
+            }
+            Err(e) => {
+                if panel.error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("{name}: {e}")));
+                }
+                panel.error = Some(e);
+            }
+        }
+        let after = panel.verdict();
+        if before != after && was_known {
+            let level = match after {
+                Verdict::Pass => EventLevel::Good,
+                Verdict::Fail => EventLevel::Bad,
+                _ => EventLevel::Warn,
+            };
+            let reason = panel.reason();
+            events.push((
+                level,
+                format!("{name}: {} → {} ({reason})", before.label(), after.label()),
+            ));
+        }
+    }
+    for (name, answer) in result.slos {
+        let Some(slo) = model.slos.iter_mut().find(|s| s.def.name == name) else {
+            continue;
+        };
+        match answer {
+            Ok(m) => {
+                let status = slo.def.evaluate(&m);
+                if status.alert != slo.status.as_ref().and_then(|s| s.alert) {
+                    if let Some(alert) = status.alert {
+                        events.push((
+                            EventLevel::Bad,
+                            format!("SLO {name}: burn rate alert {alert:?} (multi-window)"),
+                        ));
+                    }
+                }
+                slo.status = Some(status);
+                slo.last_good = Some(at);
+                slo.error = None;
+            }
+            Err(e) => {
+                if slo.error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("SLO {name}: {e}")));
+                }
+                slo.error = Some(e);
+            }
+        }
+    }
+    for w in result.warnings {
+        events.push((EventLevel::Warn, format!("metrics warning: {w}")));
+    }
+    for (level, text) in events {
+        model.push_event(level, text);
+    }
+}
+
+fn open_prompt(model: &mut Model, kind: ActionKind) {
+    let refuse = |model: &mut Model, text: String| model.push_event(EventLevel::Warn, text);
+    if model.settings.read_only {
+        return refuse(
+            model,
+            format!("read-only: {} is disabled in watch mode", kind.verb()),
+        );
+    }
+    if let Some(f) = model.in_flight {
+        return refuse(
+            model,
+            format!(
+                "{} is in flight; wait for its result before {}",
+                f.kind.verb(),
+                kind.verb()
+            ),
+        );
+    }
+    if model.awaiting_reread {
+        return refuse(
+            model,
+            "re-reading the rollout after the last action; try again in a moment".into(),
+        );
+    }
+    let Some(r) = model.rollout.clone() else {
+        return refuse(model, "no rollout loaded yet; nothing to act on".into());
+    };
+    if r.state.is_terminal() {
+        return refuse(
+            model,
+            format!(
+                "the rollout is {}; there is nothing to {}",
+                r.state.label(),
+                kind.verb()
+            ),
+        );
+    }
+    let to = match kind {
+        ActionKind::Promote => Some(
+            r.steps
+                .get(r.step + 1)
+                .map_or((r.step + 1, 100), |s| (r.step + 1, s.weight)),
+        ),
+        ActionKind::Rollback => Some((r.step, 0)),
+        _ => None,
+    };
+    let verdicts = model
+        .panels
+        .iter()
+        .map(|p| (p.def.name.clone(), p.verdict(), p.reason()))
+        .collect();
+    let blockers = if kind == ActionKind::Promote {
+        promotion_blockers(
+            &model.gate_evaluations(),
+            &model.budgets(),
+            model.settings.min_budget_to_promote_pct,
+        )
+    } else {
+        vec![]
+    };
+    model.overlay = Overlay::Confirm(Box::new(Prompt {
+        action: kind,
+        rollout: r.name.clone(),
+        seen_step: r.step,
+        seen_state: r.state,
+        from_weight: r.canary_weight,
+        to,
+        verdicts,
+        blockers,
+        typed_name: String::new(),
+        reason: String::new(),
+        field: PromptField::Name,
+        moved_on: None,
+        error: None,
+    }));
+}
+
+fn confirm(model: &mut Model) -> Vec<Effect> {
+    let Overlay::Confirm(prompt) = &mut model.overlay else {
+        return vec![];
+    };
+    // The state must still be the one the user confirmed: compare with the newest read.
+    let current = model.rollout.as_ref().map(|r| (r.step, r.state));
+    if prompt.moved_on.is_some() || current != Some((prompt.seen_step, prompt.seen_state)) {
+        let now_text = model.rollout.as_ref().map_or_else(
+            || "unknown".to_string(),
+            |r| {
+                format!(
+                    "step {} at {}%, {}",
+                    r.step + 1,
+                    r.canary_weight,
+                    r.state.label()
+                )
+            },
+        );
+        let verb = prompt.action.verb();
+        model.overlay = Overlay::None;
+        model.push_event(
+            EventLevel::Warn,
+            format!("the rollout moved on (now {now_text}); {verb} was not sent, nothing was done"),
+        );
+        return vec![];
+    }
+    if prompt.needs_override() {
+        if prompt.typed_name != prompt.rollout {
+            prompt.error = Some(format!(
+                "type the rollout's name ({}) exactly to override",
+                prompt.rollout
+            ));
+            return vec![];
+        }
+        if prompt.reason.trim().is_empty() {
+            prompt.error = Some("give a reason for the override (Tab to the reason field)".into());
+            return vec![];
+        }
+    }
+    let prompt = (**prompt).clone();
+    model.overlay = Overlay::None;
+    let reason = prompt.reason.trim().to_string();
+    let request = ActionRequest {
+        kind: prompt.action,
+        rollout: prompt.rollout.clone(),
+        expected_step: prompt.seen_step,
+        actor: model.settings.actor.clone(),
+        reason: reason.clone(),
+    };
+    let evals = model.gate_evaluations();
+    let receipt = AuditRecord {
+        time: model.now,
+        actor: model.settings.actor.clone(),
+        ssh_client: model.settings.ssh_client.clone(),
+        rollout: prompt.rollout.clone(),
+        action: prompt.action,
+        from_step: prompt.seen_step,
+        from_weight: prompt.from_weight,
+        to_step: prompt.to.map(|t| t.0),
+        to_weight: prompt.to.map(|t| t.1),
+        verdicts: evals
+            .iter()
+            .map(|(name, e)| VerdictRecord {
+                metric: name.clone(),
+                verdict: format!("{:?}", e.verdict).to_lowercase(),
+                baseline: e.baseline,
+                canary: e.canary,
+                reason: e.reasons.join("; "),
+            })
+            .collect(),
+        override_reason: (prompt.needs_override()).then(|| reason.clone()),
+        result: "pending".into(),
+        message: None,
+    };
+    model.in_flight = Some(InFlight {
+        kind: prompt.action,
+        since: model.now,
+    });
+    let what = match prompt.to {
+        Some((step, weight)) if prompt.action == ActionKind::Promote => format!(
+            " (step {} → {}, {}% → {}%)",
+            prompt.seen_step + 1,
+            step + 1,
+            prompt.from_weight,
+            weight
+        ),
+        _ => String::new(),
+    };
+    let overriding = if prompt.needs_override() {
+        format!(" OVERRIDE: {reason}")
+    } else {
+        String::new()
+    };
+    model.push_event(
+        EventLevel::Action,
+        format!(
+            "{} sent by {}{what}{overriding}",
+            prompt.action.verb(),
+            model.settings.actor
+        ),
+    );
+    vec![Effect::Act { request, receipt }]
+}
+
+fn finish_action(
+    model: &mut Model,
+    kind: ActionKind,
+    at: DateTime<Utc>,
+    result: Result<Rollout, ActionError>,
+    audit_error: Option<String>,
+) -> Vec<Effect> {
+    model.in_flight = None;
+    model.awaiting_reread = true;
+    match result {
+        Ok(rollout) => {
+            let text = format!(
+                "{} done: now step {} at {}%, {}",
+                kind.verb(),
+                rollout.step + 1,
+                rollout.canary_weight,
+                rollout.state.label()
+            );
+            model.push_event(EventLevel::Good, text);
+            apply_rollout(model, at, Ok(rollout));
+            model.awaiting_reread = true;
+        }
+        Err(e @ ActionError::Unknown(_)) => {
+            model.push_event(EventLevel::Bad, format!("{}: {e}", kind.verb()))
+        }
+        Err(e) => model.push_event(EventLevel::Warn, format!("{}: {e}", kind.verb())),
+    }
+    if let Some(err) = audit_error {
+        model.push_event(EventLevel::Bad, format!("AUDIT LOG WRITE FAILED: {err}"));
+    }
+    // Re-read before anything else: a late poll from before the action is dropped by generation.
+    vec![fetch_rollout(model)]
+}
+
+/// The time an in-flight action has taken, for the footer.
+pub fn in_flight_for(model: &Model) -> Option<Duration> {
+    model.in_flight.map(|f| age(f.since, model.now))
+}

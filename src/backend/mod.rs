@@ -1,0 +1,117 @@
+//! Deploy backends, split by capability: a read side every mode gets, and a control side that
+//! only a read-write console is ever handed. Read-only mode builds the read side alone, so no key
+//! press can reach a mutating method.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::domain::Rollout;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Promote,
+    Pause,
+    Resume,
+    Rollback,
+}
+
+impl ActionKind {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Promote => "promote",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Rollback => "roll back",
+        }
+    }
+}
+
+/// A control request. `expected_step` is the step the user saw when they confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionRequest {
+    pub kind: ActionKind,
+    pub rollout: String,
+    pub expected_step: usize,
+    pub actor: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionError {
+    /// The rollout is no longer on the step the user saw (HTTP 409 in the deploy API).
+    Conflict {
+        current_step: Option<usize>,
+        message: String,
+    },
+    /// The backend refused (bad state, forbidden, ...). Nothing changed.
+    Rejected(String),
+    /// The request may or may not have been applied (network error mid-call): the next read tells.
+    Unknown(String),
+}
+
+impl std::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Conflict {
+                current_step: Some(step),
+                ..
+            } => {
+                write!(
+                    f,
+                    "the rollout moved on (now step {}); nothing was done",
+                    step + 1
+                )
+            }
+            Self::Conflict { message, .. } => {
+                write!(f, "the rollout moved on ({message}); nothing was done")
+            }
+            Self::Rejected(why) => write!(f, "refused: {why}"),
+            Self::Unknown(why) => write!(f, "outcome UNKNOWN until the next read: {why}"),
+        }
+    }
+}
+
+#[async_trait]
+pub trait RolloutReader: Send + Sync {
+    /// A short description for the header and the logs, e.g. "simulator (healthy, seed 7)".
+    fn describe(&self) -> String;
+    async fn list(&self) -> Result<Vec<String>, String>;
+    async fn get(&self, name: &str) -> Result<Rollout, String>;
+}
+
+#[async_trait]
+pub trait RolloutController: RolloutReader {
+    async fn act(&self, request: &ActionRequest) -> Result<Rollout, ActionError>;
+}
+
+/// What the app is handed. In read-only mode there is no controller to call at all.
+#[derive(Clone)]
+pub enum BackendHandle {
+    ReadOnly(Arc<dyn RolloutReader>),
+    ReadWrite(Arc<dyn RolloutController>),
+}
+
+impl BackendHandle {
+    pub fn reader(&self) -> Arc<dyn RolloutReader> {
+        match self {
+            Self::ReadOnly(r) => r.clone(),
+            Self::ReadWrite(c) => {
+                let c: Arc<dyn RolloutController> = c.clone();
+                c as Arc<dyn RolloutReader>
+            }
+        }
+    }
+
+    pub fn controller(&self) -> Option<Arc<dyn RolloutController>> {
+        match self {
+            Self::ReadOnly(_) => None,
+            Self::ReadWrite(c) => Some(c.clone()),
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Self::ReadOnly(_))
+    }
+}

@@ -1,0 +1,82 @@
+//! The command line (clap derive). `--help` on each command says what it does.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::sim::Scenario;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rollout-console",
+    version,
+    about = "Watch and drive a canary rollout from the terminal: baseline vs canary, error budgets, phases.",
+    long_about = "Watch and drive a canary rollout from the terminal.\n\n\
+        Shows baseline vs canary for each gated metric with its verdict, the service's error budgets and \
+        burn rates, and the phase timeline; promote, pause/resume and roll back behind confirmation \
+        prompts, each written to an audit log.\n\n\
+        Without a command, runs against the configured sources (see config.example.toml).\n\
+        Try it with no setup at all:  rollout-console demo",
+    after_help = "Keys: p promote · space pause/resume · r roll back · w chart window · tab focus · ? help · q quit"
+)]
+pub struct Cli {
+    /// Config file (TOML). Default: $ROLLOUT_CONSOLE_CONFIG, then ~/.config/rollout-console/config.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Watch mode: nothing can be changed; action keys are disabled. Also ROLLOUT_CONSOLE_READ_ONLY=1
+    /// or `read_only = true` in the config.
+    #[arg(
+        long,
+        visible_alias = "watch",
+        global = true,
+        env = "ROLLOUT_CONSOLE_READ_ONLY"
+    )]
+    pub read_only: bool,
+
+    /// The rollout to show (default: the first the backend or the config names).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub rollout: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the console against the built-in simulator: no Prometheus, no cluster, no config.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
+    #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
+    pub scenario: Scenario,
+
+    /// Divide the real-world hold times (10m, 10m, 30m) by this: 20 runs the rollout in ~2.5 minutes.
+    #[arg(long, default_value_t = 20.0, value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Seed for the simulator's noise; the same seed replays the same numbers. Default: random (shown).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// How often the console polls the simulator.
+    #[arg(long, default_value = "2s", value_parser = crate::domain::format::parse_duration)]
+    pub poll_interval: std::time::Duration,
+}
+
+fn parse_scenario(s: &str) -> Result<Scenario, String> {
+    s.parse()
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number (e.g. 20)"))?;
+    if v.is_finite() && v > 0.0 && v <= 10_000.0 {
+        Ok(v)
+    } else {
+        Err(format!("speed must be between 0 and 10000, got {v}"))
+    }
+}

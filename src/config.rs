@@ -1,0 +1,282 @@
+//! The TOML config: its shape (a public contract: extend, don't break), where it is searched, and
+//! errors that name the file, line and column. Layering: CLI > env > file > default.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::domain::format::humantime_serde;
+use crate::domain::{Gate, Unit};
+
+pub const ENV_CONFIG: &str = "ROLLOUT_CONSOLE_CONFIG";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Where the audit log goes; default: the data directory.
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
+    #[serde(default)]
+    pub prometheus: Option<PrometheusConfig>,
+    #[serde(default)]
+    pub backend: Option<BackendConfig>,
+    #[serde(default)]
+    pub rollouts: Vec<RolloutConfig>,
+    #[serde(default)]
+    pub metrics: Vec<MetricConfig>,
+    #[serde(default)]
+    pub slos: Vec<SloConfig>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    pub url: String,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    Http,
+    Argo,
+    Command,
+    Demo,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// For `kind = "demo"`: the scenario, seed and speed of the simulator.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub speed: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutConfig {
+    pub name: String,
+    #[serde(default)]
+    pub baseline: Option<String>,
+    #[serde(default)]
+    pub canary: Option<String>,
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub name: String,
+    pub query: String,
+    #[serde(default)]
+    pub unit: Unit,
+    #[serde(default, with = "humantime_serde::option")]
+    pub window: Option<Duration>,
+    #[serde(default)]
+    pub gate: Gate,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloConfig {
+    pub name: String,
+    pub objective: f64,
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    pub error_ratio: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    #[serde(default = "default_min_budget")]
+    pub min_budget_to_promote: f64,
+}
+
+fn default_min_budget() -> f64 {
+    10.0
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            min_budget_to_promote: default_min_budget(),
+        }
+    }
+}
+
+/// A config problem, already in words: where, what, and what would be valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parse config text; `origin` names the file in errors. toml's message carries line and column.
+pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let location = e
+            .span()
+            .map(|span| line_col(text, span.start))
+            .map(|(l, c)| format!(":{l}:{c}"))
+            .unwrap_or_default();
+        ConfigError(format!(
+            "config error in {}{location}\n{e}",
+            origin.display()
+        ))
+    })?;
+    validate(&config)
+        .map_err(|e| ConfigError(format!("config error in {}: {e}", origin.display())))?;
+    Ok(config)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn validate(c: &Config) -> Result<(), String> {
+    if c.poll_interval.is_zero() {
+        return Err("poll_interval must be more than 0 (e.g. \"5s\")".into());
+    }
+    for m in &c.metrics {
+        if m.name.trim().is_empty() {
+            return Err("a [[metrics]] entry has an empty name".into());
+        }
+    }
+    for s in &c.slos {
+        if !(0.0..100.0).contains(&s.objective) || s.objective <= 0.0 {
+            return Err(format!(
+                "[[slos]] {:?}: objective {} must be a percent between 0 and 100 (e.g. 99.95)",
+                s.name, s.objective
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the config was found, in search order: `--config`, `$ROLLOUT_CONSOLE_CONFIG`, then the
+/// config directory. `None` when there is none.
+pub fn locate(cli: Option<&Path>, env: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(p) = cli.or(env) {
+        if !p.exists() {
+            let from = if cli.is_some() {
+                "--config"
+            } else {
+                ENV_CONFIG
+            };
+            return Err(ConfigError(format!(
+                "config file {} (from {from}) does not exist",
+                p.display()
+            )));
+        }
+        return Ok(Some(p.to_path_buf()));
+    }
+    Ok(default_path().filter(|p| p.exists()))
+}
+
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "rollout-console")
+        .map(|d| d.config_dir().join("config.toml"))
+}
+
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    parse(&text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let c = load(&path).expect("config.example.toml must parse");
+        assert_eq!(c.poll_interval, Duration::from_secs(5));
+        assert_eq!(c.metrics.len(), 4);
+        assert_eq!(c.metrics[0].gate.max_increase_pct, Some(10.0));
+        assert_eq!(c.slos[0].objective, 99.95);
+        assert_eq!(c.policy.min_budget_to_promote, 10.0);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_location() {
+        let text = "read_only = false\n[prometheus]\nurl = \"http://x\"\ntimeoutt = \"5s\"\n";
+        let err = parse(text, Path::new("/etc/rc.toml")).unwrap_err().0;
+        assert!(err.starts_with("config error in /etc/rc.toml:4:1"), "{err}");
+        assert!(err.contains("unknown field `timeoutt`"), "{err}");
+        assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_valid() {
+        let err = parse("poll_interval = \"soon\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("c.toml:1:17") && err.contains("expected a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_explicit_config_is_an_error_not_a_fallback() {
+        let err = locate(Some(Path::new("/nonexistent/rc.toml")), None)
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("/nonexistent/rc.toml (from --config) does not exist"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The pure core: no I/O, no async, no clock. Every function that needs the time takes `now`.
+
+pub mod format;
+pub mod gate;
+pub mod metric;
+pub mod policy;
+pub mod rollout;
+pub mod slo;
+
+pub use gate::{Gate, GateEvaluation, Severity, Verdict};
+pub use metric::{MetricDef, Sample, Series, Track, Unit};
+pub use rollout::{Rollout, RolloutState, Step, StepRecord};
+pub use slo::{BudgetStatus, SloDef};

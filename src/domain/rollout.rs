@@ -1,0 +1,445 @@
+//! The rollout model (the shape of the deploy API's `Rollout`) and its state machine.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use super::format::{age, humantime_serde};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutState {
+    Progressing,
+    Paused,
+    Completed,
+    RolledBack,
+    Failed,
+}
+
+impl RolloutState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Progressing => "PROGRESSING",
+            Self::Paused => "PAUSED",
+            Self::Completed => "COMPLETED",
+            Self::RolledBack => "ROLLED BACK",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// Terminal states accept no further action but a new rollout.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::RolledBack | Self::Failed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Canary share of traffic at this step, in percent.
+    pub weight: u8,
+    /// How long the step holds before it may be promoted; `None` for the last step or a manual gate.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_serde::option"
+    )]
+    pub hold: Option<Duration>,
+}
+
+/// When a step started and ended, so the timeline can say how long each finished step took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: usize,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub name: String,
+    pub state: RolloutState,
+    pub stable_version: String,
+    pub canary_version: String,
+    /// 0-based index into `steps`.
+    pub step: usize,
+    pub canary_weight: u8,
+    pub steps: Vec<Step>,
+    pub step_started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Who paused it and when (our extension of the API; optional for other backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Start and end of each step so far (our extension; optional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StepRecord>,
+}
+
+/// Why a control request was refused by the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionError {
+    /// The caller acted on a step that is no longer current: a stale screen.
+    StepMoved { expected: usize, current: usize },
+    /// The action makes no sense in this state (e.g. promote a completed rollout).
+    NotAllowed(String),
+}
+
+impl std::fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::StepMoved { expected, current } => write!(
+                f,
+                "the rollout moved on (now step {}, you saw step {}); nothing was done",
+                current + 1,
+                expected + 1
+            ),
+            Self::NotAllowed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl Rollout {
+    pub fn current_step(&self) -> Option<&Step> {
+        self.steps.get(self.step)
+    }
+
+    pub fn is_last_step(&self) -> bool {
+        self.step + 1 >= self.steps.len()
+    }
+
+    /// Time left in the current step's hold; `None` when the step has no hold. Frozen while paused.
+    pub fn hold_remaining(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let hold = self.current_step()?.hold?;
+        let until = match (self.state, self.paused_at) {
+            (RolloutState::Paused, Some(paused_at)) => paused_at,
+            _ => now,
+        };
+        Some(hold.saturating_sub(age(self.step_started_at, until)))
+    }
+
+    /// Time spent in the current step so far.
+    pub fn step_elapsed(&self, now: DateTime<Utc>) -> Duration {
+        age(self.step_started_at, now)
+    }
+
+    /// Sum of the remaining holds: what is left of this one plus every later step's hold.
+    pub fn eta_to_full(&self, now: DateTime<Utc>) -> Option<Duration> {
+        if self.state.is_terminal() {
+            return None;
+        }
+        let current = self.hold_remaining(now).unwrap_or(Duration::ZERO);
+        let later: Duration = self
+            .steps
+            .iter()
+            .skip(self.step + 1)
+            .filter_map(|s| s.hold)
+            .sum();
+        Some(current + later)
+    }
+
+    /// How long a finished step took, from the recorded history.
+    pub fn step_duration(&self, step: usize) -> Option<Duration> {
+        self.history
+            .iter()
+            .rev()
+            .find(|r| r.step == step)
+            .and_then(|r| r.finished_at.map(|end| age(r.started_at, end)))
+    }
+
+    fn check_expected(&self, expected_step: usize) -> Result<(), TransitionError> {
+        if expected_step != self.step {
+            return Err(TransitionError::StepMoved {
+                expected: expected_step,
+                current: self.step,
+            });
+        }
+        Ok(())
+    }
+
+    fn enter_step(&mut self, step: usize, now: DateTime<Utc>) {
+        if let Some(open) = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.finished_at.is_none())
+        {
+            open.finished_at = Some(now);
+        }
+        self.step = step;
+        self.canary_weight = self
+            .steps
+            .get(step)
+            .map_or(self.canary_weight, |s| s.weight);
+        self.step_started_at = now;
+        self.history.push(StepRecord {
+            step,
+            started_at: now,
+            finished_at: None,
+        });
+    }
+
+    /// Move to the next step (or complete at the last one). `expected_step` guards against a stale screen.
+    pub fn promote(
+        &mut self,
+        expected_step: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.check_expected(expected_step)?;
+        if self.state.is_terminal() {
+            return Err(TransitionError::NotAllowed(format!(
+                "the rollout is {}; there is nothing to promote",
+                self.state.label().to_lowercase()
+            )));
+        }
+        let next = self.step + 1;
+        let next_is_full = next + 1 == self.steps.len() && self.steps[next].weight >= 100;
+        if self.is_last_step() {
+            self.complete(now);
+        } else if next_is_full {
+            // Reaching a final 100% step is completion; it gets no hold of its own.
+            self.step = next;
+            self.complete(now);
+        } else {
+            self.enter_step(next, now);
+            self.state = RolloutState::Progressing;
+            self.paused_at = None;
+            self.paused_by = None;
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, now: DateTime<Utc>) {
+        if let Some(open) = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.finished_at.is_none())
+        {
+            open.finished_at = Some(now);
+        }
+        self.state = RolloutState::Completed;
+        self.canary_weight = 100;
+        self.paused_at = None;
+        self.paused_by = None;
+        self.message = Some(format!("completed: {} serves 100%", self.canary_version));
+    }
+
+    pub fn pause(
+        &mut self,
+        expected_step: usize,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.check_expected(expected_step)?;
+        match self.state {
+            RolloutState::Progressing => {
+                self.state = RolloutState::Paused;
+                self.paused_by = Some(actor.to_string());
+                self.paused_at = Some(now);
+                Ok(())
+            }
+            RolloutState::Paused => Err(TransitionError::NotAllowed(
+                "the rollout is already paused".into(),
+            )),
+            other => Err(TransitionError::NotAllowed(format!(
+                "cannot pause: the rollout is {}",
+                other.label().to_lowercase()
+            ))),
+        }
+    }
+
+    pub fn resume(
+        &mut self,
+        expected_step: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.check_expected(expected_step)?;
+        if self.state != RolloutState::Paused {
+            return Err(TransitionError::NotAllowed(
+                "the rollout is not paused".into(),
+            ));
+        }
+        // The hold does not run while paused: shift the start by the time spent paused.
+        if let Some(paused_at) = self.paused_at {
+            self.step_started_at +=
+                chrono::Duration::from_std(age(paused_at, now)).unwrap_or_default();
+        }
+        self.state = RolloutState::Progressing;
+        self.paused_at = None;
+        self.paused_by = None;
+        Ok(())
+    }
+
+    /// Send all traffic back to stable. Allowed from any non-terminal state, also paused.
+    pub fn rollback(
+        &mut self,
+        expected_step: usize,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.check_expected(expected_step)?;
+        if self.state.is_terminal() {
+            return Err(TransitionError::NotAllowed(format!(
+                "cannot roll back: the rollout is already {}",
+                self.state.label().to_lowercase()
+            )));
+        }
+        if let Some(open) = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|r| r.finished_at.is_none())
+        {
+            open.finished_at = Some(now);
+        }
+        self.state = RolloutState::RolledBack;
+        self.canary_weight = 0;
+        self.paused_at = None;
+        self.paused_by = None;
+        self.message = Some(format!("rolled back: {reason}"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    pub fn sample_rollout() -> Rollout {
+        let steps = [
+            (5, Some(600)),
+            (25, Some(600)),
+            (50, Some(1800)),
+            (100, None),
+        ]
+        .into_iter()
+        .map(|(weight, hold)| Step {
+            weight,
+            hold: hold.map(Duration::from_secs),
+        })
+        .collect();
+        Rollout {
+            name: "checkout".into(),
+            state: RolloutState::Progressing,
+            stable_version: "v1.2.2".into(),
+            canary_version: "v1.2.3".into(),
+            step: 0,
+            canary_weight: 5,
+            steps,
+            step_started_at: t0(),
+            message: None,
+            paused_by: None,
+            paused_at: None,
+            history: vec![StepRecord {
+                step: 0,
+                started_at: t0(),
+                finished_at: None,
+            }],
+        }
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::seconds(secs)
+    }
+
+    #[test]
+    fn promote_walks_the_steps_and_completes_at_100() {
+        let mut r = sample_rollout();
+        r.promote(0, at(600)).expect("promote to 25%");
+        assert_eq!(
+            (r.step, r.canary_weight, r.state),
+            (1, 25, RolloutState::Progressing)
+        );
+        assert_eq!(r.step_duration(0), Some(Duration::from_secs(600)));
+        r.promote(1, at(1200)).expect("promote to 50%");
+        r.promote(2, at(3000)).expect("promote to 100%");
+        assert_eq!(r.state, RolloutState::Completed);
+        assert_eq!(r.canary_weight, 100);
+        assert_eq!(r.step_duration(2), Some(Duration::from_secs(1800)));
+        assert!(
+            r.promote(3, at(3001)).is_err(),
+            "nothing to promote after completion"
+        );
+    }
+
+    #[test]
+    fn a_stale_expected_step_is_refused_and_changes_nothing() {
+        let mut r = sample_rollout();
+        r.promote(0, at(10)).expect("first promote");
+        let before = r.clone();
+        let err = r.promote(0, at(11)).unwrap_err();
+        assert_eq!(
+            err,
+            TransitionError::StepMoved {
+                expected: 0,
+                current: 1
+            }
+        );
+        assert!(err.to_string().contains("moved on (now step 2"), "{err}");
+        assert_eq!(r, before);
+    }
+
+    #[test]
+    fn hold_countdown_and_eta() {
+        let r = sample_rollout();
+        assert_eq!(r.hold_remaining(at(100)), Some(Duration::from_secs(500)));
+        // 500s of this hold + 600 + 1800 of the later ones; the last step has no hold.
+        assert_eq!(r.eta_to_full(at(100)), Some(Duration::from_secs(2900)));
+        assert_eq!(r.hold_remaining(at(900)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn pause_freezes_the_hold_and_resume_shifts_it() {
+        let mut r = sample_rollout();
+        r.pause(0, "alice@bastion", at(100)).expect("pause");
+        assert_eq!(r.state, RolloutState::Paused);
+        assert_eq!(
+            r.hold_remaining(at(400)),
+            Some(Duration::from_secs(500)),
+            "frozen while paused"
+        );
+        assert!(r.pause(0, "bob", at(401)).is_err(), "double pause refused");
+        r.resume(0, at(400)).expect("resume");
+        assert_eq!(r.hold_remaining(at(400)), Some(Duration::from_secs(500)));
+        assert_eq!(r.paused_by, None);
+    }
+
+    #[test]
+    fn rollback_from_paused_and_not_twice() {
+        let mut r = sample_rollout();
+        r.pause(0, "alice", at(10)).expect("pause");
+        r.rollback(0, "error rate 4.1% > 1%", at(20))
+            .expect("rollback");
+        assert_eq!((r.state, r.canary_weight), (RolloutState::RolledBack, 0));
+        assert_eq!(
+            r.message.as_deref(),
+            Some("rolled back: error rate 4.1% > 1%")
+        );
+        assert!(r.rollback(0, "again", at(21)).is_err());
+        assert_eq!(r.eta_to_full(at(21)), None);
+    }
+
+    #[test]
+    fn the_api_json_shape_round_trips() {
+        let json = r#"{"name": "checkout", "state": "progressing", "stable_version": "v1.2.2",
+            "canary_version": "v1.2.3", "step": 1, "canary_weight": 25,
+            "steps": [{"weight": 5, "hold": "10m"}, {"weight": 25, "hold": "10m"}, {"weight": 50, "hold": "30m"}, {"weight": 100}],
+            "step_started_at": "2026-11-23T09:30:00Z", "message": "optional"}"#;
+        let r: Rollout = serde_json::from_str(json).expect("parses the documented shape");
+        assert_eq!(r.steps[2].hold, Some(Duration::from_secs(1800)));
+        assert_eq!(r.steps[3].hold, None);
+        let back: Rollout =
+            serde_json::from_str(&serde_json::to_string(&r).expect("ser")).expect("de");
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,204 @@
+use chrono::Utc;
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rollout_console::app::model::{EventLevel, Model, Settings};
+use rollout_console::app::runtime::{EffectRunner, run_console};
+use rollout_console::audit::AuditLog;
+use rollout_console::backend::BackendHandle;
+use rollout_console::cli::{Cli, Command, DemoArgs};
+use rollout_console::config::{self, BackendKind, ConfigError, ENV_CONFIG};
+use rollout_console::metrics::MetricsSource;
+use rollout_console::sim::backend::{SimController, SimReader};
+use rollout_console::sim::source::SimMetrics;
+use rollout_console::sim::{SimOptions, Simulator, demo};
+use rollout_console::{paths, ui};
+
+/// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = color_eyre::install() {
+        eprintln!("rollout-console: {e}");
+    }
+    let _log_guard = init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rollout-console: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(config_error) => {
+                eprintln!("rollout-console: {config_error}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+            None => {
+                eprintln!("rollout-console: {e:?}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Logs go to a file in the state directory, never to the terminal the UI owns.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = paths::log_dir();
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::RollingFileAppender::builder()
+        .filename_prefix("rollout-console.log")
+        .build(&dir)
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_CONSOLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+    Some(guard)
+}
+
+async fn run(cli: Cli) -> color_eyre::Result<()> {
+    match &cli.command {
+        Some(Command::Demo(args)) => {
+            let audit = paths::default_audit_log();
+            run_demo(args, cli.read_only, cli.rollout.clone(), audit).await
+        }
+        None => run_configured(&cli).await,
+    }
+}
+
+async fn run_configured(cli: &Cli) -> color_eyre::Result<()> {
+    let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
+    let Some(path) = config::locate(cli.config.as_deref(), env_path.as_deref())? else {
+        let default = config::default_path().map_or_else(
+            || "(no config directory)".into(),
+            |p| p.display().to_string(),
+        );
+        return Err(ConfigError(format!(
+            "no config found: looked at --config, ${ENV_CONFIG} and {default}.\n\
+             Create one from config.example.toml, or try the built-in demo: rollout-console demo"
+        ))
+        .into());
+    };
+    let config = config::load(&path)?;
+    let read_only = cli.read_only || config.read_only;
+    let audit = config
+        .audit_log
+        .clone()
+        .unwrap_or_else(paths::default_audit_log);
+    match config.backend.as_ref().map(|b| b.kind) {
+        Some(BackendKind::Demo) => {
+            let b = config.backend.as_ref();
+            let scenario = match b.and_then(|b| b.scenario.as_deref()) {
+                Some(s) => s.parse().map_err(|e: String| ConfigError(format!("config error in {}: [backend] scenario: {e}", path.display())))?,
+                None => rollout_console::sim::Scenario::Healthy,
+            };
+            let args = DemoArgs {
+                scenario,
+                speed: b.and_then(|b| b.speed).unwrap_or(20.0),
+                seed: b.and_then(|b| b.seed),
+                poll_interval: config.poll_interval,
+            };
+            let rollout = cli.rollout.clone().or_else(|| config.rollouts.first().map(|r| r.name.clone()));
+            run_demo(&args, read_only, rollout, audit).await
+        }
+        Some(kind) => Err(ConfigError(format!(
+            "config {}: [backend] kind = {:?} needs the Prometheus source and the {kind:?} backend, which are not in this build yet.\n\
+             Use kind = \"demo\" in [backend], or run the built-in demo: rollout-console demo",
+            path.display(),
+            format!("{kind:?}").to_lowercase()
+        ))
+        .into()),
+        None => Err(ConfigError(format!(
+            "config {}: no [backend] section; add one (kind = \"demo\" runs the simulator)",
+            path.display()
+        ))
+        .into()),
+    }
+}
+
+async fn run_demo(
+    args: &DemoArgs,
+    read_only: bool,
+    rollout: Option<String>,
+    audit_path: std::path::PathBuf,
+) -> color_eyre::Result<()> {
+    let seed = args
+        .seed
+        .unwrap_or_else(|| Utc::now().timestamp_subsec_nanos() as u64 % 100_000);
+    let options = SimOptions {
+        scenario: args.scenario,
+        seed,
+        speed: args.speed,
+        rollout_name: rollout.unwrap_or_else(|| "checkout".into()),
+    };
+    let now = Utc::now();
+    let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), now)));
+    // Read-only mode is enforced here: the app is handed a reader with no mutating methods.
+    let backend = if read_only {
+        BackendHandle::ReadOnly(Arc::new(SimReader::new(sim.clone())))
+    } else {
+        BackendHandle::ReadWrite(Arc::new(SimController::new(sim.clone())))
+    };
+    let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::new(sim));
+    let (actor, ssh_client) = paths::actor();
+    let settings = Settings {
+        rollout_name: options.rollout_name.clone(),
+        read_only,
+        poll_interval: args.poll_interval.max(Duration::from_millis(200)),
+        min_budget_to_promote_pct: 10.0,
+        actor,
+        ssh_client,
+        source_label: backend.reader().describe(),
+        audit_path: audit_path.display().to_string(),
+    };
+    let mut model = Model::new(settings, demo::metric_panels(), demo::slo_panels(), now);
+    model.push_event(
+        EventLevel::Info,
+        format!(
+            "demo: {} — {} (seed {seed}; --seed {seed} replays it)",
+            options.scenario,
+            options.scenario.description()
+        ),
+    );
+    if read_only {
+        model.push_event(
+            EventLevel::Info,
+            "watch mode: read-only, no action can be sent",
+        );
+    }
+    tracing::info!(scenario = %options.scenario, seed, read_only, "demo started");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = EffectRunner {
+        backend,
+        source,
+        audit: AuditLog::new(audit_path.clone()),
+        tx,
+    };
+    let model = run_console(model, runner, rx, ui::Theme::from_env()).await?;
+    if let Some(r) = &model.rollout {
+        println!(
+            "rollout-console: left {} at step {}/{} ({}%), {}. Audit log: {}",
+            r.name,
+            (r.step + 1).min(r.steps.len()),
+            r.steps.len(),
+            r.canary_weight,
+            r.state.label(),
+            audit_path.display()
+        );
+    }
+    Ok(())
+}

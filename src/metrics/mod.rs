@@ -1,0 +1,55 @@
+//! Metrics sources: where baseline and canary series and SLO error ratios come from.
+//! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::domain::Series;
+use crate::domain::slo::SloMeasurement;
+
+/// One gated metric to fetch: its name and the query that produces it for each track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricQuery {
+    pub name: String,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloQuery {
+    pub name: String,
+    pub error_ratio: String,
+    pub window: Duration,
+}
+
+/// One poll: every series over `[now - lookback, now]` at `step`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRequest {
+    pub now: DateTime<Utc>,
+    pub lookback: Duration,
+    pub step: Duration,
+    pub metrics: Vec<MetricQuery>,
+    pub slos: Vec<SloQuery>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackSeries {
+    pub baseline: Series,
+    pub canary: Series,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchResult {
+    /// By metric name, in request order; an error is per metric, never for the whole poll.
+    pub metrics: Vec<(String, Result<TrackSeries, String>)>,
+    pub slos: Vec<(String, Result<SloMeasurement, String>)>,
+    pub warnings: Vec<String>,
+    /// How many queries this poll sent (for the debug log and the budget of one per metric per track).
+    pub queries: usize,
+}
+
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    fn describe(&self) -> String;
+    async fn fetch(&self, request: &FetchRequest) -> FetchResult;
+}

@@ -1,0 +1,150 @@
+//! The simulator as a deploy backend. The read side and the control side are separate types, so
+//! read-only mode can be handed a reader that has no mutating method at all.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use std::sync::{Arc, Mutex};
+
+use super::Simulator;
+use crate::backend::{ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader};
+use crate::domain::Rollout;
+use crate::domain::rollout::TransitionError;
+
+/// Read access to the simulated rollout.
+pub struct SimReader {
+    sim: Arc<Mutex<Simulator>>,
+}
+
+impl SimReader {
+    pub fn new(sim: Arc<Mutex<Simulator>>) -> Self {
+        Self { sim }
+    }
+}
+
+fn describe(sim: &Arc<Mutex<Simulator>>) -> String {
+    match sim.lock() {
+        Ok(s) => format!(
+            "simulator ({}, seed {}, speed {}×)",
+            s.options().scenario,
+            s.options().seed,
+            s.options().speed
+        ),
+        Err(_) => "simulator".into(),
+    }
+}
+
+fn read(sim: &Arc<Mutex<Simulator>>, name: &str) -> Result<Rollout, String> {
+    let mut s = sim
+        .lock()
+        .map_err(|_| "simulator state is poisoned".to_string())?;
+    s.advance_to(Utc::now());
+    if s.rollout().name != name {
+        return Err(format!(
+            "no rollout named {name:?} (the simulator runs {:?})",
+            s.rollout().name
+        ));
+    }
+    Ok(s.rollout().clone())
+}
+
+#[async_trait]
+impl RolloutReader for SimReader {
+    fn describe(&self) -> String {
+        describe(&self.sim)
+    }
+
+    async fn list(&self) -> Result<Vec<String>, String> {
+        let s = self
+            .sim
+            .lock()
+            .map_err(|_| "simulator state is poisoned".to_string())?;
+        Ok(vec![s.rollout().name.clone()])
+    }
+
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        read(&self.sim, name)
+    }
+}
+
+/// Read and control access: only built when the console is not read-only.
+pub struct SimController {
+    reader: SimReader,
+}
+
+impl SimController {
+    pub fn new(sim: Arc<Mutex<Simulator>>) -> Self {
+        Self {
+            reader: SimReader::new(sim),
+        }
+    }
+}
+
+#[async_trait]
+impl RolloutReader for SimController {
+    fn describe(&self) -> String {
+        self.reader.describe()
+    }
+
+    async fn list(&self) -> Result<Vec<String>, String> {
+        self.reader.list().await
+    }
+
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        self.reader.get(name).await
+    }
+}
+
+#[async_trait]
+impl RolloutController for SimController {
+    async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        let mut s = self
+            .reader
+            .sim
+            .lock()
+            .map_err(|_| ActionError::Unknown("simulator state is poisoned".into()))?;
+        let now = Utc::now();
+        s.advance_to(now);
+        if s.rollout().name != req.rollout {
+            return Err(ActionError::Rejected(format!(
+                "no rollout named {:?}",
+                req.rollout
+            )));
+        }
+        let r = s.rollout_mut();
+        let outcome = match req.kind {
+            ActionKind::Promote => r.promote(req.expected_step, now),
+            ActionKind::Pause => r.pause(req.expected_step, &req.actor, now),
+            ActionKind::Resume => r.resume(req.expected_step, now),
+            ActionKind::Rollback => {
+                let why = if req.reason.is_empty() {
+                    format!("by {}", req.actor)
+                } else {
+                    format!("by {}: {}", req.actor, req.reason)
+                };
+                r.rollback(req.expected_step, &why, now)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                if req.kind != ActionKind::Rollback && !r.state.is_terminal() {
+                    r.message = Some(format!("{} by {}", past_tense(req.kind), req.actor));
+                }
+                Ok(r.clone())
+            }
+            Err(TransitionError::StepMoved { current, .. }) => Err(ActionError::Conflict {
+                current_step: Some(current),
+                message: format!("now step {}", current + 1),
+            }),
+            Err(TransitionError::NotAllowed(why)) => Err(ActionError::Rejected(why)),
+        }
+    }
+}
+
+fn past_tense(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Promote => "promoted",
+        ActionKind::Pause => "paused",
+        ActionKind::Resume => "resumed",
+        ActionKind::Rollback => "rolled back",
+    }
+}

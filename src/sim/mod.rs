@@ -1,0 +1,690 @@
+//! The simulator behind `demo` (and later `simulate`): a baseline and a canary service with seeded
+//! noise, a rollout driven by a small controller, and the metrics both produce. It is a backend and
+//! a metrics source like any other (see `backend.rs` and `source.rs`).
+
+pub mod backend;
+pub mod demo;
+pub mod histogram;
+pub mod scenario;
+pub mod source;
+
+use chrono::{DateTime, Utc};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution, Normal, Poisson};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::domain::gate::ForSpec;
+use crate::domain::slo::{BURN_WINDOWS, SloDef, SloMeasurement};
+use crate::domain::{
+    Gate, Rollout, RolloutState, Sample, Series, Step, StepRecord, Track, Unit, Verdict,
+};
+use histogram::{SLOTS, lognormal_slot_probabilities, quantile};
+pub use scenario::Scenario;
+
+/// Requests per second across both tracks.
+pub const SERVICE_RPS: f64 = 400.0;
+/// The aggregation window of every simulated metric point (like `rate(...[1m])`).
+pub const METRIC_WINDOW_SECS: usize = 60;
+/// How much history the simulator keeps (the longest chart window, plus slack).
+const HISTORY_SECS: usize = 3_700;
+/// Nominal holds (real-world lengths); `--speed` divides them.
+const NOMINAL_STEPS: [(u8, Option<u64>); 4] = [
+    (5, Some(600)),
+    (25, Some(600)),
+    (50, Some(1800)),
+    (100, None),
+];
+/// The rollout started this long before the console opened, so the first frame has data.
+const HEAD_START_SECS: i64 = 8;
+/// The controller judges every this many seconds.
+const CONTROLLER_PERIOD_SECS: i64 = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOptions {
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Holds are divided by this; 20 makes the 50-minute rollout take 2.5 minutes.
+    pub speed: f64,
+    pub rollout_name: String,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            scenario: Scenario::Healthy,
+            seed: 1,
+            speed: 20.0,
+            rollout_name: "checkout".into(),
+        }
+    }
+}
+
+/// One second of traffic on one track.
+#[derive(Debug, Clone, Copy, Default)]
+struct SecondCounts {
+    requests: u64,
+    errors: u64,
+    slots: [u64; SLOTS],
+}
+
+/// A rolling window of per-second counts with running sums, so each new point costs O(buckets).
+#[derive(Debug, Default)]
+struct RollingWindow {
+    seconds: VecDeque<SecondCounts>,
+    sum: SecondCounts,
+}
+
+impl RollingWindow {
+    fn push(&mut self, c: SecondCounts) {
+        self.seconds.push_back(c);
+        add(&mut self.sum, &c, true);
+        if self.seconds.len() > METRIC_WINDOW_SECS {
+            if let Some(old) = self.seconds.pop_front() {
+                add(&mut self.sum, &old, false);
+            }
+        }
+    }
+
+    fn point(&self) -> TrackPoint {
+        let s = &self.sum;
+        let secs = self.seconds.len().max(1) as f64;
+        let has = s.requests > 0;
+        TrackPoint {
+            rps: s.requests as f64 / secs,
+            p50: quantile(0.50, &s.slots),
+            p95: quantile(0.95, &s.slots),
+            p99: quantile(0.99, &s.slots),
+            error_ratio: if has {
+                s.errors as f64 / s.requests as f64
+            } else {
+                f64::NAN
+            },
+        }
+    }
+}
+
+fn add(into: &mut SecondCounts, c: &SecondCounts, plus: bool) {
+    let op = |a: &mut u64, b: u64| {
+        if plus {
+            *a += b
+        } else {
+            *a = a.saturating_sub(b)
+        }
+    };
+    op(&mut into.requests, c.requests);
+    op(&mut into.errors, c.errors);
+    for (a, b) in into.slots.iter_mut().zip(c.slots) {
+        op(a, b);
+    }
+}
+
+/// The metric values of one track at one second, each over the last minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackPoint {
+    pub rps: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub error_ratio: f64,
+}
+
+impl TrackPoint {
+    pub fn get(&self, metric: SimMetric) -> f64 {
+        match metric {
+            SimMetric::P50 => self.p50,
+            SimMetric::P95 => self.p95,
+            SimMetric::P99 => self.p99,
+            SimMetric::ErrorRatio => self.error_ratio,
+            SimMetric::Rps => self.rps,
+        }
+    }
+}
+
+/// What the simulator can answer, addressed as `sim:<name>` queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimMetric {
+    P50,
+    P95,
+    P99,
+    ErrorRatio,
+    Rps,
+}
+
+impl SimMetric {
+    pub fn from_query(q: &str) -> Option<Self> {
+        match q.trim() {
+            "sim:p50" => Some(Self::P50),
+            "sim:p95" => Some(Self::P95),
+            "sim:p99" => Some(Self::P99),
+            "sim:error_ratio" => Some(Self::ErrorRatio),
+            "sim:rps" => Some(Self::Rps),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HistoryPoint {
+    at: DateTime<Utc>,
+    baseline: TrackPoint,
+    canary: TrackPoint,
+    service_requests: u64,
+    service_errors: u64,
+}
+
+#[derive(Debug)]
+pub struct Simulator {
+    options: SimOptions,
+    rng: ChaCha8Rng,
+    rollout: Rollout,
+    last_tick: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    traffic_level: f64,
+    windows: [RollingWindow; 2],
+    history: VecDeque<HistoryPoint>,
+    seconds_since_controller: i64,
+}
+
+/// The SLO the simulator's service is held to.
+pub fn slo() -> SloDef {
+    SloDef {
+        name: "availability".into(),
+        objective_pct: 99.95,
+        window: Duration::from_secs(30 * 86_400),
+    }
+}
+
+/// The controller's own analysis: roll back on errors, hold on latency (like an Argo AnalysisTemplate).
+fn controller_error_gate() -> Gate {
+    Gate {
+        max: Some(0.01),
+        for_: ForSpec::Checks(2),
+        ..Gate::default()
+    }
+}
+
+fn controller_latency_gate() -> Gate {
+    Gate {
+        max_increase_pct: Some(10.0),
+        for_: ForSpec::Checks(2),
+        ..Gate::default()
+    }
+}
+
+impl Simulator {
+    /// A simulator whose rollout began a few seconds before `now`, with an hour of baseline history.
+    pub fn new(options: SimOptions, now: DateTime<Utc>) -> Self {
+        let now = truncate_to_second(now);
+        let started_at = now - chrono::Duration::seconds(HEAD_START_SECS);
+        let speed = if options.speed.is_finite() && options.speed > 0.0 {
+            options.speed
+        } else {
+            1.0
+        };
+        let steps = NOMINAL_STEPS
+            .iter()
+            .map(|(weight, hold)| Step {
+                weight: *weight,
+                hold: hold
+                    .map(|s| Duration::from_secs_f64(s as f64 / speed).max(Duration::from_secs(1))),
+            })
+            .map(|mut s| {
+                if let Some(h) = s.hold {
+                    s.hold = Some(Duration::from_secs(h.as_secs().max(1)));
+                }
+                s
+            })
+            .collect();
+        let rollout = Rollout {
+            name: options.rollout_name.clone(),
+            state: RolloutState::Progressing,
+            stable_version: "v1.2.2".into(),
+            canary_version: "v1.2.3".into(),
+            step: 0,
+            canary_weight: NOMINAL_STEPS[0].0,
+            steps,
+            step_started_at: started_at,
+            message: None,
+            paused_by: None,
+            paused_at: None,
+            history: vec![StepRecord {
+                step: 0,
+                started_at,
+                finished_at: None,
+            }],
+        };
+        let mut sim = Self {
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            options,
+            rollout,
+            last_tick: now - chrono::Duration::seconds(HISTORY_SECS as i64),
+            started_at,
+            traffic_level: 1.0,
+            windows: Default::default(),
+            history: VecDeque::with_capacity(HISTORY_SECS + 1),
+            seconds_since_controller: 0,
+        };
+        sim.advance_to(now);
+        sim
+    }
+
+    pub fn options(&self) -> &SimOptions {
+        &self.options
+    }
+
+    pub fn rollout(&self) -> &Rollout {
+        &self.rollout
+    }
+
+    pub fn rollout_mut(&mut self) -> &mut Rollout {
+        &mut self.rollout
+    }
+
+    /// Generate every whole second up to `now` (at most the history length, e.g. after a suspend).
+    pub fn advance_to(&mut self, now: DateTime<Utc>) {
+        let now = truncate_to_second(now);
+        let oldest = now - chrono::Duration::seconds(HISTORY_SECS as i64);
+        if self.last_tick < oldest {
+            self.last_tick = oldest;
+        }
+        while self.last_tick < now {
+            self.last_tick += chrono::Duration::seconds(1);
+            let at = self.last_tick;
+            self.tick(at);
+        }
+    }
+
+    fn canary_share(&self, at: DateTime<Utc>) -> f64 {
+        if at < self.started_at {
+            return 0.0;
+        }
+        match self.rollout.state {
+            RolloutState::Completed => 1.0,
+            RolloutState::RolledBack | RolloutState::Failed => 0.0,
+            _ => f64::from(self.rollout.canary_weight) / 100.0,
+        }
+    }
+
+    fn tick(&mut self, at: DateTime<Utc>) {
+        // Traffic drifts slowly around its level, like real load does.
+        let drift = Normal::new(0.0, 0.01)
+            .map(|n| n.sample(&mut self.rng))
+            .unwrap_or(0.0);
+        self.traffic_level =
+            (self.traffic_level + drift + (1.0 - self.traffic_level) * 0.02).clamp(0.7, 1.3);
+        let lambda = SERVICE_RPS * self.traffic_level;
+        let total = Poisson::new(lambda)
+            .map(|p| p.sample(&mut self.rng) as u64)
+            .unwrap_or(0);
+        let share = self.canary_share(at);
+        let canary_n = Binomial::new(total, share)
+            .map(|b| b.sample(&mut self.rng))
+            .unwrap_or(0);
+        let baseline_n = total - canary_n;
+        let canary_behaviour = if at >= self.started_at {
+            self.options.scenario.canary(self.rollout.step)
+        } else {
+            scenario::BASE
+        };
+        let baseline = self.second(baseline_n, scenario::BASE);
+        let canary = self.second(canary_n, canary_behaviour);
+        self.windows[0].push(baseline);
+        self.windows[1].push(canary);
+        self.history.push_back(HistoryPoint {
+            at,
+            baseline: self.windows[0].point(),
+            canary: self.windows[1].point(),
+            service_requests: baseline.requests + canary.requests,
+            service_errors: baseline.errors + canary.errors,
+        });
+        while self.history.len() > HISTORY_SECS {
+            self.history.pop_front();
+        }
+        self.seconds_since_controller += 1;
+        if self.seconds_since_controller >= CONTROLLER_PERIOD_SECS {
+            self.seconds_since_controller = 0;
+            self.run_controller(at);
+        }
+    }
+
+    /// One second of `n` requests: latencies drawn into buckets (a multinomial, drawn as a chain of
+    /// binomials) and errors drawn as a binomial.
+    fn second(&mut self, n: u64, behaviour: scenario::Behaviour) -> SecondCounts {
+        let mut counts = SecondCounts {
+            requests: n,
+            ..SecondCounts::default()
+        };
+        if n == 0 {
+            return counts;
+        }
+        counts.errors = Binomial::new(n, behaviour.error_ratio.clamp(0.0, 1.0))
+            .map(|b| b.sample(&mut self.rng))
+            .unwrap_or(0);
+        let probabilities =
+            lognormal_slot_probabilities(behaviour.median_latency, scenario::LATENCY_SIGMA);
+        let mut left = n;
+        let mut mass_left = 1.0;
+        for (slot, p) in probabilities.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            if slot == SLOTS - 1 || mass_left <= 0.0 {
+                counts.slots[slot] += left;
+                break;
+            }
+            let share = (p / mass_left).clamp(0.0, 1.0);
+            let drawn = Binomial::new(left, share)
+                .map(|b| b.sample(&mut self.rng))
+                .unwrap_or(0);
+            counts.slots[slot] = drawn;
+            left -= drawn;
+            mass_left -= p;
+        }
+        counts
+    }
+
+    /// The simulated controller: aborts on a failing error-rate analysis, and advances a step when
+    /// its hold is over and latency is within 10% of baseline (otherwise it holds and says why).
+    fn run_controller(&mut self, now: DateTime<Utc>) {
+        if self.rollout.state != RolloutState::Progressing {
+            return;
+        }
+        let period = Duration::from_secs(CONTROLLER_PERIOD_SECS as u64);
+        let lookback = Duration::from_secs(30);
+        let step = self.rollout.step;
+        let errors = controller_error_gate().evaluate(
+            "error rate",
+            Unit::Ratio,
+            &self.series(
+                SimMetric::ErrorRatio,
+                Track::Baseline,
+                now,
+                lookback,
+                period,
+            ),
+            &self.series(SimMetric::ErrorRatio, Track::Canary, now, lookback, period),
+            period,
+        );
+        if errors.verdict == Verdict::Fail {
+            let why = format!(
+                "{} for {} checks (controller analysis)",
+                errors.summary(),
+                errors.required_points
+            );
+            let _ = self.rollout.rollback(step, &why, now);
+            return;
+        }
+        if self.rollout.hold_remaining(now) != Some(Duration::ZERO) {
+            return;
+        }
+        let latency = controller_latency_gate().evaluate(
+            "p95 latency",
+            Unit::Seconds,
+            &self.series(SimMetric::P95, Track::Baseline, now, lookback, period),
+            &self.series(SimMetric::P95, Track::Canary, now, lookback, period),
+            period,
+        );
+        if latency.verdict == Verdict::Pass {
+            let weight = self.rollout.steps.get(step + 1).map_or(100, |s| s.weight);
+            if self.rollout.promote(step, now).is_ok()
+                && self.rollout.state != RolloutState::Completed
+            {
+                self.rollout.message = Some(format!(
+                    "controller: hold over, analysis passed; promoted to {weight}%"
+                ));
+            }
+        } else {
+            self.rollout.message = Some(format!("controller held: {}", latency.summary()));
+        }
+    }
+
+    /// A series at `step` spacing over `[now - lookback, now]`, newest point at `now`.
+    pub fn series(
+        &self,
+        metric: SimMetric,
+        track: Track,
+        now: DateTime<Utc>,
+        lookback: Duration,
+        step: Duration,
+    ) -> Series {
+        let now = truncate_to_second(now).min(self.last_tick);
+        let step_secs = step.as_secs().max(1) as i64;
+        let count = (lookback.as_secs() as i64 / step_secs).max(0);
+        let Some(newest) = self.history.back() else {
+            return Series::default();
+        };
+        let newest_at = newest.at.min(now);
+        let index_of = |at: DateTime<Utc>| -> Option<usize> {
+            let back = (newest.at - at).num_seconds();
+            if back < 0 {
+                return None;
+            }
+            self.history.len().checked_sub(1 + back as usize)
+        };
+        let mut points = Vec::with_capacity(count as usize + 1);
+        for k in (0..=count).rev() {
+            let at = newest_at - chrono::Duration::seconds(k * step_secs);
+            if let Some(point) = index_of(at).and_then(|i| self.history.get(i)) {
+                let tp = match track {
+                    Track::Baseline => point.baseline,
+                    Track::Canary => point.canary,
+                };
+                let value = tp.get(metric);
+                // No canary before the rollout began: a missing series, as Prometheus would have it.
+                if track == Track::Canary && point.at <= self.started_at {
+                    continue;
+                }
+                points.push(Sample {
+                    at: point.at,
+                    value,
+                });
+            }
+        }
+        Series::new(points)
+    }
+
+    /// Service error ratios over the SLO window and each burn window; what the simulator did not
+    /// run itself is filled from the scenario's prior history.
+    pub fn slo_measurement(&self, now: DateTime<Utc>) -> SloMeasurement {
+        let slo = slo();
+        let prior_ratio = self.options.scenario.prior_error_ratio();
+        let ratio_over = |window: Duration, prior: f64| -> f64 {
+            let since = now - chrono::Duration::from_std(window).unwrap_or_default();
+            let (mut req, mut err, mut secs) = (0u64, 0u64, 0u64);
+            for p in self.history.iter().rev().take_while(|p| p.at > since) {
+                req += p.service_requests;
+                err += p.service_errors;
+                secs += 1;
+            }
+            let prior_req = SERVICE_RPS * window.as_secs().saturating_sub(secs) as f64;
+            (err as f64 + prior * prior_req) / (req as f64 + prior_req).max(1.0)
+        };
+        // The 30-day ratio that leaves the scenario's share of the budget spent.
+        let prior_30d = self.options.scenario.prior_budget_spent() * slo.allowed_error_ratio();
+        SloMeasurement {
+            error_ratio: Some(ratio_over(slo.window, prior_30d)),
+            window_ratios: BURN_WINDOWS
+                .iter()
+                .map(|(label, w)| (label.to_string(), Some(ratio_over(*w, prior_ratio))))
+                .collect(),
+        }
+    }
+}
+
+fn truncate_to_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn sim(scenario: Scenario, seed: u64) -> Simulator {
+        Simulator::new(
+            SimOptions {
+                scenario,
+                seed,
+                ..SimOptions::default()
+            },
+            now(),
+        )
+    }
+
+    fn latest(s: &Simulator, m: SimMetric, t: Track) -> f64 {
+        s.series(
+            m,
+            t,
+            s.last_tick,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        )
+        .latest()
+        .map_or(f64::NAN, |p| p.value)
+    }
+
+    #[test]
+    fn simulated_p95_matches_the_distribution() {
+        // True quantiles of the log-normal: median·exp(σ·z).
+        let s = sim(Scenario::Healthy, 7);
+        let true_p95 =
+            scenario::BASE.median_latency * (scenario::LATENCY_SIGMA * 1.644_853_6_f64).exp();
+        let true_p99 =
+            scenario::BASE.median_latency * (scenario::LATENCY_SIGMA * 2.326_347_9_f64).exp();
+        let p95 = latest(&s, SimMetric::P95, Track::Baseline);
+        let p99 = latest(&s, SimMetric::P99, Track::Baseline);
+        assert!(
+            (p95 / true_p95 - 1.0).abs() < 0.06,
+            "p95 {p95} vs {true_p95}"
+        );
+        assert!(
+            (p99 / true_p99 - 1.0).abs() < 0.08,
+            "p99 {p99} vs {true_p99}"
+        );
+        let p50 = latest(&s, SimMetric::P50, Track::Baseline);
+        assert!(
+            (p50 / scenario::BASE.median_latency - 1.0).abs() < 0.06,
+            "p50 {p50}"
+        );
+    }
+
+    #[test]
+    fn request_rate_splits_by_weight() {
+        // At real-world speed the first hold lasts 10 minutes: two minutes in, all at 5%.
+        let mut s = Simulator::new(
+            SimOptions {
+                seed: 3,
+                speed: 1.0,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        s.advance_to(now() + chrono::Duration::seconds(120));
+        let canary = latest(&s, SimMetric::Rps, Track::Canary);
+        let baseline = latest(&s, SimMetric::Rps, Track::Baseline);
+        let share = canary / (canary + baseline);
+        assert!((share - 0.05).abs() < 0.02, "canary share {share}");
+        assert!(((canary + baseline) / SERVICE_RPS - 1.0).abs() < 0.35);
+    }
+
+    #[test]
+    fn same_seed_same_numbers_other_seed_other_numbers() {
+        let a = latest(&sim(Scenario::Healthy, 42), SimMetric::P95, Track::Baseline);
+        let b = latest(&sim(Scenario::Healthy, 42), SimMetric::P95, Track::Baseline);
+        let c = latest(&sim(Scenario::Healthy, 43), SimMetric::P95, Track::Baseline);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn healthy_walks_to_completion() {
+        let mut s = sim(Scenario::Healthy, 5);
+        // Holds at speed 20: 30s + 30s + 90s, plus controller periods.
+        s.advance_to(now() + chrono::Duration::seconds(200));
+        assert_eq!(
+            s.rollout().state,
+            RolloutState::Completed,
+            "{:?}",
+            s.rollout().message
+        );
+        assert_eq!(s.rollout().history.len(), 3);
+    }
+
+    #[test]
+    fn latency_regression_is_held_at_25_percent_by_about_40_percent() {
+        let mut s = sim(Scenario::LatencyRegression, 5);
+        s.advance_to(now() + chrono::Duration::seconds(150));
+        let r = s.rollout();
+        assert_eq!(
+            (r.state, r.step, r.canary_weight),
+            (RolloutState::Progressing, 1, 25)
+        );
+        assert!(
+            r.message.as_deref().is_some_and(|m| m.contains("held")),
+            "{:?}",
+            r.message
+        );
+        let ratio =
+            latest(&s, SimMetric::P95, Track::Canary) / latest(&s, SimMetric::P95, Track::Baseline);
+        assert!((ratio - 1.4).abs() < 0.12, "canary/baseline p95 {ratio}");
+    }
+
+    #[test]
+    fn error_spike_is_rolled_back_by_the_controller() {
+        let mut s = sim(Scenario::ErrorSpike, 5);
+        s.advance_to(now() + chrono::Duration::seconds(120));
+        let r = s.rollout();
+        assert_eq!(r.state, RolloutState::RolledBack);
+        let msg = r.message.clone().unwrap_or_default();
+        assert!(
+            msg.contains("> max 1.00%") && msg.contains("for 2 checks"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn slow_burn_passes_gates_but_burns_budget() {
+        let mut s = sim(Scenario::SlowBurn, 5);
+        s.advance_to(now() + chrono::Duration::seconds(40));
+        let status = slo().evaluate(&s.slo_measurement(now() + chrono::Duration::seconds(40)));
+        let left = status.budget_remaining.expect("budget");
+        assert!((0.10..0.13).contains(&left), "budget left {left}");
+        assert!(status.burn("3d").is_some_and(|b| b > 1.0));
+        assert_eq!(status.alert, Some(crate::domain::slo::Alert::Ticket));
+        let healthy = slo().evaluate(&sim(Scenario::Healthy, 5).slo_measurement(now()));
+        assert!(
+            healthy.burn("5m").is_some_and(|b| b < 1.0),
+            "{:?}",
+            healthy.burn_rates
+        );
+    }
+
+    #[test]
+    fn no_canary_series_before_the_rollout_began() {
+        let s = sim(Scenario::Healthy, 1);
+        let canary = s.series(
+            SimMetric::P95,
+            Track::Canary,
+            now(),
+            Duration::from_secs(300),
+            Duration::from_secs(5),
+        );
+        let baseline = s.series(
+            SimMetric::P95,
+            Track::Baseline,
+            now(),
+            Duration::from_secs(300),
+            Duration::from_secs(5),
+        );
+        assert_eq!(baseline.points.len(), 61);
+        assert!(canary.points.len() <= 2, "{}", canary.points.len());
+    }
+}

@@ -1,0 +1,89 @@
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::Theme;
+use crate::app::Model;
+use crate::app::explain::{Tone, why};
+use crate::app::model::STALE_AFTER_POLLS;
+use crate::domain::RolloutState;
+use crate::domain::format::short_duration;
+
+fn state_symbol(state: RolloutState) -> &'static str {
+    match state {
+        RolloutState::Progressing => "▶",
+        RolloutState::Paused => "‖",
+        RolloutState::Completed => "✓",
+        RolloutState::RolledBack => "↩",
+        RolloutState::Failed => "✗",
+    }
+}
+
+fn state_tone(state: RolloutState) -> Tone {
+    match state {
+        RolloutState::Progressing => Tone::Neutral,
+        RolloutState::Paused => Tone::Warn,
+        RolloutState::Completed => Tone::Good,
+        RolloutState::RolledBack | RolloutState::Failed => Tone::Bad,
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: bool) {
+    let mut spans = vec![Span::styled(
+        format!(" {} ", model.settings.rollout_name),
+        theme.bold(),
+    )];
+    if let Some(r) = &model.rollout {
+        spans.push(Span::raw(format!(
+            "{} → {}  ",
+            r.stable_version, r.canary_version
+        )));
+        spans.push(Span::styled(
+            format!("{} {}", state_symbol(r.state), r.state.label()),
+            theme
+                .tone(state_tone(r.state))
+                .add_modifier(ratatui::style::Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(
+            "  step {}/{} · {}%",
+            (r.step + 1).min(r.steps.len()),
+            r.steps.len(),
+            r.canary_weight
+        )));
+    } else {
+        spans.push(Span::styled("no rollout data yet", theme.dim()));
+    }
+    if model.settings.read_only {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" READ-ONLY ", theme.badge()));
+    }
+    let stale_after = model.settings.poll_interval * STALE_AFTER_POLLS;
+    match model.last_poll_age() {
+        Some(age) if age > stale_after => spans.push(Span::styled(
+            format!("  STALE: last poll {} ago", short_duration(age)),
+            theme.tone(Tone::Bad),
+        )),
+        Some(age) => spans.push(Span::styled(
+            format!("  polled {} ago", short_duration(age)),
+            theme.dim(),
+        )),
+        None => spans.push(Span::styled("  not polled yet", theme.dim())),
+    }
+    if wide {
+        spans.push(Span::styled(
+            format!("  · {}", model.settings.source_label),
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn draw_why(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let (tone, text) = why(model);
+    let line = Line::from(vec![
+        Span::styled(" » ", theme.dim()),
+        Span::styled(text, theme.tone(tone)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}

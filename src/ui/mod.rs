@@ -1,0 +1,97 @@
+//! View functions: they read the model and draw; they never do I/O.
+
+mod chart;
+mod footer;
+mod header;
+mod metrics;
+mod overlay;
+mod panels;
+mod theme;
+mod timeline;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use crate::app::Model;
+pub use theme::Theme;
+
+/// Below this size the compact layout (one metric table, one chart) is used.
+pub const LARGE_MIN: (u16, u16) = (120, 36);
+
+pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
+    let area = frame.area();
+    if area.width >= LARGE_MIN.0 && area.height >= LARGE_MIN.1 {
+        draw_large(frame, area, model, theme);
+    } else {
+        draw_compact(frame, area, model, theme);
+    }
+    overlay::draw(frame, area, model, theme);
+}
+
+fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let n_metrics = model.panels.len() as u16;
+    let n_slos = model.slos.len() as u16;
+    let [
+        head,
+        why,
+        timeline,
+        table,
+        reason,
+        chart,
+        slos,
+        events,
+        foot,
+    ] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(n_metrics + 1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(n_slos + 1),
+        Constraint::Length(4),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(frame, head, model, theme, false);
+    header::draw_why(frame, why, model, theme);
+    timeline::draw_compact(frame, timeline, model, theme);
+    metrics::draw_table(frame, table, model, theme);
+    metrics::draw_focused_reason(frame, reason, model, theme);
+    if chart.height >= 3 {
+        if let Some(panel) = model.panels.get(model.focus) {
+            chart::draw_titled(frame, chart, panel, model, theme);
+        }
+    }
+    panels::draw_budget_rows(frame, slos, model, theme);
+    panels::draw_events(frame, events, model, theme, false);
+    footer::draw(frame, foot, model, theme);
+}
+
+fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let [head, why, main, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(frame, head, model, theme, true);
+    header::draw_why(frame, why, model, theme);
+    let left_width = (area.width * 34 / 100).clamp(44, 64);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
+    let steps = model.rollout.as_ref().map_or(4, |r| r.steps.len() as u16);
+    let budget_height = model.slos.len() as u16 * 5 + 2;
+    let [timeline, budgets, events] = Layout::vertical([
+        Constraint::Length(steps + 4),
+        Constraint::Length(budget_height),
+        Constraint::Min(4),
+    ])
+    .areas(left);
+    timeline::draw_large(frame, timeline, model, theme);
+    panels::draw_budget_gauges(frame, budgets, model, theme);
+    panels::draw_events(frame, events, model, theme, true);
+    metrics::draw_panels(frame, right, model, theme);
+    footer::draw(frame, foot, model, theme);
+}

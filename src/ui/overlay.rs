@@ -1,0 +1,189 @@
+//! The help overlay and the confirmation prompts, drawn over the screen.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::Theme;
+use crate::app::Model;
+use crate::app::explain::Tone;
+use crate::app::keymap::HELP;
+use crate::app::model::{Overlay, Prompt, PromptField};
+use crate::backend::ActionKind;
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    match &model.overlay {
+        Overlay::None => {}
+        Overlay::Help => draw_help(frame, area, model, theme),
+        Overlay::Confirm(p) => draw_prompt(frame, area, p, model, theme),
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<11}"), theme.bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    if model.settings.read_only {
+        lines.push(Line::from(Span::styled(
+            " READ-ONLY: p, space and r are disabled in watch mode.",
+            theme.tone(Tone::Warn),
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        format!(" Audit log: {}", model.settings.audit_path),
+        theme.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
+        format!(" Source: {}", model.settings.source_label),
+        theme.dim(),
+    )));
+    let height = lines.len() as u16 + 2;
+    let rect = centered(area, 78, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered().title(Span::styled(" Keys — Esc or ? closes ", theme.bold()));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn title(p: &Prompt) -> String {
+    match p.action {
+        ActionKind::Promote => format!(" Promote {}? ", p.rollout),
+        ActionKind::Pause => format!(" Pause {}? ", p.rollout),
+        ActionKind::Resume => format!(" Resume {}? ", p.rollout),
+        ActionKind::Rollback => format!(" Roll back {}? ", p.rollout),
+    }
+}
+
+fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: &Theme) {
+    let mut lines = Vec::new();
+    let from = format!("step {} ({}%)", p.seen_step + 1, p.from_weight);
+    let steps = model.rollout.as_ref().map_or(0, |r| r.steps.len());
+    match (p.action, p.to) {
+        (ActionKind::Promote, Some((to, _))) if to >= steps => {
+            lines.push(Line::raw(format!(" {from} → complete: canary takes 100%")))
+        }
+        (ActionKind::Promote, Some((to, w))) => {
+            lines.push(Line::raw(format!(" {from} → step {} ({w}%)", to + 1)))
+        }
+        (ActionKind::Rollback, _) => {
+            lines.push(Line::raw(format!(
+                " Canary at {from}. All traffic returns to stable."
+            )));
+            lines.push(Line::from(Span::styled(
+                " Rollback is the safe direction.",
+                theme.dim(),
+            )));
+        }
+        (ActionKind::Pause, _) => lines.push(Line::raw(format!(
+            " Pause at {from}; the hold clock stops."
+        ))),
+        (ActionKind::Resume, _) => lines.push(Line::raw(format!(
+            " Resume at {from}; the hold clock restarts."
+        ))),
+        _ => {}
+    }
+    if p.action == ActionKind::Promote {
+        lines.push(Line::from(Span::styled(" Verdicts now:", theme.bold())));
+        for (name, v, _) in &p.verdicts {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("   {} {:<8}", v.symbol(), v.label()),
+                    theme.verdict(*v),
+                ),
+                Span::raw(name.clone()),
+            ]));
+        }
+    }
+    if let Some(moved) = &p.moved_on {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(Span::styled(
+            format!(" ⚠ {moved}"),
+            theme.tone(Tone::Bad),
+        )));
+        lines.push(Line::from(Span::styled(
+            " Nothing will be sent.",
+            theme.tone(Tone::Bad),
+        )));
+    } else if p.needs_override() {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(Span::styled(
+            " ⚠ OVERRIDE needed:",
+            theme.tone(Tone::Bad),
+        )));
+        for b in &p.blockers {
+            lines.push(Line::from(Span::styled(
+                format!("   {b}"),
+                theme.tone(Tone::Bad),
+            )));
+        }
+        let field = |label: &str, value: &str, active: bool| {
+            let cursor = if active { "▏" } else { "" };
+            let style = if active { theme.bold() } else { theme.dim() };
+            Line::from(vec![
+                Span::styled(format!(" {label}"), style),
+                Span::raw(format!("[{value}{cursor}]")),
+            ])
+        };
+        lines.push(field(
+            &format!("Type the rollout name ({}): ", p.rollout),
+            &p.typed_name,
+            p.field == PromptField::Name,
+        ));
+        lines.push(field("Reason: ", &p.reason, p.field == PromptField::Reason));
+        if let Some(err) = &p.error {
+            lines.push(Line::from(Span::styled(
+                format!(" {err}"),
+                theme.tone(Tone::Warn),
+            )));
+        }
+        lines.push(Line::from(Span::styled(
+            " Enter overrides · Tab switches field · Esc cancels",
+            theme.dim(),
+        )));
+    } else {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(vec![
+            Span::styled(" y", theme.bold()),
+            Span::raw(" confirm · any other key cancels (default: No)"),
+        ]));
+    }
+    let height = lines.len() as u16 + 2;
+    let rect = centered(area, 76, height);
+    frame.render_widget(Clear, rect);
+    let border = if p.needs_override() || p.action == ActionKind::Rollback {
+        theme.tone(Tone::Bad)
+    } else {
+        theme.tone(Tone::Warn)
+    };
+    let block = Block::bordered()
+        .border_style(border)
+        .title(Span::styled(title(p), theme.bold()));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}

@@ -1,0 +1,200 @@
+//! The phase timeline: every step with its weight and hold, done / current / pending, the countdown
+//! of the current hold, how long finished steps took, and the ETA to 100%.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, LineGauge, Paragraph};
+
+use super::Theme;
+use crate::app::Model;
+use crate::app::explain::Tone;
+use crate::domain::format::short_duration;
+use crate::domain::{Rollout, RolloutState};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Done,
+    Current,
+    Pending,
+    Skipped,
+}
+
+fn phase_of(r: &Rollout, i: usize) -> Phase {
+    match r.state {
+        RolloutState::Completed => Phase::Done,
+        RolloutState::RolledBack | RolloutState::Failed if i >= r.step => Phase::Skipped,
+        _ if i < r.step => Phase::Done,
+        _ if i == r.step => Phase::Current,
+        _ => Phase::Pending,
+    }
+}
+
+fn symbol(p: Phase) -> &'static str {
+    match p {
+        Phase::Done => "✓",
+        Phase::Current => "▶",
+        Phase::Pending => "○",
+        Phase::Skipped => "✗",
+    }
+}
+
+/// The second line of a step: took / left / hold.
+fn detail(model: &Model, r: &Rollout, i: usize) -> String {
+    let step = &r.steps[i];
+    match phase_of(r, i) {
+        Phase::Done => r
+            .step_duration(i)
+            .map_or_else(|| "done".into(), |d| format!("took {}", short_duration(d))),
+        Phase::Current => match (r.state, r.hold_remaining(model.now)) {
+            (RolloutState::Paused, Some(left)) => format!("paused, {} left", short_duration(left)),
+            (RolloutState::Paused, None) => "paused".into(),
+            (_, Some(left)) if left.is_zero() => "hold done".into(),
+            (_, Some(left)) => format!("{} left", short_duration(left)),
+            (_, None) => "no hold".into(),
+        },
+        Phase::Pending | Phase::Skipped => step
+            .hold
+            .map_or_else(|| "final".into(), |h| format!("hold {}", short_duration(h))),
+    }
+}
+
+fn style_for(theme: &Theme, p: Phase) -> ratatui::style::Style {
+    match p {
+        Phase::Done => theme.tone(Tone::Good),
+        Phase::Current => theme.bold(),
+        Phase::Pending => theme.dim(),
+        Phase::Skipped => theme.tone(Tone::Bad),
+    }
+}
+
+fn eta_text(model: &Model, r: &Rollout) -> String {
+    match r.eta_to_full(model.now) {
+        Some(eta) if r.state == RolloutState::Paused => {
+            format!("ETA 100%: {} + pause", short_duration(eta))
+        }
+        Some(eta) => format!("ETA 100%: {}", short_duration(eta)),
+        None => match r.state {
+            RolloutState::Completed => "at 100%".into(),
+            _ => "stopped".into(),
+        },
+    }
+}
+
+fn hold_ratio(model: &Model, r: &Rollout) -> Option<(f64, String)> {
+    let hold = r.current_step()?.hold?;
+    if r.state.is_terminal() {
+        return None;
+    }
+    let left = r.hold_remaining(model.now)?;
+    let done = hold.saturating_sub(left);
+    let ratio = if hold.is_zero() {
+        1.0
+    } else {
+        done.as_secs_f64() / hold.as_secs_f64()
+    };
+    Some((
+        ratio.clamp(0.0, 1.0),
+        format!("hold {}/{}", short_duration(done), short_duration(hold)),
+    ))
+}
+
+pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let Some(r) = &model.rollout else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                " phases: waiting for the backend",
+                theme.dim(),
+            )),
+            area,
+        );
+        return;
+    };
+    let label_w = 8u16;
+    let n = r.steps.len().max(1) as u16;
+    let cell_w = ((area.width.saturating_sub(label_w)) / n).max(8);
+    let mut top = vec![Span::styled(" Phases ", theme.bold())];
+    let mut bottom = vec![Span::raw(" ".repeat(label_w as usize))];
+    for (i, step) in r.steps.iter().enumerate() {
+        let p = phase_of(r, i);
+        let head = format!("{} {}%", symbol(p), step.weight);
+        let detail = detail(model, r, i);
+        top.push(Span::styled(
+            format!("{head:<w$}", w = cell_w as usize),
+            style_for(theme, p),
+        ));
+        bottom.push(Span::styled(
+            format!("{detail:<w$}", w = cell_w as usize),
+            style_for(theme, p),
+        ));
+    }
+    let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(top)), l1);
+    frame.render_widget(Paragraph::new(Line::from(bottom)), l2);
+    let eta = eta_text(model, r);
+    let [gauge_area, eta_area] = Layout::horizontal([
+        Constraint::Min(10),
+        Constraint::Length(eta.chars().count() as u16 + 2),
+    ])
+    .areas(l3);
+    if let Some((ratio, label)) = hold_ratio(model, r) {
+        let gauge = LineGauge::default()
+            .ratio(ratio)
+            .label(Span::raw(format!(" {label} ")))
+            .filled_style(theme.tone(Tone::Good))
+            .unfilled_style(theme.dim());
+        frame.render_widget(gauge, gauge_area);
+    }
+    frame.render_widget(
+        Paragraph::new(Span::styled(eta, theme.bold())).right_aligned(),
+        eta_area,
+    );
+}
+
+pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let block = Block::bordered().title(Span::styled(" Phases ", theme.bold()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(r) = &model.rollout else {
+        frame.render_widget(
+            Paragraph::new(Span::styled("waiting for the backend", theme.dim())),
+            inner,
+        );
+        return;
+    };
+    let mut lines = Vec::new();
+    for (i, step) in r.steps.iter().enumerate() {
+        let p = phase_of(r, i);
+        let hold = step.hold.map_or_else(|| "—".into(), short_duration);
+        let mut style = style_for(theme, p);
+        if p == Phase::Current {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} {:>3}% ", symbol(p), step.weight), style),
+            Span::styled(format!(" hold {hold:<7}"), theme.dim()),
+            Span::styled(detail(model, r, i), style_for(theme, p)),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    let ready = match (r.state, r.hold_remaining(model.now)) {
+        (RolloutState::Progressing, Some(d)) if d.is_zero() => "  hold done",
+        _ => "",
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!(" {}", eta_text(model, r)), theme.bold()),
+        Span::raw(ready),
+    ]));
+    let [text, gauge_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines), text);
+    if let Some((ratio, label)) = hold_ratio(model, r) {
+        let gauge = LineGauge::default()
+            .ratio(ratio)
+            .label(Span::raw(format!(" {label} ")))
+            .filled_style(theme.tone(Tone::Good))
+            .unfilled_style(theme.dim());
+        frame.render_widget(gauge, gauge_area);
+    }
+}
