@@ -29,7 +29,9 @@ pub struct Cli {
         long,
         visible_alias = "watch",
         global = true,
-        env = "ROLLOUT_CONSOLE_READ_ONLY"
+        env = "ROLLOUT_CONSOLE_READ_ONLY",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub read_only: bool,
 

@@ -197,15 +197,16 @@ fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, S
             model.last_rollout_ok = Some(at);
             model.awaiting_reread = false;
             note_rollout_changes(model, &new);
-            if let Overlay::Confirm(p) = &mut model.overlay {
-                if p.moved_on.is_none() && (new.step != p.seen_step || new.state != p.seen_state) {
-                    p.moved_on = Some(format!(
-                        "the rollout moved on while this prompt was open (now step {} at {}%, {}); press Esc",
-                        new.step + 1,
-                        new.canary_weight,
-                        new.state.label()
-                    ));
-                }
+            if let Overlay::Confirm(p) = &mut model.overlay
+                && p.moved_on.is_none()
+                && (new.step != p.seen_step || new.state != p.seen_state)
+            {
+                p.moved_on = Some(format!(
+                    "the rollout moved on while this prompt was open (now step {} at {}%, {}); press Esc",
+                    new.step + 1,
+                    new.canary_weight,
+                    new.state.label()
+                ));
             }
             model.rollout = Some(new);
         }
@@ -266,10 +267,10 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
             format!("state {} → {}", old.state.label(), new.state.label()),
         );
     }
-    if old.message != new.message {
-        if let Some(m) = &new.message {
-            model.push_event(EventLevel::Info, format!("backend: {m}"));
-        }
+    if old.message != new.message
+        && let Some(m) = &new.message
+    {
+        model.push_event(EventLevel::Info, format!("backend: {m}"));
     }
 }
 
@@ -329,13 +330,14 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
         match answer {
             Ok(m) => {
                 let status = slo.def.evaluate(&m);
-                if status.alert != slo.status.as_ref().and_then(|s| s.alert) {
-                    if let Some(alert) = status.alert {
-                        events.push((
-                            EventLevel::Bad,
-                            format!("SLO {name}: burn rate alert {alert:?} (multi-window)"),
-                        ));
-                    }
+                if status.alert != slo.status.as_ref().and_then(|s| s.alert)
+                    && let Some(alert) = status.alert
+                {
+                    let what = format!("{alert:?}").to_uppercase();
+                    events.push((
+                        EventLevel::Bad,
+                        format!("SLO {name}: burn-rate alert {what} (multi-window)"),
+                    ));
                 }
                 slo.status = Some(status);
                 slo.last_good = Some(at);

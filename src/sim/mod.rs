@@ -80,10 +80,10 @@ impl RollingWindow {
     fn push(&mut self, c: SecondCounts) {
         self.seconds.push_back(c);
         add(&mut self.sum, &c, true);
-        if self.seconds.len() > METRIC_WINDOW_SECS {
-            if let Some(old) = self.seconds.pop_front() {
-                add(&mut self.sum, &old, false);
-            }
+        if self.seconds.len() > METRIC_WINDOW_SECS
+            && let Some(old) = self.seconds.pop_front()
+        {
+            add(&mut self.sum, &old, false);
         }
     }
 
@@ -435,7 +435,13 @@ impl Simulator {
                     "controller: hold over, analysis passed; promoted to {weight}%"
                 ));
             }
-        } else {
+        } else if !self
+            .rollout
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("controller held"))
+        {
+            // Said once per hold, not at every check: the numbers live in the panels.
             self.rollout.message = Some(format!("controller held: {}", latency.summary()));
         }
     }

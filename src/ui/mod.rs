@@ -58,10 +58,10 @@ fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     timeline::draw_compact(frame, timeline, model, theme);
     metrics::draw_table(frame, table, model, theme);
     metrics::draw_focused_reason(frame, reason, model, theme);
-    if chart.height >= 3 {
-        if let Some(panel) = model.panels.get(model.focus) {
-            chart::draw_titled(frame, chart, panel, model, theme);
-        }
+    if chart.height >= 3
+        && let Some(panel) = model.panels.get(model.focus)
+    {
+        chart::draw_titled(frame, chart, panel, model, theme);
     }
     panels::draw_budget_rows(frame, slos, model, theme);
     panels::draw_events(frame, events, model, theme, false);

@@ -54,7 +54,10 @@ fn detail(model: &Model, r: &Rollout, i: usize) -> String {
             (_, Some(left)) => format!("{} left", short_duration(left)),
             (_, None) => "no hold".into(),
         },
-        Phase::Pending | Phase::Skipped => step
+        Phase::Skipped if i == r.step && r.state == RolloutState::Failed => "failed here".into(),
+        Phase::Skipped if i == r.step => "rolled back".into(),
+        Phase::Skipped => "skipped".into(),
+        Phase::Pending => step
             .hold
             .map_or_else(|| "final".into(), |h| format!("hold {}", short_duration(h))),
     }

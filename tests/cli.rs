@@ -1,0 +1,101 @@
+//! The command line as a user meets it: help texts, and errors that say what to fix (exit 2).
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollout-console");
+
+fn run(args: &[&str], config_home: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_STATE_HOME", config_home.join("state"))
+        .env_remove("ROLLOUT_CONSOLE_CONFIG")
+        .env_remove("ROLLOUT_CONSOLE_READ_ONLY")
+        .env("COLUMNS", "100")
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_texts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, _) = run(&["--help"], dir.path());
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help", out);
+    let (code, out, _) = run(&["demo", "--help"], dir.path());
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("demo_help", out);
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rc.toml");
+    std::fs::write(
+        &path,
+        "poll_interval = \"5s\"\n[backend]\nkind = \"demo\"\nscenaro = \"healthy\"\n",
+    )
+    .expect("write");
+    let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
+    assert_eq!(code, 2, "{err}");
+    insta::assert_snapshot!(
+        "config_unknown_key",
+        err.replace(&dir.path().display().to_string(), "[DIR]")
+    );
+
+    std::fs::write(&path, "[backend]\nkind = \"kubernetes\"\n").expect("write");
+    let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
+    assert_eq!(code, 2, "{err}");
+    insta::assert_snapshot!(
+        "config_bad_kind",
+        err.replace(&dir.path().display().to_string(), "[DIR]")
+    );
+}
+
+#[test]
+fn no_config_says_where_it_looked_and_suggests_the_demo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&[], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no config found"), "{err}");
+    assert!(err.contains("rollout-console demo"), "{err}");
+    let (code, _, err) = run(&["--config", "/nonexistent/rc.toml"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/nonexistent/rc.toml (from --config) does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_backend_not_in_this_build_is_a_clear_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rc.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
+        &path,
+    )
+    .expect("copy");
+    let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("kind = \"http\"") && err.contains("rollout-console demo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_scenario_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&["demo", "--scenario", "meltdown"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("healthy, latency-regression, error-spike, slow-burn"),
+        "{err}"
+    );
+}

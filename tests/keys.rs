@@ -1,0 +1,423 @@
+//! Key-driven tests: key events go through the keymap into `update`; we assert the model and the
+//! effects. No terminal, no network, time pinned.
+
+mod common;
+
+use common::Harness;
+use crossterm::event::{KeyCode, KeyModifiers};
+use rollout_console::app::model::Overlay;
+use rollout_console::app::{Effect, Msg, update};
+use rollout_console::backend::{ActionError, ActionKind};
+use rollout_console::domain::{RolloutState, Verdict};
+use rollout_console::sim::Scenario;
+
+fn act(
+    effects: &[Effect],
+) -> Option<(
+    &rollout_console::backend::ActionRequest,
+    &rollout_console::audit::AuditRecord,
+)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Act { request, receipt } => Some((request, receipt)),
+        _ => None,
+    })
+}
+
+#[test]
+fn promote_needs_y_and_carries_the_step_the_user_saw() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    assert!(
+        h.press(KeyCode::Char('p')).is_empty(),
+        "a key alone never acts"
+    );
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("promote opens a prompt")
+    };
+    assert_eq!((prompt.seen_step, prompt.to), (0, Some((1, 25))));
+    assert!(
+        !prompt.needs_override(),
+        "all gates pass: a plain y will do"
+    );
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("y sends the promote");
+    assert_eq!(
+        (
+            request.kind,
+            request.expected_step,
+            request.rollout.as_str()
+        ),
+        (ActionKind::Promote, 0, "checkout")
+    );
+    assert_eq!(request.actor, "alice@bastion");
+    assert_eq!(receipt.verdicts.len(), 4);
+    assert!(
+        receipt.verdicts.iter().all(|v| v.verdict == "pass"),
+        "{:?}",
+        receipt.verdicts
+    );
+    assert_eq!(receipt.ssh_client.as_deref(), Some("10.0.0.7"));
+    assert_eq!(h.model.overlay, Overlay::None);
+}
+
+#[test]
+fn default_answer_is_no() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    for key in [
+        KeyCode::Char('n'),
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Char('p'),
+        KeyCode::Char(' '),
+    ] {
+        h.press(KeyCode::Char('p'));
+        assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
+        let effects = h.press(key);
+        assert!(effects.is_empty(), "{key:?} must not confirm");
+        assert_eq!(h.model.overlay, Overlay::None, "{key:?} cancels");
+    }
+    assert!(
+        h.events_text()
+            .contains("promote cancelled; nothing was done")
+    );
+}
+
+#[test]
+fn read_only_keys_open_no_prompt_and_send_nothing() {
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(10);
+    for key in [
+        KeyCode::Char('p'),
+        KeyCode::Char(' '),
+        KeyCode::Char('r'),
+        KeyCode::Char('y'),
+        KeyCode::Enter,
+    ] {
+        let effects = h.press(key);
+        assert!(act(&effects).is_none(), "{key:?}");
+        assert_eq!(h.model.overlay, Overlay::None, "{key:?} opened something");
+    }
+    let events = h.events_text();
+    assert!(
+        events.contains("read-only: promote is disabled in watch mode"),
+        "{events}"
+    );
+    assert!(
+        events.contains("read-only: roll back is disabled"),
+        "{events}"
+    );
+    assert!(events.contains("read-only: pause is disabled"), "{events}");
+}
+
+#[test]
+fn a_prompt_does_not_act_on_a_state_that_moved_under_it() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('p'));
+    // The controller promotes on its own while the prompt is open (hold is 30s at speed 20).
+    h.advance(40);
+    assert_eq!(h.model.rollout.as_ref().map(|r| r.step), Some(1));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("prompt still open")
+    };
+    assert!(
+        prompt
+            .moved_on
+            .as_deref()
+            .is_some_and(|m| m.contains("now step 2")),
+        "{:?}",
+        prompt.moved_on
+    );
+    let effects = h.press(KeyCode::Char('y'));
+    assert!(
+        act(&effects).is_none(),
+        "nothing is sent for a stale prompt"
+    );
+    assert!(
+        h.events_text()
+            .contains("the rollout moved on (now step 2 at 25%"),
+        "{}",
+        h.events_text()
+    );
+}
+
+#[test]
+fn a_second_press_while_in_flight_does_nothing_and_says_so() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('p'));
+    assert!(act(&h.press(KeyCode::Char('y'))).is_some());
+    for key in [KeyCode::Char('p'), KeyCode::Char('r'), KeyCode::Char(' ')] {
+        assert!(h.press(key).is_empty());
+        assert_eq!(h.model.overlay, Overlay::None);
+    }
+    assert!(
+        h.events_text()
+            .contains("promote is in flight; wait for its result"),
+        "{}",
+        h.events_text()
+    );
+}
+
+#[test]
+fn after_an_action_the_rollout_is_re_read_before_another_prompt() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('p'));
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, _) = act(&effects).expect("sent");
+    let step = request.expected_step;
+    h.sim
+        .rollout_mut()
+        .promote(step, h.now)
+        .expect("backend applies it");
+    let done = Msg::ActionFinished {
+        kind: ActionKind::Promote,
+        at: h.now,
+        result: Ok(h.sim.rollout().clone()),
+        audit_error: None,
+    };
+    let effects = update(&mut h.model, done);
+    let Some(Effect::FetchRollout { generation, .. }) = effects.first().cloned() else {
+        panic!("a re-read follows: {effects:?}")
+    };
+    h.press(KeyCode::Char('p'));
+    assert_eq!(
+        h.model.overlay,
+        Overlay::None,
+        "no prompt before the re-read"
+    );
+    assert!(h.events_text().contains("re-reading the rollout"));
+    // A late answer to an older poll is dropped; the answer to the re-read is taken.
+    let old = Msg::RolloutFetched {
+        generation: generation - 1,
+        at: h.now,
+        result: Err("late".into()),
+    };
+    update(&mut h.model, old);
+    assert_eq!(h.model.rollout_error, None, "the stale answer was dropped");
+    update(
+        &mut h.model,
+        Msg::RolloutFetched {
+            generation,
+            at: h.now,
+            result: Ok(h.sim.rollout().clone()),
+        },
+    );
+    h.press(KeyCode::Char('p'));
+    assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
+}
+
+#[test]
+fn a_conflict_says_the_rollout_moved_on_and_never_retries() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('p'));
+    h.press(KeyCode::Char('y'));
+    let conflict = ActionError::Conflict {
+        current_step: Some(2),
+        message: "now step 3".into(),
+    };
+    let effects = update(
+        &mut h.model,
+        Msg::ActionFinished {
+            kind: ActionKind::Promote,
+            at: h.now,
+            result: Err(conflict),
+            audit_error: None,
+        },
+    );
+    assert!(
+        effects
+            .iter()
+            .all(|e| matches!(e, Effect::FetchRollout { .. })),
+        "only a refresh: {effects:?}"
+    );
+    assert!(
+        h.events_text()
+            .contains("the rollout moved on (now step 3); nothing was done"),
+        "{}",
+        h.events_text()
+    );
+    let unknown = ActionError::Unknown("connection reset".into());
+    update(
+        &mut h.model,
+        Msg::ActionFinished {
+            kind: ActionKind::Rollback,
+            at: h.now,
+            result: Err(unknown),
+            audit_error: Some("disk full".into()),
+        },
+    );
+    let events = h.events_text();
+    assert!(
+        events.contains("outcome UNKNOWN until the next read"),
+        "{events}"
+    );
+    assert!(
+        events.contains("AUDIT LOG WRITE FAILED: disk full"),
+        "{events}"
+    );
+}
+
+#[test]
+fn failing_gate_needs_the_typed_name_and_a_reason() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    assert_eq!(h.model.panels[0].verdict(), Verdict::Fail);
+    h.press(KeyCode::Char('p'));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("prompt")
+    };
+    assert!(prompt.needs_override());
+    assert!(
+        prompt.blockers[0].starts_with("p95 latency: FAIL"),
+        "{:?}",
+        prompt.blockers
+    );
+    // `y` is just a character here: typing, not confirming.
+    h.type_text("y");
+    assert!(act(&h.press(KeyCode::Enter)).is_none());
+    h.press(KeyCode::Backspace);
+    h.type_text("checkout");
+    let effects = h.press(KeyCode::Enter);
+    assert!(act(&effects).is_none(), "a reason is required too");
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("still open")
+    };
+    assert!(
+        prompt
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("reason"))
+    );
+    h.press(KeyCode::Tab);
+    h.type_text("known slow path, fix in v1.2.4");
+    let effects = h.press(KeyCode::Enter);
+    let (request, receipt) = act(&effects).expect("override sends");
+    assert_eq!(request.reason, "known slow path, fix in v1.2.4");
+    assert_eq!(
+        receipt.override_reason.as_deref(),
+        Some("known slow path, fix in v1.2.4")
+    );
+    assert!(
+        receipt
+            .verdicts
+            .iter()
+            .any(|v| v.metric == "p95 latency" && v.verdict == "fail")
+    );
+    assert!(h.events_text().contains("OVERRIDE: known slow path"));
+}
+
+#[test]
+fn rollback_is_one_y_and_pause_toggles_with_state() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('r'));
+    let (request, receipt) = {
+        let effects = h.press(KeyCode::Char('y'));
+        let (r, rc) = act(&effects).expect("rollback sent");
+        (r.clone(), rc.clone())
+    };
+    assert_eq!(
+        (request.kind, receipt.to_weight),
+        (ActionKind::Rollback, Some(0))
+    );
+
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char(' '));
+    let effects = h.press(KeyCode::Char('y'));
+    assert_eq!(act(&effects).map(|(r, _)| r.kind), Some(ActionKind::Pause));
+    let step = h.sim.rollout().step;
+    h.sim
+        .rollout_mut()
+        .pause(step, "alice@bastion", h.now)
+        .expect("paused");
+    let reread = update(
+        &mut h.model,
+        Msg::ActionFinished {
+            kind: ActionKind::Pause,
+            at: h.now,
+            result: Ok(h.sim.rollout().clone()),
+            audit_error: None,
+        },
+    );
+    h.answer(reread);
+    assert_eq!(
+        h.model.rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::Paused)
+    );
+    h.press(KeyCode::Char(' '));
+    let effects = h.press(KeyCode::Char('y'));
+    assert_eq!(act(&effects).map(|(r, _)| r.kind), Some(ActionKind::Resume));
+}
+
+#[test]
+fn nothing_to_do_on_a_finished_rollout() {
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    h.advance(120);
+    assert_eq!(
+        h.model.rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::RolledBack)
+    );
+    h.press(KeyCode::Char('r'));
+    assert_eq!(h.model.overlay, Overlay::None);
+    assert!(
+        h.events_text()
+            .contains("the rollout is ROLLED BACK; there is nothing to roll back")
+    );
+}
+
+#[test]
+fn help_window_focus_and_quit() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.press(KeyCode::Char('?'));
+    assert_eq!(h.model.overlay, Overlay::Help);
+    h.press(KeyCode::Char('p'));
+    assert_eq!(
+        h.model.overlay,
+        Overlay::Help,
+        "action keys are inert under help"
+    );
+    h.press(KeyCode::Esc);
+    assert_eq!(h.model.overlay, Overlay::None);
+    let effects = h.press(KeyCode::Char('w'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::FetchMetrics { request, .. }] if request.lookback.as_secs() == 900)
+    );
+    h.press(KeyCode::Char('j'));
+    h.press(KeyCode::Down);
+    assert_eq!(h.model.focus, 2);
+    h.press(KeyCode::Char('k'));
+    h.press(KeyCode::BackTab);
+    h.press(KeyCode::Up);
+    assert_eq!(h.model.focus, 3, "wraps around");
+    h.press_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(h.model.quit);
+}
+
+#[test]
+fn a_failing_query_is_no_data_then_stale_never_its_old_pass() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    assert_eq!(h.model.panels[0].verdict(), Verdict::Pass);
+    // The source starts failing: a broken query for p95.
+    h.model.panels[0].query = "sim:nonsense".into();
+    h.advance(2);
+    assert_eq!(h.model.panels[0].verdict(), Verdict::NoData);
+    assert!(
+        h.events_text()
+            .contains("p95 latency: the simulator does not know the query")
+    );
+    h.advance(8);
+    let screen = h.render(80, 24);
+    assert!(screen.contains("NO DATA STALE"), "{screen}");
+    assert!(screen.contains("STALE for"), "{screen}");
+    // It recovers by itself when the source comes back.
+    h.model.panels[0].query = "sim:p95".into();
+    h.advance(2);
+    assert_eq!(h.model.panels[0].verdict(), Verdict::Pass);
+    assert!(h.events_text().contains("p95 latency: query answers again"));
+}
