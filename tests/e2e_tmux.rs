@@ -101,7 +101,7 @@ impl Tmux {
 
     /// After the console exits: is the terminal back in cooked mode with echo?
     fn assert_terminal_sane(&self) {
-        self.send(&["clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo :STTY", "Enter"]);
+        self.send(&["clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; printf '%s%s\\n' :ST TY", "Enter"]);
         let (screen, _) = self.wait_for("stty output", Duration::from_secs(10), |s| {
             s.lines().any(|l| l.trim_end().ends_with(":STTY"))
         });
