@@ -219,6 +219,21 @@ fn read_only_changes_nothing_and_writes_no_action() {
 }
 
 #[test]
+fn a_panic_restores_the_terminal_and_prints_the_report() {
+    let t = Tmux::start("panic");
+    t.run_console(
+        "demo --speed 1 --seed 16",
+        "ROLLOUT_CONSOLE_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0",
+    );
+    let screen = t.wait_text("panicking after the first frame");
+    assert!(
+        !screen.contains("Phases"),
+        "the report prints on the restored main screen: {screen}"
+    );
+    t.assert_terminal_sane();
+}
+
+#[test]
 fn ctrl_c_and_sigterm_leave_a_sane_terminal() {
     let t = Tmux::start("signals");
     t.run_console("demo --speed 1 --seed 14", "");

@@ -174,6 +174,8 @@ pub async fn run_console(
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
+    // Lets the end-to-end tests prove the terminal is restored on a panic.
+    let panic_for_test = std::env::var_os("ROLLOUT_CONSOLE_TEST_PANIC").is_some();
 
     loop {
         let frame_due = last_draw.map_or(Instant::now(), |t| t + FRAME_INTERVAL);
@@ -208,6 +210,9 @@ pub async fn run_console(
             terminal.draw(|frame| crate::ui::draw(frame, &model, &theme))?;
             last_draw = Some(Instant::now());
             dirty = false;
+            if panic_for_test {
+                panic!("ROLLOUT_CONSOLE_TEST_PANIC is set: panicking after the first frame");
+            }
         }
     }
     Ok(model)
