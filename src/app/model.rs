@@ -83,6 +83,7 @@ pub enum Freshness {
 pub struct MetricPanel {
     pub def: MetricDef,
     pub query: String,
+    pub window: Option<Duration>,
     pub series: TrackSeries,
     pub eval: Option<GateEvaluation>,
     pub last_good: Option<DateTime<Utc>>,
@@ -94,6 +95,7 @@ impl MetricPanel {
         Self {
             def,
             query,
+            window: None,
             series: TrackSeries::default(),
             eval: None,
             last_good: None,

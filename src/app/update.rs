@@ -170,6 +170,7 @@ fn fetch_metrics(model: &mut Model) -> Effect {
             .map(|p| MetricQuery {
                 name: p.def.name.clone(),
                 query: p.query.clone(),
+                window: p.window,
             })
             .collect(),
         slos: model

@@ -13,6 +13,8 @@ use crate::domain::slo::SloMeasurement;
 pub struct MetricQuery {
     pub name: String,
     pub query: String,
+    /// The `$window` of the query (e.g. the `[1m]` of a rate); the source's default when `None`.
+    pub window: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
