@@ -47,6 +47,27 @@ pub struct Cli {
 pub enum Command {
     /// Run the console against the built-in simulator: no Prometheus, no cluster, no config.
     Demo(DemoArgs),
+    /// Serve the simulator over HTTP: /metrics for Prometheus to scrape, and the deploy API.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on, e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
+    #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
+    pub scenario: Scenario,
+
+    /// Divide the real-world hold times (10m, 10m, 30m) by this.
+    #[arg(long, default_value_t = 20.0, value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Seed for the simulator's noise. Default: random (printed at start).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]

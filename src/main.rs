@@ -8,7 +8,7 @@ use rollout_console::app::model::{EventLevel, Model, Settings};
 use rollout_console::app::runtime::{EffectRunner, run_console};
 use rollout_console::audit::AuditLog;
 use rollout_console::backend::BackendHandle;
-use rollout_console::cli::{Cli, Command, DemoArgs};
+use rollout_console::cli::{Cli, Command, DemoArgs, SimulateArgs};
 use rollout_console::config::{self, BackendKind, ConfigError, ENV_CONFIG};
 use rollout_console::metrics::MetricsSource;
 use rollout_console::sim::backend::{SimController, SimReader};
@@ -76,8 +76,43 @@ async fn run(cli: Cli) -> color_eyre::Result<()> {
             let audit = paths::default_audit_log();
             run_demo(args, cli.read_only, cli.rollout.clone(), audit).await
         }
+        Some(Command::Simulate(args)) => run_simulate(args, cli.rollout.clone()).await,
         None => run_configured(&cli).await,
     }
+}
+
+fn random_seed() -> u64 {
+    Utc::now().timestamp_subsec_nanos() as u64 % 100_000
+}
+
+async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyre::Result<()> {
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let options = SimOptions {
+        scenario: args.scenario,
+        seed,
+        speed: args.speed,
+        rollout_name: rollout.unwrap_or_else(|| "checkout".into()),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), Utc::now())));
+    println!(
+        "simulating {} ({}, seed {seed}) on http://{addr}: /metrics for Prometheus, /rollouts for the deploy API",
+        options.rollout_name, options.scenario
+    );
+    tracing::info!(%addr, scenario = %options.scenario, seed, "simulate started");
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    rollout_console::sim::server::serve(listener, sim, shutdown).await?;
+    Ok(())
 }
 
 async fn run_configured(cli: &Cli) -> color_eyre::Result<()> {
@@ -136,9 +171,7 @@ async fn run_demo(
     rollout: Option<String>,
     audit_path: std::path::PathBuf,
 ) -> color_eyre::Result<()> {
-    let seed = args
-        .seed
-        .unwrap_or_else(|| Utc::now().timestamp_subsec_nanos() as u64 % 100_000);
+    let seed = args.seed.unwrap_or_else(random_seed);
     let options = SimOptions {
         scenario: args.scenario,
         seed,

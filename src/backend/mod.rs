@@ -2,6 +2,8 @@
 //! only a read-write console is ever handed. Read-only mode builds the read side alone, so no key
 //! press can reach a mutating method.
 
+pub mod http;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -102,41 +102,56 @@ impl RolloutController for SimController {
             .sim
             .lock()
             .map_err(|_| ActionError::Unknown("simulator state is poisoned".into()))?;
-        let now = Utc::now();
-        s.advance_to(now);
-        if s.rollout().name != req.rollout {
-            return Err(ActionError::Rejected(format!(
-                "no rollout named {:?}",
-                req.rollout
-            )));
-        }
-        let r = s.rollout_mut();
-        let outcome = match req.kind {
-            ActionKind::Promote => r.promote(req.expected_step, now),
-            ActionKind::Pause => r.pause(req.expected_step, &req.actor, now),
-            ActionKind::Resume => r.resume(req.expected_step, now),
-            ActionKind::Rollback => {
-                let why = if req.reason.is_empty() {
-                    format!("by {}", req.actor)
-                } else {
-                    format!("by {}: {}", req.actor, req.reason)
-                };
-                r.rollback(req.expected_step, &why, now)
+        apply(&mut s, req, false, Utc::now())
+    }
+}
+
+/// Apply a control request to the simulator, as its controller would. `full` promotes to 100%.
+pub fn apply(
+    s: &mut Simulator,
+    req: &ActionRequest,
+    full: bool,
+    now: chrono::DateTime<Utc>,
+) -> Result<Rollout, ActionError> {
+    s.advance_to(now);
+    if s.rollout().name != req.rollout {
+        return Err(ActionError::Rejected(format!(
+            "no rollout named {:?}",
+            req.rollout
+        )));
+    }
+    let r = s.rollout_mut();
+    let outcome = match req.kind {
+        ActionKind::Promote => {
+            let mut result = r.promote(req.expected_step, now);
+            while full && result.is_ok() && !r.state.is_terminal() {
+                result = r.promote(r.step, now);
             }
-        };
-        match outcome {
-            Ok(()) => {
-                if req.kind != ActionKind::Rollback && !r.state.is_terminal() {
-                    r.message = Some(format!("{} by {}", past_tense(req.kind), req.actor));
-                }
-                Ok(r.clone())
-            }
-            Err(TransitionError::StepMoved { current, .. }) => Err(ActionError::Conflict {
-                current_step: Some(current),
-                message: format!("now step {}", current + 1),
-            }),
-            Err(TransitionError::NotAllowed(why)) => Err(ActionError::Rejected(why)),
+            result
         }
+        ActionKind::Pause => r.pause(req.expected_step, &req.actor, now),
+        ActionKind::Resume => r.resume(req.expected_step, now),
+        ActionKind::Rollback => {
+            let why = if req.reason.is_empty() {
+                format!("by {}", req.actor)
+            } else {
+                format!("by {}: {}", req.actor, req.reason)
+            };
+            r.rollback(req.expected_step, &why, now)
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            if req.kind != ActionKind::Rollback && !r.state.is_terminal() {
+                r.message = Some(format!("{} by {}", past_tense(req.kind), req.actor));
+            }
+            Ok(r.clone())
+        }
+        Err(TransitionError::StepMoved { current, .. }) => Err(ActionError::Conflict {
+            current_step: Some(current),
+            message: format!("now step {}", current + 1),
+        }),
+        Err(TransitionError::NotAllowed(why)) => Err(ActionError::Rejected(why)),
     }
 }
 

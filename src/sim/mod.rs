@@ -4,8 +4,10 @@
 
 pub mod backend;
 pub mod demo;
+pub mod exposition;
 pub mod histogram;
 pub mod scenario;
+pub mod server;
 pub mod source;
 
 use chrono::{DateTime, Utc};
@@ -185,6 +187,19 @@ pub struct Simulator {
     windows: [RollingWindow; 2],
     history: VecDeque<HistoryPoint>,
     seconds_since_controller: i64,
+    /// Counters since the simulator started, per track, for the `/metrics` exposition.
+    totals: [Totals; 2],
+}
+
+/// Monotonic counters of one track, as a Prometheus client library would keep them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub requests: u64,
+    pub errors: u64,
+    /// Per-slot (not cumulative) latency bucket counts.
+    pub slots: [u64; SLOTS],
+    /// Sum of latencies in seconds (expected value per request: the log-normal's mean).
+    pub latency_sum: f64,
 }
 
 /// The SLO the simulator's service is held to.
@@ -265,6 +280,7 @@ impl Simulator {
             windows: Default::default(),
             history: VecDeque::with_capacity(HISTORY_SECS + 1),
             seconds_since_controller: 0,
+            totals: Default::default(),
         };
         sim.advance_to(now);
         sim
@@ -272,6 +288,11 @@ impl Simulator {
 
     pub fn options(&self) -> &SimOptions {
         &self.options
+    }
+
+    /// Counters since start: `[baseline, canary]`.
+    pub fn totals(&self) -> &[Totals; 2] {
+        &self.totals
     }
 
     pub fn rollout(&self) -> &Rollout {
@@ -332,6 +353,19 @@ impl Simulator {
         let canary = self.second(canary_n, canary_behaviour);
         self.windows[0].push(baseline);
         self.windows[1].push(canary);
+        for (totals, (counts, behaviour)) in self
+            .totals
+            .iter_mut()
+            .zip([(baseline, scenario::BASE), (canary, canary_behaviour)])
+        {
+            totals.requests += counts.requests;
+            totals.errors += counts.errors;
+            for (t, c) in totals.slots.iter_mut().zip(counts.slots) {
+                *t += c;
+            }
+            let mean = behaviour.median_latency * (scenario::LATENCY_SIGMA.powi(2) / 2.0).exp();
+            totals.latency_sum += counts.requests as f64 * mean;
+        }
         self.history.push_back(HistoryPoint {
             at,
             baseline: self.windows[0].point(),

@@ -1,0 +1,233 @@
+//! `kind = "http"`: our documented deploy API (assets/deploy-api.md) over HTTP.
+//! The reader only ever sends GET; the controller, built only in read-write mode, adds the POSTs.
+
+use async_trait::async_trait;
+use reqwest::{StatusCode, Url};
+use std::time::Duration;
+
+use super::{ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader};
+use crate::domain::Rollout;
+
+#[derive(Clone)]
+pub struct HttpReader {
+    client: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for HttpReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("HttpReader")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl HttpReader {
+    /// `token` is the bearer token's contents (read from `token_file` by the caller).
+    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Self, String> {
+        let mut base =
+            Url::parse(url).map_err(|e| format!("[backend] url {url:?} is not a URL: {e}"))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("rollout-console/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            base,
+            token,
+        })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url, String> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|_| format!("{} cannot carry a path", self.base))?;
+            path.pop_if_empty();
+            // Each segment is percent-encoded: a rollout name cannot change the path.
+            path.extend(segments);
+        }
+        Ok(url)
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+    ) -> Result<T, String> {
+        let url = self.url(segments)?;
+        let response = self
+            .authorize(self.client.get(url.clone()))
+            .send()
+            .await
+            .map_err(|e| describe_transport(&url, &e))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| describe_transport(&url, &e))?;
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}: {}", error_text(&body)));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| format!("{url} sent a body that is not the API's shape: {e}"))
+    }
+}
+
+/// The `{"error": "..."}` of the API, or a short excerpt of whatever came instead.
+fn error_text(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ApiError {
+        error: String,
+    }
+    match serde_json::from_slice::<ApiError>(body) {
+        Ok(e) => e.error,
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let excerpt: String = text.chars().take(200).collect();
+            if excerpt.trim().is_empty() {
+                "(empty body)".into()
+            } else {
+                excerpt
+            }
+        }
+    }
+}
+
+fn describe_transport(url: &Url, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("{url} did not answer in time")
+    } else if e.is_connect() {
+        format!("cannot connect to {url}")
+    } else {
+        format!("{url}: {e}")
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RolloutList {
+    rollouts: Vec<Rollout>,
+}
+
+#[async_trait]
+impl RolloutReader for HttpReader {
+    fn describe(&self) -> String {
+        format!("deploy API at {}", self.base)
+    }
+
+    async fn list(&self) -> Result<Vec<String>, String> {
+        let list: RolloutList = self.get_json(&["rollouts"]).await?;
+        Ok(list.rollouts.into_iter().map(|r| r.name).collect())
+    }
+
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        self.get_json(&["rollouts", name]).await
+    }
+}
+
+/// Read and control: only built when the console is not read-only.
+#[derive(Debug, Clone)]
+pub struct HttpController {
+    reader: HttpReader,
+}
+
+impl HttpController {
+    pub fn new(reader: HttpReader) -> Self {
+        Self { reader }
+    }
+}
+
+#[async_trait]
+impl RolloutReader for HttpController {
+    fn describe(&self) -> String {
+        self.reader.describe()
+    }
+
+    async fn list(&self) -> Result<Vec<String>, String> {
+        self.reader.list().await
+    }
+
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        self.reader.get(name).await
+    }
+}
+
+fn action_path(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Promote => "promote",
+        ActionKind::Pause => "pause",
+        ActionKind::Resume => "resume",
+        ActionKind::Rollback => "rollback",
+    }
+}
+
+#[async_trait]
+impl RolloutController for HttpController {
+    async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        let r = &self.reader;
+        let url = r
+            .url(&["rollouts", &req.rollout, action_path(req.kind)])
+            .map_err(ActionError::Rejected)?;
+        let mut body = serde_json::json!({
+            "expected_step": req.expected_step,
+            "actor": req.actor,
+            "reason": req.reason,
+        });
+        if req.kind == ActionKind::Promote {
+            body["full"] = serde_json::Value::Bool(false);
+        }
+        let response = match r
+            .authorize(r.client.post(url.clone()).json(&body))
+            .send()
+            .await
+        {
+            Ok(resp) => resp,
+            // Refused before anything was sent: certainly not applied.
+            Err(e) if e.is_connect() => {
+                return Err(ActionError::Rejected(format!(
+                    "{}; nothing was sent",
+                    describe_transport(&url, &e)
+                )));
+            }
+            Err(e) => return Err(ActionError::Unknown(describe_transport(&url, &e))),
+        };
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ActionError::Unknown(describe_transport(&url, &e)))?;
+        match status {
+            s if s.is_success() => serde_json::from_slice(&bytes).map_err(|e| {
+                ActionError::Unknown(format!(
+                    "{url} answered {s} with a body that is not a Rollout: {e}"
+                ))
+            }),
+            StatusCode::CONFLICT => Err(ActionError::Conflict {
+                current_step: None,
+                message: error_text(&bytes),
+            }),
+            s if s.is_server_error() => Err(ActionError::Unknown(format!(
+                "{url} answered {s}: {}",
+                error_text(&bytes)
+            ))),
+            s => Err(ActionError::Rejected(format!(
+                "{url} answered {s}: {}",
+                error_text(&bytes)
+            ))),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The simulator's counters in the Prometheus text exposition format (version 0.0.4): a latency
+//! histogram `http_request_duration_seconds` and a counter `http_requests_total` with `code`,
+//! labelled `job="checkout"` and `track="baseline"|"canary"`.
+
+use std::fmt::Write;
+
+use super::Totals;
+use super::histogram::BUCKETS;
+
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Render both tracks. `job` is the service's job label.
+pub fn render(job: &str, totals: &[Totals; 2]) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    let tracks = [("baseline", &totals[0]), ("canary", &totals[1])];
+    out.push_str("# HELP http_request_duration_seconds Latency of HTTP requests.\n");
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for (track, t) in tracks {
+        let labels = format!("job=\"{job}\",track=\"{track}\"");
+        let mut cumulative = 0u64;
+        for (bound, count) in BUCKETS.iter().zip(t.slots.iter()) {
+            cumulative += count;
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            t.requests
+        );
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_sum{{{labels}}} {}",
+            t.latency_sum
+        );
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_count{{{labels}}} {}",
+            t.requests
+        );
+    }
+    out.push_str("# HELP http_requests_total HTTP requests by status code.\n");
+    out.push_str("# TYPE http_requests_total counter\n");
+    for (track, t) in tracks {
+        let labels = format!("job=\"{job}\",track=\"{track}\"");
+        let _ = writeln!(
+            out,
+            "http_requests_total{{{labels},code=\"200\"}} {}",
+            t.requests - t.errors
+        );
+        let _ = writeln!(
+            out,
+            "http_requests_total{{{labels},code=\"500\"}} {}",
+            t.errors
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::histogram::SLOTS;
+
+    #[test]
+    fn buckets_are_cumulative_and_end_at_the_count() {
+        let mut t = Totals {
+            requests: 10,
+            errors: 2,
+            latency_sum: 1.5,
+            ..Totals::default()
+        };
+        t.slots[0] = 3;
+        t.slots[1] = 5;
+        t.slots[SLOTS - 1] = 2;
+        let text = render("checkout", &[t, Totals::default()]);
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"0.005\"} 3\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"0.01\"} 8\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"10\"} 8\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"+Inf\"} 10\n"), "{text}");
+        assert!(
+            text.contains(
+                "http_requests_total{job=\"checkout\",track=\"baseline\",code=\"500\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_requests_total{job=\"checkout\",track=\"baseline\",code=\"200\"} 8\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_requests_total{job=\"checkout\",track=\"canary\",code=\"200\"} 0\n"
+            ),
+            "{text}"
+        );
+    }
+}

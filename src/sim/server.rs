@@ -1,0 +1,187 @@
+//! `rollout-console simulate`: the simulator over HTTP. `GET /metrics` for Prometheus to scrape,
+//! and the deploy API (assets/deploy-api.md) so the console can drive it over real HTTP.
+//! `GET /_sim/requests` counts the requests served by method and path, for tests.
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use super::{Simulator, exposition};
+use crate::backend::{ActionError, ActionKind};
+
+#[derive(Clone)]
+struct AppState {
+    sim: Arc<Mutex<Simulator>>,
+    requests: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl AppState {
+    fn count(&self, method: &Method, uri: &Uri) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry(format!("{method} {}", uri.path())).or_default() += 1;
+        }
+    }
+}
+
+/// The body of every control request of the deploy API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    pub expected_step: usize,
+    #[serde(default)]
+    pub full: bool,
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn error(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": text.into() }))).into_response()
+}
+
+pub fn router(sim: Arc<Mutex<Simulator>>) -> Router {
+    let state = AppState {
+        sim,
+        requests: Arc::default(),
+    };
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/rollouts", get(list))
+        .route("/rollouts/{name}", get(one))
+        .route("/rollouts/{name}/{action}", post(act))
+        .route("/_sim/requests", get(requests))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sim: Arc<Mutex<Simulator>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(sim))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
+    s.count(&method, &uri);
+    let Ok(mut sim) = s.sim.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulator state is poisoned",
+        );
+    };
+    sim.advance_to(Utc::now());
+    let body = exposition::render("checkout", sim.totals());
+    ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response()
+}
+
+async fn list(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
+    s.count(&method, &uri);
+    let Ok(mut sim) = s.sim.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulator state is poisoned",
+        );
+    };
+    sim.advance_to(Utc::now());
+    Json(serde_json::json!({ "rollouts": [sim.rollout()] })).into_response()
+}
+
+async fn one(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Response {
+    s.count(&method, &uri);
+    let Ok(mut sim) = s.sim.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulator state is poisoned",
+        );
+    };
+    sim.advance_to(Utc::now());
+    if sim.rollout().name != name {
+        return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
+    }
+    Json(sim.rollout().clone()).into_response()
+}
+
+async fn act(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    Path((name, action)): Path<(String, String)>,
+    body: Option<Json<ActionBody>>,
+) -> Response {
+    s.count(&method, &uri);
+    let kind = match action.as_str() {
+        "promote" => ActionKind::Promote,
+        "pause" => ActionKind::Pause,
+        "resume" => ActionKind::Resume,
+        "rollback" => ActionKind::Rollback,
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action {other:?}; use promote, pause, resume or rollback"),
+            );
+        }
+    };
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body must be JSON: {\"expected_step\": N, \"actor\": \"...\", \"reason\": \"...\"}",
+        );
+    };
+    let Ok(mut sim) = s.sim.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulator state is poisoned",
+        );
+    };
+    let now = Utc::now();
+    sim.advance_to(now);
+    if sim.rollout().name != name {
+        return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
+    }
+    let actor = if body.actor.is_empty() {
+        "unknown".to_string()
+    } else {
+        body.actor.clone()
+    };
+    let request = crate::backend::ActionRequest {
+        kind,
+        rollout: name,
+        expected_step: body.expected_step,
+        actor,
+        reason: body.reason.clone(),
+    };
+    let outcome = super::backend::apply(&mut sim, &request, body.full, now);
+    match outcome {
+        Ok(rollout) => Json(rollout).into_response(),
+        Err(ActionError::Conflict { message, .. }) => error(
+            StatusCode::CONFLICT,
+            format!(
+                "expected_step {} is not the current step ({message})",
+                body.expected_step
+            ),
+        ),
+        Err(ActionError::Rejected(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
+        Err(ActionError::Unknown(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, why),
+    }
+}
+
+async fn requests(State(s): State<AppState>) -> Response {
+    let counts = s.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    Json(counts).into_response()
+}

@@ -1,0 +1,143 @@
+//! The `http` deploy backend against the simulator's deploy API, over real HTTP on loopback.
+
+use chrono::Utc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rollout_console::backend::http::{HttpController, HttpReader};
+use rollout_console::backend::{
+    ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
+};
+use rollout_console::domain::RolloutState;
+use rollout_console::sim::{SimOptions, Simulator, server};
+
+async fn start_sim() -> (String, tokio::sync::oneshot::Sender<()>) {
+    // Speed 1: a 10-minute first hold, so only our requests move the rollout.
+    let sim = Simulator::new(
+        SimOptions {
+            seed: 9,
+            speed: 1.0,
+            ..SimOptions::default()
+        },
+        Utc::now(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        Arc::new(Mutex::new(sim)),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (url, stop)
+}
+
+fn request(kind: ActionKind, expected_step: usize) -> ActionRequest {
+    ActionRequest {
+        kind,
+        rollout: "checkout".into(),
+        expected_step,
+        actor: "alice@bastion".into(),
+        reason: "test".into(),
+    }
+}
+
+async fn request_counts(url: &str) -> serde_json::Value {
+    reqwest::get(format!("{url}/_sim/requests"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn reads_promotes_once_conflicts_and_rolls_back() {
+    let (url, _stop) = start_sim().await;
+    let reader = HttpReader::new(&url, None, Duration::from_secs(5)).expect("reader");
+    assert_eq!(
+        reader.list().await.expect("list"),
+        vec!["checkout".to_string()]
+    );
+    let r = reader.get("checkout").await.expect("get");
+    assert_eq!(
+        (r.step, r.canary_weight, r.state),
+        (0, 5, RolloutState::Progressing)
+    );
+    assert!(
+        reader
+            .get("nope")
+            .await
+            .unwrap_err()
+            .contains("no rollout named \"nope\"")
+    );
+
+    let control = HttpController::new(reader);
+    let r = control
+        .act(&request(ActionKind::Promote, 0))
+        .await
+        .expect("promote");
+    assert_eq!((r.step, r.canary_weight), (1, 25));
+    let counts = request_counts(&url).await;
+    assert_eq!(
+        counts["POST /rollouts/checkout/promote"], 1,
+        "exactly one promote: {counts}"
+    );
+
+    // The screen still showed step 0: the backend refuses, nothing moves.
+    match control.act(&request(ActionKind::Promote, 0)).await {
+        Err(ActionError::Conflict { message, .. }) => {
+            assert!(message.contains("not the current step"), "{message}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(control.get("checkout").await.expect("get").step, 1);
+
+    let r = control
+        .act(&request(ActionKind::Pause, 1))
+        .await
+        .expect("pause");
+    assert_eq!(
+        (r.state, r.paused_by.as_deref()),
+        (RolloutState::Paused, Some("alice@bastion"))
+    );
+    let r = control
+        .act(&request(ActionKind::Rollback, 1))
+        .await
+        .expect("rollback");
+    assert_eq!((r.state, r.canary_weight), (RolloutState::RolledBack, 0));
+    match control.act(&request(ActionKind::Rollback, 1)).await {
+        Err(ActionError::Rejected(why)) => assert!(why.contains("already rolled back"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_is_an_error_in_words() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let reader =
+        HttpReader::new(&url, Some("s3cret".into()), Duration::from_secs(2)).expect("reader");
+    let err = reader.get("checkout").await.unwrap_err();
+    assert!(err.contains("cannot connect"), "{err}");
+    assert!(
+        !format!("{reader:?}").contains("s3cret"),
+        "the token never shows in Debug"
+    );
+    match HttpController::new(reader)
+        .act(&request(ActionKind::Promote, 0))
+        .await
+    {
+        Err(ActionError::Rejected(why)) => assert!(why.contains("nothing was sent"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
