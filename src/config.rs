@@ -108,7 +108,8 @@ pub struct RolloutConfig {
 #[serde(deny_unknown_fields)]
 pub struct MetricConfig {
     pub name: String,
-    pub query: String,
+    /// Spanned so a template error can point at the query's line and column.
+    pub query: toml::Spanned<String>,
     #[serde(default)]
     pub unit: Unit,
     #[serde(default, with = "humantime_serde::option")]
@@ -124,7 +125,7 @@ pub struct SloConfig {
     pub objective: f64,
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    pub error_ratio: String,
+    pub error_ratio: toml::Spanned<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -171,8 +172,16 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             origin.display()
         ))
     })?;
-    validate(&config)
-        .map_err(|e| ConfigError(format!("config error in {}: {e}", origin.display())))?;
+    validate(&config).map_err(|(e, span)| {
+        let location = span
+            .map(|s| line_col(text, s.start))
+            .map(|(l, c)| format!(":{l}:{c}"))
+            .unwrap_or_default();
+        ConfigError(format!(
+            "config error in {}{location}: {e}",
+            origin.display()
+        ))
+    })?;
     Ok(config)
 }
 
@@ -183,22 +192,43 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn validate(c: &Config) -> Result<(), String> {
+type Invalid = (String, Option<std::ops::Range<usize>>);
+
+fn validate(c: &Config) -> Result<(), Invalid> {
     if c.poll_interval.is_zero() {
-        return Err("poll_interval must be more than 0 (e.g. \"5s\")".into());
+        return Err((
+            "poll_interval must be more than 0 (e.g. \"5s\")".into(),
+            None,
+        ));
     }
     for m in &c.metrics {
         if m.name.trim().is_empty() {
-            return Err("a [[metrics]] entry has an empty name".into());
+            return Err((
+                "a [[metrics]] entry has an empty name".into(),
+                Some(m.query.span()),
+            ));
         }
+        crate::metrics::template::check(m.query.get_ref()).map_err(|e| {
+            (
+                format!("[[metrics]] {:?}: query: {e}", m.name),
+                Some(m.query.span()),
+            )
+        })?;
     }
     for s in &c.slos {
         if !(0.0..100.0).contains(&s.objective) || s.objective <= 0.0 {
-            return Err(format!(
+            let why = format!(
                 "[[slos]] {:?}: objective {} must be a percent between 0 and 100 (e.g. 99.95)",
                 s.name, s.objective
-            ));
+            );
+            return Err((why, Some(s.error_ratio.span())));
         }
+        crate::metrics::template::check(s.error_ratio.get_ref()).map_err(|e| {
+            (
+                format!("[[slos]] {:?}: error_ratio: {e}", s.name),
+                Some(s.error_ratio.span()),
+            )
+        })?;
     }
     Ok(())
 }
@@ -265,6 +295,20 @@ mod tests {
             .0;
         assert!(
             err.contains("c.toml:1:17") && err.contains("expected a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_template_variable_names_the_metric_and_its_place() {
+        let text = "[[metrics]]\nname = \"p95\"\nquery = 'rate(x{$selectr}[$window])'\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().0;
+        assert!(
+            err.starts_with("config error in c.toml:3:9: [[metrics]] \"p95\": query:"),
+            "{err}"
+        );
+        assert!(
+            err.contains("$selectr") && err.contains("$selector"),
             "{err}"
         );
     }

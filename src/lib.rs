@@ -9,5 +9,6 @@ pub mod config;
 pub mod domain;
 pub mod metrics;
 pub mod paths;
+pub mod setup;
 pub mod sim;
 pub mod ui;

@@ -2,18 +2,14 @@ use chrono::Utc;
 use clap::Parser;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use rollout_console::app::model::{EventLevel, Model, Settings};
+use rollout_console::app::model::{EventLevel, Model};
 use rollout_console::app::runtime::{EffectRunner, run_console};
 use rollout_console::audit::AuditLog;
-use rollout_console::backend::BackendHandle;
-use rollout_console::cli::{Cli, Command, DemoArgs, SimulateArgs};
-use rollout_console::config::{self, BackendKind, ConfigError, ENV_CONFIG};
-use rollout_console::metrics::MetricsSource;
-use rollout_console::sim::backend::{SimController, SimReader};
-use rollout_console::sim::source::SimMetrics;
-use rollout_console::sim::{SimOptions, Simulator, demo};
+use rollout_console::cli::{Cli, Command, SimulateArgs};
+use rollout_console::config::{self, ConfigError, ENV_CONFIG};
+use rollout_console::setup::{self, Console, DemoSetup, Identity};
+use rollout_console::sim::{SimOptions, Simulator};
 use rollout_console::{paths, ui};
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
@@ -73,8 +69,19 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 async fn run(cli: Cli) -> color_eyre::Result<()> {
     match &cli.command {
         Some(Command::Demo(args)) => {
-            let audit = paths::default_audit_log();
-            run_demo(args, cli.read_only, cli.rollout.clone(), audit).await
+            let console = setup::demo(
+                DemoSetup {
+                    scenario: args.scenario,
+                    speed: args.speed,
+                    seed: args.seed.unwrap_or_else(random_seed),
+                    poll_interval: args.poll_interval,
+                    rollout: cli.rollout.clone().unwrap_or_else(|| "checkout".into()),
+                    read_only: cli.read_only,
+                    audit_path: paths::default_audit_log(),
+                },
+                identity(),
+            );
+            launch(console).await
         }
         Some(Command::Simulate(args)) => run_simulate(args, cli.rollout.clone()).await,
         None => run_configured(&cli).await,
@@ -129,91 +136,37 @@ async fn run_configured(cli: &Cli) -> color_eyre::Result<()> {
         .into());
     };
     let config = config::load(&path)?;
-    let read_only = cli.read_only || config.read_only;
-    let audit = config
-        .audit_log
-        .clone()
-        .unwrap_or_else(paths::default_audit_log);
-    match config.backend.as_ref().map(|b| b.kind) {
-        Some(BackendKind::Demo) => {
-            let b = config.backend.as_ref();
-            let scenario = match b.and_then(|b| b.scenario.as_deref()) {
-                Some(s) => s.parse().map_err(|e: String| ConfigError(format!("config error in {}: [backend] scenario: {e}", path.display())))?,
-                None => rollout_console::sim::Scenario::Healthy,
-            };
-            let args = DemoArgs {
-                scenario,
-                speed: b.and_then(|b| b.speed).unwrap_or(20.0),
-                seed: b.and_then(|b| b.seed),
-                poll_interval: config.poll_interval,
-            };
-            let rollout = cli.rollout.clone().or_else(|| config.rollouts.first().map(|r| r.name.clone()));
-            run_demo(&args, read_only, rollout, audit).await
-        }
-        Some(kind) => Err(ConfigError(format!(
-            "config {}: [backend] kind = {:?} needs the Prometheus source and the {kind:?} backend, which are not in this build yet.\n\
-             Use kind = \"demo\" in [backend], or run the built-in demo: rollout-console demo",
-            path.display(),
-            format!("{kind:?}").to_lowercase()
-        ))
-        .into()),
-        None => Err(ConfigError(format!(
-            "config {}: no [backend] section; add one (kind = \"demo\" runs the simulator)",
-            path.display()
-        ))
-        .into()),
-    }
+    let console = setup::from_config(
+        &config,
+        &path,
+        cli.rollout.clone(),
+        cli.read_only,
+        identity(),
+        paths::default_audit_log(),
+    )?;
+    launch(console).await
 }
 
-async fn run_demo(
-    args: &DemoArgs,
-    read_only: bool,
-    rollout: Option<String>,
-    audit_path: std::path::PathBuf,
-) -> color_eyre::Result<()> {
-    let seed = args.seed.unwrap_or_else(random_seed);
-    let options = SimOptions {
-        scenario: args.scenario,
-        seed,
-        speed: args.speed,
-        rollout_name: rollout.unwrap_or_else(|| "checkout".into()),
-    };
-    let now = Utc::now();
-    let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), now)));
-    // Read-only mode is enforced here: the app is handed a reader with no mutating methods.
-    let backend = if read_only {
-        BackendHandle::ReadOnly(Arc::new(SimReader::new(sim.clone())))
-    } else {
-        BackendHandle::ReadWrite(Arc::new(SimController::new(sim.clone())))
-    };
-    let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::new(sim));
+fn identity() -> Identity {
     let (actor, ssh_client) = paths::actor();
-    let settings = Settings {
-        rollout_name: options.rollout_name.clone(),
-        read_only,
-        poll_interval: args.poll_interval.max(Duration::from_millis(200)),
-        min_budget_to_promote_pct: 10.0,
-        actor,
-        ssh_client,
-        source_label: backend.reader().describe(),
-        audit_path: audit_path.display().to_string(),
-    };
-    let mut model = Model::new(settings, demo::metric_panels(), demo::slo_panels(), now);
-    model.push_event(
-        EventLevel::Info,
-        format!(
-            "demo: {} — {} (seed {seed}; --seed {seed} replays it)",
-            options.scenario,
-            options.scenario.description()
-        ),
-    );
-    if read_only {
-        model.push_event(
-            EventLevel::Info,
-            "watch mode: read-only, no action can be sent",
-        );
+    Identity { actor, ssh_client }
+}
+
+async fn launch(console: Console) -> color_eyre::Result<()> {
+    let Console {
+        settings,
+        panels,
+        slos,
+        backend,
+        source,
+        audit_path,
+        intro,
+    } = console;
+    let mut model = Model::new(settings, panels, slos, Utc::now());
+    for line in intro {
+        model.push_event(EventLevel::Info, line);
     }
-    tracing::info!(scenario = %options.scenario, seed, read_only, "demo started");
+    tracing::info!(rollout = %model.settings.rollout_name, read_only = model.settings.read_only, source = %model.settings.source_label, "console started");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = EffectRunner {
         backend,

@@ -1,6 +1,9 @@
 //! Metrics sources: where baseline and canary series and SLO error ratios come from.
 //! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
 
+pub mod prometheus;
+pub mod template;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `rollout-console simulate`: the simulator over HTTP. `GET /metrics` for Prometheus to scrape,
 //! and the deploy API (assets/deploy-api.md) so the console can drive it over real HTTP.
-//! `GET /_sim/requests` counts the requests served by method and path, for tests.
+//! `GET /_sim/requests` counts the requests served by method and path, and `GET /_sim/actions`
+//! lists the control requests received with their bodies and answers, for tests.
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri, header};
@@ -20,6 +21,7 @@ use crate::backend::{ActionError, ActionKind};
 struct AppState {
     sim: Arc<Mutex<Simulator>>,
     requests: Arc<Mutex<BTreeMap<String, u64>>>,
+    actions: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ pub fn router(sim: Arc<Mutex<Simulator>>) -> Router {
     let state = AppState {
         sim,
         requests: Arc::default(),
+        actions: Arc::default(),
     };
     Router::new()
         .route("/metrics", get(metrics))
@@ -58,6 +61,7 @@ pub fn router(sim: Arc<Mutex<Simulator>>) -> Router {
         .route("/rollouts/{name}", get(one))
         .route("/rollouts/{name}/{action}", post(act))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/actions", get(actions))
         .with_state(state)
 }
 
@@ -167,6 +171,16 @@ async fn act(
         reason: body.reason.clone(),
     };
     let outcome = super::backend::apply(&mut sim, &request, body.full, now);
+    let answer = match &outcome {
+        Ok(r) => format!("ok: now step {}", r.step),
+        Err(e) => e.to_string(),
+    };
+    if let Ok(mut log) = s.actions.lock() {
+        log.push(serde_json::json!({
+            "action": action, "expected_step": body.expected_step, "full": body.full,
+            "actor": body.actor, "reason": body.reason, "answer": answer,
+        }));
+    }
     match outcome {
         Ok(rollout) => Json(rollout).into_response(),
         Err(ActionError::Conflict { message, .. }) => error(
@@ -184,4 +198,9 @@ async fn act(
 async fn requests(State(s): State<AppState>) -> Response {
     let counts = s.requests.lock().map(|r| r.clone()).unwrap_or_default();
     Json(counts).into_response()
+}
+
+async fn actions(State(s): State<AppState>) -> Response {
+    let log = s.actions.lock().map(|l| l.clone()).unwrap_or_default();
+    Json(log).into_response()
 }

@@ -1,0 +1,264 @@
+//! From a config (or the demo's options) to the objects the console runs with: settings, panels,
+//! the backend handle (read-only = reader only) and the metrics source. No terminal here.
+
+use chrono::Utc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::app::model::{MetricPanel, Settings, SloPanel};
+use crate::backend::BackendHandle;
+use crate::backend::http::{HttpController, HttpReader};
+use crate::config::{BackendKind, Config, ConfigError};
+use crate::domain::{MetricDef, SloDef};
+use crate::metrics::MetricsSource;
+use crate::metrics::prometheus::{PrometheusClient, PrometheusSource, Selectors};
+use crate::sim::backend::{SimController, SimReader};
+use crate::sim::source::SimMetrics;
+use crate::sim::{Scenario, SimOptions, Simulator, demo};
+
+/// Everything `run_console` needs besides the terminal.
+pub struct Console {
+    pub settings: Settings,
+    pub panels: Vec<MetricPanel>,
+    pub slos: Vec<SloPanel>,
+    pub backend: BackendHandle,
+    pub source: Arc<dyn MetricsSource>,
+    pub audit_path: PathBuf,
+    /// Lines for the events pane at start (what is running, with which seed...).
+    pub intro: Vec<String>,
+}
+
+/// Who is acting, from the environment (`$USER@host`, SSH client).
+pub struct Identity {
+    pub actor: String,
+    pub ssh_client: Option<String>,
+}
+
+pub struct DemoSetup {
+    pub scenario: Scenario,
+    pub speed: f64,
+    pub seed: u64,
+    pub poll_interval: Duration,
+    pub rollout: String,
+    pub read_only: bool,
+    pub audit_path: PathBuf,
+}
+
+pub fn demo(d: DemoSetup, who: Identity) -> Console {
+    let options = SimOptions {
+        scenario: d.scenario,
+        seed: d.seed,
+        speed: d.speed,
+        rollout_name: d.rollout.clone(),
+    };
+    let sim = Arc::new(Mutex::new(Simulator::new(options, Utc::now())));
+    // Read-only mode is enforced here: the app is handed a reader with no mutating methods.
+    let backend = if d.read_only {
+        BackendHandle::ReadOnly(Arc::new(SimReader::new(sim.clone())))
+    } else {
+        BackendHandle::ReadWrite(Arc::new(SimController::new(sim.clone())))
+    };
+    let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::new(sim));
+    let settings = Settings {
+        rollout_name: d.rollout,
+        read_only: d.read_only,
+        poll_interval: d.poll_interval.max(Duration::from_millis(200)),
+        min_budget_to_promote_pct: 10.0,
+        actor: who.actor,
+        ssh_client: who.ssh_client,
+        source_label: backend.reader().describe(),
+        audit_path: d.audit_path.display().to_string(),
+    };
+    let seed = d.seed;
+    let mut intro = vec![format!(
+        "demo: {} — {} (seed {seed}; --seed {seed} replays it)",
+        d.scenario,
+        d.scenario.description()
+    )];
+    if d.read_only {
+        intro.push("watch mode: read-only, no action can be sent".into());
+    }
+    Console {
+        settings,
+        panels: demo::metric_panels(),
+        slos: demo::slo_panels(),
+        backend,
+        source,
+        audit_path: d.audit_path,
+        intro,
+    }
+}
+
+fn config_error(path: &Path, what: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("config error in {}: {what}", path.display()))
+}
+
+fn read_secret(path: &Path, what: &str, config: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+        .map_err(|e| config_error(config, format!("{what} {}: {e}", path.display())))
+}
+
+/// Build the console a config describes. `rollout` and `read_only` come from the CLI (they win).
+pub fn from_config(
+    config: &Config,
+    path: &Path,
+    rollout: Option<String>,
+    read_only: bool,
+    who: Identity,
+    default_audit: PathBuf,
+) -> Result<Console, ConfigError> {
+    let read_only = read_only || config.read_only;
+    let audit_path = config.audit_log.clone().unwrap_or(default_audit);
+    let backend_cfg = config.backend.as_ref().ok_or_else(|| {
+        config_error(
+            path,
+            "no [backend] section; add one (kind = \"http\", or \"demo\" for the simulator)",
+        )
+    })?;
+    if backend_cfg.kind == BackendKind::Demo {
+        let scenario = match backend_cfg.scenario.as_deref() {
+            Some(s) => s
+                .parse()
+                .map_err(|e: String| config_error(path, format!("[backend] scenario: {e}")))?,
+            None => Scenario::Healthy,
+        };
+        let name = rollout
+            .or_else(|| config.rollouts.first().map(|r| r.name.clone()))
+            .unwrap_or_else(|| "checkout".into());
+        return Ok(demo(
+            DemoSetup {
+                scenario,
+                speed: backend_cfg.speed.unwrap_or(20.0),
+                seed: backend_cfg.seed.unwrap_or(1),
+                poll_interval: config.poll_interval,
+                rollout: name,
+                read_only,
+                audit_path,
+            },
+            who,
+        ));
+    }
+    let backend = match backend_cfg.kind {
+        BackendKind::Http => {
+            let url = backend_cfg.url.as_deref().ok_or_else(|| {
+                config_error(
+                    path,
+                    "[backend] kind = \"http\" needs url = \"http://host:port\"",
+                )
+            })?;
+            let token = backend_cfg
+                .token_file
+                .as_deref()
+                .map(|f| read_secret(f, "[backend] token_file", path))
+                .transpose()?;
+            let reader = HttpReader::new(url, token, Duration::from_secs(10))
+                .map_err(|e| config_error(path, e))?;
+            if read_only {
+                BackendHandle::ReadOnly(Arc::new(reader))
+            } else {
+                BackendHandle::ReadWrite(Arc::new(HttpController::new(reader)))
+            }
+        }
+        other => {
+            return Err(config_error(
+                path,
+                format!(
+                    "[backend] kind = \"{}\" is not in this build yet; use \"http\" or \"demo\"",
+                    format!("{other:?}").to_lowercase()
+                ),
+            ));
+        }
+    };
+    let prometheus = config.prometheus.as_ref().ok_or_else(|| {
+        config_error(
+            path,
+            "no [prometheus] section: add url = \"http://127.0.0.1:9090\"",
+        )
+    })?;
+    let name = rollout
+        .or_else(|| config.rollouts.first().map(|r| r.name.clone()))
+        .ok_or_else(|| {
+            config_error(
+                path,
+                "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry",
+            )
+        })?;
+    let entry = config.rollouts.iter().find(|r| r.name == name).ok_or_else(|| {
+        config_error(path, format!("no [[rollouts]] entry named {name:?}: add one with its baseline, canary and service selectors"))
+    })?;
+    let need = |v: &Option<String>, key: &str| {
+        v.clone().ok_or_else(|| {
+            config_error(
+                path,
+                format!("[[rollouts]] {name:?} needs {key} = '<label matchers>'"),
+            )
+        })
+    };
+    let selectors = Selectors {
+        baseline: need(&entry.baseline, "baseline")?,
+        canary: need(&entry.canary, "canary")?,
+        service: need(&entry.service, "service")?,
+        rollout: name.clone(),
+    };
+    let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
+    let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
+    let panels = config
+        .metrics
+        .iter()
+        .map(|m| {
+            let mut p = MetricPanel::new(
+                MetricDef {
+                    name: m.name.clone(),
+                    unit: m.unit,
+                    gate: m.gate.clone(),
+                },
+                m.query.get_ref().clone(),
+            );
+            p.window = m.window;
+            p
+        })
+        .collect();
+    let slos = config
+        .slos
+        .iter()
+        .map(|s| {
+            SloPanel::new(
+                SloDef {
+                    name: s.name.clone(),
+                    objective_pct: s.objective,
+                    window: s.window,
+                },
+                s.error_ratio.get_ref().clone(),
+            )
+        })
+        .collect();
+    let settings = Settings {
+        rollout_name: name,
+        read_only,
+        poll_interval: config.poll_interval,
+        min_budget_to_promote_pct: config.policy.min_budget_to_promote,
+        actor: who.actor,
+        ssh_client: who.ssh_client,
+        source_label: format!("{} · {}", source.describe(), backend.reader().describe()),
+        audit_path: audit_path.display().to_string(),
+    };
+    let mut intro = vec![format!(
+        "config {}: {}",
+        path.display(),
+        settings.source_label
+    )];
+    if read_only {
+        intro.push("watch mode: read-only, no action can be sent".into());
+    }
+    Ok(Console {
+        settings,
+        panels,
+        slos,
+        backend,
+        source,
+        audit_path,
+        intro,
+    })
+}
