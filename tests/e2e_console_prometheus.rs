@@ -1,0 +1,200 @@
+//! The whole chain over real HTTP: `rollout-console simulate` serves /metrics and the deploy API,
+//! a real Prometheus scrapes it, and the console (under tmux, from a config file) reads Prometheus
+//! and drives the simulator through the `http` backend.
+
+#[path = "common/tmux.rs"]
+mod tmux;
+#[path = "common/tsdb.rs"]
+#[allow(dead_code)]
+mod tsdb;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tmux::{BIN, Tmux};
+use tsdb::{Engine, Tsdb};
+
+struct Simulate {
+    child: Child,
+    addr: String,
+}
+
+impl Simulate {
+    fn start(scenario: &str) -> Self {
+        let port = tsdb::free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(BIN)
+            .args([
+                "simulate",
+                "--listen",
+                &addr,
+                "--scenario",
+                scenario,
+                "--speed",
+                "1",
+                "--seed",
+                "5",
+            ])
+            .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("simulate starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "simulate did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-s", &format!("http://{}{path}", self.addr)])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).expect("json"),
+            _ => http_get_json(&self.addr, path),
+        }
+    }
+}
+
+/// A minimal GET without curl (not every machine has it).
+fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(t: &Tmux, prometheus: &str, sim: &Simulate) -> String {
+    let path = t.dir.path().join("rc.toml");
+    let text = format!(
+        r#"poll_interval = "1s"
+
+[prometheus]
+url = "{prometheus}"
+timeout = "3s"
+
+[backend]
+kind = "http"
+url = "http://{sim}"
+
+[[rollouts]]
+name = "checkout"
+baseline = 'job="checkout", track="baseline"'
+canary   = 'job="checkout", track="canary"'
+service  = 'job="checkout"'
+
+[[metrics]]
+name = "p95 latency"
+query = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{$selector}}[$window])))'
+unit = "seconds"
+window = "10s"
+gate = {{ max_increase_pct = 25, for = 2, severity = "hold" }}
+
+[[metrics]]
+name = "error rate"
+query = 'sum(rate(http_requests_total{{$selector, code=~"5.."}}[$window])) / sum(rate(http_requests_total{{$selector}}[$window]))'
+unit = "ratio"
+window = "10s"
+gate = {{ max = 0.01, max_ratio = 2.0, min_baseline = 0.005, for = 2 }}
+
+[[slos]]
+name = "availability"
+objective = 99.95
+window = "1h"
+error_ratio = 'sum(rate(http_requests_total{{$service, code=~"5.."}}[$window])) / sum(rate(http_requests_total{{$service}}[$window]))'
+"#,
+        sim = sim.addr
+    );
+    std::fs::write(&path, text).expect("config");
+    path.display().to_string()
+}
+
+#[test]
+fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
+    let sim = Simulate::start("healthy");
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
+    prom.wait_for_series(
+        "http_requests_total{job=\"checkout\",track=\"canary\"}",
+        Duration::from_secs(40),
+    );
+    let t = Tmux::start("prom-console");
+    let config = write_config(&t, &prom.url, &sim);
+
+    t.run_console(&format!("--config {config}"), "");
+    let (screen, _) = t.wait_for(
+        "live numbers from Prometheus",
+        Duration::from_secs(30),
+        |s| {
+            s.contains("PROGRESSING")
+                && s.contains("p95 latency")
+                && s.contains("ms ")
+                && s.contains("✓ PASS")
+        },
+    );
+    assert!(screen.contains("Prometheus at"), "{screen}");
+    t.send(&["p"]);
+    t.wait_text("Promote checkout?");
+    t.send(&["y"]);
+    t.wait_text("step 2/4");
+    t.send(&["q"]);
+    t.wait_text("rollout-console: left checkout at step 2/4");
+    let actions = sim.get("/_sim/actions");
+    let actions = actions.as_array().expect("list");
+    assert_eq!(
+        actions.len(),
+        1,
+        "exactly one action reached the simulator: {actions:?}"
+    );
+    assert_eq!(actions[0]["action"], "promote");
+    assert_eq!(actions[0]["expected_step"], 0);
+    assert!(
+        actions[0]["actor"]
+            .as_str()
+            .is_some_and(|a| a.contains('@')),
+        "{}",
+        actions[0]
+    );
+
+    // Watch mode: whatever keys are pressed, not one non-GET request reaches the backend.
+    t.send(&["clear", "Enter"]);
+    t.run_console(&format!("--config {config} --read-only"), "");
+    t.wait_text("READ-ONLY");
+    for key in ["p", "y", "Space", "y", "r", "y", "Enter", "p", "Enter"] {
+        t.send(&[key]);
+    }
+    t.wait_text("read-only: promote is");
+    t.send(&["q"]);
+    t.wait_text("rollout-console: left checkout");
+    let counts = sim.get("/_sim/requests");
+    let non_get: u64 = counts
+        .as_object()
+        .expect("map")
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET "))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(non_get, 1, "only the first run's promote: {counts}");
+}
