@@ -76,17 +76,34 @@ fn no_config_says_where_it_looked_and_suggests_the_demo() {
 fn a_backend_not_in_this_build_is_a_clear_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("rc.toml");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+            .expect("example");
+    std::fs::write(&path, example.replace("kind = \"http\"", "kind = \"argo\"")).expect("write");
+    let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("kind = \"argo\" is not in this build yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_a_terminal_the_console_says_so_instead_of_panicking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rc.toml");
     std::fs::copy(
         concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
         &path,
     )
     .expect("copy");
     let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("kind = \"http\"") && err.contains("rollout-console demo"),
-        "{err}"
-    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs an interactive terminal"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let (code, _, err) = run(&["demo"], dir.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs an interactive terminal"), "{err}");
 }
 
 #[test]

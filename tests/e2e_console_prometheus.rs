@@ -131,7 +131,7 @@ error_ratio = 'sum(rate(http_requests_total{{$service, code=~"5.."}}[$window])) 
 #[test]
 fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
     let sim = Simulate::start("healthy");
-    let prom = Tsdb::start(
+    let mut prom = Tsdb::start(
         Engine::Prometheus,
         &[sim.addr.as_str()],
         Duration::from_secs(1),
@@ -155,6 +155,18 @@ fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
         },
     );
     assert!(screen.contains("Prometheus at"), "{screen}");
+    // Prometheus dies under the running console: panels go STALE with the reason, the console
+    // keeps running, and everything recovers by itself when Prometheus is back.
+    prom.stop();
+    let (screen, _) = t.wait_for("STALE panels", Duration::from_secs(20), |s| {
+        s.contains("STALE")
+    });
+    assert!(screen.contains("NO DATA"), "{screen}");
+    prom.restart();
+    t.wait_for("recovery", Duration::from_secs(40), |s| {
+        !s.contains("STALE") && s.contains("✓ PASS")
+    });
+
     t.send(&["p"]);
     t.wait_text("Promote checkout?");
     t.send(&["y"]);

@@ -421,3 +421,37 @@ fn a_failing_query_is_no_data_then_stale_never_its_old_pass() {
     assert_eq!(h.model.panels[0].verdict(), Verdict::Pass);
     assert!(h.events_text().contains("p95 latency: query answers again"));
 }
+
+#[test]
+fn a_repeated_metrics_warning_is_reported_once() {
+    use rollout_console::metrics::FetchResult;
+    let mut h = Harness::new(Scenario::Healthy, false);
+    let warn = |h: &mut Harness, warnings: Vec<String>| {
+        let generation = h.model.polls.metrics_generation;
+        let result = FetchResult {
+            warnings,
+            ..FetchResult::default()
+        };
+        update(
+            &mut h.model,
+            Msg::MetricsFetched {
+                generation,
+                at: h.now,
+                result,
+            },
+        );
+    };
+    let w = "PromQL info: metric might not be a counter".to_string();
+    warn(&mut h, vec![w.clone()]);
+    warn(&mut h, vec![w.clone()]);
+    warn(&mut h, vec![]);
+    warn(&mut h, vec![w.clone()]);
+    assert_eq!(
+        h.events_text()
+            .matches("metrics warning: PromQL info")
+            .count(),
+        2,
+        "{}",
+        h.events_text()
+    );
+}

@@ -260,6 +260,8 @@ pub struct Model {
     /// After an action the rollout must be re-read before another prompt opens.
     pub awaiting_reread: bool,
     pub polls: Polls,
+    /// The warnings of the last metrics answer, so a repeated warning is reported once.
+    pub metrics_warnings: Vec<String>,
     pub quit: bool,
 }
 
@@ -285,6 +287,7 @@ impl Model {
             in_flight: None,
             awaiting_reread: false,
             polls: Polls::default(),
+            metrics_warnings: Vec::new(),
             quit: false,
         }
     }

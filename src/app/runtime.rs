@@ -164,8 +164,15 @@ pub async fn run_console(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     theme: crate::ui::Theme,
 ) -> color_eyre::Result<Model> {
-    // ratatui::init installs a panic hook that restores the terminal before the report prints.
-    let mut terminal = ratatui::init();
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        color_eyre::eyre::bail!(
+            "the console needs an interactive terminal (stdin and stdout must be a TTY); \
+             over SSH use `ssh -t`, and in CI use `rollout-console check`"
+        );
+    }
+    // try_init installs a panic hook that restores the terminal before the report prints.
+    let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let mut keys = EventStream::new();
     let mut ticks = tokio::time::interval(TICK_INTERVAL);

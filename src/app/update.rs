@@ -352,9 +352,13 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
             }
         }
     }
-    for w in result.warnings {
-        events.push((EventLevel::Warn, format!("metrics warning: {w}")));
+    // Prometheus repeats a warning on every answer: say it once, and again only after it went away.
+    for w in &result.warnings {
+        if !model.metrics_warnings.contains(w) {
+            events.push((EventLevel::Warn, format!("metrics warning: {w}")));
+        }
     }
+    model.metrics_warnings = result.warnings;
     for (level, text) in events {
         model.push_event(level, text);
     }
