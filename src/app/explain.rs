@@ -105,12 +105,22 @@ pub fn why(model: &Model) -> (Tone, String) {
                 short_duration(left)
             ),
         ),
-        _ => (
-            Tone::Good,
-            format!(
-                "ready to promote: hold at {}% done and all gates PASS",
-                r.canary_weight
+        _ => match model.readiness() {
+            Some(ready) if ready.ready => (
+                Tone::Good,
+                format!(
+                    "READY TO PROMOTE: hold at {}% done and every gate passed throughout it",
+                    r.canary_weight
+                ),
             ),
-        ),
+            Some(ready) => (
+                Tone::Warn,
+                format!(
+                    "hold done, not ready: {}",
+                    ready.reasons.first().map_or("", String::as_str)
+                ),
+            ),
+            None => (Tone::Neutral, "waiting for the backend…".into()),
+        },
     }
 }

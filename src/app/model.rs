@@ -326,11 +326,49 @@ impl Model {
                         reasons: vec![p.reason()],
                         violating_points: 0,
                         required_points: 1,
+                        threshold: None,
                     },
                 };
                 (p.def.name.clone(), eval)
             })
             .collect()
+    }
+
+    /// Whether the current step may be promoted, judged over the whole hold from the series.
+    pub fn readiness(&self) -> Option<crate::domain::readiness::Readiness> {
+        use crate::domain::readiness::{GateSeries, readiness};
+        let r = self.rollout.as_ref()?;
+        let gates: Vec<GateSeries> = self
+            .panels
+            .iter()
+            .map(|p| GateSeries {
+                name: &p.def.name,
+                unit: p.def.unit,
+                gate: &p.def.gate,
+                baseline: &p.series.baseline,
+                canary: &p.series.canary,
+            })
+            .collect();
+        let mut ready = readiness(r, &gates, self.now);
+        // A panel whose query failed has old series: never call that ready.
+        for p in self.panels.iter().filter(|p| p.error.is_some()) {
+            ready.ready = false;
+            ready
+                .reasons
+                .push(format!("{}: the last query failed", p.def.name));
+        }
+        Some(ready)
+    }
+
+    /// How far back a poll must reach: the chart window, or the whole current step when longer
+    /// (readiness is judged over the hold), at most 6 hours.
+    pub fn lookback(&self) -> Duration {
+        let step = self.rollout.as_ref().map_or(Duration::ZERO, |r| {
+            r.step_elapsed(self.now) + self.settings.poll_interval * 2
+        });
+        self.chart_window
+            .duration()
+            .max(step.min(Duration::from_secs(6 * 3600)))
     }
 
     pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {

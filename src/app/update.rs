@@ -162,7 +162,7 @@ fn fetch_metrics(model: &mut Model) -> Effect {
     model.polls.metrics_started = Some(model.now);
     let request = FetchRequest {
         now: model.now,
-        lookback: model.chart_window.duration(),
+        lookback: model.lookback(),
         step: model.settings.poll_interval,
         metrics: model
             .panels

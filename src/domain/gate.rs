@@ -13,6 +13,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::metric::{Series, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,6 +134,8 @@ pub struct GateEvaluation {
     /// Consecutive violating points at the end, and how many make a FAIL.
     pub violating_points: u32,
     pub required_points: u32,
+    /// The limit on the canary that decides the verdict now: the violated one, else the tightest.
+    pub threshold: Option<f64>,
 }
 
 impl GateEvaluation {
@@ -164,13 +168,15 @@ impl Gate {
     }
 
     /// Check one (baseline, canary) pair; returns one sentence per check and whether it holds.
+    /// Check one (baseline, canary) pair: per check, whether it holds, one sentence, its limit
+    /// on the canary, and whether that limit is a ceiling (true) or a floor.
     fn check_pair(
         &self,
         name: &str,
         unit: Unit,
         baseline: f64,
         canary: f64,
-    ) -> Vec<(bool, String)> {
+    ) -> Vec<(bool, String, f64, bool)> {
         let f = |v: f64| unit.format(v);
         let effective = baseline.max(self.min_baseline.unwrap_or(0.0));
         let floor_note = if effective > baseline {
@@ -204,6 +210,8 @@ impl Gate {
                     f(canary),
                     f(baseline)
                 ),
+                limit,
+                true,
             ));
         }
         if let Some(ratio) = self.max_ratio {
@@ -221,6 +229,8 @@ impl Gate {
                     f(canary),
                     f(baseline)
                 ),
+                limit,
+                true,
             ));
         }
         if let Some(delta) = self.max_delta {
@@ -235,6 +245,8 @@ impl Gate {
                     f(baseline),
                     f(delta)
                 ),
+                limit,
+                true,
             ));
         }
         if let Some(pct) = self.min_decrease_pct {
@@ -253,6 +265,8 @@ impl Gate {
                     f(canary),
                     f(baseline)
                 ),
+                limit,
+                false,
             ));
         }
         if let Some(ratio) = self.min_ratio {
@@ -270,6 +284,8 @@ impl Gate {
                     f(canary),
                     f(baseline)
                 ),
+                limit,
+                false,
             ));
         }
         if let Some(max) = self.max {
@@ -282,6 +298,8 @@ impl Gate {
                     if ok { "≤" } else { ">" },
                     f(max)
                 ),
+                max,
+                true,
             ));
         }
         if let Some(min) = self.min {
@@ -294,6 +312,8 @@ impl Gate {
                     if ok { "≥" } else { "<" },
                     f(min)
                 ),
+                min,
+                false,
             ));
         }
         out
@@ -320,6 +340,7 @@ impl Gate {
             reasons: Vec::new(),
             violating_points: 0,
             required_points: required,
+            threshold: None,
         };
         let missing = match (latest_canary, latest_baseline) {
             (None, _) if canary.is_empty() => Some("no canary data (the query returned no series)"),
@@ -345,7 +366,7 @@ impl Gate {
         let pairs = pair_points(baseline, canary, needs_baseline);
         // Walk back from the newest pair while the violation holds.
         let mut latest_checks = None;
-        for (b, c) in pairs.iter().rev() {
+        for (_, b, c) in pairs.iter().rev() {
             let (Some(c), Some(b)) = (
                 c.filter(|v| v.is_finite()),
                 b.filter(|v| v.is_finite())
@@ -354,7 +375,7 @@ impl Gate {
                 break;
             };
             let checks = self.check_pair(name, unit, b, c);
-            let violated = checks.iter().any(|(ok, _)| !ok);
+            let violated = checks.iter().any(|(ok, ..)| !ok);
             if latest_checks.is_none() {
                 latest_checks = Some(checks);
             }
@@ -364,8 +385,9 @@ impl Gate {
             eval.violating_points += 1;
         }
         let mut checks = latest_checks.unwrap_or_default();
-        checks.sort_by_key(|(ok, _)| *ok);
-        eval.reasons = checks.into_iter().map(|(_, text)| text).collect();
+        checks.sort_by_key(|(ok, ..)| *ok);
+        eval.threshold = binding_limit(&checks);
+        eval.reasons = checks.into_iter().map(|(_, text, ..)| text).collect();
         eval.verdict = match eval.violating_points {
             0 => Verdict::Pass,
             n if n >= required => match self.severity {
@@ -386,17 +408,15 @@ impl Gate {
     }
 }
 
-/// Pair points by timestamp. Without a baseline need, canary points stand alone.
-fn pair_points(
-    baseline: &Series,
-    canary: &Series,
-    needs_baseline: bool,
-) -> Vec<(Option<f64>, Option<f64>)> {
+/// Pair points by timestamp (the canary's). Without a baseline need, canary points stand alone.
+type Pair = (DateTime<Utc>, Option<f64>, Option<f64>);
+
+fn pair_points(baseline: &Series, canary: &Series, needs_baseline: bool) -> Vec<Pair> {
     if !needs_baseline {
         return canary
             .points
             .iter()
-            .map(|c| (None, Some(c.value)))
+            .map(|c| (c.at, None, Some(c.value)))
             .collect();
     }
     let by_time: std::collections::HashMap<_, _> =
@@ -404,9 +424,9 @@ fn pair_points(
     let paired: Vec<_> = canary
         .points
         .iter()
-        .map(|c| (by_time.get(&c.at).copied(), Some(c.value)))
+        .map(|c| (c.at, by_time.get(&c.at).copied(), Some(c.value)))
         .collect();
-    if paired.iter().any(|(b, _)| b.is_some()) {
+    if paired.iter().any(|(_, b, _)| b.is_some()) {
         return paired;
     }
     // Timestamps that never line up (two engines, two steps): pair from the newest end.
@@ -415,8 +435,57 @@ fn pair_points(
     let c = &canary.points[canary.points.len() - n..];
     b.iter()
         .zip(c)
-        .map(|(b, c)| (Some(b.value), Some(c.value)))
+        .map(|(b, c)| (c.at, Some(b.value), Some(c.value)))
         .collect()
+}
+
+/// The violated check's limit if any (they sort first); else the tightest ceiling, else floor.
+fn binding_limit(checks: &[(bool, String, f64, bool)]) -> Option<f64> {
+    if let Some((false, _, limit, _)) = checks.first() {
+        return Some(*limit);
+    }
+    let ceiling = checks
+        .iter()
+        .filter(|c| c.3)
+        .map(|c| c.2)
+        .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.min(l))));
+    ceiling.or_else(|| {
+        checks
+            .iter()
+            .filter(|c| !c.3)
+            .map(|c| c.2)
+            .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))))
+    })
+}
+
+impl Gate {
+    /// Whether every check held at each paired point (None where a track had no finite value):
+    /// the basis of phase readiness, judged over the whole hold from a range query.
+    pub fn holds_at_each_point(
+        &self,
+        name: &str,
+        unit: Unit,
+        baseline: &Series,
+        canary: &Series,
+    ) -> Vec<(DateTime<Utc>, Option<bool>)> {
+        let needs_baseline = self.has_relative_checks();
+        pair_points(baseline, canary, needs_baseline)
+            .into_iter()
+            .map(|(at, b, c)| {
+                let c = c.filter(|v| v.is_finite());
+                let b = b
+                    .filter(|v| v.is_finite())
+                    .or((!needs_baseline).then_some(0.0));
+                let held = match (b, c) {
+                    (Some(b), Some(c)) => {
+                        Some(self.check_pair(name, unit, b, c).iter().all(|(ok, ..)| *ok))
+                    }
+                    _ => None,
+                };
+                (at, held)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod format;
 pub mod gate;
 pub mod metric;
 pub mod policy;
+pub mod readiness;
 pub mod rollout;
 pub mod slo;
 

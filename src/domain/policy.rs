@@ -44,6 +44,7 @@ mod tests {
             reasons: vec!["why".into()],
             violating_points: 0,
             required_points: 1,
+            threshold: None,
         }
     }
 

@@ -84,7 +84,7 @@ fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let steps = model.rollout.as_ref().map_or(4, |r| r.steps.len() as u16);
     let budget_height = model.slos.len() as u16 * 5 + 2;
     let [timeline, budgets, events] = Layout::vertical([
-        Constraint::Length(steps + 4),
+        Constraint::Length(steps + 5),
         Constraint::Length(budget_height),
         Constraint::Min(4),
     ])

@@ -141,18 +141,47 @@ pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme)
         Constraint::Length(eta.chars().count() as u16 + 2),
     ])
     .areas(l3);
-    if let Some((ratio, label)) = hold_ratio(model, r) {
-        let gauge = LineGauge::default()
-            .ratio(ratio)
-            .label(Span::raw(format!(" {label} ")))
-            .filled_style(theme.tone(Tone::Good))
-            .unfilled_style(theme.dim());
-        frame.render_widget(gauge, gauge_area);
+    let hold_running = r.hold_remaining(model.now).is_some_and(|d| !d.is_zero());
+    match hold_ratio(model, r) {
+        Some((ratio, label)) if hold_running => {
+            let gauge = LineGauge::default()
+                .ratio(ratio)
+                .label(Span::raw(format!(" {label} ")))
+                .filled_style(theme.tone(Tone::Good))
+                .unfilled_style(theme.dim());
+            frame.render_widget(gauge, gauge_area);
+        }
+        _ => {
+            if let Some(span) = readiness_span(model, theme) {
+                frame.render_widget(
+                    Paragraph::new(Line::from(vec![Span::raw(" "), span])),
+                    gauge_area,
+                );
+            }
+        }
     }
     frame.render_widget(
         Paragraph::new(Span::styled(eta, theme.bold())).right_aligned(),
         eta_area,
     );
+}
+
+/// READY TO PROMOTE, or why not, for a live rollout.
+fn readiness_span(model: &Model, theme: &Theme) -> Option<Span<'static>> {
+    let r = model.rollout.as_ref()?;
+    if r.state.is_terminal() {
+        return None;
+    }
+    let ready = model.readiness()?;
+    Some(if ready.ready {
+        Span::styled(
+            "✓ READY TO PROMOTE",
+            theme.tone(Tone::Good).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        let why = ready.reasons.first().cloned().unwrap_or_default();
+        Span::styled(format!("✗ not ready: {why}"), theme.tone(Tone::Warn))
+    })
 }
 
 pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -180,15 +209,13 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             Span::styled(detail(model, r, i), style_for(theme, p)),
         ]));
     }
-    lines.push(Line::raw(""));
-    let ready = match (r.state, r.hold_remaining(model.now)) {
-        (RolloutState::Progressing, Some(d)) if d.is_zero() => "  hold done",
-        _ => "",
-    };
-    lines.push(Line::from(vec![
-        Span::styled(format!(" {}", eta_text(model, r)), theme.bold()),
-        Span::raw(ready),
-    ]));
+    lines.push(Line::from(Span::styled(
+        format!(" {}", eta_text(model, r)),
+        theme.bold(),
+    )));
+    if let Some(span) = readiness_span(model, theme) {
+        lines.push(Line::from(vec![Span::raw(" "), span]));
+    }
     let [text, gauge_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text);
