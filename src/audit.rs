@@ -6,8 +6,6 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::backend::ActionKind;
-
 /// The verdict of one metric at the moment of decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
@@ -30,7 +28,8 @@ pub struct AuditRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_client: Option<String>,
     pub rollout: String,
-    pub action: ActionKind,
+    /// `promote`, `pause`, `resume`, `rollback`, or `gate_override` (a `check --override-reason`).
+    pub action: String,
     pub from_step: usize,
     pub from_weight: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +95,7 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::ActionKind;
 
     fn record(result: &str) -> AuditRecord {
         AuditRecord {
@@ -103,7 +103,7 @@ mod tests {
             actor: "alice@bastion".into(),
             ssh_client: Some("10.1.2.3".into()),
             rollout: "checkout".into(),
-            action: ActionKind::Promote,
+            action: ActionKind::Promote.as_str().into(),
             from_step: 0,
             from_weight: 5,
             to_step: Some(1),

@@ -49,6 +49,29 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the simulator over HTTP: /metrics for Prometheus to scrape, and the deploy API.
     Simulate(SimulateArgs),
+    /// Evaluate the gates once, headless, for CI: exit 0 pass, 1 fail, 3 inconclusive, 2 usage or
+    /// config error.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print exactly one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Poll until the current step's hold is satisfied (exit 0) or a rollback-severity gate fails
+    /// (exit 1); give up after --timeout (exit 3).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits at most.
+    #[arg(long, default_value = "30m", value_parser = crate::domain::format::parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Promote despite an error budget under [policy] min_budget_to_promote; recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub override_reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use rollout_console::app::model::{EventLevel, Model};
 use rollout_console::app::runtime::{EffectRunner, run_console};
 use rollout_console::audit::AuditLog;
-use rollout_console::cli::{Cli, Command, SimulateArgs};
+use rollout_console::cli::{CheckArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => match e.downcast_ref::<ConfigError>() {
             Some(config_error) => {
                 eprintln!("rollout-console: {config_error}");
@@ -66,7 +66,8 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     Some(guard)
 }
 
-async fn run(cli: Cli) -> color_eyre::Result<()> {
+/// Returns the process exit code.
+async fn run(cli: Cli) -> color_eyre::Result<u8> {
     match &cli.command {
         Some(Command::Demo(args)) => {
             let console = setup::demo(
@@ -81,10 +82,18 @@ async fn run(cli: Cli) -> color_eyre::Result<()> {
                 },
                 identity(),
             );
-            launch(console).await
+            launch(console).await.map(|()| 0)
         }
-        Some(Command::Simulate(args)) => run_simulate(args, cli.rollout.clone()).await,
-        None => run_configured(&cli).await,
+        Some(Command::Simulate(args)) => run_simulate(args, cli.rollout.clone()).await.map(|()| 0),
+        Some(Command::Check(args)) => {
+            // `check` never acts: it is built read-only whatever the flags say.
+            let console = configured(&cli, true)?;
+            run_check(console, args).await
+        }
+        None => {
+            let console = configured(&cli, cli.read_only)?;
+            launch(console).await.map(|()| 0)
+        }
     }
 }
 
@@ -122,7 +131,7 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
     Ok(())
 }
 
-async fn run_configured(cli: &Cli) -> color_eyre::Result<()> {
+fn configured(cli: &Cli, read_only: bool) -> color_eyre::Result<Console> {
     let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
     let Some(path) = config::locate(cli.config.as_deref(), env_path.as_deref())? else {
         let default = config::default_path().map_or_else(
@@ -140,11 +149,135 @@ async fn run_configured(cli: &Cli) -> color_eyre::Result<()> {
         &config,
         &path,
         cli.rollout.clone(),
-        cli.read_only,
+        read_only,
         identity(),
         paths::default_audit_log(),
     )?;
-    launch(console).await
+    Ok(console)
+}
+
+/// `check`: poll through the same update loop as the TUI, then report; with --wait, until the
+/// hold is satisfied, a rollback-severity gate fails, or the timeout.
+async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8> {
+    use rollout_console::app::check::{render_human, report, rollback_advised};
+    use rollout_console::app::{Effect, Msg, update};
+    let Console {
+        settings,
+        panels,
+        slos,
+        backend,
+        source,
+        audit_path,
+        ..
+    } = console;
+    let poll = settings.poll_interval;
+    let reader = backend.reader();
+    let mut model = Model::new(settings, panels, slos, Utc::now());
+    let started = std::time::Instant::now();
+    loop {
+        // Read the rollout first, so the metrics range covers the whole current step.
+        for phase in 0..2 {
+            model.polls = Default::default();
+            for effect in update(&mut model, Msg::Tick(Utc::now())) {
+                match effect {
+                    Effect::FetchRollout { generation, name } if phase == 0 => {
+                        let result = reader.get(&name).await;
+                        update(
+                            &mut model,
+                            Msg::RolloutFetched {
+                                generation,
+                                at: Utc::now(),
+                                result,
+                            },
+                        );
+                    }
+                    Effect::FetchMetrics {
+                        generation,
+                        request,
+                    } if phase == 1 => {
+                        let result = source.fetch(&request).await;
+                        tracing::debug!(queries = result.queries, "check poll");
+                        update(
+                            &mut model,
+                            Msg::MetricsFetched {
+                                generation,
+                                at: Utc::now(),
+                                result,
+                            },
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut r = report(&model, args.override_reason.as_deref());
+        let done = !args.wait || r.ready_to_promote || rollback_advised(&r);
+        let timed_out = args.wait && !done && started.elapsed() >= args.timeout;
+        if timed_out {
+            r.summary.push(format!(
+                "timed out after {} waiting for the hold",
+                humantime::format_duration(args.timeout)
+            ));
+            r.verdict = rollout_console::app::check::Overall::Inconclusive;
+            r.exit_code = r.verdict.exit_code();
+        }
+        if done || timed_out {
+            if !r.policy.is_empty() && r.override_reason.is_some() {
+                record_override(&r, &audit_path, &model)?;
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", render_human(&r));
+            }
+            return Ok(r.exit_code);
+        }
+        let why = r
+            .readiness
+            .first()
+            .or(r.summary.first())
+            .cloned()
+            .unwrap_or_default();
+        eprintln!("check: waiting ({why})");
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// A budget-policy override from CI goes to the audit log like any action.
+fn record_override(
+    r: &rollout_console::app::check::CheckReport,
+    path: &std::path::Path,
+    model: &Model,
+) -> color_eyre::Result<()> {
+    use rollout_console::audit::{AuditRecord, VerdictRecord};
+    let record = AuditRecord {
+        time: Utc::now(),
+        actor: model.settings.actor.clone(),
+        ssh_client: model.settings.ssh_client.clone(),
+        rollout: r.rollout.clone(),
+        action: "gate_override".into(),
+        from_step: r.step.unwrap_or(0),
+        from_weight: r.canary_weight.unwrap_or(0),
+        to_step: None,
+        to_weight: None,
+        verdicts: r
+            .metrics
+            .iter()
+            .map(|m| VerdictRecord {
+                metric: m.name.clone(),
+                verdict: format!("{:?}", m.verdict).to_lowercase(),
+                baseline: m.baseline,
+                canary: m.canary,
+                reason: m.reasons.join("; "),
+            })
+            .collect(),
+        override_reason: r.override_reason.clone(),
+        result: format!("{:?}", r.verdict).to_lowercase(),
+        message: Some(r.policy.join("; ")),
+    };
+    AuditLog::new(path.to_path_buf())
+        .append(&record)
+        .map_err(|e| color_eyre::eyre::eyre!("cannot write the audit log {}: {e}", path.display()))
 }
 
 fn identity() -> Identity {

@@ -2,86 +2,18 @@
 //! a real Prometheus scrapes it, and the console (under tmux, from a config file) reads Prometheus
 //! and drives the simulator through the `http` backend.
 
+#[path = "common/simulate.rs"]
+mod simulate;
 #[path = "common/tmux.rs"]
 mod tmux;
 #[path = "common/tsdb.rs"]
 #[allow(dead_code)]
 mod tsdb;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tmux::{BIN, Tmux};
+use simulate::Simulate;
+use std::time::Duration;
+use tmux::Tmux;
 use tsdb::{Engine, Tsdb};
-
-struct Simulate {
-    child: Child,
-    addr: String,
-}
-
-impl Simulate {
-    fn start(scenario: &str) -> Self {
-        let port = tsdb::free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(BIN)
-            .args([
-                "simulate",
-                "--listen",
-                &addr,
-                "--scenario",
-                scenario,
-                "--speed",
-                "1",
-                "--seed",
-                "5",
-            ])
-            .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("simulate starts");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "simulate did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, addr }
-    }
-
-    fn get(&self, path: &str) -> serde_json::Value {
-        let out = Command::new("curl")
-            .args(["-s", &format!("http://{}{path}", self.addr)])
-            .output();
-        match out {
-            Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).expect("json"),
-            _ => http_get_json(&self.addr, path),
-        }
-    }
-}
-
-/// A minimal GET without curl (not every machine has it).
-fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-impl Drop for Simulate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn write_config(t: &Tmux, prometheus: &str, sim: &Simulate) -> String {
     let path = t.dir.path().join("rc.toml");

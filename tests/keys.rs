@@ -18,7 +18,7 @@ fn act(
     &rollout_console::audit::AuditRecord,
 )> {
     effects.iter().find_map(|e| match e {
-        Effect::Act { request, receipt } => Some((request, receipt)),
+        Effect::Act { request, receipt } => Some((request, &**receipt)),
         _ => None,
     })
 }

@@ -16,6 +16,6 @@ pub enum Effect {
     /// Run a control action, then write its receipt (fsynced) before reporting the result.
     Act {
         request: ActionRequest,
-        receipt: AuditRecord,
+        receipt: Box<AuditRecord>,
     },
 }

@@ -1,6 +1,7 @@
 //! The Elm-style core: `Model` (state), `Msg` (what happened), a pure `update` that returns
 //! `Effect`s, the keymap, and the runtime that runs effects and owns the terminal.
 
+pub mod check;
 pub mod effect;
 pub mod explain;
 pub mod keymap;

@@ -496,7 +496,7 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
         actor: model.settings.actor.clone(),
         ssh_client: model.settings.ssh_client.clone(),
         rollout: prompt.rollout.clone(),
-        action: prompt.action,
+        action: prompt.action.as_str().into(),
         from_step: prompt.seen_step,
         from_weight: prompt.from_weight,
         to_step: prompt.to.map(|t| t.0),
@@ -542,7 +542,10 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
             model.settings.actor
         ),
     );
-    vec![Effect::Act { request, receipt }]
+    vec![Effect::Act {
+        request,
+        receipt: Box::new(receipt),
+    }]
 }
 
 fn finish_action(

@@ -166,21 +166,12 @@ impl RolloutReader for HttpController {
     }
 }
 
-fn action_path(kind: ActionKind) -> &'static str {
-    match kind {
-        ActionKind::Promote => "promote",
-        ActionKind::Pause => "pause",
-        ActionKind::Resume => "resume",
-        ActionKind::Rollback => "rollback",
-    }
-}
-
 #[async_trait]
 impl RolloutController for HttpController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
         let r = &self.reader;
         let url = r
-            .url(&["rollouts", &req.rollout, action_path(req.kind)])
+            .url(&["rollouts", &req.rollout, req.kind.as_str()])
             .map_err(ActionError::Rejected)?;
         let mut body = serde_json::json!({
             "expected_step": req.expected_step,

@@ -20,6 +20,16 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// The name in the deploy API's paths and in audit lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Promote => "promote",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Rollback => "rollback",
+        }
+    }
+
     pub fn verb(self) -> &'static str {
         match self {
             Self::Promote => "promote",

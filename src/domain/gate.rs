@@ -198,15 +198,17 @@ impl Gate {
             let limit = effective * (1.0 + pct / 100.0);
             let ok = canary <= limit;
             let change = pct_change(baseline);
-            let change = if change.is_finite() {
-                format!("{change:+.1}%")
+            let change = if !change.is_finite() {
+                "up from 0 over".into()
+            } else if change >= 0.0 {
+                format!("{change:+.1}% over")
             } else {
-                "up from 0".into()
+                format!("{:.1}% under", -change)
             };
             out.push((
                 ok,
                 format!(
-                    "canary {name} {} is {change} over baseline {}; limit +{pct}%{floor_note}",
+                    "canary {name} {} is {change} baseline {}; limit +{pct}%{floor_note}",
                     f(canary),
                     f(baseline)
                 ),

@@ -1,0 +1,105 @@
+//! `rollout-console simulate` as a child process on a free loopback port, for end-to-end tests.
+//! Include with `#[path = "common/simulate.rs"] mod simulate;` (needs `tsdb` for `free_port`).
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollout-console");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Simulate {
+    child: Child,
+    pub addr: String,
+}
+
+impl Simulate {
+    pub fn start(scenario: &str) -> Self {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(BIN)
+            .args([
+                "simulate",
+                "--listen",
+                &addr,
+                "--scenario",
+                scenario,
+                "--speed",
+                "1",
+                "--seed",
+                "5",
+            ])
+            .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("simulate starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "simulate did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-s", &format!("http://{}{path}", self.addr)])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).expect("json"),
+            _ => http_get_json(&self.addr, path),
+        }
+    }
+}
+
+/// A minimal GET without curl (not every machine has it).
+pub fn http_get_json(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+impl Drop for Simulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Simulate {
+    /// POST an action to the deploy API, as the console would.
+    pub fn act(&self, action: &str, expected_step: usize) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let body = format!("{{\"expected_step\": {expected_step}, \"actor\": \"test\"}}");
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            s,
+            "POST /rollouts/checkout/{action} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("write");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("read");
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
