@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::backend::ActionKind;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,8 +17,25 @@ pub struct VerdictRecord {
     pub baseline: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<f64>,
+    /// The limit on the canary that decided the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
     pub reason: String,
 }
+
+/// The receipt vocabulary of the promotion engines this console drives.
+pub fn operation(kind: ActionKind, completed: bool) -> &'static str {
+    match kind {
+        ActionKind::Promote if completed => "deployment_complete",
+        ActionKind::Promote => "traffic_promoted",
+        ActionKind::Pause => "rollout_paused",
+        ActionKind::Resume => "rollout_resumed",
+        ActionKind::Rollback => "rollback_executed",
+    }
+}
+
+/// A `check --override-reason` that lifted the error-budget policy.
+pub const GATE_OVERRIDE: &str = "gate_override";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -30,6 +49,10 @@ pub struct AuditRecord {
     pub rollout: String,
     /// `promote`, `pause`, `resume`, `rollback`, or `gate_override` (a `check --override-reason`).
     pub action: String,
+    /// `traffic_promoted`, `deployment_complete`, `rollout_paused`, `rollout_resumed`,
+    /// `rollback_executed` or `gate_override`.
+    #[serde(default)]
+    pub operation: String,
     pub from_step: usize,
     pub from_weight: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +66,9 @@ pub struct AuditRecord {
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the backend answered (the updated rollout) when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,10 +118,59 @@ impl AuditLog {
     }
 }
 
+/// The receipts for one rollout (all when `None`), no older than `since` before `now`.
+pub fn select<'a>(
+    records: &'a [AuditRecord],
+    rollout: Option<&str>,
+    since: Option<std::time::Duration>,
+    now: DateTime<Utc>,
+) -> Vec<&'a AuditRecord> {
+    let oldest = since
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| now - d);
+    records
+        .iter()
+        .filter(|r| rollout.is_none_or(|name| r.rollout == name))
+        .filter(|r| oldest.is_none_or(|t| r.time >= t))
+        .collect()
+}
+
+/// One line per receipt, for people.
+pub fn render_table(records: &[&AuditRecord]) -> String {
+    let mut out = String::from(
+        "TIME                  ACTOR                ROLLOUT      OPERATION            STEP       RESULT    NOTE\n",
+    );
+    for r in records {
+        let step = match r.to_step {
+            Some(to) if to != r.from_step => format!("{} → {}", r.from_step + 1, to + 1),
+            _ => format!("{}", r.from_step + 1),
+        };
+        let op = if r.operation.is_empty() {
+            r.action.as_str()
+        } else {
+            r.operation.as_str()
+        };
+        let note = match (&r.override_reason, &r.message) {
+            (Some(o), _) => format!("OVERRIDE: {o}"),
+            (None, Some(m)) => m.clone(),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{:<21} {:<20} {:<12} {:<20} {:<10} {:<9} {note}\n",
+            r.time.format("%Y-%m-%dT%H:%M:%SZ"),
+            r.actor,
+            r.rollout,
+            op,
+            step,
+            r.result
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ActionKind;
 
     fn record(result: &str) -> AuditRecord {
         AuditRecord {
@@ -104,6 +179,7 @@ mod tests {
             ssh_client: Some("10.1.2.3".into()),
             rollout: "checkout".into(),
             action: ActionKind::Promote.as_str().into(),
+            operation: operation(ActionKind::Promote, false).into(),
             from_step: 0,
             from_weight: 5,
             to_step: Some(1),
@@ -113,11 +189,13 @@ mod tests {
                 verdict: "pass".into(),
                 baseline: Some(0.18),
                 canary: Some(0.19),
+                threshold: Some(0.2),
                 reason: "ok".into(),
             }],
             override_reason: None,
             result: result.into(),
             message: None,
+            response: None,
         }
     }
 
@@ -138,6 +216,40 @@ mod tests {
         let back = log.read_all().expect("parse");
         assert_eq!(back[1].result, "conflict");
         assert_eq!(back[0], record("ok"));
+    }
+
+    #[test]
+    fn select_filters_by_rollout_and_age() {
+        let mut old = record("ok");
+        old.time = DateTime::<Utc>::UNIX_EPOCH;
+        let mut new = record("ok");
+        new.time = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(10);
+        let mut other = new.clone();
+        other.rollout = "search".into();
+        let all = vec![old, new, other];
+        let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(11);
+        assert_eq!(select(&all, Some("checkout"), None, now).len(), 2);
+        assert_eq!(
+            select(
+                &all,
+                Some("checkout"),
+                Some(std::time::Duration::from_secs(7200)),
+                now
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            select(&all, None, Some(std::time::Duration::from_secs(7200)), now).len(),
+            2
+        );
+        let table = render_table(&select(&all, Some("search"), None, now));
+        assert!(
+            table.contains("search")
+                && table.contains("traffic_promoted")
+                && table.contains("1 → 2"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -52,6 +52,19 @@ pub enum Command {
     /// Evaluate the gates once, headless, for CI: exit 0 pass, 1 fail, 3 inconclusive, 2 usage or
     /// config error.
     Check(CheckArgs),
+    /// List the receipts of actions from the audit log.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only receipts younger than this, e.g. 24h or 7d.
+    #[arg(long, value_parser = crate::domain::format::parse_duration)]
+    pub since: Option<std::time::Duration>,
+
+    /// Print the matching receipts as JSON lines, exactly as stored.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use rollout_console::app::model::{EventLevel, Model};
 use rollout_console::app::runtime::{EffectRunner, run_console};
 use rollout_console::audit::AuditLog;
-use rollout_console::cli::{CheckArgs, Cli, Command, SimulateArgs};
+use rollout_console::cli::{AuditArgs, CheckArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
             launch(console).await.map(|()| 0)
         }
         Some(Command::Simulate(args)) => run_simulate(args, cli.rollout.clone()).await.map(|()| 0),
+        Some(Command::Audit(args)) => run_audit(&cli, args),
         Some(Command::Check(args)) => {
             // `check` never acts: it is built read-only whatever the flags say.
             let console = configured(&cli, true)?;
@@ -255,7 +256,8 @@ fn record_override(
         actor: model.settings.actor.clone(),
         ssh_client: model.settings.ssh_client.clone(),
         rollout: r.rollout.clone(),
-        action: "gate_override".into(),
+        action: rollout_console::audit::GATE_OVERRIDE.into(),
+        operation: rollout_console::audit::GATE_OVERRIDE.into(),
         from_step: r.step.unwrap_or(0),
         from_weight: r.canary_weight.unwrap_or(0),
         to_step: None,
@@ -268,12 +270,14 @@ fn record_override(
                 verdict: format!("{:?}", m.verdict).to_lowercase(),
                 baseline: m.baseline,
                 canary: m.canary,
+                threshold: m.threshold,
                 reason: m.reasons.join("; "),
             })
             .collect(),
         override_reason: r.override_reason.clone(),
         result: format!("{:?}", r.verdict).to_lowercase(),
         message: Some(r.policy.join("; ")),
+        response: None,
     };
     AuditLog::new(path.to_path_buf())
         .append(&record)
@@ -320,4 +324,30 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `audit`: the receipts from the audit log (the config's `audit_log` when a config is found).
+fn run_audit(cli: &Cli, args: &AuditArgs) -> color_eyre::Result<u8> {
+    let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
+    let path = match config::locate(cli.config.as_deref(), env_path.as_deref())? {
+        Some(p) => config::load(&p)?
+            .audit_log
+            .unwrap_or_else(paths::default_audit_log),
+        None => paths::default_audit_log(),
+    };
+    let records = AuditLog::new(path.clone())
+        .read_all()
+        .map_err(ConfigError)?;
+    let selected =
+        rollout_console::audit::select(&records, cli.rollout.as_deref(), args.since, Utc::now());
+    if args.json {
+        for r in &selected {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else if selected.is_empty() {
+        eprintln!("no receipts in {} for that selection", path.display());
+    } else {
+        print!("{}", rollout_console::audit::render_table(&selected));
+    }
+    Ok(0)
 }

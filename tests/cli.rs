@@ -116,3 +116,55 @@ fn unknown_scenario_lists_the_valid_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_lists_receipts_filtered_by_rollout_and_age() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("data/rollout-console/audit.jsonl");
+    std::fs::create_dir_all(log.parent().expect("parent")).expect("mkdir");
+    let now = chrono::Utc::now();
+    let line = |rollout: &str, age_h: i64, op: &str| {
+        serde_json::json!({
+            "time": (now - chrono::Duration::hours(age_h)).to_rfc3339(), "actor": "alice@bastion", "rollout": rollout,
+            "action": "promote", "operation": op, "from_step": 0, "from_weight": 5, "to_step": 1, "to_weight": 25,
+            "verdicts": [], "result": "ok"
+        })
+        .to_string()
+    };
+    let text = [
+        line("checkout", 30, "traffic_promoted"),
+        line("checkout", 1, "deployment_complete"),
+        line("search", 1, "traffic_promoted"),
+    ]
+    .join("\n");
+    std::fs::write(&log, text + "\n").expect("write");
+    let audit = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("audit")
+            .args(args)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env_remove("ROLLOUT_CONSOLE_CONFIG")
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = audit(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 4, "header + 3: {out}");
+    assert!(
+        out.contains("deployment_complete") && out.contains("1 → 2"),
+        "{out}"
+    );
+    let (_, out) = audit(&["--rollout", "checkout", "--since", "24h", "--json"]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["operation"], "deployment_complete");
+}

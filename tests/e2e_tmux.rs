@@ -51,7 +51,18 @@ fn demo_shows_the_header_promotes_and_rolls_back() {
         (Some(0), Some(1))
     );
     assert_eq!(audit[0]["verdicts"].as_array().map(Vec::len), Some(4));
+    assert_eq!(audit[0]["operation"], "traffic_promoted");
+    assert!(
+        audit[0]["verdicts"][0]["threshold"].as_f64().is_some(),
+        "{}",
+        audit[0]
+    );
+    assert_eq!(
+        audit[0]["response"]["step"], 1,
+        "the backend's answer is kept"
+    );
     assert_eq!(audit[1]["action"], "rollback");
+    assert_eq!(audit[1]["operation"], "rollback_executed");
     assert_eq!(audit[1]["result"], "ok");
     assert!(
         audit[1]["time"].as_str().is_some_and(|t| t.ends_with('Z')),

@@ -126,6 +126,9 @@ impl EffectRunner {
                 if let Ok(r) = &result {
                     receipt.to_step = Some(r.step);
                     receipt.to_weight = Some(r.canary_weight);
+                    let completed = r.state == crate::domain::RolloutState::Completed;
+                    receipt.operation = crate::audit::operation(request.kind, completed).into();
+                    receipt.response = serde_json::to_value(r).ok();
                 }
                 // The receipt is on disk before the UI hears of the outcome.
                 let audit = self.audit.clone();

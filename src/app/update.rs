@@ -497,6 +497,7 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
         ssh_client: model.settings.ssh_client.clone(),
         rollout: prompt.rollout.clone(),
         action: prompt.action.as_str().into(),
+        operation: crate::audit::operation(prompt.action, false).into(),
         from_step: prompt.seen_step,
         from_weight: prompt.from_weight,
         to_step: prompt.to.map(|t| t.0),
@@ -508,12 +509,14 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
                 verdict: format!("{:?}", e.verdict).to_lowercase(),
                 baseline: e.baseline,
                 canary: e.canary,
+                threshold: e.threshold,
                 reason: e.reasons.join("; "),
             })
             .collect(),
         override_reason: (prompt.needs_override()).then(|| reason.clone()),
         result: "pending".into(),
         message: None,
+        response: None,
     };
     model.in_flight = Some(InFlight {
         kind: prompt.action,
