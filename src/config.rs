@@ -33,6 +33,20 @@ pub struct Config {
     pub slos: Vec<SloConfig>,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
+}
+
+/// A Slack-compatible webhook per action. The URL carries a token: prefer `webhook_url_file`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_url_file: Option<PathBuf>,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 fn default_poll() -> Duration {
@@ -90,6 +104,35 @@ pub struct BackendConfig {
     pub seed: Option<u64>,
     #[serde(default)]
     pub speed: Option<f64>,
+    /// For `kind = "command"`: the scripts or CLIs that read and drive the rollout.
+    #[serde(default)]
+    pub command: Option<CommandConfig>,
+}
+
+/// `[backend.command]`: argv templates run without a shell (see assets/deploy-api.md).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// Prints the rollout as the deploy API's `Rollout` JSON on stdout.
+    pub status: Vec<String>,
+    #[serde(default)]
+    pub promote: Option<Vec<String>>,
+    #[serde(default)]
+    pub pause: Option<Vec<String>>,
+    #[serde(default)]
+    pub resume: Option<Vec<String>>,
+    #[serde(default)]
+    pub rollback: Option<Vec<String>>,
+    /// Per command run; the process is killed when it is over.
+    #[serde(default = "default_command_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The phases, for status commands whose JSON has no `steps`.
+    #[serde(default)]
+    pub steps: Vec<crate::domain::Step>,
+}
+
+fn default_command_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

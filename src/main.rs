@@ -298,6 +298,7 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
         source,
         audit_path,
         intro,
+        notifier,
     } = console;
     let mut model = Model::new(settings, panels, slos, Utc::now());
     for line in intro {
@@ -309,6 +310,7 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
         backend,
         source,
         audit: AuditLog::new(audit_path.clone()),
+        notifier,
         tx,
     };
     let model = run_console(model, runner, rx, ui::Theme::from_env()).await?;

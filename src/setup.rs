@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::app::model::{MetricPanel, Settings, SloPanel};
 use crate::backend::BackendHandle;
 use crate::backend::http::{HttpController, HttpReader};
+use crate::backend::notify::Notifier;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
@@ -27,6 +28,8 @@ pub struct Console {
     pub audit_path: PathBuf,
     /// Lines for the events pane at start (what is running, with which seed...).
     pub intro: Vec<String>,
+    /// `[notify]`: a webhook message per action.
+    pub notifier: Option<Arc<Notifier>>,
 }
 
 /// Who is acting, from the environment (`$USER@host`, SSH client).
@@ -87,6 +90,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         source,
         audit_path: d.audit_path,
         intro,
+        notifier: None,
     }
 }
 
@@ -252,6 +256,7 @@ pub fn from_config(
     if read_only {
         intro.push("watch mode: read-only, no action can be sent".into());
     }
+    let notifier = notifier(config, path)?;
     Ok(Console {
         settings,
         panels,
@@ -260,5 +265,32 @@ pub fn from_config(
         source,
         audit_path,
         intro,
+        notifier,
     })
+}
+
+/// The webhook from `[notify]`: `webhook_url_file`, else `$ROLLOUT_CONSOLE_WEBHOOK_URL`, else
+/// `webhook_url` (the URL carries a token, so a file or the environment is the better home).
+fn notifier(config: &Config, path: &Path) -> Result<Option<Arc<Notifier>>, ConfigError> {
+    let Some(n) = &config.notify else {
+        return Ok(None);
+    };
+    let url = match (
+        &n.webhook_url_file,
+        std::env::var("ROLLOUT_CONSOLE_WEBHOOK_URL").ok(),
+        &n.webhook_url,
+    ) {
+        (Some(file), _, _) => read_secret(file, "[notify] webhook_url_file", path)?,
+        (None, Some(env), _) => env,
+        (None, None, Some(url)) => url.clone(),
+        (None, None, None) => {
+            return Err(config_error(
+                path,
+                "[notify] needs webhook_url_file = \"/path\" (or webhook_url, or $ROLLOUT_CONSOLE_WEBHOOK_URL)",
+            ));
+        }
+    };
+    Notifier::new(&url, n.timeout)
+        .map(|n| Some(Arc::new(n)))
+        .map_err(|e| config_error(path, e))
 }

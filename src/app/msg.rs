@@ -9,6 +9,8 @@ use crate::metrics::FetchResult;
 #[derive(Debug, Clone)]
 pub enum Msg {
     Tick(DateTime<Utc>),
+    /// Something the runtime wants the user to know (e.g. a webhook that failed).
+    Notice(crate::app::model::EventLevel, String),
     Quit,
     ToggleHelp,
     CloseOverlay,

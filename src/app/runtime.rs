@@ -30,6 +30,7 @@ pub struct EffectRunner {
     pub backend: BackendHandle,
     pub source: Arc<dyn MetricsSource>,
     pub audit: AuditLog,
+    pub notifier: Option<Arc<crate::backend::notify::Notifier>>,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 
@@ -129,6 +130,16 @@ impl EffectRunner {
                     let completed = r.state == crate::domain::RolloutState::Completed;
                     receipt.operation = crate::audit::operation(request.kind, completed).into();
                     receipt.response = serde_json::to_value(r).ok();
+                }
+                if let Some(notifier) = self.notifier.clone() {
+                    let text = crate::backend::notify::message(&receipt);
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = notifier.send(&text).await {
+                            let why = format!("notify failed ({e}); the action itself is done");
+                            let _ = tx.send(Msg::Notice(super::model::EventLevel::Warn, why));
+                        }
+                    });
                 }
                 // The receipt is on disk before the UI hears of the outcome.
                 let audit = self.audit.clone();

@@ -19,6 +19,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.now = now;
             polls_due(model)
         }
+        Msg::Notice(level, text) => {
+            model.push_event(level, text);
+            vec![]
+        }
         Msg::Quit => {
             model.quit = true;
             vec![]

@@ -3,6 +3,7 @@
 //! press can reach a mutating method.
 
 pub mod http;
+pub mod notify;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
