@@ -12,6 +12,18 @@ use crate::app::keymap::HELP;
 use crate::app::model::{Overlay, Prompt, PromptField};
 use crate::backend::ActionKind;
 
+const PROMPT_WIDTH: u16 = 76;
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
@@ -104,7 +116,14 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         ))),
         _ => {}
     }
-    if p.action == ActionKind::Promote {
+    // Every line of the prompt but the verdict list: when the terminal is too short for both,
+    // the list goes (the override's blockers still name every failing gate).
+    let fixed = 6
+        + p.blockers.len()
+        + usize::from(p.error.is_some())
+        + usize::from(p.moved_on.is_some()) * 2;
+    let room = (area.height as usize).saturating_sub(fixed + lines.len());
+    if p.action == ActionKind::Promote && p.verdicts.len() < room {
         lines.push(Line::from(Span::styled(" Verdicts now:", theme.bold())));
         for (name, v, _) in &p.verdicts {
             lines.push(Line::from(vec![
@@ -132,9 +151,11 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
             " ⚠ OVERRIDE needed:",
             theme.tone(Tone::Bad),
         )));
+        // One line each, so the input fields below always stay inside the box.
+        let width = (PROMPT_WIDTH.min(area.width) as usize).saturating_sub(6);
         for b in &p.blockers {
             lines.push(Line::from(Span::styled(
-                format!("   {b}"),
+                format!("   {}", fit(b, width)),
                 theme.tone(Tone::Bad),
             )));
         }
@@ -170,7 +191,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         ]));
     }
     let height = lines.len() as u16 + 2;
-    let rect = centered(area, 76, height);
+    let rect = centered(area, PROMPT_WIDTH, height);
     frame.render_widget(Clear, rect);
     let border = if p.needs_override() || p.action == ActionKind::Rollback {
         theme.tone(Tone::Bad)
