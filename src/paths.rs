@@ -29,7 +29,10 @@ pub fn log_dir() -> PathBuf {
 pub fn actor() -> (String, Option<String>) {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_from_passwd)
+        .unwrap_or_else(|| "unknown".into());
     let host = hostname::get()
         .ok()
         .and_then(|h| h.into_string().ok())
@@ -38,4 +41,31 @@ pub fn actor() -> (String, Option<String>) {
         .ok()
         .and_then(|c| c.split_whitespace().next().map(str::to_string));
     (format!("{user}@{host}"), ssh)
+}
+
+/// The login name of this process's uid, from /proc and /etc/passwd (no $USER in cron or CI shells).
+fn user_from_passwd() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_uid_maps_to_a_login_name() {
+        // Every Linux machine this runs on has an /etc/passwd entry for the test's own uid.
+        let name = super::user_from_passwd().expect("a passwd entry for this uid");
+        assert!(!name.is_empty() && !name.contains(':'), "{name}");
+    }
 }
