@@ -35,6 +35,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    /// `[judge]`: score thresholds of the statistical judge (`marginal`, `pass`).
+    #[serde(default)]
+    pub judge: crate::domain::judge::ScoreThresholds,
 }
 
 /// A Slack-compatible webhook per action. The URL carries a token: prefer `webhook_url_file`.
@@ -159,6 +162,51 @@ pub struct MetricConfig {
     pub window: Option<Duration>,
     #[serde(default)]
     pub gate: Gate,
+    /// `judge = "mann-whitney"`: also compare the canary's points against the baseline's with the
+    /// statistical judge; the keys below tune it.
+    #[serde(default)]
+    pub judge: Option<JudgeKind>,
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    #[serde(default)]
+    pub direction: Option<crate::domain::judge::Direction>,
+    #[serde(default)]
+    pub allowed_increase: Option<f64>,
+    #[serde(default)]
+    pub allowed_decrease: Option<f64>,
+    #[serde(default)]
+    pub min_samples: Option<usize>,
+    /// A HIGH/LOW from the judge on a critical metric fails the whole canary.
+    #[serde(default)]
+    pub critical: bool,
+    /// The metric's weight in the judge's score.
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JudgeKind {
+    #[serde(rename = "mann-whitney")]
+    MannWhitney,
+}
+
+impl MetricConfig {
+    /// The judge's settings, when this metric has one.
+    pub fn judge_settings(&self) -> Option<crate::domain::judge::JudgeSettings> {
+        self.judge?;
+        let d = crate::domain::judge::JudgeSettings::default();
+        Some(crate::domain::judge::JudgeSettings {
+            confidence: self.confidence.unwrap_or(d.confidence),
+            direction: self.direction.unwrap_or(d.direction),
+            allowed_increase: self.allowed_increase.unwrap_or(d.allowed_increase),
+            allowed_decrease: self.allowed_decrease.unwrap_or(d.allowed_decrease),
+            min_samples: self.min_samples.unwrap_or(d.min_samples),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -248,6 +296,26 @@ fn validate(c: &Config) -> Result<(), Invalid> {
         if m.name.trim().is_empty() {
             return Err((
                 "a [[metrics]] entry has an empty name".into(),
+                Some(m.query.span()),
+            ));
+        }
+        if let Some(settings) = m.judge_settings() {
+            settings.validate().map_err(|e| {
+                (
+                    format!("[[metrics]] {:?}: judge: {e}", m.name),
+                    Some(m.query.span()),
+                )
+            })?;
+        } else if m.confidence.is_some()
+            || m.direction.is_some()
+            || m.allowed_increase.is_some()
+            || m.critical
+        {
+            return Err((
+                format!(
+                    "[[metrics]] {:?}: judge keys without a judge: add judge = \"mann-whitney\"",
+                    m.name
+                ),
                 Some(m.query.span()),
             ));
         }

@@ -169,11 +169,13 @@ async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8>
         backend,
         source,
         audit_path,
+        judge_thresholds,
         ..
     } = console;
     let poll = settings.poll_interval;
     let reader = backend.reader();
     let mut model = Model::new(settings, panels, slos, Utc::now());
+    model.judge_thresholds = judge_thresholds;
     let started = std::time::Instant::now();
     loop {
         // Read the rollout first, so the metrics range covers the whole current step.
@@ -299,8 +301,10 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
         audit_path,
         intro,
         notifier,
+        judge_thresholds,
     } = console;
     let mut model = Model::new(settings, panels, slos, Utc::now());
+    model.judge_thresholds = judge_thresholds;
     for line in intro {
         model.push_event(EventLevel::Info, line);
     }

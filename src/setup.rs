@@ -30,6 +30,8 @@ pub struct Console {
     pub intro: Vec<String>,
     /// `[notify]`: a webhook message per action.
     pub notifier: Option<Arc<Notifier>>,
+    /// `[judge]` score thresholds.
+    pub judge_thresholds: crate::domain::judge::ScoreThresholds,
 }
 
 /// Who is acting, from the environment (`$USER@host`, SSH client).
@@ -91,6 +93,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         audit_path: d.audit_path,
         intro,
         notifier: None,
+        judge_thresholds: Default::default(),
     }
 }
 
@@ -165,11 +168,43 @@ pub fn from_config(
                 BackendHandle::ReadWrite(Arc::new(HttpController::new(reader)))
             }
         }
+        BackendKind::Command => {
+            use crate::backend::command::{CommandController, CommandReader};
+            let example = "status = [\"./deploy.sh\", \"status\", \"{name}\"] \
+                           (and promote / pause / resume / rollback to act)";
+            let command = backend_cfg.command.as_ref().ok_or_else(|| {
+                config_error(
+                    path,
+                    format!(
+                        "[backend] kind = \"command\" needs a [backend.command] section with \
+                         {example}"
+                    ),
+                )
+            })?;
+            if command.status.is_empty() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "[backend.command] status is empty: give the command that prints the \
+                         rollout's JSON, e.g. {example}"
+                    ),
+                ));
+            }
+            // Read-only builds the reader alone: no action command can be reached from the keys.
+            if read_only {
+                let reader = CommandReader::new(command).map_err(|e| config_error(path, e))?;
+                BackendHandle::ReadOnly(Arc::new(reader))
+            } else {
+                let controller =
+                    CommandController::new(command).map_err(|e| config_error(path, e))?;
+                BackendHandle::ReadWrite(Arc::new(controller))
+            }
+        }
         other => {
             return Err(config_error(
                 path,
                 format!(
-                    "[backend] kind = \"{}\" is not in this build yet; use \"http\" or \"demo\"",
+                    "[backend] kind = \"{}\" is not in this build yet; use \"http\", \"command\" or \"demo\"",
                     format!("{other:?}").to_lowercase()
                 ),
             ));
@@ -221,6 +256,9 @@ pub fn from_config(
                 m.query.get_ref().clone(),
             );
             p.window = m.window;
+            p.judge = m.judge_settings();
+            p.critical = m.critical;
+            p.weight = m.weight;
             p
         })
         .collect();
@@ -266,6 +304,7 @@ pub fn from_config(
         audit_path,
         intro,
         notifier,
+        judge_thresholds: config.judge,
     })
 }
 

@@ -44,9 +44,30 @@ fn latency_regression_fails_naming_the_metric() {
         "{:?}",
         r.summary
     );
+    // p99's gate (1.5× baseline) lets +40% through, but its statistical judge does not, and p99
+    // has rollback severity in the demo.
+    let p99 = r
+        .metrics
+        .iter()
+        .find(|m| m.name == "p99 latency")
+        .expect("p99");
+    assert_eq!(
+        p99.verdict,
+        rollout_console::domain::Verdict::Fail,
+        "{:?}",
+        p99.reasons
+    );
     assert!(
-        !rollback_advised(&r),
-        "p95 is a hold-severity gate in the demo"
+        p99.reasons[0].starts_with("judge: canary is higher"),
+        "{:?}",
+        p99.reasons
+    );
+    assert!(rollback_advised(&r));
+    let score = r.score.as_ref().expect("a judge score");
+    assert_eq!(
+        score.overall,
+        rollout_console::domain::judge::Overall::Fail,
+        "{score:?}"
     );
     let text = render_human(&r);
     assert!(text.contains("P95_LATENCY:   FAIL (canary "), "{text}");

@@ -74,6 +74,8 @@ pub struct CheckReport {
     /// What the promotion policy says needs an override (error budgets).
     pub policy: Vec<String>,
     pub override_reason: Option<String>,
+    /// The statistical judge's score, when any metric has `judge = "mann-whitney"`.
+    pub score: Option<crate::domain::judge::Score>,
     /// Why the verdict is what it is, in words.
     pub summary: Vec<String>,
     pub exit_code: u8,
@@ -170,6 +172,22 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
             );
         }
     }
+    let score = model.judge_score();
+    if let Some(sc) = &score {
+        let why = format!(
+            "judge score {:.0} ({:?}): {}",
+            sc.score + 0.0,
+            sc.overall,
+            sc.reasons.join("; ")
+        );
+        match sc.overall {
+            crate::domain::judge::Overall::Fail => worsen(Overall::Fail, why, &mut summary),
+            crate::domain::judge::Overall::Inconclusive => {
+                worsen(Overall::Inconclusive, why, &mut summary)
+            }
+            crate::domain::judge::Overall::Pass => {}
+        }
+    }
     match override_reason.filter(|r| !r.trim().is_empty()) {
         Some(reason) if !policy.is_empty() => summary.push(format!("policy overridden: {reason}")),
         _ => {
@@ -197,6 +215,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
         readiness: readiness.map(|r| r.reasons).unwrap_or_default(),
         policy,
         override_reason: override_reason.map(str::to_string),
+        score,
         summary,
         exit_code: overall.exit_code(),
     }
@@ -291,6 +310,11 @@ pub fn render_human(r: &CheckReport) -> String {
             out.push_str(&format!(" — {e}"));
         }
         out.push('\n');
+    }
+    if let Some(sc) = &r.score {
+        out.push_str(
+            &format!("JUDGE_SCORE: {:.0} ({:?})\n", sc.score + 0.0, sc.overall).to_uppercase(),
+        );
     }
     let ready = if r.ready_to_promote {
         "YES".to_string()

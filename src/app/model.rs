@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use crate::backend::ActionKind;
 use crate::domain::format::age;
+use crate::domain::judge::{
+    Classification, JudgeResult, JudgeSettings, Score, ScoreInput, ScoreThresholds, score,
+};
 use crate::domain::{
-    BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, SloDef, Verdict,
+    BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, Severity, SloDef, Verdict,
 };
 use crate::metrics::TrackSeries;
 
@@ -84,6 +87,12 @@ pub struct MetricPanel {
     pub def: MetricDef,
     pub query: String,
     pub window: Option<Duration>,
+    /// The statistical judge, when configured, and its last result.
+    pub judge: Option<JudgeSettings>,
+    pub judge_result: Option<JudgeResult>,
+    /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the metric.
+    pub critical: bool,
+    pub weight: f64,
     pub series: TrackSeries,
     pub eval: Option<GateEvaluation>,
     pub last_good: Option<DateTime<Utc>>,
@@ -96,6 +105,10 @@ impl MetricPanel {
             def,
             query,
             window: None,
+            judge: None,
+            judge_result: None,
+            critical: false,
+            weight: 1.0,
             series: TrackSeries::default(),
             eval: None,
             last_good: None,
@@ -105,10 +118,31 @@ impl MetricPanel {
 
     /// The verdict shown: a panel without a current good answer is NO DATA, never its old PASS.
     pub fn verdict(&self) -> Verdict {
-        match (&self.error, &self.eval) {
+        let gate = match (&self.error, &self.eval) {
             (Some(_), _) | (None, None) => Verdict::NoData,
             (None, Some(e)) => e.verdict,
+        };
+        match (gate, self.judge_verdict()) {
+            (Verdict::NoData, _) | (_, None) => gate,
+            (gate, Some(judged)) => worst(gate, judged),
         }
+    }
+
+    /// The statistical judge's verdict, when this metric has one. Too few samples is PENDING
+    /// (data is there, the judge needs more of it), not NO DATA.
+    pub fn judge_verdict(&self) -> Option<Verdict> {
+        self.judge?;
+        let result = self.judge_result.as_ref()?;
+        Some(match result.classification {
+            Classification::High | Classification::Low
+                if self.def.gate.severity == Severity::Warn =>
+            {
+                Verdict::Warn
+            }
+            Classification::High | Classification::Low => Verdict::Fail,
+            Classification::Pass => Verdict::Pass,
+            Classification::NoData => Verdict::Pending,
+        })
     }
 
     pub fn freshness(&self, now: DateTime<Utc>, poll: Duration) -> Freshness {
@@ -119,10 +153,32 @@ impl MetricPanel {
     pub fn reason(&self) -> String {
         match (&self.error, &self.eval) {
             (Some(e), _) => format!("query failed: {e}"),
-            (None, Some(e)) => e.reasons.join("; "),
+            (None, Some(e)) => {
+                let mut text = e.reasons.join("; ");
+                if let Some(j) = self.judge_result.as_ref().filter(|_| self.judge.is_some()) {
+                    text = if e.reasons.is_empty() || !self.def.gate.has_checks() {
+                        format!("judge: {}", j.reason)
+                    } else {
+                        format!("{text}; judge: {}", j.reason)
+                    };
+                }
+                text
+            }
             (None, None) => "waiting for the first answer".into(),
         }
     }
+}
+
+/// The verdict that blocks most: FAIL, then NO DATA, PENDING, WARN, PASS.
+fn worst(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Fail => 4,
+        Verdict::NoData => 3,
+        Verdict::Pending => 2,
+        Verdict::Warn => 1,
+        Verdict::Pass => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }
 
 fn freshness(
@@ -262,6 +318,8 @@ pub struct Model {
     pub polls: Polls,
     /// The warnings of the last metrics answer, so a repeated warning is reported once.
     pub metrics_warnings: Vec<String>,
+    /// `[judge]` score thresholds.
+    pub judge_thresholds: ScoreThresholds,
     pub quit: bool,
 }
 
@@ -288,6 +346,7 @@ impl Model {
             awaiting_reread: false,
             polls: Polls::default(),
             metrics_warnings: Vec::new(),
+            judge_thresholds: ScoreThresholds::default(),
             quit: false,
         }
     }
@@ -317,7 +376,19 @@ impl Model {
             .iter()
             .map(|p| {
                 let eval = match (&p.error, &p.eval) {
-                    (None, Some(e)) => e.clone(),
+                    (None, Some(e)) => {
+                        let mut e = e.clone();
+                        // The judge's word counts wherever the gate's does (prompts, receipts, check).
+                        e.verdict = p.verdict();
+                        if let Some(j) = p.judge_result.as_ref().filter(|_| p.judge.is_some()) {
+                            let judge_decided =
+                                e.verdict != p.eval.as_ref().map_or(e.verdict, |g| g.verdict);
+                            // When the judge is what made it fail, say that first.
+                            let at = if judge_decided { 0 } else { e.reasons.len() };
+                            e.reasons.insert(at, format!("judge: {}", j.reason));
+                        }
+                        e
+                    }
                     _ => GateEvaluation {
                         verdict: Verdict::NoData,
                         severity: p.def.gate.severity,
@@ -369,6 +440,25 @@ impl Model {
         self.chart_window
             .duration()
             .max(step.min(Duration::from_secs(6 * 3600)))
+    }
+
+    /// The statistical judge's score over the metrics that have a judge; `None` when none has.
+    pub fn judge_score(&self) -> Option<Score> {
+        let inputs: Vec<ScoreInput> = self
+            .panels
+            .iter()
+            .filter(|p| p.judge.is_some())
+            .map(|p| ScoreInput {
+                name: p.def.name.clone(),
+                classification: match (&p.error, &p.judge_result) {
+                    (None, Some(r)) => r.classification,
+                    _ => Classification::NoData,
+                },
+                weight: p.weight,
+                critical: p.critical,
+            })
+            .collect();
+        (!inputs.is_empty()).then(|| score(&inputs, &self.judge_thresholds))
     }
 
     pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {

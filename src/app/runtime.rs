@@ -21,7 +21,7 @@ use crate::metrics::MetricsSource;
 
 const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
-/// No single backend or metrics call may hold a poller longer than this.
+/// No metrics call may hold its poller longer than this (backends set their own limit).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs effects against the real world and reports back as messages.
@@ -44,11 +44,12 @@ impl EffectRunner {
         let msg = match effect {
             Effect::FetchRollout { generation, name } => {
                 let reader = self.backend.reader();
-                let result = match tokio::time::timeout(CALL_TIMEOUT, reader.get(&name)).await {
+                let limit = reader.call_timeout();
+                let result = match tokio::time::timeout(limit, reader.get(&name)).await {
                     Ok(r) => r,
                     Err(_) => Err(format!(
                         "the backend did not answer within {}s",
-                        CALL_TIMEOUT.as_secs()
+                        limit.as_secs()
                     )),
                 };
                 Msg::RolloutFetched {
@@ -106,11 +107,12 @@ impl EffectRunner {
                         "read-only: this console holds no control handle".into(),
                     )),
                     Some(controller) => {
-                        match tokio::time::timeout(CALL_TIMEOUT, controller.act(&request)).await {
+                        let limit = controller.call_timeout();
+                        match tokio::time::timeout(limit, controller.act(&request)).await {
                             Ok(r) => r,
                             Err(_) => Err(ActionError::Unknown(format!(
                                 "no answer within {}s",
-                                CALL_TIMEOUT.as_secs()
+                                limit.as_secs()
                             ))),
                         }
                     }

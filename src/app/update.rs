@@ -282,6 +282,8 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
 fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
     model.polls.queries_last_poll = result.queries;
     let poll = model.settings.poll_interval;
+    // The judge compares the points of the current step only: the canary at its current weight.
+    let step_start = model.rollout.as_ref().map(|r| r.step_started_at);
     let mut events = Vec::new();
     for (name, answer) in result.metrics {
         let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
@@ -303,6 +305,22 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
                 }
                 if panel.error.take().is_some() {
                     events.push((EventLevel::Good, format!("{name}: query answers again")));
+                }
+                if let Some(settings) = &panel.judge {
+                    let in_step = |s: &crate::domain::Series| -> Vec<f64> {
+                        s.points
+                            .iter()
+                            .filter(|p| step_start.is_none_or(|t| p.at >= t))
+                            .map(|p| p.value)
+                            .collect()
+                    };
+                    let (b, c) = (in_step(&series.baseline), in_step(&series.canary));
+                    panel.judge_result = Some(crate::domain::judge::classify(
+                        &b,
+                        &c,
+                        settings,
+                        panel.def.unit,
+                    ));
                 }
                 panel.series = series;
                 panel.eval = Some(eval);

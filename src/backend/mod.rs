@@ -2,6 +2,7 @@
 //! only a read-write console is ever handed. Read-only mode builds the read side alone, so no key
 //! press can reach a mutating method.
 
+pub mod command;
 pub mod http;
 pub mod notify;
 
@@ -90,6 +91,11 @@ impl std::fmt::Display for ActionError {
 pub trait RolloutReader: Send + Sync {
     /// A short description for the header and the logs, e.g. "simulator (healthy, seed 7)".
     fn describe(&self) -> String;
+    /// How long the console lets one call (a read, or an action) run before it gives up; a backend
+    /// with slow calls of its own (scripts) says so here.
+    fn call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(15)
+    }
     async fn list(&self) -> Result<Vec<String>, String>;
     async fn get(&self, name: &str) -> Result<Rollout, String>;
 }

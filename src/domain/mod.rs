@@ -2,6 +2,7 @@
 
 pub mod format;
 pub mod gate;
+pub mod judge;
 pub mod metric;
 pub mod policy;
 pub mod readiness;

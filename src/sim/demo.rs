@@ -2,6 +2,7 @@
 
 use crate::app::model::{MetricPanel, SloPanel};
 use crate::domain::gate::ForSpec;
+use crate::domain::judge::JudgeSettings;
 use crate::domain::{Gate, MetricDef, Severity, Unit};
 
 pub fn metric_panels() -> Vec<MetricPanel> {
@@ -15,7 +16,7 @@ pub fn metric_panels() -> Vec<MetricPanel> {
             query.into(),
         )
     };
-    vec![
+    let mut panels = vec![
         panel(
             "p95 latency",
             "sim:p95",
@@ -62,7 +63,15 @@ pub fn metric_panels() -> Vec<MetricPanel> {
                 ..Gate::default()
             },
         ),
-    ]
+    ];
+    // p99 is also judged statistically (Mann–Whitney, 98%), with the +10% effect-size floor the
+    // judge benchmark shows is needed on overlapping-window series; few samples suit short holds.
+    panels[1].judge = Some(JudgeSettings {
+        allowed_increase: 1.1,
+        min_samples: 6,
+        ..JudgeSettings::default()
+    });
+    panels
 }
 
 pub fn slo_panels() -> Vec<SloPanel> {

@@ -54,6 +54,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: b
     } else {
         spans.push(Span::styled("no rollout data yet", theme.dim()));
     }
+    if let Some(sc) = model.judge_score() {
+        let tone = match sc.overall {
+            crate::domain::judge::Overall::Pass => Tone::Good,
+            crate::domain::judge::Overall::Inconclusive => Tone::Warn,
+            crate::domain::judge::Overall::Fail => Tone::Bad,
+        };
+        spans.push(Span::styled(
+            format!("  judge {:.0}/100", sc.score + 0.0),
+            theme.tone(tone),
+        ));
+    }
     if model.settings.read_only {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(" READ-ONLY ", theme.badge()));
