@@ -173,44 +173,37 @@ async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8>
         ..
     } = console;
     let poll = settings.poll_interval;
-    let reader = backend.reader();
     let mut model = Model::new(settings, panels, slos, Utc::now());
     model.judge_thresholds = judge_thresholds;
+    // The same effect runner as the TUI (timeouts, error wording); `check` never sends an action.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = EffectRunner {
+        backend,
+        source,
+        audit: AuditLog::new(audit_path.clone()),
+        notifier: None,
+        tx,
+    };
     let started = std::time::Instant::now();
     loop {
         // Read the rollout first, so the metrics range covers the whole current step.
         for phase in 0..2 {
             model.polls = Default::default();
+            let mut waiting = 0;
             for effect in update(&mut model, Msg::Tick(Utc::now())) {
-                match effect {
-                    Effect::FetchRollout { generation, name } if phase == 0 => {
-                        let result = reader.get(&name).await;
-                        update(
-                            &mut model,
-                            Msg::RolloutFetched {
-                                generation,
-                                at: Utc::now(),
-                                result,
-                            },
-                        );
-                    }
-                    Effect::FetchMetrics {
-                        generation,
-                        request,
-                    } if phase == 1 => {
-                        let result = source.fetch(&request).await;
-                        tracing::debug!(queries = result.queries, "check poll");
-                        update(
-                            &mut model,
-                            Msg::MetricsFetched {
-                                generation,
-                                at: Utc::now(),
-                                result,
-                            },
-                        );
-                    }
-                    _ => {}
+                let wanted = matches!(
+                    (&effect, phase),
+                    (Effect::FetchRollout { .. }, 0) | (Effect::FetchMetrics { .. }, 1)
+                );
+                if wanted {
+                    runner.spawn(effect);
+                    waiting += 1;
                 }
+            }
+            while waiting > 0 {
+                let Some(msg) = rx.recv().await else { break };
+                update(&mut model, msg);
+                waiting -= 1;
             }
         }
         let mut r = report(&model, args.override_reason.as_deref());

@@ -556,24 +556,7 @@ impl CommandController {
     }
 }
 
-#[async_trait]
-impl RolloutReader for CommandController {
-    fn describe(&self) -> String {
-        self.reader.describe()
-    }
-
-    fn call_timeout(&self) -> Duration {
-        self.reader.call_timeout()
-    }
-
-    async fn list(&self) -> Result<Vec<String>, String> {
-        self.reader.list().await
-    }
-
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.reader.get(name).await
-    }
-}
+super::read_through_reader!(CommandController);
 
 #[async_trait]
 impl RolloutController for CommandController {

@@ -151,20 +151,7 @@ impl HttpController {
     }
 }
 
-#[async_trait]
-impl RolloutReader for HttpController {
-    fn describe(&self) -> String {
-        self.reader.describe()
-    }
-
-    async fn list(&self) -> Result<Vec<String>, String> {
-        self.reader.list().await
-    }
-
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.reader.get(name).await
-    }
-}
+super::read_through_reader!(HttpController);
 
 #[async_trait]
 impl RolloutController for HttpController {

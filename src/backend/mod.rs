@@ -105,6 +105,32 @@ pub trait RolloutController: RolloutReader {
     async fn act(&self, request: &ActionRequest) -> Result<Rollout, ActionError>;
 }
 
+/// `RolloutReader` for a controller type that reads through its `reader` field: the control side
+/// adds actions, never a second way of reading.
+macro_rules! read_through_reader {
+    ($controller:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::backend::RolloutReader for $controller {
+            fn describe(&self) -> String {
+                self.reader.describe()
+            }
+
+            fn call_timeout(&self) -> std::time::Duration {
+                self.reader.call_timeout()
+            }
+
+            async fn list(&self) -> Result<Vec<String>, String> {
+                self.reader.list().await
+            }
+
+            async fn get(&self, name: &str) -> Result<$crate::domain::Rollout, String> {
+                self.reader.get(name).await
+            }
+        }
+    };
+}
+pub(crate) use read_through_reader;
+
 /// What the app is handed. In read-only mode there is no controller to call at all.
 #[derive(Clone)]
 pub enum BackendHandle {

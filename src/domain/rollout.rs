@@ -159,7 +159,8 @@ impl Rollout {
         Ok(())
     }
 
-    fn enter_step(&mut self, step: usize, now: DateTime<Utc>) {
+    /// Mark the step in progress as finished at `now` (for "how long each step took").
+    fn close_open_step(&mut self, now: DateTime<Utc>) {
         if let Some(open) = self
             .history
             .iter_mut()
@@ -168,6 +169,10 @@ impl Rollout {
         {
             open.finished_at = Some(now);
         }
+    }
+
+    fn enter_step(&mut self, step: usize, now: DateTime<Utc>) {
+        self.close_open_step(now);
         self.step = step;
         self.canary_weight = self
             .steps
@@ -212,14 +217,7 @@ impl Rollout {
     }
 
     fn complete(&mut self, now: DateTime<Utc>) {
-        if let Some(open) = self
-            .history
-            .iter_mut()
-            .rev()
-            .find(|r| r.finished_at.is_none())
-        {
-            open.finished_at = Some(now);
-        }
+        self.close_open_step(now);
         self.state = RolloutState::Completed;
         self.canary_weight = 100;
         self.paused_at = None;
@@ -287,14 +285,7 @@ impl Rollout {
                 self.state.label().to_lowercase()
             )));
         }
-        if let Some(open) = self
-            .history
-            .iter_mut()
-            .rev()
-            .find(|r| r.finished_at.is_none())
-        {
-            open.finished_at = Some(now);
-        }
+        self.close_open_step(now);
         self.state = RolloutState::RolledBack;
         self.canary_weight = 0;
         self.paused_at = None;

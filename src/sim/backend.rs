@@ -79,20 +79,7 @@ impl SimController {
     }
 }
 
-#[async_trait]
-impl RolloutReader for SimController {
-    fn describe(&self) -> String {
-        self.reader.describe()
-    }
-
-    async fn list(&self) -> Result<Vec<String>, String> {
-        self.reader.list().await
-    }
-
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.reader.get(name).await
-    }
-}
+crate::backend::read_through_reader!(SimController);
 
 #[async_trait]
 impl RolloutController for SimController {

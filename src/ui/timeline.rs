@@ -103,6 +103,18 @@ fn hold_ratio(model: &Model, r: &Rollout) -> Option<(f64, String)> {
     ))
 }
 
+/// The current hold as a gauge: elapsed / total.
+fn hold_gauge(model: &Model, r: &Rollout, theme: &Theme) -> Option<LineGauge<'static>> {
+    let (ratio, label) = hold_ratio(model, r)?;
+    Some(
+        LineGauge::default()
+            .ratio(ratio)
+            .label(Span::raw(format!(" {label} ")))
+            .filled_style(theme.tone(Tone::Good))
+            .unfilled_style(theme.dim()),
+    )
+}
+
 pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(r) = &model.rollout else {
         frame.render_widget(
@@ -142,15 +154,8 @@ pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme)
     ])
     .areas(l3);
     let hold_running = r.hold_remaining(model.now).is_some_and(|d| !d.is_zero());
-    match hold_ratio(model, r) {
-        Some((ratio, label)) if hold_running => {
-            let gauge = LineGauge::default()
-                .ratio(ratio)
-                .label(Span::raw(format!(" {label} ")))
-                .filled_style(theme.tone(Tone::Good))
-                .unfilled_style(theme.dim());
-            frame.render_widget(gauge, gauge_area);
-        }
+    match hold_gauge(model, r, theme) {
+        Some(gauge) if hold_running => frame.render_widget(gauge, gauge_area),
         _ => {
             if let Some(span) = readiness_span(model, theme) {
                 frame.render_widget(
@@ -219,12 +224,7 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [text, gauge_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text);
-    if let Some((ratio, label)) = hold_ratio(model, r) {
-        let gauge = LineGauge::default()
-            .ratio(ratio)
-            .label(Span::raw(format!(" {label} ")))
-            .filled_style(theme.tone(Tone::Good))
-            .unfilled_style(theme.dim());
+    if let Some(gauge) = hold_gauge(model, r, theme) {
         frame.render_widget(gauge, gauge_area);
     }
 }
