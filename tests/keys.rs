@@ -455,3 +455,49 @@ fn a_repeated_metrics_warning_is_reported_once() {
         h.events_text()
     );
 }
+
+#[test]
+fn actions_the_backend_denies_are_disabled_with_the_reason() {
+    use rollout_console::backend::Permissions;
+    let mut h = Harness::new(Scenario::Healthy, false);
+    assert!(
+        h.pending
+            .iter()
+            .any(|e| matches!(e, Effect::FetchPermissions { name } if name == "checkout")),
+        "permissions are asked once at start: {:?}",
+        h.pending
+    );
+    h.advance(10);
+    let why = "RBAC: alice cannot patch rollouts/status in namespace shop".to_string();
+    update(
+        &mut h.model,
+        Msg::PermissionsFetched {
+            result: Ok(Permissions {
+                denied: vec![(ActionKind::Promote, why.clone())],
+            }),
+        },
+    );
+    assert!(h.press(KeyCode::Char('p')).is_empty());
+    assert_eq!(
+        h.model.overlay,
+        Overlay::None,
+        "no prompt for a forbidden action"
+    );
+    assert!(
+        h.events_text()
+            .contains(&format!("promote is not allowed for you: {why}")),
+        "{}",
+        h.events_text()
+    );
+    let footer: Vec<String> = rollout_console::app::keymap::footer_keys(&h.model)
+        .into_iter()
+        .map(|(k, t)| format!("{k} {t}"))
+        .collect();
+    assert!(
+        footer.contains(&"p promote (not allowed)".to_string()),
+        "{footer:?}"
+    );
+    // Rollback is still offered.
+    h.press(KeyCode::Char('r'));
+    assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
+}

@@ -9,6 +9,10 @@ pub enum Effect {
         generation: u64,
         name: String,
     },
+    /// Ask once which actions this user may take (RBAC), so forbidden keys show disabled.
+    FetchPermissions {
+        name: String,
+    },
     FetchMetrics {
         generation: u64,
         request: FetchRequest,

@@ -86,16 +86,21 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
                         .rollout
                         .as_ref()
                         .is_some_and(|r| r.state == RolloutState::Paused);
-                    keys.push(("p", "promote".into()));
-                    keys.push((
-                        "space",
-                        if paused {
-                            "resume".into()
-                        } else {
-                            "pause".into()
-                        },
-                    ));
-                    keys.push(("r", "rollback".into()));
+                    let label = |kind: ActionKind, text: &str| match model
+                        .permissions
+                        .as_ref()
+                        .and_then(|p| p.denied(kind))
+                    {
+                        Some(_) => format!("{text} (not allowed)"),
+                        None => text.to_string(),
+                    };
+                    keys.push(("p", label(ActionKind::Promote, "promote")));
+                    keys.push(if paused {
+                        ("space", label(ActionKind::Resume, "resume"))
+                    } else {
+                        ("space", label(ActionKind::Pause, "pause"))
+                    });
+                    keys.push(("r", label(ActionKind::Rollback, "rollback")));
                 }
             }
             keys.push(("w", format!("window {}", model.chart_window.label())));

@@ -297,6 +297,7 @@ pub struct Polls {
     pub metrics_in_flight: bool,
     pub metrics_started: Option<DateTime<Utc>>,
     pub queries_last_poll: usize,
+    pub permissions_asked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,6 +321,8 @@ pub struct Model {
     pub metrics_warnings: Vec<String>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: ScoreThresholds,
+    /// What this user may not do (asked once at start); `None` until answered.
+    pub permissions: Option<crate::backend::Permissions>,
     pub quit: bool,
 }
 
@@ -347,6 +350,7 @@ impl Model {
             polls: Polls::default(),
             metrics_warnings: Vec::new(),
             judge_thresholds: ScoreThresholds::default(),
+            permissions: None,
             quit: false,
         }
     }

@@ -26,6 +26,9 @@ pub enum Msg {
     PromptInput(char),
     PromptBackspace,
     PromptNextField,
+    PermissionsFetched {
+        result: Result<crate::backend::Permissions, String>,
+    },
     RolloutFetched {
         generation: u64,
         at: DateTime<Utc>,

@@ -58,6 +58,17 @@ impl EffectRunner {
                     result,
                 }
             }
+            Effect::FetchPermissions { name } => {
+                let reader = self.backend.reader();
+                let result =
+                    match tokio::time::timeout(reader.call_timeout(), reader.permissions(&name))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err("the backend did not answer in time".into()),
+                    };
+                Msg::PermissionsFetched { result }
+            }
             Effect::FetchMetrics {
                 generation,
                 request,

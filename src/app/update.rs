@@ -17,7 +17,36 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => {
             model.now = now;
-            polls_due(model)
+            let mut effects = polls_due(model);
+            if model.permissions.is_none()
+                && !model.settings.read_only
+                && !model.polls.permissions_asked
+            {
+                model.polls.permissions_asked = true;
+                effects.push(Effect::FetchPermissions {
+                    name: model.settings.rollout_name.clone(),
+                });
+            }
+            effects
+        }
+        Msg::PermissionsFetched { result } => {
+            match result {
+                Ok(p) => {
+                    for (kind, why) in &p.denied {
+                        model.push_event(
+                            EventLevel::Warn,
+                            format!("{} is not allowed for you: {why}", kind.verb()),
+                        );
+                    }
+                    model.permissions = Some(p);
+                }
+                // Unknown permissions deny nothing: the backend still refuses what it must.
+                Err(e) => model.push_event(
+                    EventLevel::Warn,
+                    format!("could not check your permissions: {e}"),
+                ),
+            }
+            vec![]
         }
         Msg::Notice(level, text) => {
             model.push_event(level, text);
@@ -409,6 +438,10 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
             model,
             "re-reading the rollout after the last action; try again in a moment".into(),
         );
+    }
+    if let Some(why) = model.permissions.as_ref().and_then(|p| p.denied(kind)) {
+        let text = format!("{} is not allowed for you: {why}", kind.verb());
+        return refuse(model, text);
     }
     let Some(r) = model.rollout.clone() else {
         return refuse(model, "no rollout loaded yet; nothing to act on".into());

@@ -87,6 +87,22 @@ impl std::fmt::Display for ActionError {
     }
 }
 
+/// What this user may not do to this rollout, and why (e.g. Kubernetes RBAC). Keys for denied
+/// actions are shown disabled with the reason instead of failing after a confirmation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Permissions {
+    pub denied: Vec<(ActionKind, String)>,
+}
+
+impl Permissions {
+    pub fn denied(&self, kind: ActionKind) -> Option<&str> {
+        self.denied
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, why)| why.as_str())
+    }
+}
+
 #[async_trait]
 pub trait RolloutReader: Send + Sync {
     /// A short description for the header and the logs, e.g. "simulator (healthy, seed 7)".
@@ -98,6 +114,10 @@ pub trait RolloutReader: Send + Sync {
     }
     async fn list(&self) -> Result<Vec<String>, String>;
     async fn get(&self, name: &str) -> Result<Rollout, String>;
+    /// Which actions this user may not take; backends without access control deny nothing.
+    async fn permissions(&self, _name: &str) -> Result<Permissions, String> {
+        Ok(Permissions::default())
+    }
 }
 
 #[async_trait]
@@ -125,6 +145,13 @@ macro_rules! read_through_reader {
 
             async fn get(&self, name: &str) -> Result<$crate::domain::Rollout, String> {
                 self.reader.get(name).await
+            }
+
+            async fn permissions(
+                &self,
+                name: &str,
+            ) -> Result<$crate::backend::Permissions, String> {
+                self.reader.permissions(name).await
             }
         }
     };
