@@ -110,6 +110,12 @@ pub struct BackendConfig {
     /// For `kind = "command"`: the scripts or CLIs that read and drive the rollout.
     #[serde(default)]
     pub command: Option<CommandConfig>,
+    /// For `kind = "argo"`: the kubeconfig context (default: its current context, like kubectl).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// For `kind = "argo"`: the rollouts' namespace (default: the context's namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// `[backend.command]`: argv templates run without a shell (see assets/deploy-api.md).

@@ -200,6 +200,29 @@ pub fn from_config(
                 BackendHandle::ReadWrite(Arc::new(controller))
             }
         }
+        BackendKind::Argo => {
+            use crate::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
+            // The server and credentials come from the kubeconfig, as for kubectl.
+            if backend_cfg.url.is_some() || backend_cfg.token_file.is_some() {
+                return Err(config_error(
+                    path,
+                    "[backend] kind = \"argo\" takes the server and credentials from the \
+                     kubeconfig: remove url / token_file (choose a context = \"...\" instead)",
+                ));
+            }
+            let reader = ArgoReader::new(ArgoSettings {
+                kubeconfig: None,
+                context: backend_cfg.context.clone(),
+                namespace: backend_cfg.namespace.clone(),
+                timeout: Some(Duration::from_secs(10)),
+            });
+            // Read-only builds the reader alone: it has no method that patches.
+            if read_only {
+                BackendHandle::ReadOnly(Arc::new(reader))
+            } else {
+                BackendHandle::ReadWrite(Arc::new(ArgoController::new(reader)))
+            }
+        }
         other => {
             return Err(config_error(
                 path,

@@ -2,6 +2,7 @@
 //! only a read-write console is ever handed. Read-only mode builds the read side alone, so no key
 //! press can reach a mutating method.
 
+pub mod argo;
 pub mod command;
 pub mod http;
 pub mod notify;
