@@ -123,7 +123,7 @@ fn a_panic_restores_the_terminal_and_prints_the_report() {
 }
 
 #[test]
-fn ctrl_c_and_sigterm_leave_a_sane_terminal() {
+fn ctrl_c_sigterm_and_sighup_leave_a_sane_terminal() {
     let t = Tmux::start("signals");
     t.run_console("demo --speed 1 --seed 14", "");
     t.wait_text("PROGRESSING");
@@ -135,12 +135,23 @@ fn ctrl_c_and_sigterm_leave_a_sane_terminal() {
     t.run_console("demo --speed 1 --seed 15", "");
     t.wait_text("PROGRESSING");
     let pid = t.tmux(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
-    // The console is the shell's child: signal it, as an SSH drop or a `kill` would.
-    let status = Command::new("pkill")
-        .args(["-TERM", "-P", pid.trim()])
-        .status()
-        .expect("pkill");
-    assert!(status.success(), "the console process was found");
-    t.wait_text("rollout-console: left checkout");
-    t.assert_terminal_sane();
+    // The console is the shell's child: signal it, as a `kill` (TERM) or an SSH drop (HUP) would.
+    for (seed, signal) in [(15, "-TERM"), (16, "-HUP")] {
+        if seed != 15 {
+            t.send(&["clear", "Enter"]);
+            t.run_console(&format!("demo --speed 1 --seed {seed}"), "");
+            t.wait_text("PROGRESSING");
+        }
+        let status = Command::new("pkill")
+            .args([signal, "-P", pid.trim()])
+            .status()
+            .expect("pkill");
+        assert!(
+            status.success(),
+            "the console process was found for {signal}"
+        );
+        // The screen was cleared before this run: the exit line is this run's.
+        t.wait_text("rollout-console: left checkout");
+        t.assert_terminal_sane();
+    }
 }
