@@ -93,21 +93,23 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
 
-    /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
-    #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
-    pub scenario: Scenario,
-
-    /// Divide the real-world hold times (10m, 10m, 30m) by this.
-    #[arg(long, default_value_t = 20.0, value_parser = parse_speed)]
-    pub speed: f64,
-
-    /// Seed for the simulator's noise. Default: random (printed at start).
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub sim: SimArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+
+    /// How often the console polls the simulator.
+    #[arg(long, default_value = "2s", value_parser = crate::domain::format::parse_duration)]
+    pub poll_interval: std::time::Duration,
+}
+
+/// The simulator's knobs, shared by `demo` and `simulate`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
     /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
     #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
     pub scenario: Scenario,
@@ -119,10 +121,6 @@ pub struct DemoArgs {
     /// Seed for the simulator's noise; the same seed replays the same numbers. Default: random (shown).
     #[arg(long)]
     pub seed: Option<u64>,
-
-    /// How often the console polls the simulator.
-    #[arg(long, default_value = "2s", value_parser = crate::domain::format::parse_duration)]
-    pub poll_interval: std::time::Duration,
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {

@@ -72,9 +72,9 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         Some(Command::Demo(args)) => {
             let console = setup::demo(
                 DemoSetup {
-                    scenario: args.scenario,
-                    speed: args.speed,
-                    seed: args.seed.unwrap_or_else(random_seed),
+                    scenario: args.sim.scenario,
+                    speed: args.sim.speed,
+                    seed: args.sim.seed.unwrap_or_else(random_seed),
                     poll_interval: args.poll_interval,
                     rollout: cli.rollout.clone().unwrap_or_else(|| "checkout".into()),
                     read_only: cli.read_only,
@@ -103,11 +103,11 @@ fn random_seed() -> u64 {
 }
 
 async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyre::Result<()> {
-    let seed = args.seed.unwrap_or_else(random_seed);
+    let seed = args.sim.seed.unwrap_or_else(random_seed);
     let options = SimOptions {
-        scenario: args.scenario,
+        scenario: args.sim.scenario,
         seed,
-        speed: args.speed,
+        speed: args.sim.speed,
         rollout_name: rollout.unwrap_or_else(|| "checkout".into()),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)

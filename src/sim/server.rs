@@ -25,6 +25,18 @@ struct AppState {
 }
 
 impl AppState {
+    /// The simulator, advanced to now; a poisoned lock is a 500, never a panic.
+    fn simulator_now(&self) -> Result<std::sync::MutexGuard<'_, Simulator>, Box<Response>> {
+        let mut sim = self.sim.lock().map_err(|_| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "simulator state is poisoned",
+            )
+        })?;
+        sim.advance_to(Utc::now());
+        Ok(sim)
+    }
+
     fn count(&self, method: &Method, uri: &Uri) {
         if let Ok(mut r) = self.requests.lock() {
             *r.entry(format!("{method} {}", uri.path())).or_default() += 1;
@@ -78,26 +90,20 @@ pub async fn serve(
 
 async fn metrics(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
     s.count(&method, &uri);
-    let Ok(mut sim) = s.sim.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator state is poisoned",
-        );
+    let sim = match s.simulator_now() {
+        Ok(sim) => sim,
+        Err(response) => return *response,
     };
-    sim.advance_to(Utc::now());
     let body = exposition::render("checkout", sim.totals());
     ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response()
 }
 
 async fn list(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
     s.count(&method, &uri);
-    let Ok(mut sim) = s.sim.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator state is poisoned",
-        );
+    let sim = match s.simulator_now() {
+        Ok(sim) => sim,
+        Err(response) => return *response,
     };
-    sim.advance_to(Utc::now());
     Json(serde_json::json!({ "rollouts": [sim.rollout()] })).into_response()
 }
 
@@ -108,13 +114,10 @@ async fn one(
     Path(name): Path<String>,
 ) -> Response {
     s.count(&method, &uri);
-    let Ok(mut sim) = s.sim.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator state is poisoned",
-        );
+    let sim = match s.simulator_now() {
+        Ok(sim) => sim,
+        Err(response) => return *response,
     };
-    sim.advance_to(Utc::now());
     if sim.rollout().name != name {
         return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
     }
@@ -147,14 +150,11 @@ async fn act(
             "the body must be JSON: {\"expected_step\": N, \"actor\": \"...\", \"reason\": \"...\"}",
         );
     };
-    let Ok(mut sim) = s.sim.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator state is poisoned",
-        );
+    let mut sim = match s.simulator_now() {
+        Ok(sim) => sim,
+        Err(response) => return *response,
     };
     let now = Utc::now();
-    sim.advance_to(now);
     if sim.rollout().name != name {
         return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
     }
