@@ -3,8 +3,8 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use rollout_console::app::model::{EventLevel, Model};
-use rollout_console::app::runtime::{EffectRunner, run_console};
+use rollout_console::app::model::Model;
+use rollout_console::app::runtime::run_console;
 use rollout_console::audit::AuditLog;
 use rollout_console::cli::{AuditArgs, CheckArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
@@ -162,28 +162,9 @@ fn configured(cli: &Cli, read_only: bool) -> color_eyre::Result<Console> {
 async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8> {
     use rollout_console::app::check::{render_human, report, rollback_advised};
     use rollout_console::app::{Effect, Msg, update};
-    let Console {
-        settings,
-        panels,
-        slos,
-        backend,
-        source,
-        audit_path,
-        judge_thresholds,
-        ..
-    } = console;
-    let poll = settings.poll_interval;
-    let mut model = Model::new(settings, panels, slos, Utc::now());
-    model.judge_thresholds = judge_thresholds;
-    // The same effect runner as the TUI (timeouts, error wording); `check` never sends an action.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = EffectRunner {
-        backend,
-        source,
-        audit: AuditLog::new(audit_path.clone()),
-        notifier: None,
-        tx,
-    };
+    let poll = console.settings.poll_interval;
+    // The same model and effect runner as the TUI (timeouts, error wording); `check` never acts.
+    let (mut model, runner, mut rx) = console.start(Utc::now());
     let started = std::time::Instant::now();
     loop {
         // Read the rollout first, so the metrics range covers the whole current step.
@@ -219,7 +200,7 @@ async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8>
         }
         if done || timed_out {
             if !r.policy.is_empty() && r.override_reason.is_some() {
-                record_override(&r, &audit_path, &model)?;
+                record_override(&r, runner.audit.path(), &model)?;
             }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -285,31 +266,9 @@ fn identity() -> Identity {
 }
 
 async fn launch(console: Console) -> color_eyre::Result<()> {
-    let Console {
-        settings,
-        panels,
-        slos,
-        backend,
-        source,
-        audit_path,
-        intro,
-        notifier,
-        judge_thresholds,
-    } = console;
-    let mut model = Model::new(settings, panels, slos, Utc::now());
-    model.judge_thresholds = judge_thresholds;
-    for line in intro {
-        model.push_event(EventLevel::Info, line);
-    }
+    let audit_path = console.audit_path.clone();
+    let (model, runner, rx) = console.start(Utc::now());
     tracing::info!(rollout = %model.settings.rollout_name, read_only = model.settings.read_only, source = %model.settings.source_label, "console started");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = EffectRunner {
-        backend,
-        source,
-        audit: AuditLog::new(audit_path.clone()),
-        notifier,
-        tx,
-    };
     let model = run_console(model, runner, rx, ui::Theme::from_env()).await?;
     if let Some(r) = &model.rollout {
         println!(

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::app::model::{MetricPanel, Settings, SloPanel};
+use crate::app::Msg;
+use crate::app::model::{EventLevel, MetricPanel, Model, Settings, SloPanel};
+use crate::app::runtime::EffectRunner;
+use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
 use crate::backend::http::{HttpController, HttpReader};
 use crate::backend::notify::Notifier;
@@ -32,6 +35,34 @@ pub struct Console {
     pub notifier: Option<Arc<Notifier>>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: crate::domain::judge::ScoreThresholds,
+}
+
+impl Console {
+    /// The model (with the intro events) and the effect runner both the TUI and `check` run on,
+    /// with the channel its answers come back on.
+    pub fn start(
+        self,
+        now: chrono::DateTime<Utc>,
+    ) -> (
+        Model,
+        EffectRunner,
+        tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    ) {
+        let mut model = Model::new(self.settings, self.panels, self.slos, now);
+        model.judge_thresholds = self.judge_thresholds;
+        for line in self.intro {
+            model.push_event(EventLevel::Info, line);
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let runner = EffectRunner {
+            backend: self.backend,
+            source: self.source,
+            audit: AuditLog::new(self.audit_path),
+            notifier: self.notifier,
+            tx,
+        };
+        (model, runner, rx)
+    }
 }
 
 /// Who is acting, from the environment (`$USER@host`, SSH client).

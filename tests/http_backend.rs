@@ -1,7 +1,8 @@
 //! The `http` deploy backend against the simulator's deploy API, over real HTTP on loopback.
 
-use chrono::Utc;
-use std::sync::{Arc, Mutex};
+#[path = "common/simulate.rs"]
+mod simulate;
+
 use std::time::Duration;
 
 use rollout_console::backend::http::{HttpController, HttpReader};
@@ -9,32 +10,8 @@ use rollout_console::backend::{
     ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
 };
 use rollout_console::domain::RolloutState;
-use rollout_console::sim::{SimOptions, Simulator, server};
-
-async fn start_sim() -> (String, tokio::sync::oneshot::Sender<()>) {
-    // Speed 1: a 10-minute first hold, so only our requests move the rollout.
-    let sim = Simulator::new(
-        SimOptions {
-            seed: 9,
-            speed: 1.0,
-            ..SimOptions::default()
-        },
-        Utc::now(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        Arc::new(Mutex::new(sim)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (url, stop)
-}
+use rollout_console::sim::Scenario;
+use simulate::in_process;
 
 fn request(kind: ActionKind, expected_step: usize) -> ActionRequest {
     ActionRequest {
@@ -57,7 +34,8 @@ async fn request_counts(url: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn reads_promotes_once_conflicts_and_rolls_back() {
-    let (url, _stop) = start_sim().await;
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let url = sim.url.clone();
     let reader = HttpReader::new(&url, None, Duration::from_secs(5)).expect("reader");
     assert_eq!(
         reader.list().await.expect("list"),

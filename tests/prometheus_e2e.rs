@@ -2,13 +2,15 @@
 //! a real Prometheus (and a real VictoriaMetrics) scrapes it every second, and the console's
 //! metrics source queries the engine. Each engine is stopped at the end, also when a test fails.
 
+#[path = "common/simulate.rs"]
+mod simulate;
 #[path = "common/tsdb.rs"]
 #[allow(dead_code)]
 mod tsdb;
 
 use chrono::Utc;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rollout_console::app::model::{Freshness, MetricPanel, Model, Settings, SloPanel};
@@ -19,7 +21,8 @@ use rollout_console::domain::{Gate, MetricDef, SloDef, Unit, Verdict};
 use rollout_console::metrics::prometheus::{PrometheusClient, PrometheusSource, Selectors};
 use rollout_console::metrics::template::{Vars, render};
 use rollout_console::metrics::{FetchRequest, MetricQuery, MetricsSource, SloQuery};
-use rollout_console::sim::{Scenario, SimOptions, Simulator, server};
+use rollout_console::sim::Scenario;
+use simulate::{InProcess, in_process};
 use tsdb::{Engine, Tsdb};
 
 const P95: &str = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))";
@@ -31,43 +34,7 @@ const CANARY: &str = "job=\"checkout\", track=\"canary\"";
 const SERVICE: &str = "job=\"checkout\"";
 const WINDOW: Duration = Duration::from_secs(10);
 
-struct SimServer {
-    addr: String,
-    url: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start_sim(scenario: Scenario) -> SimServer {
-    // Speed 1: 10-minute holds, so only the test moves the rollout.
-    let sim = Simulator::new(
-        SimOptions {
-            scenario,
-            seed: 21,
-            speed: 1.0,
-            ..SimOptions::default()
-        },
-        Utc::now(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        Arc::new(Mutex::new(sim)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    SimServer {
-        url: format!("http://{addr}"),
-        addr,
-        _stop: stop,
-    }
-}
-
-async fn start_engine(engine: Engine, sim: &SimServer) -> Tsdb {
+async fn start_engine(engine: Engine, sim: &InProcess) -> Tsdb {
     let target = sim.addr.clone();
     let tsdb = tokio::task::spawn_blocking(move || {
         let tsdb = Tsdb::start(engine, &[target], Duration::from_secs(1));
@@ -127,7 +94,7 @@ fn request(lookback: Duration) -> FetchRequest {
 
 /// The console's canary p95 points equal what the same PromQL returns from the engine directly.
 async fn numbers_match_the_api(engine: Engine) {
-    let sim = start_sim(Scenario::Healthy).await;
+    let sim = in_process(Scenario::Healthy, 21).await;
     let tsdb = start_engine(engine, &sim).await;
     let source = source_for(&tsdb.url, Duration::from_secs(5));
     let req = request(Duration::from_secs(20));
@@ -203,7 +170,7 @@ async fn numbers_match_the_api(engine: Engine) {
 
 /// latency-regression: once the canary is at 25%, its p95 sits ~40% above the baseline's.
 async fn latency_regression_shows(engine: Engine) {
-    let sim = start_sim(Scenario::LatencyRegression).await;
+    let sim = in_process(Scenario::LatencyRegression, 21).await;
     let promote = reqwest::Client::new()
         .post(format!("{}/rollouts/checkout/promote", sim.url))
         .json(&serde_json::json!({"expected_step": 0, "actor": "test"}))
@@ -293,7 +260,7 @@ async fn poll(model: &mut Model, source: &dyn MetricsSource) {
 
 /// The engine dies mid-run: panels go NO DATA with the error, then STALE, and recover by themselves.
 async fn engine_killed_and_restarted(engine: Engine) {
-    let sim = start_sim(Scenario::Healthy).await;
+    let sim = in_process(Scenario::Healthy, 21).await;
     let mut tsdb = start_engine(engine, &sim).await;
     let source = source_for(&tsdb.url, Duration::from_secs(2));
     let mut m = model();

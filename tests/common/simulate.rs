@@ -103,3 +103,40 @@ impl Simulate {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
     }
 }
+
+/// The simulator's HTTP server in this test's own runtime (no child process); stops when dropped.
+pub struct InProcess {
+    pub addr: String,
+    pub url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Speed 1: 10-minute holds, so only the test moves the rollout.
+pub async fn in_process(scenario: rollout_console::sim::Scenario, seed: u64) -> InProcess {
+    use rollout_console::sim::{SimOptions, Simulator, server};
+    let options = SimOptions {
+        scenario,
+        seed,
+        speed: 1.0,
+        ..SimOptions::default()
+    };
+    let sim = Simulator::new(options, chrono::Utc::now());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    tokio::spawn(server::serve(
+        listener,
+        std::sync::Arc::new(std::sync::Mutex::new(sim)),
+        shutdown,
+    ));
+    InProcess {
+        url: format!("http://{addr}"),
+        addr,
+        _stop: stop,
+    }
+}
