@@ -30,7 +30,12 @@ pub fn operation(kind: ActionKind, completed: bool) -> &'static str {
         ActionKind::Promote => "traffic_promoted",
         ActionKind::Pause => "rollout_paused",
         ActionKind::Resume => "rollout_resumed",
+        ActionKind::PromoteFull => "deployment_complete",
         ActionKind::Rollback => "rollback_executed",
+        // Not in the seeds' vocabulary; named in the same style.
+        ActionKind::Retry => "rollout_retried",
+        // Undo puts the previous version back: a rollback in the seeds' words.
+        ActionKind::Undo => "rollback_executed",
     }
 }
 

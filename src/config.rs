@@ -132,6 +132,15 @@ pub struct CommandConfig {
     pub resume: Option<Vec<String>>,
     #[serde(default)]
     pub rollback: Option<Vec<String>>,
+    /// Optional: skip the remaining steps (offered as `P` only when set).
+    #[serde(default)]
+    pub promote_full: Option<Vec<String>>,
+    /// Optional: start an aborted rollout again (offered as `t` only when set).
+    #[serde(default)]
+    pub retry: Option<Vec<String>>,
+    /// Optional: restore the previous revision (offered as `u` only when set).
+    #[serde(default)]
+    pub undo: Option<Vec<String>>,
     /// Per command run; the process is killed when it is over.
     #[serde(default = "default_command_timeout", with = "humantime_serde")]
     pub timeout: Duration,

@@ -54,6 +54,9 @@ fn config(dir: &Path) -> CommandConfig {
         pause: Some(argv(&[&action, dir, "pause", "{name}"])),
         resume: None,
         rollback: Some(argv(&[&action, dir, "rollback", "{name}"])),
+        promote_full: None,
+        retry: None,
+        undo: None,
         timeout: Duration::from_secs(10),
         steps: Vec::new(),
     }

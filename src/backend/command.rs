@@ -228,9 +228,28 @@ struct Actions {
     pause: Option<Template>,
     resume: Option<Template>,
     rollback: Option<Template>,
+    promote_full: Option<Template>,
+    retry: Option<Template>,
+    undo: Option<Template>,
 }
 
 impl Actions {
+    /// The basic four are always offered (pressing an unconfigured one says which key to add);
+    /// promote-full, retry and undo only when configured.
+    fn offered(&self) -> Vec<ActionKind> {
+        let mut kinds = ActionKind::BASIC.to_vec();
+        for (kind, template) in [
+            (ActionKind::PromoteFull, &self.promote_full),
+            (ActionKind::Retry, &self.retry),
+            (ActionKind::Undo, &self.undo),
+        ] {
+            if template.is_some() {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
+
     fn parse(config: &CommandConfig) -> Result<Self, String> {
         let parse = |key, argv: &Option<Vec<String>>| {
             argv.as_deref()
@@ -242,6 +261,9 @@ impl Actions {
             pause: parse("pause", &config.pause)?,
             resume: parse("resume", &config.resume)?,
             rollback: parse("rollback", &config.rollback)?,
+            promote_full: parse("promote_full", &config.promote_full)?,
+            retry: parse("retry", &config.retry)?,
+            undo: parse("undo", &config.undo)?,
         })
     }
 
@@ -251,6 +273,9 @@ impl Actions {
             ActionKind::Pause => self.pause.as_ref(),
             ActionKind::Resume => self.resume.as_ref(),
             ActionKind::Rollback => self.rollback.as_ref(),
+            ActionKind::PromoteFull => self.promote_full.as_ref(),
+            ActionKind::Retry => self.retry.as_ref(),
+            ActionKind::Undo => self.undo.as_ref(),
         }
     }
 }
@@ -413,13 +438,14 @@ pub struct CommandReader {
     status: Template,
     steps: Vec<Step>,
     timeout: Duration,
+    actions: Vec<ActionKind>,
 }
 
 impl CommandReader {
     /// Checks every configured command (actions too, so a typo fails in watch mode as well).
     pub fn new(config: &CommandConfig) -> Result<Self, String> {
         let status = Template::parse("status", &config.status, &[Var::Name])?;
-        Actions::parse(config)?;
+        let actions = Actions::parse(config)?;
         if config.timeout.is_zero() {
             return Err("[backend.command] timeout must be more than 0 (e.g. \"30s\")".into());
         }
@@ -427,6 +453,7 @@ impl CommandReader {
             status,
             steps: config.steps.clone(),
             timeout: config.timeout,
+            actions: actions.offered(),
         })
     }
 
@@ -490,6 +517,10 @@ impl CommandReader {
 impl RolloutReader for CommandReader {
     fn describe(&self) -> String {
         format!("deploy commands ({})", self.status.program())
+    }
+
+    fn actions(&self) -> Vec<ActionKind> {
+        self.actions.clone()
     }
 
     /// An action runs status, the action and status again, each within `timeout`.

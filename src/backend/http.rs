@@ -129,6 +129,19 @@ impl RolloutReader for HttpReader {
         format!("deploy API at {}", self.base)
     }
 
+    /// `retry` is an optional endpoint of the API: an adapter without it answers 404, which the
+    /// console shows as a refusal. There is no `undo` in the API.
+    fn actions(&self) -> Vec<ActionKind> {
+        vec![
+            ActionKind::Promote,
+            ActionKind::PromoteFull,
+            ActionKind::Pause,
+            ActionKind::Resume,
+            ActionKind::Rollback,
+            ActionKind::Retry,
+        ]
+    }
+
     async fn list(&self) -> Result<Vec<String>, String> {
         let list: RolloutList = self.get_json(&["rollouts"]).await?;
         Ok(list.rollouts.into_iter().map(|r| r.name).collect())
@@ -157,16 +170,21 @@ super::read_through_reader!(HttpController);
 impl RolloutController for HttpController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
         let r = &self.reader;
+        // `promote_full` is `promote` with `"full": true` in the API.
+        let path = match req.kind {
+            ActionKind::PromoteFull => "promote",
+            other => other.as_str(),
+        };
         let url = r
-            .url(&["rollouts", &req.rollout, req.kind.as_str()])
+            .url(&["rollouts", &req.rollout, path])
             .map_err(ActionError::Rejected)?;
         let mut body = serde_json::json!({
             "expected_step": req.expected_step,
             "actor": req.actor,
             "reason": req.reason,
         });
-        if req.kind == ActionKind::Promote {
-            body["full"] = serde_json::Value::Bool(false);
+        if matches!(req.kind, ActionKind::Promote | ActionKind::PromoteFull) {
+            body["full"] = serde_json::Value::Bool(req.kind == ActionKind::PromoteFull);
         }
         let response = match r
             .authorize(r.client.post(url.clone()).json(&body))

@@ -11,34 +11,74 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use crate::domain::Rollout;
+use crate::domain::{Rollout, RolloutState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
+    /// One step forward.
     Promote,
+    /// Skip the remaining steps and pauses: straight to 100%.
+    PromoteFull,
     Pause,
     Resume,
+    /// Traffic back to stable now (Argo: abort).
     Rollback,
+    /// Start an aborted rollout again from its first step (Argo: retry).
+    Retry,
+    /// Put the previous revision's pod template back (Argo: undo).
+    Undo,
 }
 
 impl ActionKind {
-    /// The name in the deploy API's paths and in audit lines.
+    /// The four every backend has; the others only where the backend says it supports them.
+    pub const BASIC: [ActionKind; 4] = [Self::Promote, Self::Pause, Self::Resume, Self::Rollback];
+
+    /// The name in audit lines and the deploy API's paths (`promote_full` is `promote` with
+    /// `"full": true` there).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Promote => "promote",
+            Self::PromoteFull => "promote_full",
             Self::Pause => "pause",
             Self::Resume => "resume",
             Self::Rollback => "rollback",
+            Self::Retry => "retry",
+            Self::Undo => "undo",
         }
     }
 
     pub fn verb(self) -> &'static str {
         match self {
             Self::Promote => "promote",
+            Self::PromoteFull => "promote fully",
             Self::Pause => "pause",
             Self::Resume => "resume",
             Self::Rollback => "roll back",
+            Self::Retry => "retry",
+            Self::Undo => "undo",
+        }
+    }
+
+    /// Whether the action makes sense in this state; the reason when it does not.
+    pub fn allowed_in(self, state: RolloutState) -> Result<(), String> {
+        let terminal = state.is_terminal();
+        match self {
+            Self::Retry if matches!(state, RolloutState::RolledBack | RolloutState::Failed) => {
+                Ok(())
+            }
+            Self::Retry => Err(format!(
+                "the rollout is {}; retry is for an aborted or failed rollout",
+                state.label()
+            )),
+            // Undo restores the previous revision whatever the state, also after completion.
+            Self::Undo => Ok(()),
+            _ if terminal => Err(format!(
+                "the rollout is {}; there is nothing to {}",
+                state.label(),
+                self.verb()
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -115,6 +155,16 @@ pub trait RolloutReader: Send + Sync {
     }
     async fn list(&self) -> Result<Vec<String>, String>;
     async fn get(&self, name: &str) -> Result<Rollout, String>;
+    /// The actions this backend can take at all; keys for the others are not offered.
+    fn actions(&self) -> Vec<ActionKind> {
+        ActionKind::BASIC.to_vec()
+    }
+    /// A backend that watches its source (Argo) starts watching `name` and says when it changed,
+    /// so the console re-reads at once instead of at the next poll. `None`: polling only.
+    /// Called once, inside the runtime.
+    fn watch(&self, _name: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
     /// Which actions this user may not take; backends without access control deny nothing.
     async fn permissions(&self, _name: &str) -> Result<Permissions, String> {
         Ok(Permissions::default())
@@ -138,6 +188,14 @@ macro_rules! read_through_reader {
 
             fn call_timeout(&self) -> std::time::Duration {
                 self.reader.call_timeout()
+            }
+
+            fn actions(&self) -> Vec<$crate::backend::ActionKind> {
+                self.reader.actions()
+            }
+
+            fn watch(&self, name: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+                self.reader.watch(name)
             }
 
             async fn list(&self) -> Result<Vec<String>, String> {

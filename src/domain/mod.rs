@@ -11,5 +11,5 @@ pub mod slo;
 
 pub use gate::{Gate, GateEvaluation, Severity, Verdict};
 pub use metric::{MetricDef, Sample, Series, Track, Unit};
-pub use rollout::{Rollout, RolloutState, Step, StepRecord};
+pub use rollout::{AnalysisPhase, AnalysisResult, Rollout, RolloutState, Step, StepRecord};
 pub use slo::{BudgetStatus, SloDef};

@@ -76,6 +76,64 @@ pub struct Rollout {
     /// Start and end of each step so far (our extension; optional).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<StepRecord>,
+    /// Pod-template hashes of the stable and canary pods (Argo's `rollouts-pod-template-hash`):
+    /// when the config gives no baseline / canary selectors, the PromQL selectors are built from
+    /// these (our extension; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_hash: Option<String>,
+    /// The backend's own analysis of this rollout (Argo AnalysisRuns), newest run first, so "why
+    /// did it stop" is answered on screen (our extension; optional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<AnalysisResult>,
+}
+
+/// Where one metric of a backend-run analysis stands (Argo's AnalysisPhase values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisPhase {
+    Pending,
+    Running,
+    Successful,
+    Failed,
+    Error,
+    Inconclusive,
+}
+
+impl AnalysisPhase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Successful => "successful",
+            Self::Failed => "FAILED",
+            Self::Error => "ERROR",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// A phase that stops (or may stop) the rollout: worth an event and a warning colour.
+    pub fn is_bad(self) -> bool {
+        matches!(self, Self::Failed | Self::Error | Self::Inconclusive)
+    }
+}
+
+/// One metric of a backend-run analysis, as the backend last reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisResult {
+    /// The run's name (an AnalysisRun), to tell a step's analysis from a background one.
+    pub run: String,
+    pub metric: String,
+    pub phase: AnalysisPhase,
+    /// The latest measurement's value, verbatim (Argo stores it as a string, e.g. "[0.93]").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the latest measurement finished (or started, while it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Why a control request was refused by the state machine.
@@ -295,6 +353,28 @@ impl Rollout {
     }
 }
 
+impl Rollout {
+    /// Start an aborted (rolled back or failed) rollout again from its first step, as Argo's
+    /// retry does.
+    pub fn retry(
+        &mut self,
+        expected_step: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.check_expected(expected_step)?;
+        if !matches!(self.state, RolloutState::RolledBack | RolloutState::Failed) {
+            return Err(TransitionError::NotAllowed(format!(
+                "cannot retry: the rollout is {}, not aborted",
+                self.state.label().to_lowercase()
+            )));
+        }
+        self.enter_step(0, now);
+        self.state = RolloutState::Progressing;
+        self.message = None;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -336,6 +416,9 @@ pub mod tests {
                 started_at: t0(),
                 finished_at: None,
             }],
+            stable_hash: None,
+            canary_hash: None,
+            analysis: Vec::new(),
         }
     }
 
@@ -418,6 +501,24 @@ pub mod tests {
         );
         assert!(r.rollback(0, "again", at(21)).is_err());
         assert_eq!(r.eta_to_full(at(21)), None);
+    }
+
+    #[test]
+    fn retry_restarts_an_aborted_rollout_at_the_first_step() {
+        let mut r = sample_rollout();
+        r.promote(0, at(600)).expect("promote");
+        assert!(
+            r.retry(1, at(601)).is_err(),
+            "nothing to retry while progressing"
+        );
+        r.rollback(1, "bad", at(700)).expect("rollback");
+        assert!(r.retry(0, at(701)).is_err(), "stale step refused");
+        r.retry(1, at(800)).expect("retry");
+        assert_eq!(
+            (r.step, r.canary_weight, r.state, r.step_started_at),
+            (0, 5, RolloutState::Progressing, at(800))
+        );
+        assert_eq!(r.message, None);
     }
 
     #[test]

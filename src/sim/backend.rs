@@ -61,10 +61,24 @@ impl RolloutReader for SimReader {
         Ok(vec![s.rollout().name.clone()])
     }
 
+    fn actions(&self) -> Vec<ActionKind> {
+        SIM_ACTIONS.to_vec()
+    }
+
     async fn get(&self, name: &str) -> Result<Rollout, String> {
         read(&self.sim, name)
     }
 }
+
+/// What the simulated controller can do (and so what `simulate` serves over the deploy API).
+pub const SIM_ACTIONS: [ActionKind; 6] = [
+    ActionKind::Promote,
+    ActionKind::PromoteFull,
+    ActionKind::Pause,
+    ActionKind::Resume,
+    ActionKind::Rollback,
+    ActionKind::Retry,
+];
 
 /// Read and control access: only built when the console is not read-only.
 pub struct SimController {
@@ -109,7 +123,8 @@ pub fn apply(
     }
     let r = s.rollout_mut();
     let outcome = match req.kind {
-        ActionKind::Promote => {
+        ActionKind::Promote | ActionKind::PromoteFull => {
+            let full = full || req.kind == ActionKind::PromoteFull;
             let mut result = r.promote(req.expected_step, now);
             while full && result.is_ok() && !r.state.is_terminal() {
                 result = r.promote(r.step, now);
@@ -126,6 +141,10 @@ pub fn apply(
             };
             r.rollback(req.expected_step, &why, now)
         }
+        ActionKind::Retry => r.retry(req.expected_step, now),
+        ActionKind::Undo => Err(TransitionError::NotAllowed(
+            "the simulator keeps no earlier revisions to undo to".into(),
+        )),
     };
     match outcome {
         Ok(()) => {
@@ -145,8 +164,11 @@ pub fn apply(
 fn past_tense(kind: ActionKind) -> &'static str {
     match kind {
         ActionKind::Promote => "promoted",
+        ActionKind::PromoteFull => "fully promoted",
         ActionKind::Pause => "paused",
         ActionKind::Resume => "resumed",
         ActionKind::Rollback => "rolled back",
+        ActionKind::Retry => "retried",
+        ActionKind::Undo => "undone",
     }
 }

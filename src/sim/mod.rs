@@ -269,6 +269,9 @@ impl Simulator {
                 started_at,
                 finished_at: None,
             }],
+            stable_hash: None,
+            canary_hash: None,
+            analysis: Vec::new(),
         };
         let mut sim = Self {
             rng: ChaCha8Rng::seed_from_u64(options.seed),

@@ -137,10 +137,11 @@ async fn act(
         "pause" => ActionKind::Pause,
         "resume" => ActionKind::Resume,
         "rollback" => ActionKind::Rollback,
+        "retry" => ActionKind::Retry,
         other => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("unknown action {other:?}; use promote, pause, resume or rollback"),
+                format!("unknown action {other:?}; use promote, pause, resume, rollback or retry"),
             );
         }
     };

@@ -85,6 +85,9 @@ fn title(p: &Prompt) -> String {
         ActionKind::Pause => format!(" Pause {}? ", p.rollout),
         ActionKind::Resume => format!(" Resume {}? ", p.rollout),
         ActionKind::Rollback => format!(" Roll back {}? ", p.rollout),
+        ActionKind::PromoteFull => format!(" Promote {} FULLY? ", p.rollout),
+        ActionKind::Retry => format!(" Retry {}? ", p.rollout),
+        ActionKind::Undo => format!(" Undo {}? ", p.rollout),
     }
 }
 
@@ -114,6 +117,23 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         (ActionKind::Resume, _) => lines.push(Line::raw(format!(
             " Resume at {from}; the hold clock restarts."
         ))),
+        (ActionKind::PromoteFull, _) => {
+            lines.push(Line::raw(format!(
+                " {from} → 100% now, skipping every remaining step, pause and hold."
+            )));
+        }
+        (ActionKind::Retry, _) => lines.push(Line::raw(
+            " Start the aborted rollout again from its first step.".to_string(),
+        )),
+        (ActionKind::Undo, _) => {
+            lines.push(Line::raw(
+                " Put the previous revision's pod template back: the rollout rolls to it.",
+            ));
+            lines.push(Line::from(Span::styled(
+                format!(" Now at {from}."),
+                theme.dim(),
+            )));
+        }
         _ => {}
     }
     // Every line of the prompt but the verdict list: when the terminal is too short for both,
@@ -123,7 +143,8 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         + usize::from(p.error.is_some())
         + usize::from(p.moved_on.is_some()) * 2;
     let room = (area.height as usize).saturating_sub(fixed + lines.len());
-    if p.action == ActionKind::Promote && p.verdicts.len() < room {
+    if matches!(p.action, ActionKind::Promote | ActionKind::PromoteFull) && p.verdicts.len() < room
+    {
         lines.push(Line::from(Span::styled(" Verdicts now:", theme.bold())));
         for (name, v, _) in &p.verdicts {
             lines.push(Line::from(vec![

@@ -409,6 +409,9 @@ pub fn to_rollout(
             None
         },
         history: Vec::new(),
+        stable_hash: Some(stable_hash.to_string()).filter(|h| !h.is_empty()),
+        canary_hash: Some(canary_hash.to_string()).filter(|h| !h.is_empty()),
+        analysis: Vec::new(),
     })
 }
 

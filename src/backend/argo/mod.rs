@@ -188,8 +188,13 @@ impl ArgoReader {
         let mut denied = Vec::new();
         if let Some(why) = main {
             let why = format!("no RBAC permission to patch rollouts in {ns}{why}");
-            // Promote may need to unpause spec.paused too.
-            for kind in [ActionKind::Pause, ActionKind::Resume, ActionKind::Promote] {
+            // Promote may need to unpause spec.paused too; undo patches the spec's template.
+            for kind in [
+                ActionKind::Pause,
+                ActionKind::Resume,
+                ActionKind::Promote,
+                ActionKind::Undo,
+            ] {
                 denied.push((kind, why.clone()));
             }
         }
@@ -197,6 +202,9 @@ impl ArgoReader {
             let why = format!("no RBAC permission to patch rollouts/status in {ns}{why}");
             if !denied.iter().any(|(k, _)| *k == ActionKind::Promote) {
                 denied.push((ActionKind::Promote, why.clone()));
+            }
+            for kind in [ActionKind::PromoteFull, ActionKind::Retry] {
+                denied.push((kind, why.clone()));
             }
             denied.push((ActionKind::Rollback, why));
         }
@@ -258,6 +266,18 @@ impl RolloutReader for ArgoReader {
         }
     }
 
+    fn actions(&self) -> Vec<ActionKind> {
+        vec![
+            ActionKind::Promote,
+            ActionKind::PromoteFull,
+            ActionKind::Pause,
+            ActionKind::Resume,
+            ActionKind::Rollback,
+            ActionKind::Retry,
+            ActionKind::Undo,
+        ]
+    }
+
     async fn list(&self) -> Result<Vec<String>, String> {
         let (api, ns) = self.rollouts().await?;
         let list = api
@@ -311,10 +331,17 @@ impl ArgoController {
             }
             ActionKind::Resume => patch::resume(),
             ActionKind::Promote => patch::promote(ro),
+            ActionKind::PromoteFull => patch::promote_full(ro),
             ActionKind::Rollback if flag("/status/abort") => {
                 return Err("the rollout is already aborted".into());
             }
             ActionKind::Rollback => patch::abort(),
+            ActionKind::Retry if !flag("/status/abort") => {
+                return Err("the rollout is not aborted; there is nothing to retry".into());
+            }
+            ActionKind::Retry => patch::retry(),
+            // TODO(helper): undo.go — a JSON patch of /spec/template from the previous revision.
+            ActionKind::Undo => return Err("undo is not available yet".into()),
         };
         if plan.is_empty() {
             return Err("there is nothing to promote".into());
@@ -364,7 +391,7 @@ impl RolloutController for ArgoController {
                 ),
             });
         }
-        if seen.state == crate::domain::RolloutState::Completed {
+        if seen.state == crate::domain::RolloutState::Completed && req.kind != ActionKind::Undo {
             // Fully promoted: every action would be a no-op patch (or an abort of nothing).
             return Err(ActionError::Rejected(
                 "the rollout is completed; there is nothing to do".into(),
