@@ -157,12 +157,22 @@ fn default_command_timeout() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct RolloutConfig {
     pub name: String,
+    /// Label matchers of the baseline and canary pods. Leave both out to build them from the
+    /// rollout's pod-template hashes (Argo), ANDed with `service`.
     #[serde(default)]
     pub baseline: Option<String>,
     #[serde(default)]
     pub canary: Option<String>,
     #[serde(default)]
     pub service: Option<String>,
+    /// The pod-template-hash label as Prometheus stores it (kubernetes_sd's labelmap turns
+    /// `rollouts-pod-template-hash` into this).
+    #[serde(default = "default_pod_hash_label")]
+    pub pod_hash_label: String,
+}
+
+fn default_pod_hash_label() -> String {
+    "rollouts_pod_template_hash".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

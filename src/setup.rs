@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::app::Msg;
-use crate::app::model::{EventLevel, MetricPanel, Model, Settings, SloPanel};
+use crate::app::model::{EventLevel, MetricPanel, Model, PodHashTracks, Settings, SloPanel};
 use crate::app::runtime::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
@@ -35,6 +35,8 @@ pub struct Console {
     pub notifier: Option<Arc<Notifier>>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: crate::domain::judge::ScoreThresholds,
+    /// Track selectors from the rollout's pod-template hashes, when the config names none.
+    pub pod_hash_tracks: Option<PodHashTracks>,
 }
 
 impl Console {
@@ -50,6 +52,8 @@ impl Console {
     ) {
         let mut model = Model::new(self.settings, self.panels, self.slos, now);
         model.judge_thresholds = self.judge_thresholds;
+        model.actions = self.backend.reader().actions();
+        model.pod_hash_tracks = self.pod_hash_tracks;
         for line in self.intro {
             model.push_event(EventLevel::Info, line);
         }
@@ -125,6 +129,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         intro,
         notifier: None,
         judge_thresholds: Default::default(),
+        pod_hash_tracks: None,
     }
 }
 
@@ -289,10 +294,35 @@ pub fn from_config(
             )
         })
     };
+    let service = need(&entry.service, "service")?;
+    let mut intro = Vec::new();
+    let (baseline, canary, pod_hash_tracks) = match (&entry.baseline, &entry.canary) {
+        (Some(b), Some(c)) => (b.clone(), c.clone(), None),
+        (None, None) => {
+            intro.push(format!(
+                "PromQL tracks: the rollout's pod-template hashes ({}=\"<stable|canary hash>\"), with {service}",
+                entry.pod_hash_label
+            ));
+            let tracks = PodHashTracks {
+                label: entry.pod_hash_label.clone(),
+                service: service.clone(),
+            };
+            (String::new(), String::new(), Some(tracks))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(config_error(
+                path,
+                format!(
+                    "[[rollouts]] {name:?} sets only one of baseline / canary: set both, or \
+                     neither to use the rollout's pod-template hashes"
+                ),
+            ));
+        }
+    };
     let selectors = Selectors {
-        baseline: need(&entry.baseline, "baseline")?,
-        canary: need(&entry.canary, "canary")?,
-        service: need(&entry.service, "service")?,
+        baseline,
+        canary,
+        service,
         rollout: name.clone(),
     };
     let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
@@ -340,11 +370,10 @@ pub fn from_config(
         source_label: format!("{} · {}", source.describe(), backend.reader().describe()),
         audit_path: audit_path.display().to_string(),
     };
-    let mut intro = vec![format!(
-        "config {}: {}",
-        path.display(),
-        settings.source_label
-    )];
+    intro.insert(
+        0,
+        format!("config {}: {}", path.display(), settings.source_label),
+    );
     if read_only {
         intro.push("watch mode: read-only, no action can be sent".into());
     }
@@ -359,6 +388,7 @@ pub fn from_config(
         intro,
         notifier,
         judge_thresholds: config.judge,
+        pod_hash_tracks,
     })
 }
 

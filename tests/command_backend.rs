@@ -532,3 +532,65 @@ fn the_commented_example_in_config_example_toml_parses_once_uncommented() {
     assert!(cmd.promote.is_some() && cmd.rollback.is_some());
     CommandController::new(&cmd).expect("its placeholders are all known");
 }
+
+#[test]
+fn optional_actions_are_offered_only_when_configured() {
+    let path = Path::new("c.toml");
+    let audit = PathBuf::from("/tmp/audit.jsonl");
+    let c = config::parse(TOML, path).expect("parses");
+    let console = from_config(&c, path, None, false, who(), audit.clone()).expect("builds");
+    assert_eq!(console.backend.reader().actions(), ActionKind::BASIC);
+    let more = TOML.replace(
+        "steps = [",
+        "promote_full = [\"./deploy.sh\", \"promote\", \"{name}\", \"--full\"]\n\
+         undo = [\"./deploy.sh\", \"undo\", \"{name}\"]\nsteps = [",
+    );
+    let c = config::parse(&more, path).expect("parses");
+    let console = from_config(&c, path, None, false, who(), audit).expect("builds");
+    let actions = console.backend.reader().actions();
+    assert!(actions.contains(&ActionKind::PromoteFull), "{actions:?}");
+    assert!(actions.contains(&ActionKind::Undo), "{actions:?}");
+    assert!(!actions.contains(&ActionKind::Retry), "{actions:?}");
+}
+
+#[test]
+fn tracks_from_pod_hashes_when_the_config_names_no_selectors() {
+    let path = Path::new("c.toml");
+    let audit = PathBuf::from("/tmp/audit.jsonl");
+    let c = config::parse(TOML, path).expect("parses");
+    let console = from_config(&c, path, None, true, who(), audit.clone()).expect("builds");
+    assert!(
+        console.pod_hash_tracks.is_none(),
+        "configured selectors win"
+    );
+
+    let none = TOML
+        .replace("baseline = 'track=\"baseline\"'\n", "")
+        .replace("canary = 'track=\"canary\"'\n", "");
+    let c = config::parse(&none, path).expect("parses");
+    let console = from_config(&c, path, None, true, who(), audit.clone()).expect("builds");
+    let tracks = console.pod_hash_tracks.expect("pod-hash mode");
+    assert_eq!(
+        (tracks.label.as_str(), tracks.service.as_str()),
+        ("rollouts_pod_template_hash", r#"job="checkout""#)
+    );
+    assert!(
+        console
+            .intro
+            .iter()
+            .any(|l| l.starts_with("PromQL tracks: the rollout's pod-template hashes")),
+        "{:?}",
+        console.intro
+    );
+
+    let one = TOML.replace("canary = 'track=\"canary\"'\n", "");
+    let c = config::parse(&one, path).expect("parses");
+    let err = from_config(&c, path, None, true, who(), audit)
+        .err()
+        .expect("an error")
+        .0;
+    assert!(
+        err.contains("sets only one of baseline / canary: set both, or neither"),
+        "{err}"
+    );
+}

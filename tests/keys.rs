@@ -501,3 +501,226 @@ fn actions_the_backend_denies_are_disabled_with_the_reason() {
     h.press(KeyCode::Char('r'));
     assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
 }
+
+/// Applies a confirmed action to the simulator as its backend would, and reports it back.
+fn run_on_sim(h: &mut Harness, effects: &[Effect]) -> rollout_console::domain::Rollout {
+    let (request, _) = act(effects).expect("an action was sent");
+    let result = rollout_console::sim::backend::apply(&mut h.sim, request, false, h.now);
+    let rollout = result.clone().expect("the simulator applies it");
+    let more = update(
+        &mut h.model,
+        Msg::ActionFinished {
+            kind: request.kind,
+            at: h.now,
+            result,
+            audit_error: None,
+        },
+    );
+    h.answer(more);
+    rollout
+}
+
+#[test]
+fn capital_p_promotes_fully_and_the_receipt_says_deployment_complete() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('P'));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("P opens a prompt")
+    };
+    assert_eq!(
+        (prompt.action, prompt.seen_step, prompt.to),
+        (ActionKind::PromoteFull, 0, Some((3, 100)))
+    );
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("y sends it");
+    assert_eq!(
+        (request.kind, request.expected_step),
+        (ActionKind::PromoteFull, 0)
+    );
+    assert_eq!(
+        (receipt.action.as_str(), receipt.operation.as_str()),
+        ("promote_full", "deployment_complete")
+    );
+    let after = run_on_sim(&mut h, &effects);
+    assert_eq!(
+        (after.state, after.canary_weight),
+        (RolloutState::Completed, 100)
+    );
+}
+
+#[test]
+fn retry_is_offered_only_after_an_abort_and_restarts_at_the_first_step() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    assert!(h.press(KeyCode::Char('t')).is_empty());
+    assert_eq!(h.model.overlay, Overlay::None, "nothing to retry yet");
+    assert!(
+        h.events_text()
+            .contains("retry is for an aborted or failed rollout"),
+        "{}",
+        h.events_text()
+    );
+    h.press(KeyCode::Char('r'));
+    let effects = h.press(KeyCode::Char('y'));
+    assert_eq!(run_on_sim(&mut h, &effects).state, RolloutState::RolledBack);
+    let footer: Vec<String> = rollout_console::app::keymap::footer_keys(&h.model)
+        .into_iter()
+        .map(|(k, t)| format!("{k} {t}"))
+        .collect();
+    assert!(footer.contains(&"t retry".to_string()), "{footer:?}");
+    assert!(
+        !footer.iter().any(|k| k.starts_with("p ")),
+        "no promote after an abort: {footer:?}"
+    );
+    h.press(KeyCode::Char('t'));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("t opens a prompt after an abort: {}", h.events_text())
+    };
+    assert_eq!(prompt.to, Some((0, 5)));
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("sent");
+    assert_eq!(request.kind, ActionKind::Retry);
+    assert_eq!(receipt.operation, "rollout_retried");
+    let after = run_on_sim(&mut h, &effects);
+    assert_eq!(
+        (after.state, after.step, after.canary_weight),
+        (RolloutState::Progressing, 0, 5)
+    );
+}
+
+#[test]
+fn an_action_the_backend_lacks_is_refused_naming_the_backend() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    assert!(h.press(KeyCode::Char('u')).is_empty());
+    assert_eq!(h.model.overlay, Overlay::None);
+    assert!(
+        h.events_text()
+            .contains("this backend cannot undo (simulator (test))"),
+        "{}",
+        h.events_text()
+    );
+    // A backend with the basic four only (e.g. a command backend without promote_full).
+    h.model.actions = ActionKind::BASIC.to_vec();
+    assert!(h.press(KeyCode::Char('P')).is_empty());
+    assert_eq!(h.model.overlay, Overlay::None);
+    let footer = rollout_console::app::keymap::footer_keys(&h.model);
+    assert!(!footer.iter().any(|(k, _)| *k == "P"), "{footer:?}");
+}
+
+#[test]
+fn analysis_results_become_events_and_the_reason_on_screen() {
+    use rollout_console::domain::{AnalysisPhase, AnalysisResult};
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(4);
+    let result = |phase, value: Option<&str>, message: Option<&str>| AnalysisResult {
+        run: "checkout-7b9f4c6d5-2".into(),
+        metric: "success-rate".into(),
+        phase,
+        value: value.map(str::to_string),
+        message: message.map(str::to_string),
+        at: None,
+    };
+    h.sim.rollout_mut().analysis = vec![result(AnalysisPhase::Running, None, None)];
+    h.advance(2);
+    assert!(
+        h.events_text()
+            .contains("analysis success-rate running (checkout-7b9f4c6d5-2)"),
+        "{}",
+        h.events_text()
+    );
+    let failed = result(
+        AnalysisPhase::Failed,
+        Some("[0.91]"),
+        Some("metric \"success-rate\" assessed Failed due to failed (1) > failureLimit (0)"),
+    );
+    h.sim.rollout_mut().analysis = vec![failed];
+    h.advance(2);
+    h.advance(2);
+    let text = h.events_text();
+    assert_eq!(
+        text.matches("analysis success-rate FAILED value [0.91]: metric")
+            .count(),
+        1,
+        "said once, when it changed:\n{text}"
+    );
+    let (tone, why) = rollout_console::app::explain::why(&h.model);
+    assert_eq!(tone, rollout_console::app::explain::Tone::Bad);
+    assert!(
+        why.starts_with("analysis success-rate FAILED (value [0.91])"),
+        "{why}"
+    );
+    let screen = h.render(160, 48);
+    assert!(screen.contains("✗ success-rate FAILED [0.91]"), "{screen}");
+}
+
+#[test]
+fn without_configured_selectors_the_tracks_come_from_the_pod_template_hashes() {
+    use rollout_console::app::model::PodHashTracks;
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.model.pod_hash_tracks = Some(PodHashTracks {
+        label: "rollouts_pod_template_hash".into(),
+        service: r#"job="checkout""#.into(),
+    });
+    let tracks = |h: &mut Harness| {
+        // A new chart window asks for metrics at once.
+        let effects = update(&mut h.model, Msg::CycleWindow);
+        match effects.first() {
+            Some(Effect::FetchMetrics { request, .. }) => request.tracks.clone(),
+            other => panic!("a metrics fetch: {other:?}"),
+        }
+    };
+    let t = tracks(&mut h).expect("the simulator reports both hashes");
+    assert_eq!(
+        t.baseline,
+        r#"job="checkout", rollouts_pod_template_hash="5f7c9d6b8""#
+    );
+    assert_eq!(
+        t.canary,
+        r#"job="checkout", rollouts_pod_template_hash="7b9f4c6d5""#
+    );
+    // A hash is a value: quoted and escaped, never spliced in raw.
+    h.sim.rollout_mut().canary_hash = Some(r#"x", job=~".+"#.into());
+    h.advance(2);
+    assert_eq!(
+        tracks(&mut h).expect("known").canary,
+        r#"job="checkout", rollouts_pod_template_hash="x\", job=~\".+""#
+    );
+    // Unknown hashes: no override, so the source says it is waiting rather than guessing.
+    h.sim.rollout_mut().canary_hash = None;
+    h.advance(2);
+    assert_eq!(tracks(&mut h), None);
+    // Configured selectors (no pod-hash mode): never overridden.
+    h.model.pod_hash_tracks = None;
+    assert_eq!(tracks(&mut h), None);
+}
+
+#[test]
+fn a_watched_change_re_reads_the_rollout_at_once() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    assert_eq!(
+        h.pending
+            .iter()
+            .filter(|e| matches!(e, Effect::WatchRollout { name } if name == "checkout"))
+            .count(),
+        1,
+        "the backend is asked to watch once: {:?}",
+        h.pending
+    );
+    h.advance(10);
+    assert!(
+        !h.pending
+            .iter()
+            .skip(2)
+            .any(|e| matches!(e, Effect::WatchRollout { .. })),
+        "only once: {:?}",
+        h.pending
+    );
+    let before = h.model.polls.rollout_generation;
+    let effects = update(&mut h.model, Msg::RolloutChanged);
+    assert!(
+        matches!(effects.as_slice(), [Effect::FetchRollout { generation, .. }] if *generation == before + 1),
+        "{effects:?}"
+    );
+}

@@ -89,6 +89,7 @@ fn request(lookback: Duration) -> FetchRequest {
             error_ratio: SLO_RATIO.into(),
             window: Duration::from_secs(3600),
         }],
+        tracks: None,
     }
 }
 

@@ -13,6 +13,11 @@ pub enum Effect {
     FetchPermissions {
         name: String,
     },
+    /// Ask the backend once to watch the rollout (Argo): its changes come back as
+    /// `Msg::RolloutChanged`. Backends that cannot watch are polled only.
+    WatchRollout {
+        name: String,
+    },
     FetchMetrics {
         generation: u64,
         request: FetchRequest,

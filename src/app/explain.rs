@@ -12,6 +12,26 @@ pub enum Tone {
     Bad,
 }
 
+/// The first failed, errored or inconclusive analysis metric, in words.
+pub fn bad_analysis(r: &crate::domain::Rollout) -> Option<String> {
+    let a = r.analysis.iter().find(|a| a.phase.is_bad())?;
+    let value = a
+        .value
+        .as_deref()
+        .map(|v| format!(" (value {v})"))
+        .unwrap_or_default();
+    let message = a
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    Some(format!(
+        "analysis {} {}{value}{message}",
+        a.metric,
+        a.phase.label()
+    ))
+}
+
 pub fn why(model: &Model) -> (Tone, String) {
     let Some(r) = &model.rollout else {
         return match &model.rollout_error {
@@ -21,7 +41,13 @@ pub fn why(model: &Model) -> (Tone, String) {
     };
     let now = model.now;
     let message = r.message.clone().unwrap_or_default();
+    let analysis = bad_analysis(r);
     match r.state {
+        // An inconclusive analysis pauses an Argo rollout: that is the reason to show.
+        RolloutState::Paused if r.paused_by.is_none() && analysis.is_some() => {
+            let text = analysis.unwrap_or_default();
+            return (Tone::Warn, format!("paused by the {text}"));
+        }
         RolloutState::Paused => {
             let who = r.paused_by.as_deref().unwrap_or("someone");
             let ago = r
@@ -42,6 +68,9 @@ pub fn why(model: &Model) -> (Tone, String) {
             return (Tone::Bad, text);
         }
         RolloutState::Failed => return (Tone::Bad, format!("failed: {message}")),
+        RolloutState::Progressing if analysis.is_some() => {
+            return (Tone::Bad, analysis.unwrap_or_default());
+        }
         RolloutState::Completed => {
             return (
                 Tone::Good,

@@ -40,7 +40,10 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
             KeyCode::Char('q') => Some(Msg::Quit),
             KeyCode::Char('?') => Some(Msg::ToggleHelp),
             KeyCode::Char('p') => Some(Msg::Request(ActionKind::Promote)),
+            KeyCode::Char('P') => Some(Msg::Request(ActionKind::PromoteFull)),
             KeyCode::Char('r') => Some(Msg::Request(ActionKind::Rollback)),
+            KeyCode::Char('t') => Some(Msg::Request(ActionKind::Retry)),
+            KeyCode::Char('u') => Some(Msg::Request(ActionKind::Undo)),
             KeyCode::Char(' ') => {
                 let paused = model
                     .rollout
@@ -76,32 +79,8 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
         Overlay::Confirm(_) => vec![("y", "confirm".into()), ("any other key", "cancel".into())],
         Overlay::None => {
             let mut keys = Vec::new();
-            if !model.settings.read_only {
-                let live = model
-                    .rollout
-                    .as_ref()
-                    .is_some_and(|r| !r.state.is_terminal());
-                if live && model.in_flight.is_none() {
-                    let paused = model
-                        .rollout
-                        .as_ref()
-                        .is_some_and(|r| r.state == RolloutState::Paused);
-                    let label = |kind: ActionKind, text: &str| match model
-                        .permissions
-                        .as_ref()
-                        .and_then(|p| p.denied(kind))
-                    {
-                        Some(_) => format!("{text} (not allowed)"),
-                        None => text.to_string(),
-                    };
-                    keys.push(("p", label(ActionKind::Promote, "promote")));
-                    keys.push(if paused {
-                        ("space", label(ActionKind::Resume, "resume"))
-                    } else {
-                        ("space", label(ActionKind::Pause, "pause"))
-                    });
-                    keys.push(("r", label(ActionKind::Rollback, "rollback")));
-                }
+            if !model.settings.read_only && model.in_flight.is_none() {
+                action_keys(model, &mut keys);
             }
             keys.push(("w", format!("window {}", model.chart_window.label())));
             keys.push(("tab", "focus".into()));
@@ -112,14 +91,59 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
     }
 }
 
+/// The action keys that make sense in the rollout's state, for this backend and this user.
+fn action_keys(model: &Model, keys: &mut Vec<(&'static str, String)>) {
+    let Some(r) = model.rollout.as_ref() else {
+        return;
+    };
+    let label = |kind: ActionKind, text: &str| match model
+        .permissions
+        .as_ref()
+        .and_then(|p| p.denied(kind))
+    {
+        Some(_) => format!("{text} (not allowed)"),
+        None => text.to_string(),
+    };
+    let offered =
+        |kind: ActionKind| model.actions.contains(&kind) && kind.allowed_in(r.state).is_ok();
+    let space = if r.state == RolloutState::Paused {
+        (ActionKind::Resume, "resume")
+    } else {
+        (ActionKind::Pause, "pause")
+    };
+    // Undo is offered in the footer once the rollout has ended; mid-rollout, rollback is the way.
+    let undo_shown = r.state.is_terminal();
+    for (key, kind, text) in [
+        ("p", ActionKind::Promote, "promote"),
+        ("P", ActionKind::PromoteFull, "full"),
+        ("space", space.0, space.1),
+        ("r", ActionKind::Rollback, "rollback"),
+        ("t", ActionKind::Retry, "retry"),
+        ("u", ActionKind::Undo, "undo"),
+    ] {
+        if offered(kind) && (kind != ActionKind::Undo || undo_shown) {
+            keys.push((key, label(kind, text)));
+        }
+    }
+}
+
 /// Every key, for the `?` overlay.
 pub const HELP: &[(&str, &str)] = &[
     (
         "p",
-        "promote to the next step (confirm with y; failing gates need the name + a reason)",
+        "promote one step (y confirms; failing gates need name + reason)",
     ),
+    ("P", "promote fully: straight to 100% (if the backend can)"),
     ("space", "pause / resume the rollout (confirm with y)"),
     ("r", "roll back: all traffic to stable (confirm with y)"),
+    (
+        "t",
+        "retry an aborted rollout from step 1 (if the backend can)",
+    ),
+    (
+        "u",
+        "undo: restore the previous revision (Argo, or an undo command)",
+    ),
     ("w", "cycle the chart window: 5m / 15m / 1h"),
     ("tab ↓ j", "focus the next metric"),
     ("S-tab ↑ k", "focus the previous metric"),

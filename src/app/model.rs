@@ -298,6 +298,37 @@ pub struct Polls {
     pub metrics_started: Option<DateTime<Utc>>,
     pub queries_last_poll: usize,
     pub permissions_asked: bool,
+    /// The backend was asked once to watch the rollout (Argo); its changes trigger a re-read.
+    pub watch_asked: bool,
+}
+
+/// PromQL track selectors built from the rollout's pod-template hashes (Argo's
+/// `rollouts-pod-template-hash`), used when the config names no baseline / canary selectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodHashTracks {
+    /// The label as Prometheus stores it, e.g. `rollouts_pod_template_hash`.
+    pub label: String,
+    /// The service's matchers, ANDed with the hash (may be empty).
+    pub service: String,
+}
+
+impl PodHashTracks {
+    /// Baseline = the stable pods, canary = the canary pods; `None` until both hashes are known.
+    pub fn tracks(&self, rollout: Option<&Rollout>) -> Option<crate::metrics::Tracks> {
+        let r = rollout?;
+        let select = |hash: &Option<String>| {
+            let hash = hash.as_deref().filter(|h| !h.is_empty())?;
+            let own = crate::metrics::template::matchers(&[(self.label.as_str(), hash)]);
+            Some(match self.service.trim() {
+                "" => own,
+                service => format!("{service}, {own}"),
+            })
+        };
+        Some(crate::metrics::Tracks {
+            baseline: select(&r.stable_hash)?,
+            canary: select(&r.canary_hash)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -323,6 +354,10 @@ pub struct Model {
     pub judge_thresholds: ScoreThresholds,
     /// What this user may not do (asked once at start); `None` until answered.
     pub permissions: Option<crate::backend::Permissions>,
+    /// The actions the backend can take at all (promote-full, retry and undo are optional).
+    pub actions: Vec<ActionKind>,
+    /// Set when the track selectors come from the rollout's pod-template hashes.
+    pub pod_hash_tracks: Option<PodHashTracks>,
     pub quit: bool,
 }
 
@@ -351,6 +386,8 @@ impl Model {
             metrics_warnings: Vec::new(),
             judge_thresholds: ScoreThresholds::default(),
             permissions: None,
+            actions: ActionKind::BASIC.to_vec(),
+            pod_hash_tracks: None,
             quit: false,
         }
     }

@@ -29,6 +29,8 @@ pub enum Msg {
     PermissionsFetched {
         result: Result<crate::backend::Permissions, String>,
     },
+    /// The backend's watch saw the rollout change: re-read it now rather than at the next poll.
+    RolloutChanged,
     RolloutFetched {
         generation: u64,
         at: DateTime<Utc>,

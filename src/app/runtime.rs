@@ -58,6 +58,19 @@ impl EffectRunner {
                     result,
                 }
             }
+            Effect::WatchRollout { name } => {
+                // Lives as long as the backend's watch: every change asks for a re-read.
+                let Some(mut changes) = self.backend.reader().watch(&name) else {
+                    return;
+                };
+                tracing::info!(rollout = %name, "watching the rollout for changes");
+                while changes.changed().await.is_ok() {
+                    if self.tx.send(Msg::RolloutChanged).is_err() {
+                        break;
+                    }
+                }
+                return;
+            }
             Effect::FetchPermissions { name } => {
                 let reader = self.backend.reader();
                 let result =

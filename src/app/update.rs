@@ -10,7 +10,7 @@ use crate::audit::{AuditRecord, VerdictRecord};
 use crate::backend::{ActionError, ActionKind, ActionRequest};
 use crate::domain::format::{age, short_duration};
 use crate::domain::policy::promotion_blockers;
-use crate::domain::{Rollout, Verdict};
+use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Verdict};
 use crate::metrics::{FetchRequest, FetchResult, MetricQuery, SloQuery};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
@@ -18,6 +18,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             model.now = now;
             let mut effects = polls_due(model);
+            if !model.polls.watch_asked {
+                model.polls.watch_asked = true;
+                effects.push(Effect::WatchRollout {
+                    name: model.settings.rollout_name.clone(),
+                });
+            }
             if model.permissions.is_none()
                 && !model.settings.read_only
                 && !model.polls.permissions_asked
@@ -126,6 +132,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        // A newer read supersedes one in flight: its late answer is dropped by generation.
+        Msg::RolloutChanged => vec![fetch_rollout(model)],
         Msg::RolloutFetched {
             generation,
             at,
@@ -215,6 +223,10 @@ fn fetch_metrics(model: &mut Model) -> Effect {
                 window: s.def.window,
             })
             .collect(),
+        tracks: model
+            .pod_hash_tracks
+            .as_ref()
+            .and_then(|p| p.tracks(model.rollout.as_ref())),
     };
     Effect::FetchMetrics {
         generation: model.polls.metrics_generation,
@@ -271,8 +283,10 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
         if let Some(m) = &new.message {
             model.push_event(EventLevel::Info, format!("backend: {m}"));
         }
+        note_analysis(model, &[], &new.analysis);
         return;
     };
+    note_analysis(model, &old.analysis, &new.analysis);
     if old.step != new.step {
         let took = old
             .step_duration(old.step)
@@ -305,6 +319,46 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
         && let Some(m) = &new.message
     {
         model.push_event(EventLevel::Info, format!("backend: {m}"));
+    }
+}
+
+/// An event for each analysis metric whose phase changed (or that is new and already decided),
+/// with its value and message: "why did it stop", answered in the events pane.
+fn note_analysis(model: &mut Model, old: &[AnalysisResult], new: &[AnalysisResult]) {
+    for result in new.iter().rev() {
+        let before = old
+            .iter()
+            .find(|o| o.run == result.run && o.metric == result.metric)
+            .map(|o| o.phase);
+        if before == Some(result.phase)
+            || (before.is_none() && matches!(result.phase, AnalysisPhase::Pending))
+        {
+            continue;
+        }
+        let level = match result.phase {
+            AnalysisPhase::Successful => EventLevel::Good,
+            p if p.is_bad() => EventLevel::Bad,
+            _ => EventLevel::Info,
+        };
+        let value = result
+            .value
+            .as_deref()
+            .map(|v| format!(" value {v}"))
+            .unwrap_or_default();
+        let message = result
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        model.push_event(
+            level,
+            format!(
+                "analysis {} {}{value}{message} ({})",
+                result.metric,
+                result.phase.label(),
+                result.run
+            ),
+        );
     }
 }
 
@@ -439,6 +493,16 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
             "re-reading the rollout after the last action; try again in a moment".into(),
         );
     }
+    if !model.actions.contains(&kind) {
+        return refuse(
+            model,
+            format!(
+                "this backend cannot {} ({})",
+                kind.verb(),
+                model.settings.source_label
+            ),
+        );
+    }
     if let Some(why) = model.permissions.as_ref().and_then(|p| p.denied(kind)) {
         let text = format!("{} is not allowed for you: {why}", kind.verb());
         return refuse(model, text);
@@ -446,15 +510,8 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
     let Some(r) = model.rollout.clone() else {
         return refuse(model, "no rollout loaded yet; nothing to act on".into());
     };
-    if r.state.is_terminal() {
-        return refuse(
-            model,
-            format!(
-                "the rollout is {}; there is nothing to {}",
-                r.state.label(),
-                kind.verb()
-            ),
-        );
+    if let Err(why) = kind.allowed_in(r.state) {
+        return refuse(model, why);
     }
     let to = match kind {
         ActionKind::Promote => Some(
@@ -462,7 +519,9 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
                 .get(r.step + 1)
                 .map_or((r.step + 1, 100), |s| (r.step + 1, s.weight)),
         ),
+        ActionKind::PromoteFull => Some((r.steps.len().saturating_sub(1), 100)),
         ActionKind::Rollback => Some((r.step, 0)),
+        ActionKind::Retry => Some((0, r.steps.first().map_or(0, |s| s.weight))),
         _ => None,
     };
     let verdicts = model
@@ -470,7 +529,7 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
         .iter()
         .map(|p| (p.def.name.clone(), p.verdict(), p.reason()))
         .collect();
-    let blockers = if kind == ActionKind::Promote {
+    let blockers = if matches!(kind, ActionKind::Promote | ActionKind::PromoteFull) {
         promotion_blockers(
             &model.gate_evaluations(),
             &model.budgets(),

@@ -35,6 +35,16 @@ pub struct FetchRequest {
     pub step: Duration,
     pub metrics: Vec<MetricQuery>,
     pub slos: Vec<SloQuery>,
+    /// Track selectors for this poll, overriding the configured ones (built from the rollout's
+    /// pod-template hashes when the config names none).
+    pub tracks: Option<Tracks>,
+}
+
+/// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracks {
+    pub baseline: String,
+    pub canary: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -679,6 +679,10 @@ pub struct Selectors {
     pub rollout: String,
 }
 
+/// A metric's error while the track selectors come from pod-template hashes not read yet.
+pub const NO_TRACKS_YET: &str = "no baseline/canary selector yet: waiting for the rollout's \
+    pod-template hashes from the backend (or set baseline and canary in [[rollouts]])";
+
 #[derive(Debug)]
 pub struct PrometheusSource {
     client: PrometheusClient,
@@ -724,17 +728,18 @@ impl PrometheusSource {
     async fn fetch_metric(
         &self,
         query: &MetricQuery,
+        (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         step: Duration,
     ) -> Outcome<TrackSeries> {
         let window = query.window.unwrap_or(DEFAULT_WINDOW);
         let render = |selector: &str| template::render(&query.query, &self.vars(selector, window));
-        let (baseline, canary) = match (
-            render(&self.selectors.baseline),
-            render(&self.selectors.canary),
-        ) {
+        let (baseline, canary) = match (render(baseline), render(canary)) {
             (Ok(b), Ok(c)) => (b, c),
+            (Err(_), _) | (_, Err(_)) if baseline.trim().is_empty() || canary.trim().is_empty() => {
+                return Outcome::failed(NO_TRACKS_YET.into());
+            }
             (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
         };
         let (baseline, canary) = futures::join!(
@@ -887,11 +892,18 @@ impl MetricsSource for PrometheusSource {
         let end = align_down(now_ms, step_ms);
         let start = align_down(now_ms.saturating_sub(lookback_ms), step_ms);
 
+        let tracks = match &request.tracks {
+            Some(t) => (t.baseline.as_str(), t.canary.as_str()),
+            None => (
+                self.selectors.baseline.as_str(),
+                self.selectors.canary.as_str(),
+            ),
+        };
         let metrics = join_all(
             request
                 .metrics
                 .iter()
-                .map(|q| self.fetch_metric(q, start, end, step)),
+                .map(|q| self.fetch_metric(q, tracks, start, end, step)),
         );
         let slos = join_all(request.slos.iter().map(|s| self.fetch_slo(s, request.now)));
         let (metrics, slos) = futures::join!(metrics, slos);
@@ -1581,6 +1593,7 @@ mod tests {
                 metric("broken", "broken{$selector}"),
             ],
             slos: vec![],
+            tracks: None,
         };
         let result = src.fetch(&request).await;
 
@@ -1642,6 +1655,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn per_poll_tracks_replace_the_selectors_and_missing_ones_say_why() {
+        let server = stub(|_| {
+            reply(
+                200,
+                success(json!({"resultType": "matrix", "result": [
+                    {"metric": {}, "values": [[1_700_000_000, "1"]]}
+                ]})),
+            )
+        })
+        .await;
+        // Pod-hash mode: nothing configured for the tracks.
+        let src = PrometheusSource::new(
+            client(&server.url("")),
+            Selectors {
+                baseline: String::new(),
+                canary: String::new(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        );
+        let mut request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(60),
+            step: Duration::from_secs(15),
+            metrics: vec![metric("p95", "latency{$selector}")],
+            slos: vec![],
+            tracks: None,
+        };
+        let waiting = src.fetch(&request).await;
+        assert_eq!(
+            waiting.metrics[0].1.as_ref().expect_err("no tracks yet"),
+            NO_TRACKS_YET
+        );
+        assert!(server.seen().is_empty(), "nothing is guessed or sent");
+
+        request.tracks = Some(crate::metrics::Tracks {
+            baseline: r#"rollouts_pod_template_hash="5f7c9d6b8""#.into(),
+            canary: r#"rollouts_pod_template_hash="7b9f4c6d5""#.into(),
+        });
+        let answered = src.fetch(&request).await;
+        assert!(answered.metrics[0].1.is_ok(), "{answered:?}");
+        let mut queries: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .collect();
+        queries.sort();
+        assert_eq!(
+            queries,
+            [
+                r#"latency{rollouts_pod_template_hash="5f7c9d6b8"}"#,
+                r#"latency{rollouts_pod_template_hash="7b9f4c6d5"}"#
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn an_unreachable_prometheus_fails_each_metric_once() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -1655,6 +1725,7 @@ mod tests {
                 step: Duration::from_secs(15),
                 metrics: vec![metric("p95", "latency{$selector}")],
                 slos: vec![],
+                tracks: None,
             })
             .await;
         let err = result.metrics[0].1.as_ref().expect_err("down");
@@ -1724,6 +1795,7 @@ mod tests {
                     window: Duration::from_secs(86_400),
                 },
             ],
+            tracks: None,
         };
         let result = src.fetch(&request).await;
         let availability = result.slos[0].1.as_ref().expect("availability");

@@ -1,6 +1,7 @@
 //! The simulator's counters in the Prometheus text exposition format (version 0.0.4): a latency
 //! histogram `http_request_duration_seconds` and a counter `http_requests_total` with `code`,
-//! labelled `job="checkout"` and `track="baseline"|"canary"`.
+//! labelled `job="checkout"`, `track="baseline"|"canary"` and, as Argo's pods would be after
+//! kubernetes_sd's labelmap, `rollouts_pod_template_hash` (the simulated rollout's hashes).
 
 use std::fmt::Write;
 
@@ -12,11 +13,15 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Render both tracks. `job` is the service's job label.
 pub fn render(job: &str, totals: &[Totals; 2]) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    let tracks = [("baseline", &totals[0]), ("canary", &totals[1])];
+    let tracks = [
+        ("baseline", super::STABLE_HASH, &totals[0]),
+        ("canary", super::CANARY_HASH, &totals[1]),
+    ];
     out.push_str("# HELP http_request_duration_seconds Latency of HTTP requests.\n");
     out.push_str("# TYPE http_request_duration_seconds histogram\n");
-    for (track, t) in tracks {
-        let labels = format!("job=\"{job}\",track=\"{track}\"");
+    for (track, hash, t) in tracks {
+        let labels =
+            format!("job=\"{job}\",track=\"{track}\",rollouts_pod_template_hash=\"{hash}\"");
         let mut cumulative = 0u64;
         for (bound, count) in BUCKETS.iter().zip(t.slots.iter()) {
             cumulative += count;
@@ -43,8 +48,9 @@ pub fn render(job: &str, totals: &[Totals; 2]) -> String {
     }
     out.push_str("# HELP http_requests_total HTTP requests by status code.\n");
     out.push_str("# TYPE http_requests_total counter\n");
-    for (track, t) in tracks {
-        let labels = format!("job=\"{job}\",track=\"{track}\"");
+    for (track, hash, t) in tracks {
+        let labels =
+            format!("job=\"{job}\",track=\"{track}\",rollouts_pod_template_hash=\"{hash}\"");
         let _ = writeln!(
             out,
             "http_requests_total{{{labels},code=\"200\"}} {}",
@@ -76,25 +82,25 @@ mod tests {
         t.slots[1] = 5;
         t.slots[SLOTS - 1] = 2;
         let text = render("checkout", &[t, Totals::default()]);
-        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"0.005\"} 3\n"), "{text}");
-        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"0.01\"} 8\n"), "{text}");
-        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"10\"} 8\n"), "{text}");
-        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",le=\"+Inf\"} 10\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",le=\"0.005\"} 3\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",le=\"0.01\"} 8\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",le=\"10\"} 8\n"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",le=\"+Inf\"} 10\n"), "{text}");
         assert!(
             text.contains(
-                "http_requests_total{job=\"checkout\",track=\"baseline\",code=\"500\"} 2\n"
+                "http_requests_total{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",code=\"500\"} 2\n"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "http_requests_total{job=\"checkout\",track=\"baseline\",code=\"200\"} 8\n"
+                "http_requests_total{job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",code=\"200\"} 8\n"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "http_requests_total{job=\"checkout\",track=\"canary\",code=\"200\"} 0\n"
+                "http_requests_total{job=\"checkout\",track=\"canary\",rollouts_pod_template_hash=\"7b9f4c6d5\",code=\"200\"} 0\n"
             ),
             "{text}"
         );

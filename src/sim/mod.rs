@@ -27,6 +27,10 @@ pub use scenario::Scenario;
 
 /// Requests per second across both tracks.
 pub const SERVICE_RPS: f64 = 400.0;
+/// The simulated pods' template hashes (as Argo labels them), so configs without baseline /
+/// canary selectors can be tried against `simulate`.
+pub const STABLE_HASH: &str = "5f7c9d6b8";
+pub const CANARY_HASH: &str = "7b9f4c6d5";
 /// The aggregation window of every simulated metric point (like `rate(...[1m])`).
 pub const METRIC_WINDOW_SECS: usize = 60;
 /// How much history the simulator keeps (the longest chart window, plus slack).
@@ -269,8 +273,8 @@ impl Simulator {
                 started_at,
                 finished_at: None,
             }],
-            stable_hash: None,
-            canary_hash: None,
+            stable_hash: Some(STABLE_HASH.into()),
+            canary_hash: Some(CANARY_HASH.into()),
             analysis: Vec::new(),
         };
         let mut sim = Self {

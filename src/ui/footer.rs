@@ -21,7 +21,22 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             theme.badge(),
         ));
     }
-    for (key, what) in footer_keys(model) {
+    let mut keys = footer_keys(model);
+    // On a narrow terminal the view keys go first; the action keys, help and quit stay.
+    let width = |keys: &[(&str, String)], spans: &[Span]| {
+        spans.iter().map(Span::width).sum::<usize>()
+            + keys
+                .iter()
+                .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+                .sum::<usize>()
+    };
+    for droppable in ["tab", "w"] {
+        if width(&keys, &spans) <= usize::from(area.width) {
+            break;
+        }
+        keys.retain(|(k, _)| *k != droppable);
+    }
+    for (key, what) in keys {
         spans.push(Span::styled(format!(" {key}"), theme.bold()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
     }

@@ -81,7 +81,9 @@ fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let left_width = (area.width * 34 / 100).clamp(44, 64);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
-    let steps = model.rollout.as_ref().map_or(4, |r| r.steps.len() as u16);
+    let steps = model.rollout.as_ref().map_or(4, |r| {
+        (r.steps.len() + r.analysis.len().min(timeline::MAX_ANALYSIS_LINES)) as u16
+    });
     let budget_height = model.slos.len() as u16 * 5 + 2;
     let [timeline, budgets, events] = Layout::vertical([
         Constraint::Length(steps + 5),

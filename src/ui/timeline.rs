@@ -11,7 +11,7 @@ use super::Theme;
 use crate::app::Model;
 use crate::app::explain::Tone;
 use crate::domain::format::short_duration;
-use crate::domain::{Rollout, RolloutState};
+use crate::domain::{AnalysisPhase, Rollout, RolloutState};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -171,6 +171,31 @@ pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme)
     );
 }
 
+/// How many analysis lines the large layout shows at most.
+pub const MAX_ANALYSIS_LINES: usize = 3;
+
+/// The backend's own analysis (Argo AnalysisRuns): one line per metric, newest run first.
+fn analysis_lines(r: &Rollout, theme: &Theme) -> Vec<Line<'static>> {
+    r.analysis
+        .iter()
+        .take(MAX_ANALYSIS_LINES)
+        .map(|a| {
+            let (mark, tone) = match a.phase {
+                AnalysisPhase::Successful => ("✓", Tone::Good),
+                AnalysisPhase::Pending | AnalysisPhase::Running => ("…", Tone::Neutral),
+                AnalysisPhase::Inconclusive => ("?", Tone::Warn),
+                AnalysisPhase::Failed | AnalysisPhase::Error => ("✗", Tone::Bad),
+            };
+            let value = a.value.as_deref().unwrap_or("—");
+            Line::from(vec![
+                Span::styled(format!(" {mark} {} ", a.metric), theme.tone(tone)),
+                Span::styled(a.phase.label().to_string(), theme.tone(tone)),
+                Span::styled(format!(" {value}"), theme.dim()),
+            ])
+        })
+        .collect()
+}
+
 /// READY TO PROMOTE, or why not, for a live rollout.
 fn readiness_span(model: &Model, theme: &Theme) -> Option<Span<'static>> {
     let r = model.rollout.as_ref()?;
@@ -221,6 +246,7 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     if let Some(span) = readiness_span(model, theme) {
         lines.push(Line::from(vec![Span::raw(" "), span]));
     }
+    lines.extend(analysis_lines(r, theme));
     let [text, gauge_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text);

@@ -52,12 +52,14 @@ impl Harness {
             },
             t0(),
         );
-        let model = Model::new(
+        let mut model = Model::new(
             settings(read_only),
             demo::metric_panels(),
             demo::slo_panels(),
             t0(),
         );
+        // What the demo's simulated backend offers.
+        model.actions = rollout_console::sim::backend::SIM_ACTIONS.to_vec();
         let mut h = Self {
             model,
             sim,
