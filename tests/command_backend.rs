@@ -530,7 +530,60 @@ fn the_commented_example_in_config_example_toml_parses_once_uncommented() {
         .and_then(|b| b.command)
         .expect("[backend.command]");
     assert!(cmd.promote.is_some() && cmd.rollback.is_some());
-    CommandController::new(&cmd).expect("its placeholders are all known");
+    let controller = CommandController::new(&cmd).expect("its placeholders are all known");
+    assert_eq!(
+        controller.actions().len(),
+        7,
+        "the example shows every action, optional ones included"
+    );
+}
+
+#[test]
+fn the_commented_argo_example_builds_a_console_with_pod_hash_tracks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let text = std::fs::read_to_string(&path).expect("config.example.toml");
+    let uncomment = |l: &str| format!("{}\n", l.trim_start_matches('#').trim_start());
+    let argo: String = text
+        .lines()
+        .skip_while(|l| *l != "# kind = \"argo\"")
+        .take_while(|l| l.starts_with('#'))
+        .map(uncomment)
+        .collect();
+    assert!(argo.contains("namespace = "), "{argo}");
+    // The live example with its backend swapped for the commented Argo one, and the tracks left
+    // to the pod-template hashes as the example's comment says.
+    let example = text
+        .replace("kind = \"http\"\nurl = \"http://127.0.0.1:8080\"\n", &argo)
+        .lines()
+        .filter(|l| !l.starts_with("baseline =") && !l.starts_with("canary   ="))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = config::parse(&example, &path).expect("the argo example parses");
+    let console = from_config(
+        &c,
+        &path,
+        None,
+        false,
+        who(),
+        PathBuf::from("/tmp/audit.jsonl"),
+    )
+    .expect("builds without touching a cluster");
+    assert!(
+        console
+            .settings
+            .source_label
+            .contains("Argo Rollouts in namespace shop, context prod-eu"),
+        "{}",
+        console.settings.source_label
+    );
+    assert!(
+        console
+            .backend
+            .reader()
+            .actions()
+            .contains(&ActionKind::Undo)
+    );
+    assert!(console.pod_hash_tracks.is_some());
 }
 
 #[test]

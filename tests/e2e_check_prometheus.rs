@@ -16,8 +16,19 @@ use tsdb::{Engine, Tsdb};
 const BIN: &str = env!("CARGO_BIN_EXE_rollout-console");
 
 fn config(dir: &std::path::Path, prometheus: &str, sim: &Simulate) -> std::path::PathBuf {
+    config_with(dir, prometheus, sim, true)
+}
+
+/// `tracks = false` leaves baseline and canary out: the console builds them from the pod-template
+/// hashes the backend reports (the simulator labels its series as Argo's pods are labelled).
+fn config_with(
+    dir: &std::path::Path,
+    prometheus: &str,
+    sim: &Simulate,
+    tracks: bool,
+) -> std::path::PathBuf {
     let instance = format!("instance=\"{}\"", sim.addr);
-    let text = format!(
+    let mut text = format!(
         r#"poll_interval = "1s"
 [prometheus]
 url = "{prometheus}"
@@ -49,7 +60,18 @@ error_ratio = 'sum(rate(http_requests_total{{$service, code=~"5.."}}[$window])) 
 "#,
         addr = sim.addr
     );
-    let path = dir.join(format!("{}.toml", sim.addr.replace([':', '.'], "_")));
+    if !tracks {
+        text = text
+            .lines()
+            .filter(|l| !l.starts_with("baseline =") && !l.starts_with("canary   ="))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let path = dir.join(format!(
+        "{}{}.toml",
+        sim.addr.replace([':', '.'], "_"),
+        if tracks { "" } else { "_pod_hash" }
+    ));
     std::fs::write(&path, text).expect("config");
     path
 }
@@ -104,6 +126,20 @@ fn check_exit_codes_against_a_real_prometheus() {
 
     let (code, out) = check(&config(dir.path(), &prom.url, &slow), false);
     assert_eq!(code, 1, "latency-regression must fail:\n{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("P95_LATENCY:") && l.contains(" FAIL (canary ")),
+        "{out}"
+    );
+
+    // The same judgement with the tracks taken from the rollout's pod-template hashes.
+    let (code, out) = check(&config_with(dir.path(), &prom.url, &healthy, false), false);
+    assert_eq!(code, 0, "healthy must pass with pod-hash tracks:\n{out}");
+    let (code, out) = check(&config_with(dir.path(), &prom.url, &slow, false), false);
+    assert_eq!(
+        code, 1,
+        "latency-regression must fail with pod-hash tracks:\n{out}"
+    );
     assert!(
         out.lines()
             .any(|l| l.starts_with("P95_LATENCY:") && l.contains(" FAIL (canary ")),

@@ -95,6 +95,62 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
 }
 
 #[tokio::test]
+async fn promote_full_is_promote_with_full_true_and_retry_restarts_an_abort() {
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let url = sim.url.clone();
+    let reader = HttpReader::new(&url, None, Duration::from_secs(5)).expect("reader");
+    assert!(reader.actions().contains(&ActionKind::PromoteFull));
+    assert!(
+        !reader.actions().contains(&ActionKind::Undo),
+        "no undo in the API"
+    );
+    let r = reader.get("checkout").await.expect("get");
+    assert_eq!(
+        (r.stable_hash.as_deref(), r.canary_hash.as_deref()),
+        (Some("5f7c9d6b8"), Some("7b9f4c6d5")),
+        "the simulator reports pod-template hashes"
+    );
+    let control = HttpController::new(reader);
+    let r = control
+        .act(&request(ActionKind::PromoteFull, 0))
+        .await
+        .expect("promote full");
+    assert_eq!((r.state, r.canary_weight), (RolloutState::Completed, 100));
+    let actions: serde_json::Value = reqwest::get(format!("{url}/_sim/actions"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(actions[0]["action"], "promote", "{actions}");
+    assert_eq!(actions[0]["full"], true, "{actions}");
+    assert_eq!(actions[0]["expected_step"], 0, "{actions}");
+
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let control = HttpController::new(
+        HttpReader::new(&sim.url, None, Duration::from_secs(5)).expect("reader"),
+    );
+    match control.act(&request(ActionKind::Retry, 0)).await {
+        Err(ActionError::Rejected(why)) => assert!(why.contains("not aborted"), "{why}"),
+        other => panic!("nothing to retry while progressing: {other:?}"),
+    }
+    control
+        .act(&request(ActionKind::Rollback, 0))
+        .await
+        .expect("rollback");
+    let r = control
+        .act(&request(ActionKind::Retry, 0))
+        .await
+        .expect("retry");
+    assert_eq!(
+        (r.state, r.step, r.canary_weight),
+        (RolloutState::Progressing, 0, 5)
+    );
+    let counts = request_counts(&sim.url).await;
+    assert_eq!(counts["POST /rollouts/checkout/retry"], 2, "{counts}");
+}
+
+#[tokio::test]
 async fn an_unreachable_backend_is_an_error_in_words() {
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
