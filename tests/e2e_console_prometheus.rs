@@ -103,17 +103,32 @@ fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
     t.wait_text("Promote checkout?");
     t.send(&["y"]);
     t.wait_text("step 2/4");
+    // P: promote fully, from the step on screen, in one request with "full": true.
+    t.send(&["P"]);
+    t.wait_text("Promote checkout FULLY?");
+    t.send(&["y"]);
+    t.wait_text("COMPLETED");
     t.send(&["q"]);
-    t.wait_text("rollout-console: left checkout at step 2/4");
+    t.wait_text("rollout-console: left checkout");
     let actions = sim.get("/_sim/actions");
     let actions = actions.as_array().expect("list");
     assert_eq!(
         actions.len(),
-        1,
-        "exactly one action reached the simulator: {actions:?}"
+        2,
+        "exactly two actions reached the simulator: {actions:?}"
     );
     assert_eq!(actions[0]["action"], "promote");
     assert_eq!(actions[0]["expected_step"], 0);
+    assert_eq!(actions[0]["full"], false);
+    assert_eq!(
+        (
+            &actions[1]["action"],
+            &actions[1]["expected_step"],
+            &actions[1]["full"]
+        ),
+        (&"promote".into(), &1.into(), &true.into()),
+        "{actions:?}"
+    );
     assert!(
         actions[0]["actor"]
             .as_str()
@@ -126,7 +141,9 @@ fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
     t.send(&["clear", "Enter"]);
     t.run_console(&format!("--config {config} --read-only"), "");
     t.wait_text("READ-ONLY");
-    for key in ["p", "y", "Space", "y", "r", "y", "Enter", "p", "Enter"] {
+    for key in [
+        "p", "y", "Space", "y", "r", "y", "Enter", "p", "Enter", "P", "y", "t", "y", "u", "y",
+    ] {
         t.send(&[key]);
     }
     t.wait_text("read-only: promote is");
@@ -140,5 +157,5 @@ fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
         .filter(|(k, _)| !k.starts_with("GET "))
         .map(|(_, v)| v.as_u64().unwrap_or(0))
         .sum();
-    assert_eq!(non_get, 1, "only the first run's promote: {counts}");
+    assert_eq!(non_get, 2, "only the first run's two promotes: {counts}");
 }
