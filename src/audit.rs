@@ -52,7 +52,8 @@ pub struct AuditRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_client: Option<String>,
     pub rollout: String,
-    /// `promote`, `pause`, `resume`, `rollback`, or `gate_override` (a `check --override-reason`).
+    /// An `ActionKind` name (`promote`, `promote_full`, `pause`, `resume`, `rollback`, `retry`,
+    /// `undo`), or `gate_override` (a `check --override-reason`).
     pub action: String,
     /// `traffic_promoted`, `deployment_complete`, `rollout_paused`, `rollout_resumed`,
     /// `rollback_executed` or `gate_override`.
