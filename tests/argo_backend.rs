@@ -1,24 +1,31 @@
 //! The `argo` backend against a small fake of the Kubernetes API on 127.0.0.1, serving the real
 //! Argo Rollouts fixtures at the real paths and recording every request, so the exact patches
-//! (`kubectl argo rollouts`' merge patches) can be asserted without a cluster.
+//! (`kubectl argo rollouts`' merge patches, undo's JSON patch) and the watch's LIST/WATCH
+//! requests can be asserted without a cluster.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 use rollout_console::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
 use rollout_console::backend::{
     ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
 };
-use rollout_console::domain::RolloutState;
+use rollout_console::domain::{AnalysisPhase, RolloutState};
 
 const NS: &str = "jesse-test";
 const NAME: &str = "canary-demo";
+const ROLLOUTS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/rollouts";
 const ROLLOUT_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/rollouts/canary-demo";
+const RUNS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/analysisruns";
+const RS_PATH: &str = "/apis/apps/v1/namespaces/jesse-test/replicasets";
 const MERGE: &str = "application/merge-patch+json";
+const JSON_PATCH: &str = "application/json-patch+json";
 
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -30,14 +37,90 @@ struct Recorded {
     body: Option<Value>,
 }
 
+impl Recorded {
+    fn path(&self) -> &str {
+        self.uri.split('?').next().unwrap_or_default()
+    }
+
+    /// A query parameter, percent-decoded.
+    fn query(&self, key: &str) -> Option<String> {
+        query_param(&self.uri, key)
+    }
+
+    fn is_watch(&self) -> bool {
+        self.query("watch").is_some_and(|w| w == "true" || w == "1")
+    }
+}
+
+fn query_param(uri: &str, key: &str) -> Option<String> {
+    let (_, query) = uri.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("utf8");
+                out.push(u8::from_str_radix(hex, 16).expect("hex"));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
 struct Fake {
     rollout: Value,
+    /// The fake's resourceVersion counter: every change of the rollout takes the next one.
+    version: u64,
     replicasets: Vec<Value>,
+    /// An error code for the ReplicaSet LIST (403: no RBAC).
+    replicasets_error: Option<u16>,
+    analysisruns: Vec<Value>,
+    /// An error code for the AnalysisRun LIST (403: no RBAC, 404: no CRD).
+    analysisruns_error: Option<u16>,
     /// `false`: a controller without the status subresource (v0.9): PATCH .../status is a 404.
     status_subresource: bool,
-    /// SSAR answers by subresource ("" for the main resource): (allowed, reason).
+    /// SSAR answers by "resource" or "resource/subresource": (allowed, reason).
     access: Vec<(String, bool, String)>,
+    /// Open watch streams; dropping one ends its stream.
+    watchers: Vec<mpsc::UnboundedSender<Value>>,
+    /// Every watch is answered with a 410 Gone ERROR event, then closed.
+    watch_gone: bool,
+    /// Changes are not announced to the watches (a slow watch).
+    watch_lagging: bool,
     requests: Vec<Recorded>,
+}
+
+impl Fake {
+    /// After a change: the next resourceVersion, and a MODIFIED event to every watch.
+    fn changed(&mut self) {
+        self.version += 1;
+        self.rollout["metadata"]["resourceVersion"] = json!(self.version.to_string());
+        if !self.watch_lagging {
+            self.notify("MODIFIED");
+        }
+    }
+
+    fn notify(&mut self, kind: &str) {
+        let event = json!({"type": kind, "object": self.rollout.clone()});
+        self.watchers.retain(|w| w.send(event.clone()).is_ok());
+    }
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -69,10 +152,64 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// RFC 6902, the one operation undo sends: `replace` of an existing member.
+fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
+    for op in ops.as_array().ok_or("a JSON patch is an array")? {
+        let path = op["path"].as_str().ok_or("no path")?;
+        match op["op"].as_str() {
+            Some("replace") => {
+                *target
+                    .pointer_mut(path)
+                    .ok_or("replace of a missing member")? = op["value"].clone();
+            }
+            other => return Err(format!("op {other:?} is not served by this fake")),
+        }
+    }
+    Ok(())
+}
+
 fn status(code: u16, message: &str) -> Response {
+    let reason = match code {
+        403 => "Forbidden",
+        404 => "NotFound",
+        410 => "Expired",
+        422 => "Invalid",
+        _ => "InternalError",
+    };
     let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                      "message": message, "reason": "NotFound", "code": code});
+                      "message": message, "reason": reason, "code": code});
     (StatusCode::from_u16(code).expect("code"), axum::Json(body)).into_response()
+}
+
+fn list(kind: &str, version: u64, items: Vec<Value>) -> Response {
+    axum::Json(json!({
+        "apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": version.to_string()},
+        "items": items
+    }))
+    .into_response()
+}
+
+/// A watch: newline-delimited events, as long as the fake keeps the sender.
+fn watch_stream(fake: &mut Fake) -> Response {
+    if fake.watch_gone {
+        let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
+            "metadata": {}, "status": "Failure", "message": "too old resource version: 1 (2)",
+            "reason": "Expired", "code": 410}});
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(format!("{gone}\n")))
+            .expect("response");
+    }
+    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    fake.watchers.push(tx);
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(format!("{event}\n")), rx))
+    });
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from_stream(lines))
+        .expect("response")
 }
 
 async fn handle(
@@ -89,21 +226,30 @@ async fn handle(
             .map(str::to_string)
     };
     let mut fake = fake.lock().expect("lock");
-    fake.requests.push(Recorded {
+    let recorded = Recorded {
         method: method.to_string(),
         uri: uri.to_string(),
         content_type: header("content-type"),
         authorization: header("authorization"),
         body: (!body.is_empty()).then(|| serde_json::from_slice(&body).expect("JSON body")),
-    });
+    };
+    let watching = recorded.is_watch();
+    let field_selector = recorded.query("fieldSelector");
+    fake.requests.push(recorded);
     let path = uri.path();
-    let rollouts = format!("/apis/argoproj.io/v1alpha1/namespaces/{NS}/rollouts");
     match (method.as_str(), path) {
-        ("GET", p) if p == rollouts => axum::Json(json!({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "RolloutList", "metadata": {},
-            "items": [fake.rollout.clone()]
-        }))
-        .into_response(),
+        ("GET", ROLLOUTS_PATH) if watching => watch_stream(&mut fake),
+        ("GET", ROLLOUTS_PATH) => {
+            let name = fake.rollout["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            let items = match field_selector.as_deref() {
+                None => vec![fake.rollout.clone()],
+                Some(s) if s == format!("metadata.name={name}") => vec![fake.rollout.clone()],
+                Some(_) => vec![],
+            };
+            list("RolloutList", fake.version, items)
+        }
         ("GET", ROLLOUT_PATH) => axum::Json(fake.rollout.clone()).into_response(),
         ("PATCH", p) if p == format!("{ROLLOUT_PATH}/status") => {
             if !fake.status_subresource {
@@ -114,31 +260,51 @@ async fn handle(
             if let Some(s) = patch.get("status") {
                 merge(&mut fake.rollout["status"], s);
             }
+            fake.changed();
             axum::Json(fake.rollout.clone()).into_response()
         }
         ("PATCH", ROLLOUT_PATH) => {
             let patch: Value = serde_json::from_slice(&body).expect("patch");
-            merge(&mut fake.rollout, &patch);
+            match header("content-type").as_deref() {
+                Some(MERGE) => merge(&mut fake.rollout, &patch),
+                Some(JSON_PATCH) => {
+                    if let Err(e) = json_patch(&mut fake.rollout, &patch) {
+                        return status(422, &e);
+                    }
+                }
+                other => return status(415, &format!("unsupported content type {other:?}")),
+            }
+            fake.changed();
             axum::Json(fake.rollout.clone()).into_response()
         }
-        ("GET", p) if p == format!("/apis/apps/v1/namespaces/{NS}/replicasets") => {
-            axum::Json(json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {},
-                "items": fake.replicasets.clone()
-            }))
-            .into_response()
-        }
+        ("GET", RS_PATH) => match fake.replicasets_error {
+            Some(code) => status(
+                code,
+                "replicasets.apps is forbidden: User \"alice\" cannot list resource \"replicasets\"",
+            ),
+            None => list("ReplicaSetList", fake.version, fake.replicasets.clone()),
+        },
+        ("GET", RUNS_PATH) => match fake.analysisruns_error {
+            Some(code) => status(code, "the server could not find the requested resource"),
+            None => list("AnalysisRunList", fake.version, fake.analysisruns.clone()),
+        },
         ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
             let mut review: Value = serde_json::from_slice(&body).expect("review");
-            let sub = review
-                .pointer("/spec/resourceAttributes/subresource")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let attr = |k: &str| {
+                review
+                    .pointer(&format!("/spec/resourceAttributes/{k}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let key = match attr("subresource").as_str() {
+                "" => attr("resource"),
+                sub => format!("{}/{sub}", attr("resource")),
+            };
             let (allowed, reason) = fake
                 .access
                 .iter()
-                .find(|(s, _, _)| *s == sub)
+                .find(|(k, _, _)| *k == key)
                 .map(|(_, a, r)| (*a, r.clone()))
                 .unwrap_or((true, String::new()));
             review["status"] = json!({"allowed": allowed, "reason": reason});
@@ -160,11 +326,22 @@ impl Harness {
             .into_iter()
             .map(fixture)
             .collect();
+        let version = rollout["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         let fake = Arc::new(Mutex::new(Fake {
             rollout,
+            version,
             replicasets,
+            replicasets_error: None,
+            analysisruns: Vec::new(),
+            analysisruns_error: None,
             status_subresource: true,
             access: Vec::new(),
+            watchers: Vec::new(),
+            watch_gone: false,
+            watch_lagging: false,
             requests: Vec::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -229,6 +406,33 @@ users:
 
     fn requests(&self) -> Vec<Recorded> {
         self.fake.lock().expect("lock").requests.clone()
+    }
+
+    /// Changes the rollout as its controller would, and tells the open watches.
+    fn change_rollout(&self, f: impl FnOnce(&mut Value)) {
+        let mut fake = self.fake.lock().expect("lock");
+        f(&mut fake.rollout);
+        fake.changed();
+    }
+
+    /// The LISTs of the rollout by name (the watcher's), and the WATCHes.
+    fn watch_requests(&self) -> (Vec<Recorded>, Vec<Recorded>) {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path() == ROLLOUTS_PATH)
+            .filter(|r| r.query("fieldSelector").is_some())
+            .partition(|r| !r.is_watch())
+    }
+
+    /// Waits (a few seconds at most) until `n` watches were opened.
+    async fn wait_for_watches(&self, n: usize) {
+        for _ in 0..100 {
+            if self.watch_requests().1.len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no watch within 5s: {:?}", self.watch_requests());
     }
 
     /// (path, content type, body) of every PATCH, in order.
@@ -490,7 +694,12 @@ async fn without_a_status_subresource_patches_fall_back_to_the_main_resource() {
 async fn a_stale_expected_step_is_a_conflict_and_sends_no_patch() {
     // Argo index 4 (setWeight 60) is console step 2; the user saw step 1.
     let h = Harness::start(canary_at(4, false)).await;
-    for kind in [ActionKind::Promote, ActionKind::Pause, ActionKind::Rollback] {
+    for kind in [
+        ActionKind::Promote,
+        ActionKind::Pause,
+        ActionKind::Rollback,
+        ActionKind::Undo,
+    ] {
         let err = h.controller().act(&request(kind, 1)).await.unwrap_err();
         assert!(
             matches!(
@@ -514,7 +723,13 @@ async fn rbac_answers_map_to_disabled_actions() {
     let all = reader.rbac(NAME).await.expect("ssar");
     assert!(all.denied.is_empty(), "{all:?}");
 
-    h.set(|f| f.access = vec![("status".into(), false, "no RBAC policy matched".into())]);
+    h.set(|f| {
+        f.access = vec![(
+            "rollouts/status".into(),
+            false,
+            "no RBAC policy matched".into(),
+        )]
+    });
     let p = reader.rbac(NAME).await.expect("ssar");
     assert_eq!(p.denied(ActionKind::Pause), None);
     assert_eq!(p.denied(ActionKind::Resume), None);
@@ -525,7 +740,7 @@ async fn rbac_answers_map_to_disabled_actions() {
     );
     assert!(p.denied(ActionKind::Promote).is_some());
 
-    h.set(|f| f.access = vec![(String::new(), false, String::new())]);
+    h.set(|f| f.access = vec![("rollouts".into(), false, String::new())]);
     // What the console asks through the reader trait at start is this same answer.
     let p = RolloutReader::permissions(&reader, NAME)
         .await
@@ -535,6 +750,21 @@ async fn rbac_answers_map_to_disabled_actions() {
         Some("no RBAC permission to patch rollouts in jesse-test")
     );
     assert_eq!(p.denied(ActionKind::Rollback), None);
+    assert_eq!(
+        p.denied(ActionKind::Undo),
+        Some("no RBAC permission to patch rollouts in jesse-test")
+    );
+
+    // Undo also reads the ReplicaSets: without `list replicasets` it alone is disabled.
+    h.set(|f| f.access = vec![("replicasets".into(), false, "not in any role".into())]);
+    let p = reader.rbac(NAME).await.expect("ssar");
+    assert_eq!(
+        p.denied,
+        [(
+            ActionKind::Undo,
+            "no RBAC permission to list replicasets in jesse-test: not in any role".to_string()
+        )]
+    );
 
     let reviews: Vec<Value> = h
         .requests()
@@ -542,7 +772,11 @@ async fn rbac_answers_map_to_disabled_actions() {
         .filter(|r| r.method == "POST")
         .filter_map(|r| r.body)
         .collect();
-    assert_eq!(reviews.len(), 6, "two reviews per check");
+    assert_eq!(reviews.len(), 12, "three reviews per check");
+    assert_eq!(
+        reviews[2]["spec"]["resourceAttributes"],
+        json!({"namespace": NS, "verb": "list", "group": "apps", "resource": "replicasets"})
+    );
     assert_eq!(
         reviews[1]["spec"]["resourceAttributes"],
         json!({"namespace": NS, "verb": "patch", "group": "argoproj.io",
@@ -575,4 +809,422 @@ async fn a_completed_rollout_is_on_its_last_step_and_takes_no_action() {
         "{err:?}"
     );
     assert!(h.patches().is_empty());
+}
+
+// AnalysisRuns.
+
+/// The real failed background run, re-owned by the canary fixture and labelled with its canary.
+fn run_of_canary(name: &str, created: &str) -> Value {
+    let mut run = fixture("rollout-aborted_analysisrun");
+    run["metadata"]["name"] = json!(name);
+    run["metadata"]["namespace"] = json!(NS);
+    run["metadata"]["creationTimestamp"] = json!(created);
+    run["metadata"]["labels"]["rollouts-pod-template-hash"] = json!("65fb5ffc84");
+    run["metadata"]["ownerReferences"][0]["name"] = json!(NAME);
+    run["metadata"]["ownerReferences"][0]["uid"] = json!("b350ba76-f6ed-11e9-a15b-42010aa80033");
+    run
+}
+
+#[tokio::test]
+async fn get_shows_the_analysis_runs_of_the_current_canary_newest_first() {
+    let h = Harness::start(fixture("canary_canary-rollout")).await;
+    let older = run_of_canary("canary-demo-65fb5ffc84-1", "2019-10-28T04:53:00Z");
+    let mut newer = run_of_canary("canary-demo-65fb5ffc84-2", "2019-10-28T04:55:00Z");
+    newer["status"] = json!({"phase": "Running", "metricResults": [{"name": "latency",
+        "phase": "Running", "measurements": [{"phase": "Successful", "value": "[0.93]",
+        "startedAt": "2019-10-28T04:55:00Z", "finishedAt": "2019-10-28T04:55:01Z"}]}]});
+    let mut stranger = run_of_canary("other-rollout-65fb5ffc84-1", "2019-10-28T04:56:00Z");
+    stranger["metadata"]["ownerReferences"][0]["name"] = json!("other-rollout");
+    let mut earlier_canary = run_of_canary("canary-demo-877894d5b-1", "2019-10-28T04:57:00Z");
+    earlier_canary["metadata"]["labels"]["rollouts-pod-template-hash"] = json!("877894d5b");
+    h.set(|f| f.analysisruns = vec![older, stranger, earlier_canary, newer]);
+
+    let r = ArgoReader::new(h.settings.clone())
+        .get(NAME)
+        .await
+        .expect("get");
+    let got: Vec<(&str, &str, AnalysisPhase, Option<&str>)> = r
+        .analysis
+        .iter()
+        .map(|a| {
+            (
+                a.run.as_str(),
+                a.metric.as_str(),
+                a.phase,
+                a.value.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "canary-demo-65fb5ffc84-2",
+                "latency",
+                AnalysisPhase::Running,
+                Some("[0.93]")
+            ),
+            (
+                "canary-demo-65fb5ffc84-1",
+                "web",
+                AnalysisPhase::Failed,
+                Some("false")
+            ),
+        ]
+    );
+    assert_eq!(
+        r.analysis[1].message.as_deref(),
+        Some("metric \"web\" assessed Failed due to failed (1) > failureLimit (0)")
+    );
+    // Listed in the namespace by the canary's pod-template hash; ownership is checked here.
+    let runs: Vec<Recorded> = h
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == RUNS_PATH)
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].method, "GET");
+    assert_eq!(
+        runs[0].query("labelSelector").as_deref(),
+        Some("rollouts-pod-template-hash=65fb5ffc84")
+    );
+}
+
+#[tokio::test]
+async fn analysis_runs_that_cannot_be_listed_cost_only_the_analysis() {
+    let h = Harness::start(fixture("canary_canary-rollout")).await;
+    h.set(|f| f.analysisruns = vec![run_of_canary("run", "2019-10-28T04:53:00Z")]);
+    let reader = ArgoReader::new(h.settings.clone());
+    assert_eq!(reader.get(NAME).await.expect("get").analysis.len(), 1);
+    // No AnalysisRun CRD (404), then no RBAC (403): the rollout still reads.
+    for code in [404, 403] {
+        h.set(|f| f.analysisruns_error = Some(code));
+        let r = reader.get(NAME).await.expect("get");
+        assert!(r.analysis.is_empty(), "{code}: {:?}", r.analysis);
+        assert_eq!(r.state, RolloutState::Failed);
+        assert_eq!(r.canary_version, "does-not-exist");
+    }
+}
+
+// Undo.
+
+/// undo.go's body: the stable ReplicaSet's (revision 30: the rollout is at 31) pod template,
+/// without its `rollouts-pod-template-hash` label.
+fn undo_to_revision_30() -> Value {
+    let mut template = fixture("canary_stable-rs")["spec"]["template"].clone();
+    template["metadata"]["labels"] = json!({"app": "canary-demo"});
+    json!([{"op": "replace", "path": "/spec/template", "value": template}])
+}
+
+#[tokio::test]
+async fn undo_sends_the_previous_revision_s_template_as_a_json_patch() {
+    let h = Harness::start(canary_at(0, false)).await;
+    let r = h
+        .controller()
+        .act(&request(ActionKind::Undo, 0))
+        .await
+        .expect("undo");
+    let body = undo_to_revision_30();
+    assert_eq!(
+        h.patches(),
+        [(
+            ROLLOUT_PATH.to_string(),
+            Some(JSON_PATCH.to_string()),
+            body.clone()
+        )]
+    );
+    assert_eq!(
+        body[0]["value"]["spec"]["containers"][0]["image"], "argoproj/rollouts-demo:green",
+        "revision 30 is the stable ReplicaSet (canary-demo-877894d5b)"
+    );
+    // The ReplicaSets were listed by the rollout's selector before the patch.
+    let requests = h.requests();
+    let rs_list = requests
+        .iter()
+        .position(|r| r.path() == RS_PATH)
+        .expect("ReplicaSets listed");
+    let patch = requests
+        .iter()
+        .position(|r| r.method == "PATCH")
+        .expect("patched");
+    assert!(rs_list < patch);
+    assert_eq!(
+        requests[rs_list].query("labelSelector").as_deref(),
+        Some("app=canary-demo")
+    );
+    // The fake applied it: the rollout's template is now revision 30's.
+    let template = &h.fake.lock().expect("lock").rollout["spec"]["template"];
+    assert_eq!(template, &body[0]["value"]);
+    assert_eq!(r.step, 0);
+}
+
+#[tokio::test]
+async fn undo_is_allowed_on_a_completed_rollout() {
+    let mut ro = canary_at(8, false);
+    ro["status"]["phase"] = json!("Healthy");
+    ro["status"]["stableRS"] = json!("65fb5ffc84");
+    let h = Harness::start(ro).await;
+    h.controller()
+        .act(&request(ActionKind::Undo, 4))
+        .await
+        .expect("undo");
+    assert_eq!(
+        h.patches(),
+        [(
+            ROLLOUT_PATH.to_string(),
+            Some(JSON_PATCH.to_string()),
+            undo_to_revision_30()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn undo_without_a_previous_revision_or_without_rbac_sends_nothing() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| f.replicasets = vec![fixture("canary_canary-rs")]);
+    let err = h
+        .controller()
+        .act(&request(ActionKind::Undo, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ActionError::Rejected("no previous revision to undo to".into())
+    );
+
+    h.set(|f| f.replicasets_error = Some(403));
+    let err = h
+        .controller()
+        .act(&request(ActionKind::Undo, 0))
+        .await
+        .unwrap_err();
+    let ActionError::Rejected(why) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        why.contains("403") && why.contains("cannot list resource \"replicasets\""),
+        "{why}"
+    );
+    assert!(h.patches().is_empty(), "{:?}", h.patches());
+}
+
+// Watch.
+
+#[tokio::test]
+async fn a_watch_reports_every_change_and_get_reads_what_it_saw() {
+    let h = Harness::start(canary_at(0, false)).await;
+    let c = h.controller();
+    let mut changes = c.watch(NAME).expect("argo watches");
+    h.wait_for_watches(1).await;
+
+    // LIST by name for a resourceVersion, then WATCH from exactly that version.
+    let (lists, watches) = h.watch_requests();
+    assert_eq!((lists.len(), watches.len()), (1, 1));
+    assert_eq!(
+        lists[0].query("fieldSelector").as_deref(),
+        Some("metadata.name=canary-demo")
+    );
+    let w = &watches[0];
+    assert_eq!(
+        w.query("fieldSelector").as_deref(),
+        Some("metadata.name=canary-demo")
+    );
+    assert_eq!(w.query("resourceVersion").as_deref(), Some("28253567"));
+    assert_eq!(w.query("timeoutSeconds").as_deref(), Some("60"));
+    assert_eq!(w.query("allowWatchBookmarks").as_deref(), Some("true"));
+    assert_eq!(w.authorization.as_deref(), Some("Bearer test-token"));
+
+    // A patch through the controller: the fake's MODIFIED event bumps the counter.
+    c.act(&request(ActionKind::Pause, 0)).await.expect("pause");
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a change within 5s")
+        .expect("the watch lives");
+    let after_pause = *changes.borrow_and_update();
+    assert!(after_pause >= 1);
+
+    // The controller moves on; `get` answers from the watch, without a GET of the rollout.
+    h.change_rollout(|ro| ro["status"]["currentStepIndex"] = json!(2));
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a change within 5s")
+        .expect("the watch lives");
+    assert!(*changes.borrow_and_update() > after_pause);
+    let gets_before = h
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path() == ROLLOUT_PATH)
+        .count();
+    let r = c.get(NAME).await.expect("get");
+    assert_eq!(r.step, 1, "Argo index 2 is console step 1");
+    let gets_after = h
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path() == ROLLOUT_PATH)
+        .count();
+    assert_eq!(gets_after, gets_before, "read from the watch's copy");
+
+    // Our own patch shows at once, even before the watch delivers it.
+    h.set(|f| f.watch_lagging = true);
+    c.act(&request(ActionKind::Rollback, 1))
+        .await
+        .expect("abort");
+    let r = c.get(NAME).await.expect("get");
+    assert_eq!(r.state, RolloutState::RolledBack);
+    let gets_after = gets_after + 1; // act's own GET before the patch
+    assert_eq!(
+        h.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path() == ROLLOUT_PATH)
+            .count(),
+        gets_after
+    );
+    h.set(|f| f.watch_lagging = false);
+
+    // Deleted: the counter moves and `get` asks the API again.
+    h.set(|f| f.notify("DELETED"));
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a change within 5s")
+        .expect("the watch lives");
+    c.get(NAME).await.expect("get");
+    let gets = h
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path() == ROLLOUT_PATH)
+        .count();
+    assert_eq!(gets, gets_after + 1);
+}
+
+#[tokio::test]
+async fn a_closed_watch_re_lists_and_reports_what_changed_meanwhile() {
+    let h = Harness::start(canary_at(0, false)).await;
+    let reader = ArgoReader::new(h.settings.clone());
+    let mut changes = reader.watch(NAME).expect("argo watches");
+    h.wait_for_watches(1).await;
+
+    // The stream ends (the server's timeout, a proxy) and, unseen, the rollout changes.
+    {
+        let mut fake = h.fake.lock().expect("lock");
+        fake.watchers.clear();
+        fake.rollout["status"]["currentStepIndex"] = json!(2);
+        fake.version += 1;
+        let version = fake.version.to_string();
+        fake.rollout["metadata"]["resourceVersion"] = json!(version);
+    }
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .expect("the re-list finds the change within 5s")
+        .expect("the watch lives");
+    h.wait_for_watches(2).await;
+    let (lists, watches) = h.watch_requests();
+    assert_eq!((lists.len(), watches.len()), (2, 2));
+    assert_eq!(
+        watches[1].query("resourceVersion").as_deref(),
+        Some("28253568"),
+        "the new watch starts from the re-list"
+    );
+    // Between the re-list and now the copy is fresh: the step shows without a GET.
+    assert_eq!(reader.get(NAME).await.expect("get").step, 1);
+    assert!(
+        !h.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path() == ROLLOUT_PATH),
+        "read from the re-list's copy"
+    );
+
+    // The receiver is gone: the task ends, and a closed stream brings no re-list.
+    drop(changes);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.set(|f| f.watchers.clear());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(h.watch_requests().0.len(), 2, "{:?}", h.watch_requests());
+}
+
+#[tokio::test]
+async fn a_gone_watch_re_lists_with_a_backoff() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| f.watch_gone = true);
+    let reader = ArgoReader::new(h.settings.clone());
+    let changes = reader.watch(NAME).expect("argo watches");
+    // Every watch answers 410 Gone at once: re-list after 1s, 2s, 4s... never a busy loop.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (lists, watches) = h.watch_requests();
+    assert!(
+        (2..=4).contains(&lists.len()),
+        "{} LISTs in 3.5s: {lists:?}",
+        lists.len()
+    );
+    assert_eq!(lists.len(), watches.len());
+    // Nothing changed: no re-read asked for.
+    assert_eq!(*changes.borrow(), 0);
+    // Without a live watch `get` reads the API.
+    reader.get(NAME).await.expect("get");
+    assert!(
+        h.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path() == ROLLOUT_PATH)
+    );
+}
+
+#[tokio::test]
+async fn promote_full_patches_the_status_and_has_no_fallback() {
+    let h = Harness::start(canary_at(1, true)).await;
+    let r = h
+        .controller()
+        .act(&request(ActionKind::PromoteFull, 0))
+        .await
+        .expect("promote full");
+    assert_eq!(
+        h.patches(),
+        [(
+            status_path(),
+            Some(MERGE.to_string()),
+            json!({"status": {"promoteFull": true}})
+        )]
+    );
+    assert_ne!(r.state, RolloutState::RolledBack);
+
+    // promote.go sends --full to the status subresource only: on a 404 nothing else is sent.
+    let h = Harness::start(canary_at(1, true)).await;
+    h.set(|f| f.status_subresource = false);
+    match h
+        .controller()
+        .act(&request(ActionKind::PromoteFull, 0))
+        .await
+    {
+        Err(ActionError::Rejected(why)) => {
+            assert!(why.contains("no status subresource"), "{why}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(h.patches().len(), 1, "only the refused status patch");
+}
+
+#[tokio::test]
+async fn retry_clears_the_abort_and_is_refused_when_not_aborted() {
+    let h = Harness::start(canary_at(1, false)).await;
+    match h.controller().act(&request(ActionKind::Retry, 0)).await {
+        Err(ActionError::Rejected(why)) => assert!(why.contains("not aborted"), "{why}"),
+        other => panic!("nothing to retry: {other:?}"),
+    }
+    assert!(h.patches().is_empty(), "nothing sent");
+
+    let mut ro = canary_at(1, false);
+    ro["status"]["abort"] = json!(true);
+    let h = Harness::start(ro).await;
+    let seen = h.controller().get(NAME).await.expect("get");
+    assert_eq!(seen.state, RolloutState::RolledBack);
+    h.controller()
+        .act(&request(ActionKind::Retry, seen.step))
+        .await
+        .expect("retry");
+    assert_eq!(
+        h.patches(),
+        [(
+            status_path(),
+            Some(MERGE.to_string()),
+            json!({"status": {"abort": false}})
+        )]
+    );
 }

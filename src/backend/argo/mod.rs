@@ -1,24 +1,28 @@
 //! `kind = "argo"`: Argo Rollouts through the Kubernetes API, with kubectl's credentials.
-//! The reader only ever GETs and LISTs (plus the RBAC self-check); the controller, built only in
-//! read-write mode, adds the merge patches of `kubectl argo rollouts` (see `patch.rs`).
+//! The reader only ever GETs, LISTs and WATCHes (plus the RBAC self-check); the controller, built
+//! only in read-write mode, adds the patches of `kubectl argo rollouts` (see `patch.rs`).
 
 pub mod mapping;
 pub mod patch;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
+use kube::api::{
+    ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, WatchEvent,
+    WatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client, Config, Resource};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::OnceCell;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{OnceCell, watch};
 
 use super::{
     ActionError, ActionKind, ActionRequest, Permissions, RolloutController, RolloutReader,
@@ -39,7 +43,27 @@ pub struct ArgoSettings {
 #[derive(Clone)]
 struct Connection {
     client: Client,
+    /// The same cluster and credentials without the per-read timeout: a quiet watch is not a
+    /// dead one (the server ends it after `WATCH_TIMEOUT_SECS`; this catches a silent drop).
+    watch_client: Client,
     namespace: String,
+}
+
+/// How long the server keeps one watch open; then the watcher re-lists, which also refreshes the
+/// cached object.
+const WATCH_TIMEOUT_SECS: u32 = 60;
+/// Longer than any healthy watch cycle: a read silent for this long is a dead connection, and a
+/// cached object not confirmed for this long is not served.
+const WATCH_SILENCE: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30);
+/// A watch cycle that lasted this long was healthy: the next one starts without backing off.
+const WATCH_HEALTHY: Duration = Duration::from_secs(10);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// The object a live watch last saw, and when the watch last confirmed it.
+#[derive(Debug, Clone)]
+struct Cached {
+    object: Value,
+    confirmed: Instant,
 }
 
 /// Read side. The client is built on first use: loading a kubeconfig may run an exec credential
@@ -48,6 +72,8 @@ struct Connection {
 pub struct ArgoReader {
     settings: ArgoSettings,
     connection: Arc<OnceCell<Connection>>,
+    /// Rollouts under a live watch, by name: `get` reads these instead of a GET.
+    watched: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
 impl std::fmt::Debug for ArgoReader {
@@ -63,6 +89,22 @@ fn rollout_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
         "rollouts",
+    )
+}
+
+fn analysis_run_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "AnalysisRun"),
+        "analysisruns",
+    )
+}
+
+/// Untyped, so a ReplicaSet's pod template goes back into the rollout (undo) exactly as the API
+/// server wrote it, with fields newer than our k8s-openapi.
+fn replicaset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "ReplicaSet"),
+        "replicasets",
     )
 }
 
@@ -85,6 +127,7 @@ impl ArgoReader {
         Self {
             settings,
             connection: Arc::new(OnceCell::new()),
+            watched: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -117,9 +160,17 @@ impl ArgoReader {
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = Some(WATCH_SILENCE);
         let client = Client::try_from(config)
             .map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
-        Ok(Connection { client, namespace })
+        let watch_client = Client::try_from(watch_config)
+            .map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
+        Ok(Connection {
+            client,
+            watch_client,
+            namespace,
+        })
     }
 
     async fn connection(&self) -> Result<&Connection, String> {
@@ -147,6 +198,17 @@ impl ArgoReader {
     /// The ReplicaSets of the rollout's selector, for the versions. A failure (e.g. no RBAC to list
     /// ReplicaSets) only costs the version names, so it is logged, not returned.
     async fn replicasets(&self, ro: &Value) -> Vec<Value> {
+        match self.try_replicasets(ro).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list ReplicaSets");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The ReplicaSets of the rollout's selector (undo.go `listReplicaSets` lists the same way).
+    async fn try_replicasets(&self, ro: &Value) -> Result<Vec<Value>, String> {
         let selector = ro
             .pointer("/status/selector")
             .and_then(Value::as_str)
@@ -160,30 +222,89 @@ impl ArgoReader {
                 (!parts.is_empty()).then(|| parts.join(","))
             });
         let Some(selector) = selector else {
+            return Ok(Vec::new());
+        };
+        let c = self.connection().await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(c.client.clone(), &c.namespace, &replicaset_resource());
+        let list = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot list ReplicaSets ({selector}) in {}: {}",
+                    c.namespace,
+                    describe_error(&e)
+                )
+            })?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|rs| serde_json::to_value(rs).ok())
+            .collect())
+    }
+
+    /// The rollout's AnalysisRuns for its current canary, as `mapping::analysis_results` reads
+    /// them. Only the canary's pod-template hash is listed (a label Argo sets on every run), then
+    /// the owner is checked. Like the ReplicaSets, a failure (no RBAC, no AnalysisRun CRD: 404)
+    /// only costs the analysis panel.
+    async fn analysis(&self, ro: &Value) -> Vec<crate::domain::AnalysisResult> {
+        let Some(hash) = ro
+            .pointer("/status/currentPodHash")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty())
+        else {
             return Vec::new();
         };
         let Ok(c) = self.connection().await else {
             return Vec::new();
         };
-        let api: Api<ReplicaSet> = Api::namespaced(c.client.clone(), &c.namespace);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(c.client.clone(), &c.namespace, &analysis_run_resource());
+        let selector = format!("{}={hash}", mapping::POD_TEMPLATE_HASH);
         match api.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => list
-                .items
-                .into_iter()
-                .filter_map(|rs| serde_json::to_value(rs).ok())
-                .collect(),
+            Ok(list) => {
+                let runs: Vec<Value> = list
+                    .items
+                    .into_iter()
+                    .filter_map(|run| serde_json::to_value(run).ok())
+                    .filter(|run| mapping::owned_by(run, ro))
+                    .collect();
+                mapping::analysis_results(&runs, hash)
+            }
             Err(e) => {
-                tracing::warn!(%selector, error = %describe_error(&e), "cannot list ReplicaSets");
+                tracing::warn!(%selector, error = %describe_error(&e), "cannot list AnalysisRuns");
                 Vec::new()
             }
         }
     }
 
+    /// The console's model of `ro`, with its versions (ReplicaSets) and analysis (AnalysisRuns),
+    /// both listed at once.
+    async fn model(&self, ro: &Value) -> Result<Rollout, String> {
+        let (rs, analysis) = tokio::join!(self.replicasets(ro), self.analysis(ro));
+        let mut rollout = mapping::to_rollout(ro, &rs, Utc::now())?;
+        rollout.analysis = analysis;
+        Ok(rollout)
+    }
+
     /// Asks the API server (SelfSubjectAccessReview) whether this user may `patch` the rollout
-    /// and its `status` subresource, and turns the answers into the actions to disable.
+    /// and its `status` subresource, and `list` ReplicaSets (undo reads the previous template
+    /// there), and turns the answers into the actions to disable.
     pub async fn rbac(&self, name: &str) -> Result<Permissions, String> {
-        let main = self.can_patch(name, None).await?;
-        let status = self.can_patch(name, Some("status")).await?;
+        let main = self
+            .can("patch", "argoproj.io", "rollouts", None, Some(name))
+            .await?;
+        let status = self
+            .can(
+                "patch",
+                "argoproj.io",
+                "rollouts",
+                Some("status"),
+                Some(name),
+            )
+            .await?;
+        let list_rs = self.can("list", "apps", "replicasets", None, None).await?;
         let ns = &self.connection().await?.namespace;
         let mut denied = Vec::new();
         if let Some(why) = main {
@@ -208,25 +329,36 @@ impl ArgoReader {
             }
             denied.push((ActionKind::Rollback, why));
         }
+        if let Some(why) = list_rs
+            && !denied.iter().any(|(k, _)| *k == ActionKind::Undo)
+        {
+            denied.push((
+                ActionKind::Undo,
+                format!("no RBAC permission to list replicasets in {ns}{why}"),
+            ));
+        }
         Ok(Permissions { denied })
     }
 
     /// `None` when allowed, else the reason suffix (": <server's reason>" or empty).
-    async fn can_patch(
+    async fn can(
         &self,
-        name: &str,
+        verb: &str,
+        group: &str,
+        resource: &str,
         subresource: Option<&str>,
+        name: Option<&str>,
     ) -> Result<Option<String>, String> {
         let c = self.connection().await?;
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
                     namespace: Some(c.namespace.clone()),
-                    verb: Some("patch".into()),
-                    group: Some("argoproj.io".into()),
-                    resource: Some("rollouts".into()),
+                    verb: Some(verb.into()),
+                    group: Some(group.into()),
+                    resource: Some(resource.into()),
                     subresource: subresource.map(str::to_string),
-                    name: Some(name.to_string()),
+                    name: name.map(str::to_string),
                     ..ResourceAttributes::default()
                 }),
                 ..SelfSubjectAccessReviewSpec::default()
@@ -249,6 +381,156 @@ impl ArgoReader {
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
         Ok(Some(why))
+    }
+
+    /// The watched object, while the watch is live and has confirmed it recently.
+    fn cached(&self, name: &str) -> Option<Value> {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched
+            .get(name)
+            .filter(|c| c.confirmed.elapsed() < WATCH_SILENCE)
+            .map(|c| c.object.clone())
+    }
+
+    fn remember(&self, name: &str, object: Option<Value>) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        match object {
+            Some(object) => {
+                watched.insert(
+                    name.to_string(),
+                    Cached {
+                        object,
+                        confirmed: Instant::now(),
+                    },
+                );
+            }
+            None => {
+                watched.remove(name);
+            }
+        }
+    }
+
+    /// After our own patch: the API's answer is newer than the watch's copy until the watch
+    /// delivers it, and the console re-reads at once.
+    fn patched(&self, name: &str, object: &Value) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = watched.get_mut(name) {
+            c.object = object.clone();
+        }
+    }
+
+    /// A bookmark: the watch is alive and nothing changed.
+    fn confirm(&self, name: &str) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = watched.get_mut(name) {
+            c.confirmed = Instant::now();
+        }
+    }
+
+    /// Watches one rollout until `changes` has no receiver: LIST (by name) for a resourceVersion,
+    /// WATCH from it, bump the counter on every change; on 410 Gone, the end of the stream or an
+    /// error, forget the cached object and start over with a LIST. Back-off: 1s, doubling to 30s,
+    /// unless the last watch lasted (then 200ms: the server ends each one after a minute).
+    async fn watch_loop(self, name: String, changes: watch::Sender<u64>) {
+        // The resourceVersion of the object as last seen (`Some(None)`: absent), to tell whether
+        // a re-list found a change the watch missed.
+        let mut seen: Option<Option<String>> = None;
+        let mut failures: u32 = 0;
+        loop {
+            let started = Instant::now();
+            let outcome = tokio::select! {
+                () = changes.closed() => break,
+                outcome = self.watch_cycle(&name, &changes, &mut seen) => outcome,
+            };
+            // Between cycles a change may go unseen: `get` reads the API again.
+            self.remember(&name, None);
+            failures = if started.elapsed() >= WATCH_HEALTHY {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
+            let delay = match failures {
+                0 => Duration::from_millis(200),
+                n => Duration::from_secs(1u64 << (n - 1).min(5)).min(WATCH_BACKOFF_MAX),
+            };
+            match outcome {
+                Ok(()) => tracing::debug!(rollout = %name, ?delay, "watch ended; re-listing"),
+                Err(e) => {
+                    tracing::warn!(rollout = %name, error = %e, ?delay, "watch failed; re-listing")
+                }
+            }
+            tokio::select! {
+                () = changes.closed() => break,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+        self.remember(&name, None);
+        tracing::debug!(rollout = %name, "watch stopped: nobody listens");
+    }
+
+    /// One LIST and one WATCH. `Ok` when the server ended the watch, `Err` on anything else.
+    async fn watch_cycle(
+        &self,
+        name: &str,
+        changes: &watch::Sender<u64>,
+        seen: &mut Option<Option<String>>,
+    ) -> Result<(), String> {
+        let bump = || changes.send_modify(|n| *n = n.wrapping_add(1));
+        let c = self.connection().await?;
+        let by_name = format!("metadata.name={name}");
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(c.client.clone(), &c.namespace, &rollout_resource());
+        let list = api
+            .list(&ListParams::default().fields(&by_name))
+            .await
+            .map_err(|e| format!("list: {}", describe_error(&e)))?;
+        let version = list.metadata.resource_version.unwrap_or_default();
+        let object = list
+            .items
+            .into_iter()
+            .find(|o| o.metadata.name.as_deref() == Some(name));
+        let now_seen = object
+            .as_ref()
+            .map(|o| o.metadata.resource_version.clone().unwrap_or_default());
+        if seen.is_some() && *seen != Some(now_seen.clone()) {
+            bump();
+        }
+        *seen = Some(now_seen);
+        self.remember(name, object.and_then(|o| serde_json::to_value(o).ok()));
+
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(c.watch_client.clone(), &c.namespace, &rollout_resource());
+        let params = WatchParams::default()
+            .fields(&by_name)
+            .timeout(WATCH_TIMEOUT_SECS);
+        let mut events = Box::pin(
+            api.watch(&params, &version)
+                .await
+                .map_err(|e| format!("watch: {}", describe_error(&e)))?,
+        );
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                    *seen = Some(Some(
+                        o.metadata.resource_version.clone().unwrap_or_default(),
+                    ));
+                    self.remember(name, serde_json::to_value(o).ok());
+                    bump();
+                }
+                Ok(WatchEvent::Deleted(_)) => {
+                    *seen = Some(None);
+                    self.remember(name, None);
+                    bump();
+                }
+                Ok(WatchEvent::Bookmark(_)) => self.confirm(name),
+                // 410 Gone (the version is too old) and the like: start over from a LIST.
+                Ok(WatchEvent::Error(s)) => {
+                    return Err(format!("the watch answered {}: {}", s.code, s.message));
+                }
+                Err(e) => return Err(format!("watch: {}", describe_error(&e))),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -292,9 +574,19 @@ impl RolloutReader for ArgoReader {
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, String> {
-        let ro = self.object(name).await?;
-        let rs = self.replicasets(&ro).await;
-        mapping::to_rollout(&ro, &rs, Utc::now())
+        let ro = match self.cached(name) {
+            Some(ro) => ro,
+            None => self.object(name).await?,
+        };
+        self.model(&ro).await
+    }
+
+    /// A task that watches the rollout (see `watch_loop`) until the receiver is dropped.
+    fn watch(&self, name: &str) -> Option<watch::Receiver<u64>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (changes, receiver) = watch::channel(0);
+        runtime.spawn(self.clone().watch_loop(name.to_string(), changes));
+        Some(receiver)
     }
 
     /// Asked once at start: keys the user's RBAC forbids show disabled with the reason.
@@ -340,13 +632,57 @@ impl ArgoController {
                 return Err("the rollout is not aborted; there is nothing to retry".into());
             }
             ActionKind::Retry => patch::retry(),
-            // TODO(helper): undo.go — a JSON patch of /spec/template from the previous revision.
-            ActionKind::Undo => return Err("undo is not available yet".into()),
+            // A JSON patch planned from the ReplicaSets: see `undo`.
+            ActionKind::Undo => return Err("undo is planned from the ReplicaSets".into()),
         };
         if plan.is_empty() {
             return Err("there is nothing to promote".into());
         }
         Ok(plan)
+    }
+
+    /// undo.go: the previous revision's pod template from the ReplicaSets, sent as one JSON
+    /// patch (RFC 6902) to the main resource. Nothing is sent when the ReplicaSets cannot be
+    /// listed: without them there is no revision to go back to.
+    async fn undo(&self, name: &str, ro: &Value) -> Result<Rollout, ActionError> {
+        let replicasets = self
+            .reader
+            .try_replicasets(ro)
+            .await
+            .map_err(|e| ActionError::Rejected(format!("{e}; nothing was sent")))?;
+        let plan = patch::undo(ro, &replicasets, 0).map_err(ActionError::Rejected)?;
+        tracing::info!(rollout = %name, revision = plan.revision, replicaset = %plan.replicaset, "undo");
+        let c = self
+            .reader
+            .connection()
+            .await
+            .map_err(ActionError::Rejected)?;
+        let what = format!(
+            "patch {}/{name} (undo to revision {})",
+            c.namespace, plan.revision
+        );
+        // kube's `Patch::Json` needs its `jsonpatch` feature (and the json-patch crate); the
+        // request is built as a merge patch of the same bytes and only the content type changed.
+        let url = DynamicObject::url_path(&rollout_resource(), Some(&c.namespace));
+        let mut request = kube::core::Request::new(url)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&plan.body))
+            .map_err(|e| ActionError::Rejected(format!("{what}: {e}")))?;
+        request.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(patch::JSON_PATCH),
+        );
+        let patched: DynamicObject = c
+            .client
+            .request(request)
+            .await
+            .map_err(|e| action_error(&e, false, &what))?;
+        let value = serde_json::to_value(patched)
+            .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
+        self.reader.patched(name, &value);
+        self.reader
+            .model(&value)
+            .await
+            .map_err(ActionError::Unknown)
     }
 }
 
@@ -397,8 +733,10 @@ impl RolloutController for ArgoController {
                 "the rollout is completed; there is nothing to do".into(),
             ));
         }
+        if req.kind == ActionKind::Undo {
+            return self.undo(name, &ro).await;
+        }
         let plan = Self::plan(req.kind, &ro).map_err(ActionError::Rejected)?;
-        let replicasets = self.reader.replicasets(&ro).await;
         let (api, ns) = self
             .reader
             .rollouts()
@@ -410,6 +748,15 @@ impl RolloutController for ArgoController {
         if let Some(body) = &plan.status {
             match api.patch_status(name, &params, &Patch::Merge(body)).await {
                 Ok(o) => last = Some(o),
+                // promote --full has no fallback in the plugin: say why nothing happened.
+                Err(e) if is_not_found(&e) && plan.unified.is_none() => {
+                    return Err(ActionError::Rejected(format!(
+                        "patch {ns}/{name}/status: not found; this controller has no status \
+                         subresource, which {} needs (as in kubectl argo rollouts); nothing \
+                         was changed",
+                        req.kind.verb()
+                    )));
+                }
                 // No status subresource (a v0.9 controller): spec and status go in one patch.
                 Err(e) if is_not_found(&e) => spec = plan.unified,
                 Err(e) => {
@@ -438,6 +785,10 @@ impl RolloutController for ArgoController {
         };
         let value = serde_json::to_value(patched)
             .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
-        mapping::to_rollout(&value, &replicasets, Utc::now()).map_err(ActionError::Unknown)
+        self.reader.patched(name, &value);
+        self.reader
+            .model(&value)
+            .await
+            .map_err(ActionError::Unknown)
     }
 }
