@@ -171,6 +171,19 @@ pub struct RolloutConfig {
     pub pod_hash_label: String,
 }
 
+impl RolloutConfig {
+    /// A rollout named on the command line only: every selector left to the defaults.
+    pub fn unlisted(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            baseline: None,
+            canary: None,
+            service: None,
+            pod_hash_label: default_pod_hash_label(),
+        }
+    }
+}
+
 fn default_pod_hash_label() -> String {
     "rollouts_pod_template_hash".into()
 }

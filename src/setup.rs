@@ -283,18 +283,45 @@ pub fn from_config(
                 "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry",
             )
         })?;
-    let entry = config.rollouts.iter().find(|r| r.name == name).ok_or_else(|| {
-        config_error(path, format!("no [[rollouts]] entry named {name:?}: add one with its baseline, canary and service selectors"))
-    })?;
-    let need = |v: &Option<String>, key: &str| {
-        v.clone().ok_or_else(|| {
-            config_error(
-                path,
-                format!("[[rollouts]] {name:?} needs {key} = '<label matchers>'"),
-            )
-        })
+    // `--rollout NAME` without an entry: the tracks come from the pod-template hashes and there
+    // is no service selector (fine for Argo, whose rollouts report their hashes).
+    let unlisted;
+    let entry = match config.rollouts.iter().find(|r| r.name == name) {
+        Some(entry) => entry,
+        None => {
+            unlisted = crate::config::RolloutConfig::unlisted(&name);
+            &unlisted
+        }
     };
-    let service = need(&entry.service, "service")?;
+    let service = match &entry.service {
+        Some(service) => service.clone(),
+        None => {
+            let uses = |q: &str| q.contains("$service") || q.contains("${service}");
+            let user = config
+                .metrics
+                .iter()
+                .find(|m| uses(m.query.get_ref()))
+                .map(|m| format!("[[metrics]] {:?}", m.name))
+                .or_else(|| {
+                    config
+                        .slos
+                        .iter()
+                        .find(|s| uses(s.error_ratio.get_ref()))
+                        .map(|s| format!("[[slos]] {:?}", s.name))
+                });
+            if let Some(user) = user {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "rollout {name:?} has no service selector, and {user} uses $service: \
+                         add a [[rollouts]] entry with name = {name:?} and \
+                         service = '<label matchers>'"
+                    ),
+                ));
+            }
+            String::new()
+        }
+    };
     let mut intro = Vec::new();
     let (baseline, canary, pod_hash_tracks) = match (&entry.baseline, &entry.canary) {
         (Some(b), Some(c)) => (b.clone(), c.clone(), None),

@@ -647,3 +647,38 @@ fn tracks_from_pod_hashes_when_the_config_names_no_selectors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rollout_named_only_on_the_command_line_uses_pod_hash_tracks() {
+    let path = Path::new("c.toml");
+    let audit = PathBuf::from("/tmp/audit.jsonl");
+    let c = config::parse(TOML, path).expect("parses");
+    let console = from_config(
+        &c,
+        path,
+        Some("payments".into()),
+        true,
+        who(),
+        audit.clone(),
+    )
+    .expect("no entry needed when nothing uses $service");
+    assert_eq!(console.settings.rollout_name, "payments");
+    let tracks = console.pod_hash_tracks.expect("pod-hash mode");
+    assert_eq!(tracks.service, "");
+
+    let with_slo = format!(
+        "{TOML}\n[[slos]]\nname = \"availability\"\nobjective = 99.9\nwindow = \"30d\"\n\
+         error_ratio = 'sum(rate(errors{{$service}}[$window]))'\n"
+    );
+    let c = config::parse(&with_slo, path).expect("parses");
+    let err = from_config(&c, path, Some("payments".into()), true, who(), audit)
+        .err()
+        .expect("an error")
+        .0;
+    assert!(
+        err.contains(
+            "rollout \"payments\" has no service selector, and [[slos]] \"availability\" uses $service"
+        ),
+        "{err}"
+    );
+}
