@@ -123,6 +123,16 @@ struct RolloutList {
     rollouts: Vec<Rollout>,
 }
 
+/// What the deploy API can ask for: everything but `undo`.
+pub const DEPLOY_API_ACTIONS: [ActionKind; 6] = [
+    ActionKind::Promote,
+    ActionKind::PromoteFull,
+    ActionKind::Pause,
+    ActionKind::Resume,
+    ActionKind::Rollback,
+    ActionKind::Retry,
+];
+
 #[async_trait]
 impl RolloutReader for HttpReader {
     fn describe(&self) -> String {
@@ -132,14 +142,7 @@ impl RolloutReader for HttpReader {
     /// `retry` is an optional endpoint of the API: an adapter without it answers 404, which the
     /// console shows as a refusal. There is no `undo` in the API.
     fn actions(&self) -> Vec<ActionKind> {
-        vec![
-            ActionKind::Promote,
-            ActionKind::PromoteFull,
-            ActionKind::Pause,
-            ActionKind::Resume,
-            ActionKind::Rollback,
-            ActionKind::Retry,
-        ]
+        DEPLOY_API_ACTIONS.to_vec()
     }
 
     async fn list(&self) -> Result<Vec<String>, String> {

@@ -33,6 +33,15 @@ pub enum ActionKind {
 impl ActionKind {
     /// The four every backend has; the others only where the backend says it supports them.
     pub const BASIC: [ActionKind; 4] = [Self::Promote, Self::Pause, Self::Resume, Self::Rollback];
+    pub const ALL: [ActionKind; 7] = [
+        Self::Promote,
+        Self::PromoteFull,
+        Self::Pause,
+        Self::Resume,
+        Self::Rollback,
+        Self::Retry,
+        Self::Undo,
+    ];
 
     /// The name in audit lines and the deploy API's paths (`promote_full` is `promote` with
     /// `"full": true` there).

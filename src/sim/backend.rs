@@ -70,15 +70,8 @@ impl RolloutReader for SimReader {
     }
 }
 
-/// What the simulated controller can do (and so what `simulate` serves over the deploy API).
-pub const SIM_ACTIONS: [ActionKind; 6] = [
-    ActionKind::Promote,
-    ActionKind::PromoteFull,
-    ActionKind::Pause,
-    ActionKind::Resume,
-    ActionKind::Rollback,
-    ActionKind::Retry,
-];
+/// What the simulated controller can do: all the deploy API it serves can ask for.
+pub const SIM_ACTIONS: [ActionKind; 6] = crate::backend::http::DEPLOY_API_ACTIONS;
 
 /// Read and control access: only built when the console is not read-only.
 pub struct SimController {

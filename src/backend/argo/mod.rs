@@ -549,15 +549,7 @@ impl RolloutReader for ArgoReader {
     }
 
     fn actions(&self) -> Vec<ActionKind> {
-        vec![
-            ActionKind::Promote,
-            ActionKind::PromoteFull,
-            ActionKind::Pause,
-            ActionKind::Resume,
-            ActionKind::Rollback,
-            ActionKind::Retry,
-            ActionKind::Undo,
-        ]
+        ActionKind::ALL.to_vec()
     }
 
     async fn list(&self) -> Result<Vec<String>, String> {
@@ -602,6 +594,17 @@ pub struct ArgoController {
 }
 
 impl ArgoController {
+    /// The API's answer to our patch, as the console's model; the watch's copy is updated too.
+    async fn answer(&self, name: &str, patched: DynamicObject) -> Result<Rollout, ActionError> {
+        let value = serde_json::to_value(patched)
+            .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
+        self.reader.patched(name, &value);
+        self.reader
+            .model(&value)
+            .await
+            .map_err(ActionError::Unknown)
+    }
+
     pub fn new(reader: ArgoReader) -> Self {
         Self { reader }
     }
@@ -676,13 +679,7 @@ impl ArgoController {
             .request(request)
             .await
             .map_err(|e| action_error(&e, false, &what))?;
-        let value = serde_json::to_value(patched)
-            .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
-        self.reader.patched(name, &value);
-        self.reader
-            .model(&value)
-            .await
-            .map_err(ActionError::Unknown)
+        self.answer(name, patched).await
     }
 }
 
@@ -783,12 +780,6 @@ impl RolloutController for ArgoController {
         let Some(patched) = last else {
             return Err(ActionError::Rejected("there was nothing to send".into()));
         };
-        let value = serde_json::to_value(patched)
-            .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
-        self.reader.patched(name, &value);
-        self.reader
-            .model(&value)
-            .await
-            .map_err(ActionError::Unknown)
+        self.answer(name, patched).await
     }
 }
