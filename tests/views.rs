@@ -91,3 +91,49 @@ fn help_overlay() {
     h.press(KeyCode::Char('?'));
     both_sizes("help", &h);
 }
+
+#[test]
+fn aborted_by_a_failed_analysis() {
+    use rollout_console::backend::ActionKind;
+    use rollout_console::domain::{AnalysisPhase, AnalysisResult};
+    let mut h = Harness::new(Scenario::Healthy, false);
+    // What the Argo backend offers.
+    h.model.actions = ActionKind::ALL.to_vec();
+    h.advance(10);
+    let run = "checkout-7b9f4c6d5-2".to_string();
+    let message =
+        "metric \"success-rate\" assessed Failed due to failed (1) > failureLimit (0)".to_string();
+    let r = h.sim.rollout_mut();
+    r.analysis = vec![
+        AnalysisResult {
+            run: run.clone(),
+            metric: "success-rate".into(),
+            phase: AnalysisPhase::Failed,
+            value: Some("[0.91]".into()),
+            message: Some(message.clone()),
+            at: None,
+        },
+        AnalysisResult {
+            run,
+            metric: "p99-latency".into(),
+            phase: AnalysisPhase::Successful,
+            value: Some("[0.24]".into()),
+            message: None,
+            at: None,
+        },
+    ];
+    let step = r.step;
+    let now = h.now;
+    r.rollback(step, &format!("RolloutAborted: {message}"), now)
+        .expect("abort");
+    h.advance(4);
+    let screen = h.render(80, 24);
+    assert!(
+        screen.contains("ROLLED BACK") && screen.contains("t retry") && screen.contains("u undo"),
+        "{screen}"
+    );
+    let large = h.render(160, 48);
+    assert!(large.contains("✗ success-rate FAILED [0.91]"), "{large}");
+    assert!(large.contains("✓ p99-latency successful [0.24]"), "{large}");
+    both_sizes("aborted_by_analysis", &h);
+}
