@@ -1,0 +1,110 @@
+//! The runtime's side of a backend watch: `Effect::WatchRollout` subscribes once, every change
+//! the backend reports becomes `Msg::RolloutChanged`, and a backend without a watch costs nothing.
+
+use async_trait::async_trait;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+use rollout_console::app::runtime::EffectRunner;
+use rollout_console::app::{Effect, Msg};
+use rollout_console::audit::AuditLog;
+use rollout_console::backend::{BackendHandle, RolloutReader};
+use rollout_console::domain::Rollout;
+use rollout_console::sim::source::SimMetrics;
+use rollout_console::sim::{SimOptions, Simulator};
+
+/// A reader whose `watch` hands out a receiver the test drives.
+struct Watched {
+    sender: Mutex<Option<watch::Sender<u64>>>,
+    offers_watch: bool,
+}
+
+#[async_trait]
+impl RolloutReader for Watched {
+    fn describe(&self) -> String {
+        "watched".into()
+    }
+    async fn list(&self) -> Result<Vec<String>, String> {
+        Ok(vec![])
+    }
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        Err(format!("no {name} here"))
+    }
+    fn watch(&self, _name: &str) -> Option<watch::Receiver<u64>> {
+        if !self.offers_watch {
+            return None;
+        }
+        let (tx, rx) = watch::channel(0);
+        *self.sender.lock().expect("lock") = Some(tx);
+        Some(rx)
+    }
+}
+
+fn runner(reader: Arc<Watched>) -> (EffectRunner, mpsc::UnboundedReceiver<Msg>) {
+    let sim = Arc::new(Mutex::new(Simulator::new(
+        SimOptions::default(),
+        chrono::Utc::now(),
+    )));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let dir = std::env::temp_dir().join("rollout-console-runtime-watch.jsonl");
+    (
+        EffectRunner {
+            backend: BackendHandle::ReadOnly(reader),
+            source: Arc::new(SimMetrics::new(sim)),
+            audit: AuditLog::new(dir),
+            notifier: None,
+            tx,
+        },
+        rx,
+    )
+}
+
+#[tokio::test]
+async fn each_reported_change_becomes_a_re_read_message() {
+    let reader = Arc::new(Watched {
+        sender: Mutex::new(None),
+        offers_watch: true,
+    });
+    let (runner, mut rx) = runner(reader.clone());
+    runner.spawn(Effect::WatchRollout {
+        name: "checkout".into(),
+    });
+    let sender = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(tx) = reader.sender.lock().expect("lock").clone() {
+                break tx;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the runner subscribed");
+    for n in 1..=3 {
+        sender.send_replace(n);
+        let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("channel open");
+        assert!(matches!(msg, Msg::RolloutChanged), "{msg:?}");
+    }
+    // The backend's watch ends: the forwarding task ends with it, sending nothing more.
+    drop(sender);
+    *reader.sender.lock().expect("lock") = None;
+    let more = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+    assert!(more.is_err(), "nothing after the watch ended: {more:?}");
+}
+
+#[tokio::test]
+async fn a_backend_without_a_watch_sends_nothing() {
+    let reader = Arc::new(Watched {
+        sender: Mutex::new(None),
+        offers_watch: false,
+    });
+    let (runner, mut rx) = runner(reader);
+    runner.spawn(Effect::WatchRollout {
+        name: "checkout".into(),
+    });
+    let got = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+    assert!(got.is_err(), "polling only: {got:?}");
+}
