@@ -724,3 +724,25 @@ fn a_watched_change_re_reads_the_rollout_at_once() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn undo_names_what_it_restores_and_sends_the_step_seen() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.model.actions = ActionKind::ALL.to_vec();
+    h.sim.rollout_mut().undo_to = Some("revision 30 (green)".into());
+    h.advance(4);
+    h.press(KeyCode::Char('u'));
+    assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
+    let screen = h.render(80, 24);
+    assert!(
+        screen.contains("Put revision 30 (green)'s pod template back"),
+        "{screen}"
+    );
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("sent");
+    assert_eq!((request.kind, request.expected_step), (ActionKind::Undo, 0));
+    assert_eq!(
+        (receipt.action.as_str(), receipt.operation.as_str()),
+        ("undo", "rollback_executed")
+    );
+}

@@ -87,6 +87,10 @@ pub struct Rollout {
     /// did it stop" is answered on screen (our extension; optional).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analysis: Vec<AnalysisResult>,
+    /// What an undo would put back, for its prompt, e.g. "revision 30 (green)" (our extension;
+    /// optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_to: Option<String>,
 }
 
 /// Where one metric of a backend-run analysis stands (Argo's AnalysisPhase values).
@@ -419,6 +423,7 @@ pub mod tests {
             stable_hash: None,
             canary_hash: None,
             analysis: Vec::new(),
+            undo_to: None,
         }
     }
 

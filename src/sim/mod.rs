@@ -276,6 +276,7 @@ impl Simulator {
             stable_hash: Some(STABLE_HASH.into()),
             canary_hash: Some(CANARY_HASH.into()),
             analysis: Vec::new(),
+            undo_to: None,
         };
         let mut sim = Self {
             rng: ChaCha8Rng::seed_from_u64(options.seed),

@@ -126,9 +126,14 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
             " Start the aborted rollout again from its first step.".to_string(),
         )),
         (ActionKind::Undo, _) => {
-            lines.push(Line::raw(
-                " Put the previous revision's pod template back: the rollout rolls to it.",
-            ));
+            let target = model
+                .rollout
+                .as_ref()
+                .and_then(|r| r.undo_to.as_deref())
+                .unwrap_or("the previous revision");
+            lines.push(Line::raw(format!(
+                " Put {target}'s pod template back: the rollout rolls to it."
+            )));
             lines.push(Line::from(Span::styled(
                 format!(" Now at {from}."),
                 theme.dim(),

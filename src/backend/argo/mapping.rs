@@ -412,6 +412,22 @@ pub fn to_rollout(
         stable_hash: Some(stable_hash.to_string()).filter(|h| !h.is_empty()),
         canary_hash: Some(canary_hash.to_string()).filter(|h| !h.is_empty()),
         analysis: Vec::new(),
+        undo_to: undo_target(ro, replicasets),
+    })
+}
+
+/// What `undo` would put back (the same choice as `patch::undo`), for its prompt:
+/// "revision 30 (green)"; `None` when there is nothing to undo to.
+fn undo_target(ro: &Value, replicasets: &[Value]) -> Option<String> {
+    let plan = super::patch::undo(ro, replicasets, 0).ok()?;
+    let version = replicasets
+        .iter()
+        .find(|rs| str_at(rs, "/metadata/name") == Some(plan.replicaset.as_str()))
+        .and_then(|rs| rs.pointer("/metadata/labels")?.get(POD_TEMPLATE_HASH)?.as_str())
+        .and_then(|hash| version_of(replicasets, hash));
+    Some(match version {
+        Some(v) => format!("revision {} ({v})", plan.revision),
+        None => format!("revision {}", plan.revision),
     })
 }
 
