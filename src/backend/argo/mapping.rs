@@ -423,7 +423,11 @@ fn undo_target(ro: &Value, replicasets: &[Value]) -> Option<String> {
     let version = replicasets
         .iter()
         .find(|rs| str_at(rs, "/metadata/name") == Some(plan.replicaset.as_str()))
-        .and_then(|rs| rs.pointer("/metadata/labels")?.get(POD_TEMPLATE_HASH)?.as_str())
+        .and_then(|rs| {
+            rs.pointer("/metadata/labels")?
+                .get(POD_TEMPLATE_HASH)?
+                .as_str()
+        })
         .and_then(|hash| version_of(replicasets, hash));
     Some(match version {
         Some(v) => format!("revision {} ({v})", plan.revision),
