@@ -3,6 +3,9 @@
 //! (`kubectl argo rollouts`' merge patches, undo's JSON patch) and the watch's LIST/WATCH
 //! requests can be asserted without a cluster.
 
+#[path = "common/tmux.rs"]
+mod tmux;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -1226,5 +1229,80 @@ async fn retry_clears_the_abort_and_is_refused_when_not_aborted() {
             Some(MERGE.to_string()),
             json!({"status": {"abort": false}})
         )]
+    );
+}
+
+/// The real binary under tmux against the fake API: kubeconfig from `KUBECONFIG`, the context
+/// from the config, a change seen through the watch long before the (1h) poll, the reason from a
+/// failed analysis on screen, and rollback as exactly the plugin's abort, with Prometheus down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_watches_and_aborts_an_argo_rollout() {
+    let h = Harness::start(canary_at(1, false)).await;
+    let kubeconfig = h.settings.kubeconfig.clone().expect("kubeconfig");
+    let t = tmux::Tmux::start("argo");
+    let config = t.dir.path().join("argo.toml");
+    // Nothing listens on port 9: the metrics panels show the error, the rollout still works.
+    std::fs::write(
+        &config,
+        format!(
+            r#"poll_interval = "1h"
+[prometheus]
+url = "http://127.0.0.1:9"
+[backend]
+kind = "argo"
+context = "fake"
+[[rollouts]]
+name = "{NAME}"
+service = 'app="{NAME}"'
+[[metrics]]
+name = "error rate"
+query = 'sum(rate(http_requests_total{{$selector, code=~"5.."}}[$window]))'
+unit = "ratio"
+gate = {{ max = 0.01 }}
+"#
+        ),
+    )
+    .expect("config");
+    let env = format!("KUBECONFIG={}", kubeconfig.display());
+    t.run_console(&format!("--config {}", config.display()), &env);
+    t.wait_text(NAME);
+    t.wait_text("PROGRESSING");
+
+    // The controller aborts after a failed analysis: only the watch can bring it in time.
+    h.set(|f| {
+        f.analysisruns = vec![run_of_canary(
+            "canary-demo-65fb5ffc84-1",
+            "2019-10-28T04:53:00Z",
+        )];
+    });
+    h.change_rollout(|ro| {
+        ro["status"]["abort"] = json!(true);
+        ro["status"]["phase"] = json!("Degraded");
+    });
+    let (screen, took) = t.wait_for("the abort, via the watch", Duration::from_secs(20), |s| {
+        s.contains("ROLLED BACK")
+    });
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(screen.contains("analysis web FAILED"), "{screen}");
+
+    // Retry is offered now; take it: exactly the plugin's retry patch.
+    t.send(&["t"]);
+    t.wait_text(&format!("Retry {NAME}?"));
+    t.send(&["y"]);
+    t.wait_text("retry done");
+    t.send(&["q"]);
+    t.wait_text("rollout-console: left");
+    assert_eq!(
+        h.patches(),
+        [(
+            status_path(),
+            Some(MERGE.to_string()),
+            json!({"status": {"abort": false}})
+        )]
+    );
+    let receipts = std::fs::read_to_string(t.audit_path()).expect("audit log");
+    assert!(
+        receipts.contains(r#""operation":"rollout_retried""#),
+        "{receipts}"
     );
 }
