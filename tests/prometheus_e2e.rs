@@ -74,6 +74,7 @@ fn request(lookback: Duration) -> FetchRequest {
         name: name.into(),
         query: query.into(),
         window: Some(WINDOW),
+        counts: None,
     };
     FetchRequest {
         now: Utc::now(),

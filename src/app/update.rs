@@ -212,6 +212,7 @@ fn fetch_metrics(model: &mut Model) -> Effect {
                 name: p.def.name.clone(),
                 query: p.query.clone(),
                 window: p.window,
+                counts: None,
             })
             .collect(),
         slos: model

@@ -1,5 +1,6 @@
 //! The pure core: no I/O, no async, no clock. Every function that needs the time takes `now`.
 
+pub mod counts;
 pub mod format;
 pub mod gate;
 pub mod judge;

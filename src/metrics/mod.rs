@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use crate::domain::Series;
+use crate::domain::counts::Counts;
 use crate::domain::slo::SloMeasurement;
 
 /// One gated metric to fetch: its name and the query that produces it for each track.
@@ -18,6 +19,28 @@ pub struct MetricQuery {
     pub query: String,
     /// The `$window` of the query (e.g. the `[1m]` of a rate); the source's default when `None`.
     pub window: Option<Duration>,
+    /// Raw counters to count requests from, for the sequential judge (and a gate's
+    /// `min_requests`); `None` when the metric has none.
+    pub counts: Option<CountsQuery>,
+}
+
+/// The raw counters behind a metric, counted per track between evaluation points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Counters {
+    /// The `_bucket` series of a latency histogram, e.g.
+    /// `http_request_duration_seconds_bucket{$selector}`: cumulative by `le`, in seconds.
+    Histogram(String),
+    /// Two counters: failed requests and all requests.
+    Ratio { errors: String, total: String },
+}
+
+/// What to count and since when: one range query per counter per track over `[since, now]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountsQuery {
+    pub counters: Counters,
+    /// The start of the canary's life (its first step), or of the current step when that is all
+    /// the backend knows.
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +81,8 @@ pub struct FetchResult {
     /// By metric name, in request order; an error is per metric, never for the whole poll.
     pub metrics: Vec<(String, Result<TrackSeries, String>)>,
     pub slos: Vec<(String, Result<SloMeasurement, String>)>,
+    /// By metric name, for the metrics that asked for counts.
+    pub counts: Vec<(String, Result<Counts, String>)>,
     pub warnings: Vec<String>,
     /// How many queries this poll sent (for the debug log and the budget of one per metric per track).
     pub queries: usize,

@@ -1525,6 +1525,7 @@ mod tests {
             name: name.into(),
             query: query.into(),
             window: None,
+            counts: None,
         }
     }
 
