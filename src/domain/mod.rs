@@ -1,6 +1,7 @@
 //! The pure core: no I/O, no async, no clock. Every function that needs the time takes `now`.
 
 pub mod counts;
+pub mod evalue;
 pub mod format;
 pub mod gate;
 pub mod judge;
@@ -8,6 +9,7 @@ pub mod metric;
 pub mod policy;
 pub mod readiness;
 pub mod rollout;
+pub mod sequential;
 pub mod slo;
 
 pub use gate::{Gate, GateEvaluation, Severity, Verdict};
