@@ -21,6 +21,9 @@ pub struct VerdictRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     pub reason: String,
+    /// The sequential judge's evidence, estimate, range and requests, when the metric has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<crate::domain::sequential::Figures>,
 }
 
 /// The receipt vocabulary of the promotion engines this console drives.
@@ -197,6 +200,7 @@ mod tests {
                 canary: Some(0.19),
                 threshold: Some(0.2),
                 reason: "ok".into(),
+                sequential: None,
             }],
             override_reason: None,
             result: result.into(),

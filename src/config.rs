@@ -35,9 +35,45 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
-    /// `[judge]`: score thresholds of the statistical judge (`marginal`, `pass`).
+    /// `[judge]`: the sequential judge's false-alarm budget (`alpha`) and the Mann–Whitney
+    /// judge's score thresholds (`marginal`, `pass`).
     #[serde(default)]
-    pub judge: crate::domain::judge::ScoreThresholds,
+    pub judge: JudgeConfig,
+}
+
+/// `[judge]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeConfig {
+    /// The chance, over the whole rollout, that the sequential judge ever fails a canary that
+    /// behaves like its baseline; split evenly across the sequential metrics.
+    pub alpha: f64,
+    /// Mann–Whitney score: at or above, INCONCLUSIVE (below: FAIL).
+    pub marginal: f64,
+    /// Mann–Whitney score: at or above, PASS.
+    pub pass: f64,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        let t = crate::domain::judge::ScoreThresholds::default();
+        Self {
+            alpha: DEFAULT_ALPHA,
+            marginal: t.marginal,
+            pass: t.pass,
+        }
+    }
+}
+
+pub use crate::domain::sequential::DEFAULT_ALPHA;
+
+impl JudgeConfig {
+    pub fn thresholds(&self) -> crate::domain::judge::ScoreThresholds {
+        crate::domain::judge::ScoreThresholds {
+            marginal: self.marginal,
+            pass: self.pass,
+        }
+    }
 }
 
 /// A Slack-compatible webhook per action. The URL carries a token: prefer `webhook_url_file`.
@@ -200,10 +236,25 @@ pub struct MetricConfig {
     pub window: Option<Duration>,
     #[serde(default)]
     pub gate: Gate,
-    /// `judge = "mann-whitney"`: also compare the canary's points against the baseline's with the
-    /// statistical judge; the keys below tune it.
+    /// `judge = "sequential"` (a test on request counts: needs `histogram`, or `errors` and
+    /// `total`) or `"mann-whitney"` (on the query's points); the keys below tune it.
     #[serde(default)]
     pub judge: Option<JudgeKind>,
+    /// Latency: the histogram's raw `_bucket` series, e.g.
+    /// `http_request_duration_seconds_bucket{$selector}` (no rate(), no $window).
+    #[serde(default)]
+    pub histogram: Option<toml::Spanned<String>>,
+    /// Ratios: the raw counters of failed and of all requests.
+    #[serde(default)]
+    pub errors: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    pub total: Option<toml::Spanned<String>>,
+    /// Sequential: the first part of each step not counted while new pods warm up.
+    #[serde(default, with = "humantime_serde::option")]
+    pub warmup: Option<Duration>,
+    /// Sequential: the share of the allowed change (log scale) a FAIL must also rule out.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     #[serde(default)]
     pub confidence: Option<f64>,
     #[serde(default)]
@@ -228,14 +279,42 @@ fn default_weight() -> f64 {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum JudgeKind {
+    #[serde(rename = "sequential")]
+    Sequential,
     #[serde(rename = "mann-whitney")]
     MannWhitney,
 }
 
 impl MetricConfig {
-    /// The judge's settings, when this metric has one.
+    /// The raw counters behind this metric, when it names them.
+    pub fn counters(&self) -> Option<crate::metrics::Counters> {
+        match (&self.histogram, &self.errors, &self.total) {
+            (Some(h), _, _) => Some(crate::metrics::Counters::Histogram(h.get_ref().clone())),
+            (None, Some(errors), Some(total)) => Some(crate::metrics::Counters::Ratio {
+                errors: errors.get_ref().clone(),
+                total: total.get_ref().clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The sequential judge's settings, when this metric has it.
+    pub fn sequential_settings(&self) -> Option<crate::domain::sequential::SequentialSettings> {
+        (self.judge? == JudgeKind::Sequential).then_some(())?;
+        let d = crate::domain::sequential::SequentialSettings::default();
+        Some(crate::domain::sequential::SequentialSettings {
+            direction: self.direction.unwrap_or(d.direction),
+            allowed_increase: self.allowed_increase.unwrap_or(d.allowed_increase),
+            allowed_decrease: self.allowed_decrease.unwrap_or(d.allowed_decrease),
+            min_samples: self.min_samples.map_or(d.min_samples, |n| n as u64),
+            warmup: self.warmup.unwrap_or(d.warmup),
+            tolerance: self.tolerance.unwrap_or(d.tolerance),
+        })
+    }
+
+    /// The Mann–Whitney judge's settings, when this metric has it.
     pub fn judge_settings(&self) -> Option<crate::domain::judge::JudgeSettings> {
-        self.judge?;
+        (self.judge? == JudgeKind::MannWhitney).then_some(())?;
         let d = crate::domain::judge::JudgeSettings::default();
         Some(crate::domain::judge::JudgeSettings {
             confidence: self.confidence.unwrap_or(d.confidence),
@@ -337,32 +416,22 @@ fn validate(c: &Config) -> Result<(), Invalid> {
                 Some(m.query.span()),
             ));
         }
-        if let Some(settings) = m.judge_settings() {
-            settings.validate().map_err(|e| {
-                (
-                    format!("[[metrics]] {:?}: judge: {e}", m.name),
-                    Some(m.query.span()),
-                )
-            })?;
-        } else if m.confidence.is_some()
-            || m.direction.is_some()
-            || m.allowed_increase.is_some()
-            || m.critical
-        {
-            return Err((
-                format!(
-                    "[[metrics]] {:?}: judge keys without a judge: add judge = \"mann-whitney\"",
-                    m.name
-                ),
-                Some(m.query.span()),
-            ));
-        }
+        validate_judge(m)?;
         crate::metrics::template::check(m.query.get_ref()).map_err(|e| {
             (
                 format!("[[metrics]] {:?}: query: {e}", m.name),
                 Some(m.query.span()),
             )
         })?;
+    }
+    if !(c.judge.alpha > 0.0 && c.judge.alpha <= 0.5) {
+        return Err((
+            format!(
+                "[judge] alpha must be a probability above 0 and at most 0.5 (e.g. 0.01), got {}",
+                c.judge.alpha
+            ),
+            None,
+        ));
     }
     for s in &c.slos {
         if !(0.0..100.0).contains(&s.objective) || s.objective <= 0.0 {
@@ -378,6 +447,120 @@ fn validate(c: &Config) -> Result<(), Invalid> {
                 Some(s.error_ratio.span()),
             )
         })?;
+    }
+    Ok(())
+}
+
+/// A metric's judge and counters: the keys that go together, and the templates they hold.
+fn validate_judge(m: &MetricConfig) -> Result<(), Invalid> {
+    let fail = |why: String, span: std::ops::Range<usize>| -> Result<(), Invalid> {
+        Err((format!("[[metrics]] {:?}: {why}", m.name), Some(span)))
+    };
+    let counters = [
+        ("histogram", &m.histogram),
+        ("errors", &m.errors),
+        ("total", &m.total),
+    ];
+    for (key, template) in counters {
+        let Some(template) = template else { continue };
+        if template.get_ref().contains("$window") || template.get_ref().contains("${window}") {
+            return fail(
+                format!(
+                    "{key}: counters are read raw and counted exactly, so no $window and no \
+                     rate(): give the series itself, e.g. http_requests_total{{$selector}}"
+                ),
+                template.span(),
+            );
+        }
+        if let Err(e) = crate::metrics::template::check(template.get_ref()) {
+            return fail(format!("{key}: {e}"), template.span());
+        }
+    }
+    match (&m.histogram, &m.errors, &m.total) {
+        (Some(h), Some(_), _) | (Some(h), _, Some(_)) => {
+            return fail(
+                "give either histogram (latency) or errors and total (a ratio), not both".into(),
+                h.span(),
+            );
+        }
+        (None, Some(e), None) => {
+            return fail(
+                "errors needs total too (all requests, e.g. http_requests_total{$selector})".into(),
+                e.span(),
+            );
+        }
+        (None, None, Some(t)) => {
+            return fail(
+                "total needs errors too (failed requests, e.g.                  http_requests_total{$selector, code=~\"5..\"})"
+                    .into(),
+                t.span(),
+            );
+        }
+        _ => {}
+    }
+    if m.gate.min_requests.is_some() && m.counters().is_none() {
+        return fail(
+            "gate min_requests needs the requests counted: add total (with errors) or histogram"
+                .into(),
+            m.query.span(),
+        );
+    }
+    match m.judge {
+        Some(JudgeKind::Sequential) => {
+            if m.counters().is_none() {
+                return fail(
+                    "judge = \"sequential\" counts requests: add histogram = \
+                     'http_request_duration_seconds_bucket{$selector}' for a latency, or errors \
+                     and total for a ratio"
+                        .into(),
+                    m.query.span(),
+                );
+            }
+            if m.confidence.is_some() {
+                return fail(
+                    "confidence is a Mann–Whitney key; the sequential judge's level is [judge] \
+                     alpha"
+                        .into(),
+                    m.query.span(),
+                );
+            }
+            if let Some(settings) = m.sequential_settings()
+                && let Err(e) = settings.validate()
+            {
+                return fail(format!("judge: {e}"), m.query.span());
+            }
+        }
+        Some(JudgeKind::MannWhitney) => {
+            if m.warmup.is_some() || m.tolerance.is_some() {
+                return fail(
+                    "warmup and tolerance are keys of judge = \"sequential\"".into(),
+                    m.query.span(),
+                );
+            }
+            if let Some(settings) = m.judge_settings()
+                && let Err(e) = settings.validate()
+            {
+                return fail(format!("judge: {e}"), m.query.span());
+            }
+        }
+        None => {
+            if m.confidence.is_some()
+                || m.direction.is_some()
+                || m.allowed_increase.is_some()
+                || m.allowed_decrease.is_some()
+                || m.min_samples.is_some()
+                || m.warmup.is_some()
+                || m.tolerance.is_some()
+                || m.critical
+            {
+                return fail(
+                    "judge keys without a judge: add judge = \"sequential\" (or \
+                     \"mann-whitney\")"
+                        .into(),
+                    m.query.span(),
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -248,6 +248,7 @@ fn record_override(
                 canary: m.canary,
                 threshold: m.threshold,
                 reason: m.reasons.join("; "),
+                sequential: m.sequential.clone(),
             })
             .collect(),
         override_reason: r.override_reason.clone(),

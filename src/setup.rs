@@ -35,6 +35,8 @@ pub struct Console {
     pub notifier: Option<Arc<Notifier>>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: crate::domain::judge::ScoreThresholds,
+    /// `[judge] alpha`.
+    pub sequential_alpha: f64,
     /// Track selectors from the rollout's pod-template hashes, when the config names none.
     pub pod_hash_tracks: Option<PodHashTracks>,
 }
@@ -52,6 +54,7 @@ impl Console {
     ) {
         let mut model = Model::new(self.settings, self.panels, self.slos, now);
         model.judge_thresholds = self.judge_thresholds;
+        model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
         model.pod_hash_tracks = self.pod_hash_tracks;
         for line in self.intro {
@@ -129,6 +132,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         intro,
         notifier: None,
         judge_thresholds: Default::default(),
+        sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
         pod_hash_tracks: None,
     }
 }
@@ -368,6 +372,8 @@ pub fn from_config(
             );
             p.window = m.window;
             p.judge = m.judge_settings();
+            p.counters = m.counters();
+            p.sequential = m.sequential_settings();
             p.critical = m.critical;
             p.weight = m.weight;
             p
@@ -414,7 +420,8 @@ pub fn from_config(
         audit_path,
         intro,
         notifier,
-        judge_thresholds: config.judge,
+        judge_thresholds: config.judge.thresholds(),
+        sequential_alpha: config.judge.alpha,
         pod_hash_tracks,
     })
 }

@@ -41,6 +41,10 @@ pub struct MetricReport {
     pub reasons: Vec<String>,
     /// The limit on the canary that decided the verdict.
     pub threshold: Option<f64>,
+    /// The sequential judge's figures (`judge = "sequential"`): `decision`, `effect`,
+    /// `evidence` against `threshold` (ln 1/α), `estimate`, `range`, `requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<crate::domain::sequential::Figures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +101,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
             severity: e.severity,
             reasons: e.reasons.clone(),
             threshold: e.threshold,
+            sequential: p.sequential_shown().map(|r| r.figures()),
         })
         .collect();
     let budgets = model.budgets();
@@ -157,7 +162,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
         };
         match m.verdict {
             Verdict::Fail => worsen(Overall::Fail, why(), &mut summary),
-            Verdict::NoData | Verdict::Pending => {
+            Verdict::NoData | Verdict::Pending | Verdict::Collecting => {
                 worsen(Overall::Inconclusive, why(), &mut summary)
             }
             Verdict::Pass | Verdict::Warn => {}
@@ -241,6 +246,41 @@ fn upper_snake(name: &str) -> String {
         .collect()
 }
 
+/// `sequential COLLECTING: evidence 1.6/5.3, latency ×1.04 (99.5% range 0.91–1.19), 212 canary
+/// / 4100 baseline requests, a decision in ≈ 40s`.
+fn sequential_line(f: &crate::domain::sequential::Figures) -> String {
+    use crate::domain::sequential::Effect;
+    let what = match f.effect {
+        Effect::LatencyFactor => "latency",
+        Effect::ErrorRatio => "error ratio",
+    };
+    let estimate = match (f.estimate, f.range) {
+        (Some(e), Some([lo, hi])) => format!(
+            "{what} ×{e:.2} ({} range {lo:.2}–{hi:.2})",
+            crate::domain::sequential::percent_label(f.confidence)
+        ),
+        (Some(e), None) => format!("{what} ×{e:.2} (no single factor fits)"),
+        _ => format!("{what}: no estimate yet"),
+    };
+    let eta = f
+        .eta_seconds
+        .map(|s| {
+            format!(
+                ", a decision in ≈ {}",
+                crate::domain::format::short_duration(std::time::Duration::from_secs(s))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "sequential {}: evidence {:.1}/{:.1}, {estimate}, {:.0} canary / {:.0} baseline requests{eta}",
+        f.decision.label(),
+        f.evidence.max(0.0),
+        f.threshold,
+        f.requests.canary,
+        f.requests.baseline
+    )
+}
+
 /// The human table, in the spirit of `LATENCY_P99: PASS (145ms < 150ms, baseline=100ms)`.
 pub fn render_human(r: &CheckReport) -> String {
     let mut out = String::new();
@@ -278,6 +318,9 @@ pub fn render_human(r: &CheckReport) -> String {
             out.push_str(&format!(" — {reason}"));
         }
         out.push('\n');
+        if let Some(f) = &m.sequential {
+            out.push_str(&format!("{:w$}{}\n", "", sequential_line(f), w = width + 2));
+        }
     }
     for s in &r.slos {
         let budget = s

@@ -9,10 +9,11 @@ use crate::domain::format::age;
 use crate::domain::judge::{
     Classification, JudgeResult, JudgeSettings, Score, ScoreInput, ScoreThresholds, score,
 };
+use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
 use crate::domain::{
     BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, Severity, SloDef, Verdict,
 };
-use crate::metrics::TrackSeries;
+use crate::metrics::{Counters, TrackSeries};
 
 /// How many poll intervals without a good sample make a panel STALE.
 pub const STALE_AFTER_POLLS: u32 = 3;
@@ -90,7 +91,21 @@ pub struct MetricPanel {
     /// The statistical judge, when configured, and its last result.
     pub judge: Option<JudgeSettings>,
     pub judge_result: Option<JudgeResult>,
-    /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the metric.
+    /// The raw counters behind the metric (the sequential judge's input; a gate's
+    /// `min_requests`).
+    pub counters: Option<Counters>,
+    /// The sequential judge, when configured, and its last result on the counts.
+    pub sequential: Option<SequentialSettings>,
+    pub sequential_result: Option<SequentialResult>,
+    /// A FAIL stays for the canary version it was found on: `(version, result)`.
+    pub sticky_fail: Option<(String, SequentialResult)>,
+    /// The last count query failed.
+    pub counts_error: Option<String>,
+    /// Where counting starts, and whether that is the canary's whole life (`true`) or only the
+    /// current step (all the backend knows).
+    pub counted_since: Option<(DateTime<Utc>, bool)>,
+    /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the
+    /// metric. A critical sequential FAIL advises a rollback (else it holds).
     pub critical: bool,
     pub weight: f64,
     pub series: TrackSeries,
@@ -107,6 +122,12 @@ impl MetricPanel {
             window: None,
             judge: None,
             judge_result: None,
+            counters: None,
+            sequential: None,
+            sequential_result: None,
+            sticky_fail: None,
+            counts_error: None,
+            counted_since: None,
             critical: false,
             weight: 1.0,
             series: TrackSeries::default(),
@@ -122,9 +143,75 @@ impl MetricPanel {
             (Some(_), _) | (None, None) => Verdict::NoData,
             (None, Some(e)) => e.verdict,
         };
-        match (gate, self.judge_verdict()) {
+        let gate = match (gate, self.judge_verdict()) {
             (Verdict::NoData, _) | (_, None) => gate,
             (gate, Some(judged)) => worst(gate, judged),
+        };
+        match self.sequential_verdict() {
+            Some(sequential) => worst(gate, sequential),
+            None => gate,
+        }
+    }
+
+    /// The sequential result to show: a FAIL found on this canary version stays.
+    pub fn sequential_shown(&self) -> Option<&SequentialResult> {
+        self.sequential?;
+        self.sticky_fail
+            .as_ref()
+            .map(|(_, r)| r)
+            .or(self.sequential_result.as_ref())
+    }
+
+    /// The sequential judge's verdict, when this metric has one: NO DATA until counts arrive or
+    /// when the count query fails; COLLECTING until it decides.
+    pub fn sequential_verdict(&self) -> Option<Verdict> {
+        self.sequential?;
+        if self.counts_error.is_some() {
+            return Some(Verdict::NoData);
+        }
+        let Some(r) = self.sequential_shown() else {
+            return Some(Verdict::NoData);
+        };
+        Some(match r.decision {
+            Decision::Fail if self.def.gate.severity == Severity::Warn => Verdict::Warn,
+            Decision::Fail => Verdict::Fail,
+            Decision::Pass => Verdict::Pass,
+            Decision::Collecting => Verdict::Collecting,
+        })
+    }
+
+    /// The sequential judge in words, for reasons and prompts.
+    pub fn sequential_reason(&self) -> Option<String> {
+        self.sequential?;
+        let scope = match self.counted_since {
+            Some((_, false)) => {
+                " (counted over the current step only: the backend reports no \
+                                 earlier steps)"
+            }
+            _ => "",
+        };
+        Some(match (&self.counts_error, self.sequential_shown()) {
+            (Some(e), _) => format!("counting requests failed: {e}"),
+            (None, Some(r)) => format!("{}{scope}", r.reason),
+            (None, None) => "waiting for the first request counts".into(),
+        })
+    }
+
+    /// How bad a FAIL of this panel is: a sequential FAIL advises a rollback on a critical
+    /// metric, a hold otherwise; a gate's FAIL has its own severity.
+    pub fn severity(&self) -> Severity {
+        let gate = self.def.gate.severity;
+        let sequential_failed = self.sequential_verdict() == Some(Verdict::Fail);
+        let gate_failed = self
+            .eval
+            .as_ref()
+            .is_some_and(|e| e.verdict == Verdict::Fail);
+        match gate {
+            Severity::Warn => Severity::Warn,
+            _ if sequential_failed && !gate_failed && self.critical => Severity::Rollback,
+            _ if sequential_failed && !gate_failed => Severity::Hold,
+            _ if sequential_failed && self.critical => Severity::Rollback,
+            gate => gate,
         }
     }
 
@@ -149,32 +236,45 @@ impl MetricPanel {
         freshness(self.last_good, self.error.as_deref(), now, poll)
     }
 
-    /// The reason in words, for the panel and the prompts.
+    /// The reason in words, for the panel and the prompts: what decided the verdict first.
     pub fn reason(&self) -> String {
-        match (&self.error, &self.eval) {
-            (Some(e), _) => format!("query failed: {e}"),
+        let mut parts = match (&self.error, &self.eval) {
+            (Some(e), _) => vec![format!("query failed: {e}")],
             (None, Some(e)) => {
-                let mut text = e.reasons.join("; ");
-                if let Some(j) = self.judge_result.as_ref().filter(|_| self.judge.is_some()) {
-                    text = if e.reasons.is_empty() || !self.def.gate.has_checks() {
-                        format!("judge: {}", j.reason)
-                    } else {
-                        format!("{text}; judge: {}", j.reason)
-                    };
+                let mut parts = Vec::new();
+                if self.def.gate.has_checks() && !e.reasons.is_empty() {
+                    parts.push(e.reasons.join("; "));
                 }
-                text
+                if let Some(j) = self.judge_result.as_ref().filter(|_| self.judge.is_some()) {
+                    parts.push(format!("judge: {}", j.reason));
+                }
+                if parts.is_empty() {
+                    parts.extend(e.reasons.first().cloned());
+                }
+                parts
             }
-            (None, None) => "waiting for the first answer".into(),
+            (None, None) => vec!["waiting for the first answer".into()],
+        };
+        if let Some(text) = self.sequential_reason() {
+            let decided = self.sequential_verdict() == Some(self.verdict());
+            let at = if decided || !self.def.gate.has_checks() {
+                0
+            } else {
+                parts.len()
+            };
+            parts.insert(at, text);
         }
+        parts.join("; ")
     }
 }
 
-/// The verdict that blocks most: FAIL, then NO DATA, PENDING, WARN, PASS.
-fn worst(a: Verdict, b: Verdict) -> Verdict {
+/// The verdict that blocks most: FAIL, then NO DATA, PENDING, COLLECTING, WARN, PASS.
+pub fn worst(a: Verdict, b: Verdict) -> Verdict {
     let rank = |v: Verdict| match v {
-        Verdict::Fail => 4,
-        Verdict::NoData => 3,
-        Verdict::Pending => 2,
+        Verdict::Fail => 5,
+        Verdict::NoData => 4,
+        Verdict::Pending => 3,
+        Verdict::Collecting => 2,
         Verdict::Warn => 1,
         Verdict::Pass => 0,
     };
@@ -352,6 +452,8 @@ pub struct Model {
     pub metrics_warnings: Vec<String>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: ScoreThresholds,
+    /// `[judge] alpha`: the sequential judge's false-alarm budget for the whole rollout.
+    pub sequential_alpha: f64,
     /// What this user may not do (asked once at start); `None` until answered.
     pub permissions: Option<crate::backend::Permissions>,
     /// The actions the backend can take at all (promote-full, retry and undo are optional).
@@ -385,6 +487,7 @@ impl Model {
             polls: Polls::default(),
             metrics_warnings: Vec::new(),
             judge_thresholds: ScoreThresholds::default(),
+            sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
             permissions: None,
             actions: ActionKind::BASIC.to_vec(),
             pod_hash_tracks: None,
@@ -419,14 +522,25 @@ impl Model {
                 let eval = match (&p.error, &p.eval) {
                     (None, Some(e)) => {
                         let mut e = e.clone();
-                        // The judge's word counts wherever the gate's does (prompts, receipts, check).
+                        // The judges' word counts wherever the gate's does (prompts, receipts, check).
                         e.verdict = p.verdict();
+                        e.severity = p.severity();
+                        let gate_verdict = p.eval.as_ref().map_or(e.verdict, |g| g.verdict);
                         if let Some(j) = p.judge_result.as_ref().filter(|_| p.judge.is_some()) {
-                            let judge_decided =
-                                e.verdict != p.eval.as_ref().map_or(e.verdict, |g| g.verdict);
+                            let judge_decided = e.verdict != gate_verdict;
                             // When the judge is what made it fail, say that first.
                             let at = if judge_decided { 0 } else { e.reasons.len() };
                             e.reasons.insert(at, format!("judge: {}", j.reason));
+                        }
+                        if let Some(text) = p.sequential_reason() {
+                            let decided = p.sequential_verdict() == Some(e.verdict)
+                                && e.verdict != gate_verdict;
+                            let at = if decided || !p.def.gate.has_checks() {
+                                0
+                            } else {
+                                e.reasons.len()
+                            };
+                            e.reasons.insert(at, format!("sequential: {text}"));
                         }
                         e
                     }
@@ -439,6 +553,7 @@ impl Model {
                         violating_points: 0,
                         required_points: 1,
                         threshold: None,
+                        canary_requests: None,
                     },
                 };
                 (p.def.name.clone(), eval)
@@ -481,6 +596,44 @@ impl Model {
         self.chart_window
             .duration()
             .max(step.min(Duration::from_secs(6 * 3600)))
+    }
+
+    /// Each sequential metric's share of `[judge] alpha`.
+    pub fn sequential_alpha_per_metric(&self) -> f64 {
+        let n = self
+            .panels
+            .iter()
+            .filter(|p| p.sequential.is_some())
+            .count();
+        crate::domain::sequential::alpha_per_metric(self.sequential_alpha, n)
+    }
+
+    /// The worst sequential verdict and the metric that has it (FAIL, then NO DATA, COLLECTING,
+    /// PASS); `None` when no metric is judged sequentially.
+    pub fn sequential_summary(&self) -> Option<(Verdict, &str)> {
+        self.panels
+            .iter()
+            .filter_map(|p| Some((p.sequential_verdict()?, p.def.name.as_str())))
+            .reduce(|a, b| {
+                if worst(a.0, b.0) == b.0 && a.0 != b.0 {
+                    b
+                } else {
+                    a
+                }
+            })
+    }
+
+    /// Whether the Mann–Whitney judge is still gathering its first samples: every judged metric
+    /// is short of points (a score of 0 would read as failing).
+    pub fn judge_collecting(&self) -> bool {
+        let mut judged = self.panels.iter().filter(|p| p.judge.is_some()).peekable();
+        judged.peek().is_some()
+            && judged.all(|p| {
+                p.error.is_none()
+                    && p.judge_result
+                        .as_ref()
+                        .is_none_or(|r| r.classification == Classification::NoData)
+            })
     }
 
     /// The statistical judge's score over the metrics that have a judge; `None` when none has.

@@ -8,10 +8,13 @@ use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField};
 use super::msg::Msg;
 use crate::audit::{AuditRecord, VerdictRecord};
 use crate::backend::{ActionError, ActionKind, ActionRequest};
+use crate::domain::counts::Counts;
 use crate::domain::format::{age, short_duration};
+use crate::domain::gate::DEFAULT_MIN_REQUESTS;
 use crate::domain::policy::promotion_blockers;
-use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Verdict};
-use crate::metrics::{FetchRequest, FetchResult, MetricQuery, SloQuery};
+use crate::domain::sequential::{self, Decision};
+use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Unit, Verdict};
+use crate::metrics::{CountsQuery, FetchRequest, FetchResult, MetricQuery, SloQuery};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -201,6 +204,11 @@ fn fetch_metrics(model: &mut Model) -> Effect {
     model.polls.metrics_generation += 1;
     model.polls.metrics_in_flight = true;
     model.polls.metrics_started = Some(model.now);
+    // Requests are counted over the canary's life: unknown until the rollout is read.
+    let since = model.rollout.as_ref().map(counted_since);
+    for p in model.panels.iter_mut().filter(|p| p.counters.is_some()) {
+        p.counted_since = since;
+    }
     let request = FetchRequest {
         now: model.now,
         lookback: model.lookback(),
@@ -212,7 +220,11 @@ fn fetch_metrics(model: &mut Model) -> Effect {
                 name: p.def.name.clone(),
                 query: p.query.clone(),
                 window: p.window,
-                counts: None,
+                counts: p
+                    .counters
+                    .clone()
+                    .zip(since)
+                    .map(|(counters, (since, _))| CountsQuery { counters, since }),
             })
             .collect(),
         slos: model
@@ -233,6 +245,43 @@ fn fetch_metrics(model: &mut Model) -> Effect {
         generation: model.polls.metrics_generation,
         request,
     }
+}
+
+/// Where counting starts: the canary's first step when the backend reports its steps' history
+/// (`true`), else the current step's start.
+fn counted_since(r: &Rollout) -> (DateTime<Utc>, bool) {
+    match r.history.iter().find(|h| h.step == 0) {
+        Some(first) => (first.started_at, true),
+        None => (r.step_started_at, false),
+    }
+}
+
+/// The steps' starts, oldest first, for the judge's warm-up.
+fn step_starts(r: &Rollout) -> Vec<DateTime<Utc>> {
+    let mut starts: Vec<DateTime<Utc>> = r.history.iter().map(|h| h.started_at).collect();
+    if !starts.contains(&r.step_started_at) {
+        starts.push(r.step_started_at);
+    }
+    starts.sort();
+    starts
+}
+
+/// Canary requests behind each canary point (its window), where the counts cover that window.
+fn requests_behind(
+    counts: &Counts,
+    points: &crate::domain::Series,
+    window: Duration,
+) -> Vec<(DateTime<Utc>, f64)> {
+    let Some(first) = counts.blocks.first().map(|b| b.start) else {
+        return Vec::new();
+    };
+    let span = chrono::Duration::from_std(window).unwrap_or_default();
+    points
+        .points
+        .iter()
+        .filter(|p| p.at - span >= first)
+        .map(|p| (p.at, counts.canary_requests_within(p.at, window)))
+        .collect()
 }
 
 fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, String>) {
@@ -368,21 +417,61 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
     let poll = model.settings.poll_interval;
     // The judge compares the points of the current step only: the canary at its current weight.
     let step_start = model.rollout.as_ref().map(|r| r.step_started_at);
+    let alpha = model.sequential_alpha_per_metric();
+    let rollout = model.rollout.clone();
+    let mut counts_by_name = result.counts;
     let mut events = Vec::new();
     for (name, answer) in result.metrics {
         let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
             continue;
         };
         let before = panel.verdict();
-        let was_known = panel.eval.is_some();
+        let was_known = panel.eval.is_some() || panel.sequential_result.is_some();
+        let counts = counts_by_name
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| counts_by_name.swap_remove(i).1);
+        let counts = match counts {
+            Some(Ok(counts)) => {
+                if panel.counts_error.take().is_some() {
+                    events.push((EventLevel::Good, format!("{name}: requests counted again")));
+                }
+                if let (Some(settings), Some(r)) = (panel.sequential, &rollout) {
+                    judge_counts(panel, &settings, &counts, r, alpha, model.now);
+                }
+                Some(counts)
+            }
+            Some(Err(e)) => {
+                if panel.counts_error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("{name}: counting requests: {e}")));
+                }
+                panel.counts_error = Some(e);
+                None
+            }
+            None => None,
+        };
         match answer {
             Ok(series) => {
-                let eval = panel.def.gate.evaluate(
+                let requests = counts.as_ref().map(|c| {
+                    requests_behind(
+                        c,
+                        &series.canary,
+                        panel
+                            .window
+                            .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW),
+                    )
+                });
+                let min_requests = panel.def.gate.min_requests.or_else(|| {
+                    matches!(panel.def.unit, Unit::Ratio | Unit::Percent)
+                        .then_some(DEFAULT_MIN_REQUESTS)
+                });
+                let eval = panel.def.gate.evaluate_counted(
                     &panel.def.name,
                     panel.def.unit,
                     &series.baseline,
                     &series.canary,
                     poll,
+                    requests.as_deref().zip(min_requests),
                 );
                 if series.canary.latest().is_some() || series.baseline.latest().is_some() {
                     panel.last_good = Some(at);
@@ -468,6 +557,34 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
     for (level, text) in events {
         model.push_event(level, text);
     }
+}
+
+/// Run the sequential judge on the counts; a FAIL stays for the canary version it was found on.
+fn judge_counts(
+    panel: &mut super::model::MetricPanel,
+    settings: &sequential::SequentialSettings,
+    counts: &Counts,
+    r: &Rollout,
+    alpha: f64,
+    now: DateTime<Utc>,
+) {
+    let context = sequential::Context {
+        alpha,
+        step_starts: step_starts(r),
+        hold_over: r.hold_remaining(now) == Some(Duration::ZERO),
+    };
+    let result = sequential::evaluate(counts, settings, &context);
+    if panel
+        .sticky_fail
+        .as_ref()
+        .is_some_and(|(version, _)| *version != r.canary_version)
+    {
+        panel.sticky_fail = None;
+    }
+    if result.decision == Decision::Fail && panel.sticky_fail.is_none() {
+        panel.sticky_fail = Some((r.canary_version.clone(), result.clone()));
+    }
+    panel.sequential_result = Some(result);
 }
 
 fn open_prompt(model: &mut Model, kind: ActionKind) {
@@ -619,13 +736,15 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
         to_weight: prompt.to.map(|t| t.1),
         verdicts: evals
             .iter()
-            .map(|(name, e)| VerdictRecord {
+            .zip(&model.panels)
+            .map(|((name, e), p)| VerdictRecord {
                 metric: name.clone(),
                 verdict: format!("{:?}", e.verdict).to_lowercase(),
                 baseline: e.baseline,
                 canary: e.canary,
                 threshold: e.threshold,
                 reason: e.reasons.join("; "),
+                sequential: p.sequential_shown().map(|r| r.figures()),
             })
             .collect(),
         override_reason: (prompt.needs_override()).then(|| reason.clone()),

@@ -77,17 +77,32 @@ pub struct Gate {
     /// Floor for the baseline in relative checks (see the module docs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_baseline: Option<f64>,
+    /// A violation seen on fewer canary requests than this (in the metric's window) is
+    /// COLLECTING, not FAIL: one 5xx in ten requests is not a 10% error rate. Needs the metric's
+    /// `total` or `histogram` to count requests; ratio metrics default to
+    /// `DEFAULT_MIN_REQUESTS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_requests: Option<f64>,
     #[serde(default, rename = "for")]
     pub for_: ForSpec,
     #[serde(default)]
     pub severity: Severity,
 }
 
+/// Canary requests behind each canary point (by timestamp), and how many a violation needs.
+pub type Counted<'a> = (&'a [(DateTime<Utc>, f64)], f64);
+
+/// `min_requests` of a ratio metric whose requests are counted, when the gate sets none.
+pub const DEFAULT_MIN_REQUESTS: f64 = 100.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
     Pending,
+    /// Not enough requests yet to judge (a sequential judge still counting, or a violation seen
+    /// on fewer than `min_requests`): never a PASS, never a FAIL.
+    Collecting,
     Fail,
     /// A failing gate whose severity is `warn`: shown, never blocks.
     Warn,
@@ -99,6 +114,7 @@ impl Verdict {
         match self {
             Self::Pass => "PASS",
             Self::Pending => "PENDING",
+            Self::Collecting => "COLLECTING",
             Self::Fail => "FAIL",
             Self::Warn => "WARN",
             Self::NoData => "NO DATA",
@@ -109,7 +125,7 @@ impl Verdict {
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Pass => "✓",
-            Self::Pending => "…",
+            Self::Pending | Self::Collecting => "…",
             Self::Fail => "✗",
             Self::Warn => "!",
             Self::NoData => "?",
@@ -136,6 +152,8 @@ pub struct GateEvaluation {
     pub required_points: u32,
     /// The limit on the canary that decides the verdict now: the violated one, else the tightest.
     pub threshold: Option<f64>,
+    /// Canary requests behind the newest value (its window), when they are counted.
+    pub canary_requests: Option<f64>,
 }
 
 impl GateEvaluation {
@@ -330,6 +348,25 @@ impl Gate {
         canary: &Series,
         poll_interval: Duration,
     ) -> GateEvaluation {
+        self.evaluate_counted(name, unit, baseline, canary, poll_interval, None)
+    }
+
+    /// `evaluate`, knowing how many canary requests are behind each canary point (by its
+    /// timestamp) and how many a violation needs (`min_requests`): a violation on fewer is
+    /// COLLECTING at the newest point, and breaks a `for` streak further back.
+    pub fn evaluate_counted(
+        &self,
+        name: &str,
+        unit: Unit,
+        baseline: &Series,
+        canary: &Series,
+        poll_interval: Duration,
+        requests: Option<Counted>,
+    ) -> GateEvaluation {
+        let behind = |at: DateTime<Utc>| -> Option<f64> {
+            let (counted, _) = requests?;
+            counted.iter().find(|(t, _)| *t == at).map(|(_, n)| *n)
+        };
         let required = self.for_.points(poll_interval);
         let needs_baseline = self.has_relative_checks();
         let latest_baseline = baseline.last().map(|s| s.value).filter(|v| v.is_finite());
@@ -343,6 +380,7 @@ impl Gate {
             violating_points: 0,
             required_points: required,
             threshold: None,
+            canary_requests: canary.last().and_then(|s| behind(s.at)),
         };
         let missing = match (latest_canary, latest_baseline) {
             (None, _) if canary.is_empty() => Some("no canary data (the query returned no series)"),
@@ -368,7 +406,8 @@ impl Gate {
         let pairs = pair_points(baseline, canary, needs_baseline);
         // Walk back from the newest pair while the violation holds.
         let mut latest_checks = None;
-        for (_, b, c) in pairs.iter().rev() {
+        let mut too_few: Option<f64> = None;
+        for (at, b, c) in pairs.iter().rev() {
             let (Some(c), Some(b)) = (
                 c.filter(|v| v.is_finite()),
                 b.filter(|v| v.is_finite())
@@ -378,10 +417,20 @@ impl Gate {
             };
             let checks = self.check_pair(name, unit, b, c);
             let violated = checks.iter().any(|(ok, ..)| !ok);
-            if latest_checks.is_none() {
+            let newest = latest_checks.is_none();
+            if newest {
                 latest_checks = Some(checks);
             }
             if !violated || eval.violating_points >= required {
+                break;
+            }
+            // A violation on too few requests is no evidence yet.
+            if let (Some(n), Some((_, min))) = (behind(*at), requests)
+                && n < min
+            {
+                if newest {
+                    too_few = Some(n);
+                }
                 break;
             }
             eval.violating_points += 1;
@@ -398,6 +447,12 @@ impl Gate {
             },
             _ => Verdict::Pending,
         };
+        if let (Some(n), Some((_, min))) = (too_few, requests) {
+            eval.verdict = Verdict::Collecting;
+            eval.reasons.push(format!(
+                "seen on only {n:.0} canary requests; min_requests {min:.0} before it counts"
+            ));
+        }
         if eval.verdict == Verdict::Pending {
             eval.reasons.push(format!(
                 "violating for {} of {} checks",
@@ -514,6 +569,63 @@ mod tests {
 
     fn eval(gate: &Gate, unit: Unit, b: &[f64], c: &[f64]) -> GateEvaluation {
         gate.evaluate("m", unit, &series(b), &series(c), POLL)
+    }
+
+    #[test]
+    fn a_violation_on_too_few_requests_is_collecting_not_fail() {
+        // One 5xx in ten requests is a 10% error rate: over max 1%, but on 10 requests.
+        let gate = Gate {
+            max: Some(0.01),
+            for_: ForSpec::Checks(2),
+            ..Gate::default()
+        };
+        let (b, c) = (series(&[0.002, 0.002, 0.002]), series(&[0.0, 0.1, 0.1]));
+        let at = |i: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(10 * i);
+        let thin = [(at(0), 500.0), (at(1), 10.0), (at(2), 10.0)];
+        let e = gate.evaluate_counted(
+            "error rate",
+            Unit::Ratio,
+            &b,
+            &c,
+            POLL,
+            Some((&thin, 100.0)),
+        );
+        assert_eq!(e.verdict, Verdict::Collecting, "{:?}", e.reasons);
+        assert_eq!(e.canary_requests, Some(10.0));
+        assert!(
+            e.reasons
+                .iter()
+                .any(|r| r.contains("only 10 canary requests; min_requests 100")),
+            "{:?}",
+            e.reasons
+        );
+        // Enough requests at both points: a FAIL, as without counts.
+        let thick = [(at(0), 500.0), (at(1), 400.0), (at(2), 400.0)];
+        let e = gate.evaluate_counted(
+            "error rate",
+            Unit::Ratio,
+            &b,
+            &c,
+            POLL,
+            Some((&thick, 100.0)),
+        );
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(
+            gate.evaluate("error rate", Unit::Ratio, &b, &c, POLL)
+                .verdict,
+            Verdict::Fail
+        );
+        // A thin point further back breaks the streak: PENDING, not FAIL.
+        let mixed = [(at(0), 500.0), (at(1), 10.0), (at(2), 400.0)];
+        let e = gate.evaluate_counted(
+            "error rate",
+            Unit::Ratio,
+            &b,
+            &c,
+            POLL,
+            Some((&mixed, 100.0)),
+        );
+        assert_eq!(e.verdict, Verdict::Pending, "{:?}", e.reasons);
     }
 
     #[test]

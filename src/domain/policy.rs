@@ -45,6 +45,7 @@ mod tests {
             violating_points: 0,
             required_points: 1,
             threshold: None,
+            canary_requests: None,
         }
     }
 

@@ -67,6 +67,8 @@ pub struct SequentialSettings {
     pub tolerance: f64,
 }
 
+/// `[judge] alpha` by default: 1% for the whole rollout.
+pub const DEFAULT_ALPHA: f64 = 0.01;
 pub const DEFAULT_MIN_SAMPLES: u64 = 100;
 pub const DEFAULT_TOLERANCE: f64 = 0.5;
 
@@ -121,7 +123,7 @@ pub struct Context {
     pub hold_over: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Fail,
@@ -140,7 +142,7 @@ impl Decision {
 }
 
 /// What the effect is measured as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// Canary latencies = baseline latencies × the factor.
@@ -182,7 +184,50 @@ pub struct SequentialResult {
     pub reason: String,
 }
 
+/// The figures behind a sequential verdict, as `check --json` and the receipts carry them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub decision: Decision,
+    /// `latency_factor` (canary latencies = baseline × estimate) or `error_ratio` (canary error
+    /// ratio = baseline's × estimate).
+    pub effect: Effect,
+    /// ln of the evidence that the canary is worse; FAIL at `threshold` = ln(1/α).
+    pub evidence: f64,
+    pub threshold: f64,
+    pub estimate: Option<f64>,
+    /// The anytime-valid range of the effect at `confidence`.
+    pub range: Option<[f64; 2]>,
+    pub confidence: f64,
+    pub requests: Requests,
+    /// While collecting: how long a decision is likely to take at the current traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    pub baseline: f64,
+    pub canary: f64,
+}
+
 impl SequentialResult {
+    pub fn figures(&self) -> Figures {
+        Figures {
+            decision: self.decision,
+            effect: self.effect,
+            evidence: self.evidence.max(-1e6),
+            threshold: self.threshold,
+            estimate: self.estimate,
+            range: self.range.map(|(lo, hi)| [lo, hi]),
+            confidence: self.confidence,
+            requests: Requests {
+                baseline: self.requests.0,
+                canary: self.requests.1,
+            },
+            eta_seconds: self.eta.map(|d| d.as_secs()),
+        }
+    }
+
     /// Evidence as a share of the threshold, for a meter (0..=1).
     pub fn evidence_fraction(&self) -> f64 {
         if self.threshold > 0.0 {
@@ -218,7 +263,8 @@ fn factor(v: f64) -> String {
     }
 }
 
-fn percent_label(confidence: f64) -> String {
+/// `99.5%` for 0.995.
+pub fn percent_label(confidence: f64) -> String {
     let pct = confidence * 100.0;
     let text = format!("{pct:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
@@ -226,8 +272,10 @@ fn percent_label(confidence: f64) -> String {
 }
 
 fn requests_text(n: f64) -> String {
-    if n >= 10_000.0 {
+    if n >= 100_000.0 {
         format!("{:.0}k", n / 1000.0)
+    } else if n >= 1_000.0 {
+        format!("{:.1}k", n / 1000.0)
     } else {
         format!("{n:.0}")
     }
@@ -626,12 +674,22 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
     result
 }
 
+/// The verdict in words: a headline (decision and effect), then the evidence and the counts.
 fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
-    let counted = format!(
-        "{} canary / {} baseline requests",
-        requests_text(r.requests.1),
-        requests_text(r.requests.0)
-    );
+    let (headline, detail) = (headline(r, s), detail(r, s));
+    match r.decision {
+        Decision::Collecting if r.requests.1 <= 0.0 => headline,
+        Decision::Pass if !r.passed_at_hold_end => format!("{headline}; {detail}"),
+        _ => format!(
+            "{headline}; evidence {:.1} of {:.1}; {detail}",
+            r.evidence.max(0.0),
+            r.threshold
+        ),
+    }
+}
+
+/// "canary is slower: latency ×1.18 (99.5% range 1.09–1.29)".
+pub fn headline(r: &SequentialResult, s: &SequentialSettings) -> String {
     let effect = match (r.effect, r.error_ratios) {
         (Effect::ErrorRatio, Some((b, c))) => format!(
             "error ratio {} ({:.2}% vs {:.2}%)",
@@ -649,7 +707,6 @@ fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
         (Effect::ErrorRatio, Direction::Decrease) => "failing less",
         (_, Direction::Either) => "different",
     };
-    let evidence = format!("evidence {:.1} of {:.1}", r.evidence.max(0.0), r.threshold);
     let limit = match s.direction {
         Direction::Increase => format!("×{}", factor(s.allowed_increase)),
         Direction::Decrease => format!("×{}", factor(1.0 / s.allowed_decrease)),
@@ -660,32 +717,41 @@ fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
         ),
     };
     match r.decision {
-        Decision::Fail => {
-            format!("canary is {worse}: {effect}; {evidence} reached the limit over {counted}")
+        Decision::Fail => format!("canary is {worse}: {effect}"),
+        Decision::Pass if r.passed_at_hold_end => {
+            format!("hold ended without evidence of a change of {limit} or more: {effect}")
         }
-        Decision::Pass if r.passed_at_hold_end => format!(
-            "hold ended without evidence of a change of {limit} or more: {effect}; {evidence}; {counted}"
-        ),
-        Decision::Pass => format!("a change of {limit} or more is ruled out: {effect}; {counted}"),
+        Decision::Pass => format!("a change of {limit} or more is ruled out: {effect}"),
         Decision::Collecting if r.requests.1 <= 0.0 => {
             "collecting: no canary requests counted yet".into()
         }
-        Decision::Collecting => {
-            let pace = match (r.eta, r.canary_rate) {
-                (Some(eta), Some(rate)) => {
-                    format!("; a decision in ≈ {} at {rate:.1} rps", short_duration(eta))
-                }
-                (None, Some(rate)) => format!("; no decision in sight at {rate:.1} rps"),
-                _ => String::new(),
-            };
-            let short = if (r.requests.1 as u64) < s.min_samples {
-                format!(" ({} needed for a PASS)", s.min_samples)
-            } else {
-                String::new()
-            };
-            format!("collecting: {effect}; {evidence}; {counted}{short}{pace}")
-        }
+        Decision::Collecting => format!("collecting: {effect}"),
     }
+}
+
+/// "412 canary / 8.1k baseline requests; a decision in ≈ 40s at 5.0 rps".
+pub fn detail(r: &SequentialResult, s: &SequentialSettings) -> String {
+    let counted = format!(
+        "{} canary / {} baseline requests",
+        requests_text(r.requests.1),
+        requests_text(r.requests.0)
+    );
+    if r.decision != Decision::Collecting {
+        return counted;
+    }
+    let short = if (r.requests.1 as u64) < s.min_samples {
+        format!(" ({} needed for a PASS)", s.min_samples)
+    } else {
+        String::new()
+    };
+    let pace = match (r.eta, r.canary_rate) {
+        (Some(eta), Some(rate)) => {
+            format!("; a decision in ≈ {} at {rate:.1} rps", short_duration(eta))
+        }
+        (None, Some(rate)) => format!("; no decision in sight at {rate:.1} rps"),
+        _ => String::new(),
+    };
+    format!("{counted}{short}{pace}")
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 
 use crate::app::model::{MetricPanel, SloPanel};
 use crate::domain::gate::ForSpec;
-use crate::domain::judge::JudgeSettings;
+use crate::domain::sequential::SequentialSettings;
 use crate::domain::{Gate, MetricDef, Severity, Unit};
+use crate::metrics::Counters;
 
 pub fn metric_panels() -> Vec<MetricPanel> {
     let panel = |name: &str, query: &str, unit, gate| {
@@ -22,7 +23,6 @@ pub fn metric_panels() -> Vec<MetricPanel> {
             "sim:p95",
             Unit::Seconds,
             Gate {
-                max_increase_pct: Some(10.0),
                 max: Some(2.5),
                 for_: ForSpec::Checks(2),
                 severity: Severity::Hold,
@@ -46,8 +46,6 @@ pub fn metric_panels() -> Vec<MetricPanel> {
             Unit::Ratio,
             Gate {
                 max: Some(0.01),
-                max_ratio: Some(2.0),
-                min_baseline: Some(0.005),
                 for_: ForSpec::Checks(2),
                 severity: Severity::Rollback,
                 ..Gate::default()
@@ -64,13 +62,22 @@ pub fn metric_panels() -> Vec<MetricPanel> {
             },
         ),
     ];
-    // p99 is also judged statistically (Mann–Whitney, 98%), with the +10% effect-size floor the
-    // judge benchmark shows is needed on overlapping-window series; few samples suit short holds.
-    panels[1].judge = Some(JudgeSettings {
-        allowed_increase: 1.1,
-        min_samples: 6,
-        ..JudgeSettings::default()
+    // The relative rules are the sequential judge's, on request counts: p95 latency on the
+    // latency histogram (a ×1.1 slow-down matters), the error rate on the error and request
+    // counters (×1.5 matters); both critical, so a FAIL advises a rollback. The gates keep the
+    // absolute ceilings (the error rate's on at least 100 requests).
+    panels[0].counters = Some(Counters::Histogram("sim:latency_buckets".into()));
+    panels[0].sequential = Some(SequentialSettings::default());
+    panels[0].critical = true;
+    panels[2].counters = Some(Counters::Ratio {
+        errors: "sim:errors".into(),
+        total: "sim:requests".into(),
     });
+    panels[2].sequential = Some(SequentialSettings {
+        allowed_increase: 1.5,
+        ..SequentialSettings::default()
+    });
+    panels[2].critical = true;
     panels
 }
 

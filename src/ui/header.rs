@@ -54,33 +54,32 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: b
     } else {
         spans.push(Span::styled("no rollout data yet", theme.dim()));
     }
-    if let Some(sc) = model.judge_score() {
-        let tone = match sc.overall {
-            crate::domain::judge::Overall::Pass => Tone::Good,
-            crate::domain::judge::Overall::Inconclusive => Tone::Warn,
-            crate::domain::judge::Overall::Fail => Tone::Bad,
-        };
-        spans.push(Span::styled(
-            format!("  judge {:.0}/100", sc.score + 0.0),
-            theme.tone(tone),
-        ));
-    }
+    let mut tail = Vec::new();
     if model.settings.read_only {
-        spans.push(Span::raw("  "));
-        spans.push(Span::styled(" READ-ONLY ", theme.badge()));
+        tail.push(Span::raw("  "));
+        tail.push(Span::styled(" READ-ONLY ", theme.badge()));
     }
     let stale_after = model.settings.poll_interval * STALE_AFTER_POLLS;
     match model.last_poll_age() {
-        Some(age) if age > stale_after => spans.push(Span::styled(
+        Some(age) if age > stale_after => tail.push(Span::styled(
             format!("  STALE: last poll {} ago", short_duration(age)),
             theme.tone(Tone::Bad),
         )),
-        Some(age) => spans.push(Span::styled(
+        Some(age) => tail.push(Span::styled(
             format!("  polled {} ago", short_duration(age)),
             theme.dim(),
         )),
-        None => spans.push(Span::styled("  not polled yet", theme.dim())),
+        None => tail.push(Span::styled("  not polled yet", theme.dim())),
     }
+    // The judge's word, as long as it fits beside the rest.
+    if let Some((forms, tone)) = judge_forms(model) {
+        let used: usize = spans.iter().chain(&tail).map(Span::width).sum();
+        let room = (area.width as usize).saturating_sub(used);
+        if let Some(text) = forms.into_iter().find(|f| f.chars().count() <= room) {
+            spans.push(Span::styled(text, theme.tone(tone)));
+        }
+    }
+    spans.extend(tail);
     if wide {
         spans.push(Span::styled(
             format!("  · {}", model.settings.source_label),
@@ -88,6 +87,48 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: b
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The judges' verdict for the header, longest form first: the worst sequential verdict and its
+/// metric, or the Mann–Whitney score ("collecting" until it has its samples, never "0/100").
+fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
+    use crate::domain::Verdict;
+    if let Some((verdict, metric)) = model.sequential_summary() {
+        let tone = match verdict {
+            Verdict::Fail => Tone::Bad,
+            Verdict::Pass => Tone::Good,
+            Verdict::Warn | Verdict::NoData | Verdict::Pending => Tone::Warn,
+            Verdict::Collecting => Tone::Neutral,
+        };
+        let word = match verdict {
+            Verdict::Collecting => "collecting".to_string(),
+            v => format!("{} {}", v.symbol(), v.label()),
+        };
+        let forms = vec![
+            format!("  judge {word} ({metric})"),
+            format!("  judge {word}"),
+            format!("  judge {}", verdict.symbol()),
+        ];
+        let forms = if verdict == Verdict::Pass || verdict == Verdict::Collecting {
+            forms[1..].to_vec()
+        } else {
+            forms
+        };
+        return Some((forms, tone));
+    }
+    let sc = model.judge_score()?;
+    if model.judge_collecting() {
+        return Some((
+            vec!["  judge collecting".into(), "  judge …".into()],
+            Tone::Neutral,
+        ));
+    }
+    let tone = match sc.overall {
+        crate::domain::judge::Overall::Pass => Tone::Good,
+        crate::domain::judge::Overall::Inconclusive => Tone::Warn,
+        crate::domain::judge::Overall::Fail => Tone::Bad,
+    };
+    Some((vec![format!("  judge {:.0}/100", sc.score + 0.0)], tone))
 }
 
 pub fn draw_why(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {

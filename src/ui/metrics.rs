@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::Theme;
-use super::chart;
+use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
 use crate::domain::format::short_duration;
@@ -103,17 +103,39 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     );
 }
 
-/// One line under the table: the focused metric's reason, or its error / staleness.
+/// Under the table: the focused metric's reason, or its error / staleness; for a sequential
+/// judge, its headline and a second line with the evidence.
 pub fn draw_focused_reason(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(p) = model.panels.get(model.focus) else {
         return;
     };
-    let text = reason_text(p, model);
     let line = Line::from(vec![
         Span::styled(format!(" {}: ", p.def.name), theme.bold()),
-        Span::styled(text, theme.verdict(p.verdict())),
+        Span::styled(focused_text(p, model), theme.verdict(p.verdict())),
     ]);
-    frame.render_widget(Paragraph::new(line), area);
+    let mut lines = vec![line];
+    if area.height > 1 {
+        lines.extend(evidence::evidence_line(p, theme, 10));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// What the focused line says: the judge's headline where the judge decides (or the gate has
+/// nothing to say), else the reason.
+fn focused_text(p: &MetricPanel, model: &Model) -> String {
+    let live = matches!(
+        p.freshness(model.now, model.settings.poll_interval),
+        Freshness::Live
+    );
+    let gate_quiet = p
+        .eval
+        .as_ref()
+        .is_none_or(|e| !p.def.gate.has_checks() || e.verdict == crate::domain::Verdict::Pass);
+    let judge_decides = p.sequential_verdict() == Some(p.verdict());
+    match evidence::headline_text(p) {
+        Some(text) if live && (judge_decides || gate_quiet) => text,
+        _ => reason_text(p, model),
+    }
 }
 
 fn reason_text(p: &MetricPanel, model: &Model) -> String {
@@ -199,13 +221,18 @@ fn draw_panel(
         Span::styled("  Δ ", theme.dim()),
         Span::raw(delta_text(panel)),
     ]);
-    let [numbers_area, reason_area, chart_area] = Layout::vertical([
+    let evidence = evidence::evidence_line(panel, theme, 16);
+    let [numbers_area, evidence_area, reason_area, chart_area] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(evidence.is_some())),
         Constraint::Length(2),
         Constraint::Min(0),
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(numbers), numbers_area);
+    if let Some(line) = evidence {
+        frame.render_widget(Paragraph::new(line), evidence_area);
+    }
     let reason = Paragraph::new(Span::styled(
         reason_text(panel, model),
         theme.verdict(panel.verdict()),

@@ -1,6 +1,7 @@
 //! View functions: they read the model and draw; they never do I/O.
 
 mod chart;
+mod evidence;
 mod footer;
 mod header;
 mod metrics;
@@ -31,6 +32,16 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
 fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let n_metrics = model.panels.len() as u16;
     let n_slos = model.slos.len() as u16;
+    // A sequential judge gets a second line: its evidence, counts and pace.
+    let reason_lines = if model
+        .panels
+        .get(model.focus)
+        .is_some_and(|p| p.sequential.is_some())
+    {
+        2
+    } else {
+        1
+    };
     let [
         head,
         why,
@@ -46,7 +57,7 @@ fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Constraint::Length(1),
         Constraint::Length(3),
         Constraint::Length(n_metrics + 1),
-        Constraint::Length(1),
+        Constraint::Length(reason_lines),
         Constraint::Min(0),
         Constraint::Length(n_slos + 1),
         Constraint::Length(4),

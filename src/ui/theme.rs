@@ -43,6 +43,7 @@ impl Theme {
             Verdict::Pass => self.fg(Color::Green),
             Verdict::Pending | Verdict::Warn => self.fg(Color::Yellow),
             Verdict::Fail => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Verdict::Collecting => self.fg(Color::Cyan),
             Verdict::NoData => self.dim(),
         }
     }

@@ -1,0 +1,60 @@
+//! The sequential judge on screen: an evidence meter against the FAIL line, the estimate with
+//! its range, the requests counted, and how long a decision is likely to take.
+
+use ratatui::text::{Line, Span};
+
+use super::Theme;
+use crate::app::model::MetricPanel;
+use crate::domain::sequential::{Decision, detail, headline};
+
+/// `█████░░░░░` for a share in 0..=1.
+pub fn meter(fraction: f64, cells: usize) -> String {
+    let filled = ((fraction.clamp(0.0, 1.0) * cells as f64).round() as usize).min(cells);
+    format!("{}{}", "█".repeat(filled), "░".repeat(cells - filled))
+}
+
+/// The judge's headline for the focused-reason line, when this panel has one.
+pub fn headline_text(panel: &MetricPanel) -> Option<String> {
+    let settings = panel.sequential.as_ref()?;
+    match (&panel.counts_error, panel.sequential_shown()) {
+        (Some(e), _) => Some(format!("counting requests failed: {e}")),
+        (None, Some(r)) => Some(headline(r, settings)),
+        (None, None) => Some("waiting for the first request counts".into()),
+    }
+}
+
+/// `evidence ███░░░░░░░ 1.6/5.3 · 212 canary / 4.1k baseline requests; a decision in ≈ 40s`.
+pub fn evidence_line(panel: &MetricPanel, theme: &Theme, cells: usize) -> Option<Line<'static>> {
+    let settings = panel.sequential.as_ref()?;
+    let r = panel.sequential_shown()?;
+    let tone = match r.decision {
+        Decision::Fail => theme.verdict(crate::domain::Verdict::Fail),
+        _ => theme.dim(),
+    };
+    let mut spans = vec![
+        Span::styled(" evidence ", theme.dim()),
+        Span::styled(meter(r.evidence_fraction(), cells), tone),
+        Span::styled(
+            format!(" {:.1}/{:.1}", r.evidence.max(0.0), r.threshold),
+            theme.dim(),
+        ),
+        Span::raw(format!(" · {}", detail(r, settings))),
+    ];
+    if matches!(panel.counted_since, Some((_, false))) {
+        spans.push(Span::styled(" · this step only", theme.dim()));
+    }
+    Some(Line::from(spans))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_meter_fills_by_share_and_never_overflows() {
+        assert_eq!(meter(0.0, 4), "░░░░");
+        assert_eq!(meter(0.5, 4), "██░░");
+        assert_eq!(meter(3.0, 4), "████");
+        assert_eq!(meter(f64::NAN, 3).chars().count(), 3);
+    }
+}
