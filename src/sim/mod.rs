@@ -27,7 +27,7 @@ use crate::metrics::Counters;
 use histogram::{BUCKETS, SLOTS, lognormal_slot_probabilities, quantile};
 pub use scenario::Scenario;
 
-/// Requests per second across both tracks.
+/// Requests per second across both tracks, unless `SimOptions::service_rps` says otherwise.
 pub const SERVICE_RPS: f64 = 400.0;
 /// The simulated pods' template hashes (as Argo labels them), so configs without baseline /
 /// canary selectors can be tried against `simulate`.
@@ -56,6 +56,8 @@ pub struct SimOptions {
     /// Holds are divided by this; 20 makes the 50-minute rollout take 2.5 minutes.
     pub speed: f64,
     pub rollout_name: String,
+    /// Requests per second across both tracks (on average; the load drifts ±30% around it).
+    pub service_rps: f64,
 }
 
 impl Default for SimOptions {
@@ -65,6 +67,7 @@ impl Default for SimOptions {
             seed: 1,
             speed: 20.0,
             rollout_name: "checkout".into(),
+            service_rps: SERVICE_RPS,
         }
     }
 }
@@ -310,8 +313,11 @@ fn controller_latency_gate() -> Gate {
 
 impl Simulator {
     /// A simulator whose rollout began a few seconds before `now`, with an hour of baseline history.
-    pub fn new(options: SimOptions, now: DateTime<Utc>) -> Self {
+    pub fn new(mut options: SimOptions, now: DateTime<Utc>) -> Self {
         let now = truncate_to_second(now);
+        if !(options.service_rps.is_finite() && options.service_rps > 0.0) {
+            options.service_rps = SERVICE_RPS;
+        }
         let started_at = now - chrono::Duration::seconds(HEAD_START_SECS);
         let speed = if options.speed.is_finite() && options.speed > 0.0 {
             options.speed
@@ -419,7 +425,7 @@ impl Simulator {
             .unwrap_or(0.0);
         self.traffic_level =
             (self.traffic_level + drift + (1.0 - self.traffic_level) * 0.02).clamp(0.7, 1.3);
-        let lambda = SERVICE_RPS * self.traffic_level;
+        let lambda = self.options.service_rps * self.traffic_level;
         let total = Poisson::new(lambda)
             .map(|p| p.sample(&mut self.rng) as u64)
             .unwrap_or(0);
@@ -680,7 +686,7 @@ impl Simulator {
                 err += p.service_errors;
                 secs += 1;
             }
-            let prior_req = SERVICE_RPS * window.as_secs().saturating_sub(secs) as f64;
+            let prior_req = self.options.service_rps * window.as_secs().saturating_sub(secs) as f64;
             (err as f64 + prior * prior_req) / (req as f64 + prior_req).max(1.0)
         };
         // The 30-day ratio that leaves the scenario's share of the budget spent.
@@ -1050,5 +1056,34 @@ mod tests {
                 && err.contains("sim:requests"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rps_sets_the_traffic() {
+        let s = Simulator::new(
+            SimOptions {
+                service_rps: 4_000.0,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        let counts = s.count(
+            SimCounter::Errors,
+            now() - secs(600),
+            now(),
+            Duration::from_secs(600),
+        );
+        let (b, c) = counts.requests();
+        let rps = (b + c) / 600.0;
+        assert!((rps / 4_000.0 - 1.0).abs() < 0.3, "{rps}");
+        assert_eq!(s.options().service_rps, 4_000.0);
+        let fallback = Simulator::new(
+            SimOptions {
+                service_rps: f64::NAN,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        assert_eq!(fallback.options().service_rps, SERVICE_RPS);
     }
 }
