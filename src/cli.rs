@@ -110,7 +110,7 @@ pub struct DemoArgs {
 /// The simulator's knobs, shared by `demo` and `simulate`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
+    /// What the canary does: healthy, latency-regression, error-spike, slow-burn or mild-latency.
     #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
     pub scenario: Scenario,
 

@@ -113,7 +113,7 @@ fn unknown_scenario_lists_the_valid_ones() {
     let (code, _, err) = run(&["demo", "--scenario", "meltdown"], dir.path());
     assert_eq!(code, 2);
     assert!(
-        err.contains("healthy, latency-regression, error-spike, slow-burn"),
+        err.contains("healthy, latency-regression, error-spike, slow-burn, mild-latency"),
         "{err}"
     );
 }

@@ -895,6 +895,14 @@ mod tests {
         out
     }
 
+    fn slots_of(counts: &[f64]) -> [u64; SLOTS] {
+        let mut slots = [0u64; SLOTS];
+        for (s, c) in slots.iter_mut().zip(counts) {
+            *s = *c as u64;
+        }
+        slots
+    }
+
     #[test]
     fn counts_are_the_exact_increments_of_the_counters_on_the_shared_grid() {
         let mut s = sim(Scenario::ErrorSpike, 11);
@@ -1085,5 +1093,72 @@ mod tests {
             now(),
         );
         assert_eq!(fallback.options().service_rps, SERVICE_RPS);
+    }
+
+    #[test]
+    fn mild_latency_canary_p95_is_a_fifth_over_the_baseline_from_the_first_step() {
+        let mut s = Simulator::new(
+            SimOptions {
+                scenario: Scenario::MildLatency,
+                seed: 9,
+                service_rps: 4_000.0,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        s.advance_to(now() + secs(20));
+        // Still at 5%: the first step's hold (30s at speed 20) is not over.
+        assert_eq!(s.rollout().canary_weight, 5);
+        let counts = s.count(
+            SimCounter::LatencyBuckets,
+            s.started_at,
+            now() + secs(20),
+            Duration::from_secs(5),
+        );
+        let p95 = |t| quantile(0.95, &slots_of(&sum(&counts.blocks, t)));
+        // The distribution's p95 is exactly 1.2×; interpolated in the buckets (the baseline's in
+        // (175ms, 200ms], the canary's in (200ms, 250ms]) it reads about 1.21× on average.
+        let ratio = p95(Track::Canary) / p95(Track::Baseline);
+        assert!((1.15..1.27).contains(&ratio), "canary/baseline p95 {ratio}");
+        let errors = s.count(
+            SimCounter::Errors,
+            s.started_at,
+            now() + secs(20),
+            Duration::from_secs(5),
+        );
+        let (b, c) = (
+            sum(&errors.blocks, Track::Baseline),
+            sum(&errors.blocks, Track::Canary),
+        );
+        let ratio = |v: &[f64]| v[0] / (v[0] + v[1]);
+        assert!(ratio(&c) < 0.002 && ratio(&b) < 0.002, "{b:?} {c:?}");
+    }
+
+    #[test]
+    fn mild_latency_is_held_at_5_percent_once_the_first_hold_is_over() {
+        for (seed, rps) in [(2, SERVICE_RPS), (3, 4_000.0)] {
+            let mut s = Simulator::new(
+                SimOptions {
+                    scenario: Scenario::MildLatency,
+                    seed,
+                    service_rps: rps,
+                    ..SimOptions::default()
+                },
+                now(),
+            );
+            s.advance_to(now() + secs(150));
+            let r = s.rollout();
+            assert_eq!(
+                (r.state, r.step, r.canary_weight),
+                (RolloutState::Progressing, 0, 5),
+                "seed {seed}, {rps} rps"
+            );
+            let msg = r.message.clone().unwrap_or_default();
+            assert!(
+                msg.starts_with("controller held: canary p95 latency")
+                    && msg.contains("limit +10%"),
+                "{msg}"
+            );
+        }
     }
 }
