@@ -110,7 +110,7 @@ pub struct DemoArgs {
 /// The simulator's knobs, shared by `demo` and `simulate`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// What the canary does: healthy, latency-regression, error-spike or slow-burn.
+    /// What the canary does: healthy, latency-regression, error-spike, slow-burn or mild-latency.
     #[arg(long, default_value = "healthy", value_parser = parse_scenario)]
     pub scenario: Scenario,
 
@@ -121,10 +121,28 @@ pub struct SimArgs {
     /// Seed for the simulator's noise; the same seed replays the same numbers. Default: random (shown).
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Requests per second across both tracks (the load drifts ±30% around it); more than 0, at
+    /// most 100000. E.g. 4000 at a 1s poll gives each poll the traffic 400 gives a 10s poll.
+    #[arg(long, value_name = "N", default_value_t = crate::sim::SERVICE_RPS, value_parser = parse_rps)]
+    pub rps: f64,
 }
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
     s.parse()
+}
+
+fn parse_rps(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of requests per second (e.g. 400)"))?;
+    if v.is_finite() && v > 0.0 && v <= 100_000.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "requests per second must be more than 0 and at most 100000, got {v}"
+        ))
+    }
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {

@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
                 DemoSetup {
                     scenario: args.sim.scenario,
                     speed: args.sim.speed,
+                    service_rps: args.sim.rps,
                     seed: args.sim.seed.unwrap_or_else(random_seed),
                     poll_interval: args.poll_interval,
                     rollout: cli.rollout.clone().unwrap_or_else(|| "checkout".into()),
@@ -109,6 +110,7 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
         seed,
         speed: args.sim.speed,
         rollout_name: rollout.unwrap_or_else(|| "checkout".into()),
+        service_rps: args.sim.rps,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

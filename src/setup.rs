@@ -81,6 +81,8 @@ pub struct Identity {
 pub struct DemoSetup {
     pub scenario: Scenario,
     pub speed: f64,
+    /// Requests per second across both tracks (`--rps`).
+    pub service_rps: f64,
     pub seed: u64,
     pub poll_interval: Duration,
     pub rollout: String,
@@ -94,6 +96,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         seed: d.seed,
         speed: d.speed,
         rollout_name: d.rollout.clone(),
+        service_rps: d.service_rps,
     };
     let sim = Arc::new(Mutex::new(Simulator::new(options, Utc::now())));
     // Read-only mode is enforced here: the app is handed a reader with no mutating methods.
@@ -178,6 +181,7 @@ pub fn from_config(
             DemoSetup {
                 scenario,
                 speed: backend_cfg.speed.unwrap_or(20.0),
+                service_rps: crate::sim::SERVICE_RPS,
                 seed: backend_cfg.seed.unwrap_or(1),
                 poll_interval: config.poll_interval,
                 rollout: name,

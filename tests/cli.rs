@@ -113,7 +113,31 @@ fn unknown_scenario_lists_the_valid_ones() {
     let (code, _, err) = run(&["demo", "--scenario", "meltdown"], dir.path());
     assert_eq!(code, 2);
     assert!(
-        err.contains("healthy, latency-regression, error-spike, slow-burn"),
+        err.contains("healthy, latency-regression, error-spike, slow-burn, mild-latency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rps_out_of_range_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (cmd, rps) in [("demo", "0"), ("simulate", "100001"), ("demo", "-5")] {
+        let rps = format!("--rps={rps}");
+        let mut args = vec![cmd, rps.as_str()];
+        if cmd == "simulate" {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        let (code, _, err) = run(&args, dir.path());
+        assert_eq!(code, 2, "{cmd} {rps}: {err}");
+        assert!(
+            err.contains("--rps <N>") && err.contains("more than 0 and at most 100000"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = run(&["simulate", "--rps", "lots"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("is not a number of requests per second"),
         "{err}"
     );
 }

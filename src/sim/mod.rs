@@ -17,15 +17,17 @@ use rand_distr::{Binomial, Distribution, Normal, Poisson};
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::domain::counts::{CountBlock, CountKind, Counts, grid};
 use crate::domain::gate::ForSpec;
 use crate::domain::slo::{BURN_WINDOWS, SloDef, SloMeasurement};
 use crate::domain::{
     Gate, Rollout, RolloutState, Sample, Series, Step, StepRecord, Track, Unit, Verdict,
 };
-use histogram::{SLOTS, lognormal_slot_probabilities, quantile};
+use crate::metrics::Counters;
+use histogram::{BUCKETS, SLOTS, lognormal_slot_probabilities, quantile};
 pub use scenario::Scenario;
 
-/// Requests per second across both tracks.
+/// Requests per second across both tracks, unless `SimOptions::service_rps` says otherwise.
 pub const SERVICE_RPS: f64 = 400.0;
 /// The simulated pods' template hashes (as Argo labels them), so configs without baseline /
 /// canary selectors can be tried against `simulate`.
@@ -54,6 +56,8 @@ pub struct SimOptions {
     /// Holds are divided by this; 20 makes the 50-minute rollout take 2.5 minutes.
     pub speed: f64,
     pub rollout_name: String,
+    /// Requests per second across both tracks (on average; the load drifts ±30% around it).
+    pub service_rps: f64,
 }
 
 impl Default for SimOptions {
@@ -63,6 +67,7 @@ impl Default for SimOptions {
             seed: 1,
             speed: 20.0,
             rollout_name: "checkout".into(),
+            service_rps: SERVICE_RPS,
         }
     }
 }
@@ -171,6 +176,77 @@ impl SimMetric {
     }
 }
 
+/// The simulator's raw counters, by the names a `MetricQuery.counts` asks for them.
+pub const LATENCY_BUCKETS_COUNTER: &str = "sim:latency_buckets";
+pub const ERRORS_COUNTER: &str = "sim:errors";
+pub const REQUESTS_COUNTER: &str = "sim:requests";
+
+/// What the simulator counts per track between evaluation points (for the sequential judge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimCounter {
+    /// The latency histogram (`sim:latency_buckets`): requests per bucket.
+    LatencyBuckets,
+    /// Failed and all requests (`sim:errors` of `sim:requests`): `[failed, ok]`.
+    Errors,
+}
+
+impl SimCounter {
+    /// The counter a query names, or an error in words listing the ones the simulator has.
+    pub fn from_counters(counters: &Counters) -> Result<Self, String> {
+        match counters {
+            Counters::Histogram(h) if h.trim() == LATENCY_BUCKETS_COUNTER => {
+                Ok(Self::LatencyBuckets)
+            }
+            Counters::Ratio { errors, total }
+                if errors.trim() == ERRORS_COUNTER && total.trim() == REQUESTS_COUNTER =>
+            {
+                Ok(Self::Errors)
+            }
+            other => {
+                let asked = match other {
+                    Counters::Histogram(h) => format!("the histogram {h:?}"),
+                    Counters::Ratio { errors, total } => {
+                        format!("the ratio of {errors:?} to {total:?}")
+                    }
+                };
+                Err(format!(
+                    "the simulator cannot count {asked}; it counts the histogram \
+                     {LATENCY_BUCKETS_COUNTER:?} and the ratio errors = {ERRORS_COUNTER:?}, \
+                     total = {REQUESTS_COUNTER:?}"
+                ))
+            }
+        }
+    }
+
+    /// The categories of its blocks: the histogram's bounds in seconds plus `+Inf`, or
+    /// `[failed, ok]`.
+    pub fn kind(self) -> CountKind {
+        match self {
+            Self::LatencyBuckets => CountKind::Latency {
+                bounds: BUCKETS.iter().copied().chain([f64::INFINITY]).collect(),
+            },
+            Self::Errors => CountKind::Errors,
+        }
+    }
+
+    /// One track's counts between two snapshots of its counters.
+    fn delta(self, from: &Totals, to: &Totals) -> Vec<f64> {
+        match self {
+            Self::LatencyBuckets => to
+                .slots
+                .iter()
+                .zip(from.slots)
+                .map(|(b, a)| b.saturating_sub(a) as f64)
+                .collect(),
+            Self::Errors => {
+                let failed = to.errors.saturating_sub(from.errors);
+                let all = to.requests.saturating_sub(from.requests);
+                vec![failed as f64, all.saturating_sub(failed) as f64]
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct HistoryPoint {
     at: DateTime<Utc>,
@@ -178,6 +254,9 @@ struct HistoryPoint {
     canary: TrackPoint,
     service_requests: u64,
     service_errors: u64,
+    /// The counters `[baseline, canary]` once this second's traffic is in: what a scrape at `at`
+    /// would read.
+    totals: [Totals; 2],
 }
 
 #[derive(Debug)]
@@ -234,8 +313,11 @@ fn controller_latency_gate() -> Gate {
 
 impl Simulator {
     /// A simulator whose rollout began a few seconds before `now`, with an hour of baseline history.
-    pub fn new(options: SimOptions, now: DateTime<Utc>) -> Self {
+    pub fn new(mut options: SimOptions, now: DateTime<Utc>) -> Self {
         let now = truncate_to_second(now);
+        if !(options.service_rps.is_finite() && options.service_rps > 0.0) {
+            options.service_rps = SERVICE_RPS;
+        }
         let started_at = now - chrono::Duration::seconds(HEAD_START_SECS);
         let speed = if options.speed.is_finite() && options.speed > 0.0 {
             options.speed
@@ -343,7 +425,7 @@ impl Simulator {
             .unwrap_or(0.0);
         self.traffic_level =
             (self.traffic_level + drift + (1.0 - self.traffic_level) * 0.02).clamp(0.7, 1.3);
-        let lambda = SERVICE_RPS * self.traffic_level;
+        let lambda = self.options.service_rps * self.traffic_level;
         let total = Poisson::new(lambda)
             .map(|p| p.sample(&mut self.rng) as u64)
             .unwrap_or(0);
@@ -380,6 +462,7 @@ impl Simulator {
             canary: self.windows[1].point(),
             service_requests: baseline.requests + canary.requests,
             service_errors: baseline.errors + canary.errors,
+            totals: self.totals,
         });
         while self.history.len() > HISTORY_SECS {
             self.history.pop_front();
@@ -533,6 +616,63 @@ impl Simulator {
         Series::new(points)
     }
 
+    /// Requests counted per track between the evaluation points `grid(since, now, step)`: block i
+    /// is the counters at point i minus those at point i − 1, exactly. Points the history does not
+    /// reach (older than it, before the simulator's first second, or not simulated yet) are left
+    /// out, so the blocks start where data exists. The canary counts nothing before the rollout.
+    pub fn counts(
+        &self,
+        counters: &Counters,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Counts, String> {
+        SimCounter::from_counters(counters).map(|c| self.count(c, since, now, step))
+    }
+
+    /// [`Simulator::counts`] for a counter already resolved.
+    pub fn count(
+        &self,
+        counter: SimCounter,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        step: Duration,
+    ) -> Counts {
+        let points: Vec<(DateTime<Utc>, &[Totals; 2])> = grid(since, now, step)
+            .into_iter()
+            .filter_map(|at| self.totals_at(at).map(|t| (at, t)))
+            .collect();
+        let blocks = points
+            .windows(2)
+            .map(|w| {
+                let ((start, from), (end, to)) = (w[0], w[1]);
+                CountBlock {
+                    start,
+                    end,
+                    baseline: counter.delta(&from[0], &to[0]),
+                    canary: counter.delta(&from[1], &to[1]),
+                }
+            })
+            .collect();
+        Counts {
+            kind: counter.kind(),
+            blocks,
+        }
+    }
+
+    /// The counters `[baseline, canary]` as a scrape at `at` would read them (the last whole
+    /// second at or before `at`); `None` outside the history.
+    fn totals_at(&self, at: DateTime<Utc>) -> Option<&[Totals; 2]> {
+        let newest = self.history.back()?;
+        if truncate_to_second(at) > newest.at {
+            return None;
+        }
+        let i = self.history.partition_point(|p| p.at <= at);
+        i.checked_sub(1)
+            .and_then(|i| self.history.get(i))
+            .map(|p| &p.totals)
+    }
+
     /// Service error ratios over the SLO window and each burn window; what the simulator did not
     /// run itself is filled from the scenario's prior history.
     pub fn slo_measurement(&self, now: DateTime<Utc>) -> SloMeasurement {
@@ -546,7 +686,7 @@ impl Simulator {
                 err += p.service_errors;
                 secs += 1;
             }
-            let prior_req = SERVICE_RPS * window.as_secs().saturating_sub(secs) as f64;
+            let prior_req = self.options.service_rps * window.as_secs().saturating_sub(secs) as f64;
             (err as f64 + prior * prior_req) / (req as f64 + prior_req).max(1.0)
         };
         // The 30-day ratio that leaves the scenario's share of the budget spent.
@@ -734,5 +874,291 @@ mod tests {
         );
         assert_eq!(baseline.points.len(), 61);
         assert!(canary.points.len() <= 2, "{}", canary.points.len());
+    }
+
+    fn secs(n: i64) -> chrono::Duration {
+        chrono::Duration::seconds(n)
+    }
+
+    fn sum(blocks: &[CountBlock], track: Track) -> Vec<f64> {
+        let mut out: Vec<f64> = Vec::new();
+        for b in blocks {
+            let v = match track {
+                Track::Baseline => &b.baseline,
+                Track::Canary => &b.canary,
+            };
+            out.resize(v.len(), 0.0);
+            for (o, x) in out.iter_mut().zip(v) {
+                *o += x;
+            }
+        }
+        out
+    }
+
+    fn slots_of(counts: &[f64]) -> [u64; SLOTS] {
+        let mut slots = [0u64; SLOTS];
+        for (s, c) in slots.iter_mut().zip(counts) {
+            *s = *c as u64;
+        }
+        slots
+    }
+
+    #[test]
+    fn counts_are_the_exact_increments_of_the_counters_on_the_shared_grid() {
+        let mut s = sim(Scenario::ErrorSpike, 11);
+        let start = now() + secs(20);
+        s.advance_to(start);
+        let before = *s.totals();
+        let end = now() + secs(120);
+        s.advance_to(end);
+        let after = *s.totals();
+        let step = Duration::from_secs(10);
+        let latency = s.count(SimCounter::LatencyBuckets, start, end, step);
+        let errors = s.count(SimCounter::Errors, start, end, step);
+
+        // Blocks on the shared grid: consecutive points, each starting where the last one ended.
+        let points = grid(start, end, step);
+        assert_eq!(points.len(), 11);
+        for counts in [&latency, &errors] {
+            assert_eq!(counts.blocks.len(), points.len() - 1);
+            for (b, w) in counts.blocks.iter().zip(points.windows(2)) {
+                assert_eq!((b.start, b.end), (w[0], w[1]));
+            }
+        }
+        let CountKind::Latency { bounds } = &latency.kind else {
+            panic!("{:?}", latency.kind)
+        };
+        assert_eq!(bounds.len(), SLOTS);
+        assert_eq!(&bounds[..BUCKETS.len()], &BUCKETS[..]);
+        assert_eq!(bounds.last(), Some(&f64::INFINITY));
+        assert_eq!(errors.kind, CountKind::Errors);
+
+        // The sum over the blocks is exactly the counters' difference.
+        for (track, i) in [(Track::Baseline, 0), (Track::Canary, 1)] {
+            let (b, a) = (&before[i], &after[i]);
+            let slots = sum(&latency.blocks, track);
+            let want: Vec<f64> = a
+                .slots
+                .iter()
+                .zip(b.slots)
+                .map(|(a, b)| (a - b) as f64)
+                .collect();
+            assert_eq!(slots, want, "{track:?}");
+            let failed_ok = sum(&errors.blocks, track);
+            let failed = (a.errors - b.errors) as f64;
+            let all = (a.requests - b.requests) as f64;
+            assert_eq!(failed_ok, vec![failed, all - failed], "{track:?}");
+            assert!(
+                all > 0.0 && failed > 0.0,
+                "{track:?}: {all} requests, {failed} failed"
+            );
+        }
+
+        // Per block the buckets (the last one +Inf) count every request, as [failed, ok] does.
+        for (l, e) in latency.blocks.iter().zip(&errors.blocks) {
+            assert_eq!(l.baseline_requests(), e.baseline_requests());
+            assert_eq!(l.canary_requests(), e.canary_requests());
+            assert!(l.baseline_requests() > 0.0);
+            assert_eq!(l.baseline.len(), SLOTS);
+            assert_eq!(e.canary.len(), 2);
+        }
+        assert_eq!(
+            latency.requests(),
+            (
+                (after[0].requests - before[0].requests) as f64,
+                (after[1].requests - before[1].requests) as f64
+            )
+        );
+    }
+
+    #[test]
+    fn counts_start_where_the_history_does_and_end_where_the_simulation_is() {
+        let s = sim(Scenario::Healthy, 2);
+        let step = Duration::from_secs(60);
+        // Two hours back is before the history (and before the simulator's first second); a
+        // minute ahead is not simulated yet.
+        let counts = s.count(
+            SimCounter::Errors,
+            now() - secs(7_200),
+            now() + secs(60),
+            step,
+        );
+        let oldest = s.history.front().map(|p| p.at).expect("history");
+        let first = grid(now() - secs(7_200), now() + secs(60), step)
+            .into_iter()
+            .find(|t| *t >= oldest)
+            .expect("a grid point in the history");
+        assert_eq!(counts.blocks.first().map(|b| b.start), Some(first));
+        assert_eq!(counts.blocks.last().map(|b| b.end), Some(now()));
+        assert!(counts.blocks.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(counts.blocks.len(), 61, "{}", counts.blocks.len());
+        // Nothing at all when no two points are in the history.
+        let none = s.count(
+            SimCounter::Errors,
+            now() - secs(7_200),
+            now() - secs(3_800),
+            step,
+        );
+        assert!(none.blocks.is_empty());
+        // A step that does not divide a second still counts every request once.
+        let fine = s.count(
+            SimCounter::LatencyBuckets,
+            now() - secs(10),
+            now(),
+            Duration::from_millis(250),
+        );
+        let coarse = s.count(
+            SimCounter::LatencyBuckets,
+            now() - secs(10),
+            now(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(fine.blocks.len(), 40);
+        assert_eq!(fine.requests(), coarse.requests());
+    }
+
+    #[test]
+    fn the_canary_counts_nothing_before_the_rollout_began() {
+        let mut s = sim(Scenario::Healthy, 4);
+        s.advance_to(now() + secs(20));
+        let started = s.started_at;
+        let counts = s.count(
+            SimCounter::LatencyBuckets,
+            started - secs(120),
+            now() + secs(20),
+            Duration::from_secs(1),
+        );
+        let (before, after): (Vec<_>, Vec<_>) = counts.blocks.iter().partition(|b| b.end < started);
+        assert_eq!(before.len(), 119);
+        assert!(before.iter().all(|b| b.canary_requests() == 0.0));
+        assert!(before.iter().all(|b| b.baseline_requests() > 0.0));
+        let canary: f64 = after.iter().map(|b| b.canary_requests()).sum();
+        assert!(canary > 100.0, "{canary}");
+    }
+
+    #[test]
+    fn counters_the_simulator_does_not_have_are_errors_in_words() {
+        let s = sim(Scenario::Healthy, 1);
+        let ok = s.counts(
+            &Counters::Histogram(" sim:latency_buckets".into()),
+            now() - secs(30),
+            now(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(ok.map(|c| c.blocks.len()), Ok(3));
+        let err = s
+            .counts(
+                &Counters::Ratio {
+                    errors: "sim:errors".into(),
+                    total: "http_requests_total".into(),
+                },
+                now() - secs(30),
+                now(),
+                Duration::from_secs(10),
+            )
+            .expect_err("unknown counter");
+        assert!(
+            err.contains("\"http_requests_total\"")
+                && err.contains("sim:latency_buckets")
+                && err.contains("sim:errors")
+                && err.contains("sim:requests"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rps_sets_the_traffic() {
+        let s = Simulator::new(
+            SimOptions {
+                service_rps: 4_000.0,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        let counts = s.count(
+            SimCounter::Errors,
+            now() - secs(600),
+            now(),
+            Duration::from_secs(600),
+        );
+        let (b, c) = counts.requests();
+        let rps = (b + c) / 600.0;
+        assert!((rps / 4_000.0 - 1.0).abs() < 0.3, "{rps}");
+        assert_eq!(s.options().service_rps, 4_000.0);
+        let fallback = Simulator::new(
+            SimOptions {
+                service_rps: f64::NAN,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        assert_eq!(fallback.options().service_rps, SERVICE_RPS);
+    }
+
+    #[test]
+    fn mild_latency_canary_p95_is_a_fifth_over_the_baseline_from_the_first_step() {
+        let mut s = Simulator::new(
+            SimOptions {
+                scenario: Scenario::MildLatency,
+                seed: 9,
+                service_rps: 4_000.0,
+                ..SimOptions::default()
+            },
+            now(),
+        );
+        s.advance_to(now() + secs(20));
+        // Still at 5%: the first step's hold (30s at speed 20) is not over.
+        assert_eq!(s.rollout().canary_weight, 5);
+        let counts = s.count(
+            SimCounter::LatencyBuckets,
+            s.started_at,
+            now() + secs(20),
+            Duration::from_secs(5),
+        );
+        let p95 = |t| quantile(0.95, &slots_of(&sum(&counts.blocks, t)));
+        // The distribution's p95 is exactly 1.2×; interpolated in the buckets (the baseline's in
+        // (175ms, 200ms], the canary's in (200ms, 250ms]) it reads about 1.21× on average.
+        let ratio = p95(Track::Canary) / p95(Track::Baseline);
+        assert!((1.15..1.27).contains(&ratio), "canary/baseline p95 {ratio}");
+        let errors = s.count(
+            SimCounter::Errors,
+            s.started_at,
+            now() + secs(20),
+            Duration::from_secs(5),
+        );
+        let (b, c) = (
+            sum(&errors.blocks, Track::Baseline),
+            sum(&errors.blocks, Track::Canary),
+        );
+        let ratio = |v: &[f64]| v[0] / (v[0] + v[1]);
+        assert!(ratio(&c) < 0.002 && ratio(&b) < 0.002, "{b:?} {c:?}");
+    }
+
+    #[test]
+    fn mild_latency_is_held_at_5_percent_once_the_first_hold_is_over() {
+        for (seed, rps) in [(2, SERVICE_RPS), (3, 4_000.0)] {
+            let mut s = Simulator::new(
+                SimOptions {
+                    scenario: Scenario::MildLatency,
+                    seed,
+                    service_rps: rps,
+                    ..SimOptions::default()
+                },
+                now(),
+            );
+            s.advance_to(now() + secs(150));
+            let r = s.rollout();
+            assert_eq!(
+                (r.state, r.step, r.canary_weight),
+                (RolloutState::Progressing, 0, 5),
+                "seed {seed}, {rps} rps"
+            );
+            let msg = r.message.clone().unwrap_or_default();
+            assert!(
+                msg.starts_with("controller held: canary p95 latency")
+                    && msg.contains("limit +10%"),
+                "{msg}"
+            );
+        }
     }
 }

@@ -8,13 +8,15 @@ pub enum Scenario {
     LatencyRegression,
     ErrorSpike,
     SlowBurn,
+    MildLatency,
 }
 
-pub const ALL: [Scenario; 4] = [
+pub const ALL: [Scenario; 5] = [
     Scenario::Healthy,
     Scenario::LatencyRegression,
     Scenario::ErrorSpike,
     Scenario::SlowBurn,
+    Scenario::MildLatency,
 ];
 
 /// How one track behaves at one moment.
@@ -39,6 +41,7 @@ impl Scenario {
             Self::LatencyRegression => "latency-regression",
             Self::ErrorSpike => "error-spike",
             Self::SlowBurn => "slow-burn",
+            Self::MildLatency => "mild-latency",
         }
     }
 
@@ -51,6 +54,10 @@ impl Scenario {
             Self::ErrorSpike => "canary 5xx jumps to 4% at 25%; the controller rolls back",
             Self::SlowBurn => {
                 "canary 5xx at 0.25%: gates pass, but the error budget (12% left) keeps burning"
+            }
+            Self::MildLatency => {
+                "canary latency +20% from its first step (5%), errors unchanged; the p95 gate \
+                 (+10%) holds it at 5%, or at 25% if noise lets one check pass"
             }
         }
     }
@@ -69,6 +76,10 @@ impl Scenario {
             },
             Self::SlowBurn => Behaviour {
                 error_ratio: 0.0025,
+                ..BASE
+            },
+            Self::MildLatency => Behaviour {
+                median_latency: BASE.median_latency * 1.2,
                 ..BASE
             },
             _ => BASE,
