@@ -4,6 +4,8 @@
 pub mod counts;
 pub mod prometheus;
 pub mod template;
+#[cfg(test)]
+mod test_stub;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
