@@ -1,8 +1,11 @@
 //! Metrics sources: where baseline and canary series and SLO error ratios come from.
 //! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
 
+pub mod counts;
 pub mod prometheus;
 pub mod template;
+#[cfg(test)]
+mod test_stub;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

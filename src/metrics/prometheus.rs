@@ -17,9 +17,14 @@ use serde::de::{
 };
 use tokio::sync::Semaphore;
 
+use super::counts::{self as counting, Answers};
 use super::template::{self, Vars};
-use super::{FetchRequest, FetchResult, MetricQuery, MetricsSource, SloQuery, TrackSeries};
+use super::{
+    Counters, CountsQuery, FetchRequest, FetchResult, MetricQuery, MetricsSource, SloQuery,
+    TrackSeries,
+};
 use crate::config::PrometheusConfig;
+use crate::domain::counts::{self as grids, CountKind, Counts};
 use crate::domain::slo::{BURN_WINDOWS, SloMeasurement};
 use crate::domain::{Sample, Series};
 
@@ -767,6 +772,143 @@ impl PrometheusSource {
         }
     }
 
+    /// A metric's raw counters, counted per track between the points of the shared grid: one
+    /// range query per counter per track, decoded by `metrics::counts`.
+    async fn fetch_counts(
+        &self,
+        metric: &MetricQuery,
+        counts: &CountsQuery,
+        (baseline, canary): (&str, &str),
+        now: DateTime<Utc>,
+        step: Duration,
+    ) -> Outcome<Counts> {
+        let templates = match &counts.counters {
+            Counters::Histogram(buckets) => vec![buckets.as_str()],
+            Counters::Ratio { errors, total } => vec![errors.as_str(), total.as_str()],
+        };
+        let mut queries = Vec::with_capacity(templates.len() * 2);
+        for counter in templates {
+            match (
+                self.render_counter(counter, baseline),
+                self.render_counter(counter, canary),
+            ) {
+                (Ok(b), Ok(c)) => queries.extend([b, c]),
+                (Err(_), _) | (_, Err(_))
+                    if baseline.trim().is_empty() || canary.trim().is_empty() =>
+                {
+                    return Outcome::failed(NO_TRACKS_YET.into());
+                }
+                (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
+            }
+        }
+        let grid = grids::grid(counts.since, now, step);
+        let (Some(&start), Some(&second), Some(&end)) = (grid.first(), grid.get(1), grid.last())
+        else {
+            let kind = match counts.counters {
+                Counters::Histogram(_) => CountKind::Latency { bounds: Vec::new() },
+                Counters::Ratio { .. } => CountKind::Errors,
+            };
+            return Outcome {
+                result: Ok(Counts {
+                    kind,
+                    blocks: Vec::new(),
+                }),
+                warnings: Vec::new(),
+                queries: 0,
+            };
+        };
+        let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
+        let responses = join_all(
+            queries
+                .iter()
+                .map(|q| self.client.query_range(q, start, end, spacing)),
+        )
+        .await;
+
+        let mut warnings = Vec::new();
+        let mut matrices = Vec::with_capacity(responses.len());
+        let mut failures: Vec<PromError> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        for (i, response) in responses.into_iter().enumerate() {
+            let track = if i % 2 == 0 { "baseline" } else { "canary" };
+            match response {
+                Ok(Response {
+                    data: QueryData::Matrix(series),
+                    warnings: said,
+                }) => {
+                    warnings.extend(said);
+                    matrices.push(series);
+                }
+                Ok(_) => errors.push(format!(
+                    "{track} counter query: expected a range result (matrix) from query_range"
+                )),
+                Err(e) => {
+                    errors.push(format!("{track} counter query: {e}"));
+                    failures.push(e);
+                }
+            }
+        }
+        let queries_sent = queries.len();
+        if !errors.is_empty() {
+            // Prometheus down: say it once, not once per query.
+            let result = match failures.split_first() {
+                Some((first, rest))
+                    if failures.len() == queries_sent && rest.iter().all(|e| e == first) =>
+                {
+                    first.to_string()
+                }
+                _ => {
+                    errors.dedup();
+                    errors.join("; ")
+                }
+            };
+            return Outcome {
+                result: Err(result),
+                warnings,
+                queries: queries_sent,
+            };
+        }
+        let answers = |counter: usize| Answers {
+            baseline_query: &queries[counter * 2],
+            canary_query: &queries[counter * 2 + 1],
+            baseline: &matrices[counter * 2],
+            canary: &matrices[counter * 2 + 1],
+        };
+        let result = match &counts.counters {
+            Counters::Histogram(_) => counting::histogram(&grid, answers(0)).map(|(c, said)| {
+                warnings.extend(said.into_iter().map(|w| format!("{}: {w}", metric.name)));
+                c
+            }),
+            Counters::Ratio { .. } => counting::ratio(&grid, answers(0), answers(1)),
+        };
+        Outcome {
+            result,
+            warnings,
+            queries: queries_sent,
+        }
+    }
+
+    /// A counter's query for one track: the metric's variables, but no `$window` (a counter is
+    /// read raw, never as a rate).
+    fn render_counter(&self, counter: &str, selector: &str) -> Result<String, String> {
+        let with_window = self.vars(selector, DEFAULT_WINDOW);
+        let raw = Vars {
+            window: None,
+            ..with_window
+        };
+        template::render(counter, &raw).map_err(|e| {
+            if template::render(counter, &with_window).is_ok() {
+                format!(
+                    "counter query {counter} uses $window, but counters are read raw, \
+                     never as a rate or increase: select the bare counter, {}",
+                    "e.g. http_requests_total{$selector}"
+                )
+            } else {
+                e
+            }
+        })
+    }
+
     async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
         let slo_label = template::prom_duration(slo.window);
         let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
@@ -906,7 +1048,17 @@ impl MetricsSource for PrometheusSource {
                 .map(|q| self.fetch_metric(q, tracks, start, end, step)),
         );
         let slos = join_all(request.slos.iter().map(|s| self.fetch_slo(s, request.now)));
-        let (metrics, slos) = futures::join!(metrics, slos);
+        let counted: Vec<(&MetricQuery, &CountsQuery)> = request
+            .metrics
+            .iter()
+            .filter_map(|q| Some((q, q.counts.as_ref()?)))
+            .collect();
+        let counts = join_all(
+            counted
+                .iter()
+                .map(|(q, c)| self.fetch_counts(q, c, tracks, request.now, request.step)),
+        );
+        let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
 
         let mut result = FetchResult::default();
         for (query, outcome) in request.metrics.iter().zip(metrics) {
@@ -919,10 +1071,16 @@ impl MetricsSource for PrometheusSource {
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.slos.push((slo.name.clone(), outcome.result));
         }
+        for ((query, _), outcome) in counted.iter().zip(counts) {
+            result.queries += outcome.queries;
+            merge_warnings(&mut result.warnings, outcome.warnings);
+            result.counts.push((query.name.clone(), outcome.result));
+        }
         tracing::debug!(
             queries = result.queries,
             metrics = result.metrics.len(),
             slos = result.slos.len(),
+            counts = result.counts.len(),
             warnings = result.warnings.len(),
             "prometheus poll"
         );
@@ -934,152 +1092,10 @@ impl MetricsSource for PrometheusSource {
 mod tests {
     use super::*;
     use crate::config::BasicAuth;
+    use crate::metrics::test_stub::{Reply, Seen, reply, stub};
     use serde_json::json;
     use std::io::Write as _;
-    use std::net::SocketAddr;
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    // ---- A tiny HTTP/1.1 stub on 127.0.0.1 that records what it was sent. ----
-
-    #[derive(Debug, Clone)]
-    struct Seen {
-        method: String,
-        path: String,
-        /// URL query and form body parameters, decoded.
-        params: Vec<(String, String)>,
-        headers: Vec<(String, String)>,
-        body: String,
-    }
-
-    impl Seen {
-        fn param(&self, name: &str) -> &str {
-            self.params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or("", |(_, v)| v.as_str())
-        }
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    struct Reply {
-        status: u16,
-        body: String,
-        delay: Duration,
-    }
-
-    fn reply(status: u16, body: impl ToString) -> Reply {
-        Reply {
-            status,
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
-
-    struct Stub {
-        addr: SocketAddr,
-        seen: Arc<Mutex<Vec<Seen>>>,
-    }
-
-    impl Stub {
-        fn url(&self, path: &str) -> String {
-            format!("http://{}{path}", self.addr)
-        }
-        fn seen(&self) -> Vec<Seen> {
-            self.seen.lock().expect("lock").clone()
-        }
-    }
-
-    async fn stub(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let handler: Handler = Arc::new(handler);
-        let recorded = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket, handler.clone(), recorded.clone()));
-            }
-        });
-        Stub { addr, seen }
-    }
-
-    fn decode_pairs(encoded: &str) -> Vec<(String, String)> {
-        Url::parse(&format!("http://stub/?{encoded}"))
-            .expect("pairs")
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap_or_default().to_string();
-        let mut parts = request_line.split(' ');
-        let method = parts.next().unwrap_or_default().to_string();
-        let target = parts.next().unwrap_or_default().to_string();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + 4 + length {
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end + 4..head_end + 4 + length]).into_owned();
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let mut params = decode_pairs(query);
-        if method == "POST" {
-            params.extend(decode_pairs(&body));
-        }
-        let request = Seen {
-            method,
-            path: path.to_string(),
-            params,
-            headers,
-            body,
-        };
-        seen.lock().expect("lock").push(request.clone());
-        let Reply {
-            status,
-            body,
-            delay,
-        } = handler(&request);
-        tokio::time::sleep(delay).await;
-        let response = format!(
-            "HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = socket.write_all(response.as_bytes()).await;
-        let _ = socket.shutdown().await;
-    }
+    use tokio::net::TcpListener;
 
     // ---- Helpers ----
 
@@ -1712,6 +1728,189 @@ mod tests {
         );
     }
 
+    /// Raw counters per track: point k of the range is `start + k*step`; the canary serves a
+    /// tenth of the baseline and its pod restarted before the last point.
+    fn counter_answer(seen: &Seen) -> Reply {
+        let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
+        let (start, end, step) = (param("start"), param("end"), param("step"));
+        let q = seen.param("query");
+        let canary = q.contains("canary");
+        let points = (end - start) / step + 1;
+        let series = |labels: serde_json::Value, per_point: i64| {
+            let values: Vec<_> = (0..points)
+                .map(|k| {
+                    let v = if canary && k == points - 1 {
+                        per_point // restarted: counted once since
+                    } else {
+                        1_000 * per_point + k * per_point
+                    };
+                    json!([start + k * step, v.to_string()])
+                })
+                .collect();
+            json!({"metric": labels, "values": values})
+        };
+        let scale = if canary { 1 } else { 10 };
+        let result = if q.starts_with("http_request_duration_seconds_bucket") {
+            vec![
+                series(json!({"le": "0.1"}), 6 * scale),
+                series(json!({"le": "0.50"}), 9 * scale),
+                series(json!({"le": "+Inf"}), 10 * scale),
+            ]
+        } else if q.contains("5..") {
+            vec![series(json!({"code": "500"}), scale)]
+        } else {
+            vec![
+                series(json!({"code": "200"}), 9 * scale),
+                series(json!({"code": "500"}), scale),
+            ]
+        };
+        reply(
+            200,
+            success(json!({"resultType": "matrix", "result": result})),
+        )
+    }
+
+    #[tokio::test]
+    async fn counts_are_one_raw_range_query_per_counter_per_track_over_the_grid() {
+        use crate::domain::counts::{CountKind, grid};
+        use crate::metrics::{Counters, CountsQuery};
+        let server = stub(counter_answer).await;
+        let src = source(&server.url(""));
+        let now = DateTime::from_timestamp_millis(1_700_000_017_500).expect("now");
+        let since = t(1_700_000_000 - 60);
+        let counted = |name: &str, counters: Counters| MetricQuery {
+            counts: Some(CountsQuery { counters, since }),
+            ..metric(name, "x{$selector}")
+        };
+        let mut request = FetchRequest {
+            now,
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![
+                counted(
+                    "p95",
+                    Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
+                ),
+                metric("plain", "x{$selector}"),
+                counted(
+                    "errors",
+                    Counters::Ratio {
+                        errors: r#"http_requests_total{$selector, code=~"5.."}"#.into(),
+                        total: "http_requests_total{$selector}".into(),
+                    },
+                ),
+                counted(
+                    "windowed",
+                    Counters::Histogram("rate(x_bucket{$selector}[$window])".into()),
+                ),
+            ],
+            slos: vec![],
+            tracks: None,
+        };
+        let result = src.fetch(&request).await;
+        let names: Vec<&str> = result.counts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["p95", "errors", "windowed"]);
+        // 2 per metric, 2 for the histogram, 4 for the ratio, none for `$window`.
+        assert_eq!(result.queries, 4 * 2 + 2 + 4);
+
+        let points = grid(since, now, Duration::from_secs(15));
+        assert_eq!(points.first(), Some(&t(1_699_999_935)));
+        assert_eq!(points.last(), Some(&t(1_700_000_010)));
+        let p95 = result.counts[0].1.as_ref().expect("p95");
+        assert_eq!(
+            p95.kind,
+            CountKind::Latency {
+                bounds: vec![0.1, 0.5, f64::INFINITY]
+            }
+        );
+        assert_eq!(p95.blocks.len(), points.len() - 1);
+        for (block, pair) in p95.blocks.iter().zip(points.windows(2)) {
+            assert_eq!((block.start, block.end), (pair[0], pair[1]));
+            assert_eq!(block.baseline, [60.0, 30.0, 10.0]);
+        }
+        let canary: Vec<&[f64]> = p95.blocks.iter().map(|b| b.canary.as_slice()).collect();
+        assert_eq!(
+            canary[..canary.len() - 1],
+            vec![&[6.0, 3.0, 1.0][..]; 4][..]
+        );
+        // The restarted canary pod counted one point's worth since its reset.
+        assert_eq!(canary.last(), Some(&&[6.0, 3.0, 1.0][..]));
+
+        let errors = result.counts[1].1.as_ref().expect("errors");
+        assert_eq!(errors.kind, CountKind::Errors);
+        assert!(
+            errors
+                .blocks
+                .iter()
+                .all(|b| b.baseline == [10.0, 90.0] && b.canary == [1.0, 9.0])
+        );
+
+        let windowed = result.counts[2].1.as_ref().expect_err("$window");
+        assert!(
+            windowed.starts_with("counter query rate(x_bucket{$selector}[$window]) uses $window"),
+            "{windowed}"
+        );
+
+        let seen = server.seen();
+        let ranges: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| !s.param("query").starts_with('x'))
+            .collect();
+        assert_eq!(ranges.len(), 6);
+        for s in &ranges {
+            assert_eq!(s.path, "/api/v1/query_range");
+            assert_eq!(s.param("start"), "1699999935");
+            assert_eq!(s.param("end"), "1700000010");
+            assert_eq!(s.param("step"), "15");
+            assert!(!s.param("query").contains('$'), "{}", s.param("query"));
+        }
+        let mut queries: Vec<&str> = ranges.iter().map(|s| s.param("query")).collect();
+        queries.sort_unstable();
+        assert_eq!(
+            queries,
+            [
+                format!("http_request_duration_seconds_bucket{{{BASELINE}}}"),
+                format!("http_request_duration_seconds_bucket{{{CANARY}}}"),
+                format!("http_requests_total{{{BASELINE}, code=~\"5..\"}}"),
+                format!("http_requests_total{{{BASELINE}}}"),
+                format!("http_requests_total{{{CANARY}, code=~\"5..\"}}"),
+                format!("http_requests_total{{{CANARY}}}"),
+            ]
+        );
+
+        // Pod-hash tracks of the poll replace the configured selectors, as for the series.
+        request.metrics.truncate(1);
+        request.tracks = Some(crate::metrics::Tracks {
+            baseline: r#"rollouts_pod_template_hash="5f7c9d6b8""#.into(),
+            canary: r#"rollouts_pod_template_hash="7b9f4c6d5""#.into(),
+        });
+        let before = server.seen().len();
+        let hashed = src.fetch(&request).await;
+        assert!(hashed.counts[0].1.is_ok(), "{hashed:?}");
+        let sent: Vec<String> = server.seen()[before..]
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .filter(|q| q.starts_with("http_request_duration"))
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert!(
+            sent.iter()
+                .all(|q| q.contains("rollouts_pod_template_hash="))
+        );
+
+        // The canary started this very step: one point, no block yet, nothing sent.
+        request.metrics[0].counts = Some(CountsQuery {
+            counters: Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
+            since: t(1_700_000_012),
+        });
+        let before = server.seen().len();
+        let fresh = src.fetch(&request).await;
+        let counts = fresh.counts[0].1.as_ref().expect("no blocks");
+        assert!(counts.blocks.is_empty());
+        assert_eq!(fresh.queries, 2, "only the metric's own queries");
+        assert_eq!(server.seen().len(), before + 2);
+    }
+
     #[tokio::test]
     async fn an_unreachable_prometheus_fails_each_metric_once() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -1724,7 +1923,16 @@ mod tests {
                 now: t(1_700_000_000),
                 lookback: Duration::from_secs(60),
                 step: Duration::from_secs(15),
-                metrics: vec![metric("p95", "latency{$selector}")],
+                metrics: vec![MetricQuery {
+                    counts: Some(crate::metrics::CountsQuery {
+                        counters: crate::metrics::Counters::Ratio {
+                            errors: r#"errors{$selector}"#.into(),
+                            total: r#"total{$selector}"#.into(),
+                        },
+                        since: t(1_700_000_000 - 60),
+                    }),
+                    ..metric("p95", "latency{$selector}")
+                }],
                 slos: vec![],
                 tracks: None,
             })
@@ -1735,7 +1943,12 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("baseline"), "reported once: {err}");
-        assert_eq!(result.queries, 2);
+        let counts = result.counts[0].1.as_ref().expect_err("down");
+        assert!(
+            counts.starts_with("cannot reach Prometheus at http://") && !counts.contains(';'),
+            "reported once: {counts}"
+        );
+        assert_eq!(result.queries, 2 + 4);
     }
 
     #[tokio::test]

@@ -21,34 +21,19 @@ pub struct Simulate {
 
 impl Simulate {
     pub fn start(scenario: &str) -> Self {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(BIN)
-            .args([
-                "simulate",
-                "--listen",
-                &addr,
-                "--scenario",
-                scenario,
-                "--speed",
-                "1",
-                "--seed",
-                "5",
-            ])
-            .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("simulate starts");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "simulate did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = spawn_on(&addr, scenario);
         Self { child, addr }
+    }
+
+    /// Stop this simulator and, after `down`, start a new one on the same address, as a pod
+    /// restarting: the new process's counters start again (from the same seeded hour of
+    /// history, so below where the old process's were), and scrapes fail while it is down.
+    pub fn restart(&mut self, scenario: &str, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn_on(&self.addr, scenario);
     }
 
     pub fn get(&self, path: &str) -> serde_json::Value {
@@ -60,6 +45,36 @@ impl Simulate {
             _ => http_get_json(&self.addr, path),
         }
     }
+}
+
+/// `rollout-console simulate` on `addr`, once it accepts connections.
+fn spawn_on(addr: &str, scenario: &str) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "simulate",
+            "--listen",
+            addr,
+            "--scenario",
+            scenario,
+            "--speed",
+            "1",
+            "--seed",
+            "5",
+        ])
+        .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simulate starts");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "simulate did not listen on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 /// A minimal GET without curl (not every machine has it).

@@ -1,0 +1,725 @@
+//! Exact request counts per track between evaluation points, from the raw counters' range
+//! answers (no I/O here: `metrics::prometheus` runs the queries and hands the matrices over).
+//!
+//! Each raw series is read at the grid points only (`domain::counts::grid`), and a block's count
+//! is the series' increment between two points: never `rate()` or `increase()`, which extrapolate
+//! to the window's edges and so are not whole requests.
+//!
+//! Per raw series:
+//! - a sample belongs to the nearest grid point within half a step; others are ignored, and so
+//!   are NaN and infinite values (as if absent);
+//! - the increment of block `i` (between points `i-1` and `i`) is the value at `i` minus the last
+//!   value seen before it, even across gaps: a scrape gap puts its requests into the block where
+//!   the series reappears;
+//! - a value lower than the last one is a counter reset (the process restarted at 0): the
+//!   increment is the new value;
+//! - a series first seen at point 0 only sets its starting value; one first seen later is a new
+//!   series (a new pod) that started at 0, so its first value is all increment;
+//! - an increment is never negative.
+//!
+//! The increments are summed per track over every other label (per `le` for a histogram).
+
+use chrono::{DateTime, Utc};
+
+use super::prometheus::Labels;
+use crate::domain::Sample;
+use crate::domain::counts::{CountBlock, CountKind, Counts};
+
+/// What a range query returned: one `(labels, samples)` per raw series.
+pub type Matrix = [(Labels, Vec<Sample>)];
+
+/// One counter's range answers for both tracks, with the queries as sent (for messages).
+#[derive(Debug, Clone, Copy)]
+pub struct Answers<'a> {
+    pub baseline_query: &'a str,
+    pub canary_query: &'a str,
+    pub baseline: &'a Matrix,
+    pub canary: &'a Matrix,
+}
+
+impl Answers<'_> {
+    fn is_empty(&self) -> bool {
+        self.baseline.is_empty() && self.canary.is_empty()
+    }
+
+    fn no_series(&self) -> String {
+        format!(
+            "the counter query returned no series for either track: {} (baseline), {} (canary)",
+            self.baseline_query, self.canary_query
+        )
+    }
+}
+
+/// What the template of a histogram's counter should look like, for error messages.
+const BUCKET_EXAMPLE: &str = "e.g. http_request_duration_seconds_bucket{$selector}";
+
+/// One raw series' increment per block: `grid.len() - 1` values (none for fewer than 2 points).
+pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<f64> {
+    let blocks = grid.len().saturating_sub(1);
+    let mut out = vec![0.0; blocks];
+    if blocks == 0 {
+        return out;
+    }
+    let mut last: Option<f64> = None;
+    for (i, value) in on_grid(samples, grid).into_iter().enumerate() {
+        let Some(value) = value else { continue };
+        let increment = match last {
+            // Point 0 only sets where the series starts.
+            None if i == 0 => None,
+            // A new series started at 0.
+            None => Some(value),
+            // A reset: the counter restarted at 0 and counted up to `value`.
+            Some(previous) if value < previous => Some(value),
+            Some(previous) => Some(value - previous),
+        };
+        if let Some(increment) = increment {
+            out[i - 1] += increment.max(0.0);
+        }
+        last = Some(value);
+    }
+    out
+}
+
+/// Each grid point's value: the finite sample nearest to it within half a step.
+fn on_grid(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
+    let mut nearest: Vec<Option<(i64, f64)>> = vec![None; grid.len()];
+    let (Some(first), Some(second)) = (grid.first(), grid.get(1)) else {
+        return Vec::new();
+    };
+    let step_ms = (*second - *first).num_milliseconds().max(1);
+    for sample in samples.iter().filter(|s| s.value.is_finite()) {
+        let at = sample.at;
+        let after = grid.partition_point(|g| *g < at);
+        let candidates = [after.checked_sub(1), Some(after)];
+        let best = candidates
+            .into_iter()
+            .flatten()
+            .filter_map(|i| Some((i, (*grid.get(i)? - at).num_milliseconds().abs())))
+            .min_by_key(|(_, distance)| *distance);
+        let Some((i, distance)) = best else { continue };
+        if distance.saturating_mul(2) > step_ms {
+            continue;
+        }
+        let slot = &mut nearest[i];
+        if slot.is_none_or(|(d, _)| distance <= d) {
+            *slot = Some((distance, sample.value));
+        }
+    }
+    nearest.into_iter().map(|n| n.map(|(_, v)| v)).collect()
+}
+
+/// Every series of a track summed, per block.
+fn track_total(matrix: &Matrix, grid: &[DateTime<Utc>]) -> Vec<f64> {
+    let mut total = vec![0.0; grid.len().saturating_sub(1)];
+    for (_, samples) in matrix {
+        add(&mut total, &increments(samples, grid));
+    }
+    total
+}
+
+fn add(into: &mut [f64], more: &[f64]) {
+    for (a, b) in into.iter_mut().zip(more) {
+        *a += b;
+    }
+}
+
+fn blocks(
+    grid: &[DateTime<Utc>],
+    mut per_block: impl FnMut(usize) -> (Vec<f64>, Vec<f64>),
+) -> Vec<CountBlock> {
+    grid.windows(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            let (baseline, canary) = per_block(i);
+            CountBlock {
+                start: pair[0],
+                end: pair[1],
+                baseline,
+                canary,
+            }
+        })
+        .collect()
+}
+
+/// `[failed, ok]` per block from an errors counter and a total counter. A track without series
+/// counts zero (the canary may not serve yet). The total must have series on some track; the
+/// errors counter need not (a service that never failed often has no 5xx series at all).
+pub fn ratio(grid: &[DateTime<Utc>], errors: Answers, total: Answers) -> Result<Counts, String> {
+    if total.is_empty() {
+        return Err(total.no_series());
+    }
+    let failed = [
+        track_total(errors.baseline, grid),
+        track_total(errors.canary, grid),
+    ];
+    let all = [
+        track_total(total.baseline, grid),
+        track_total(total.canary, grid),
+    ];
+    let split = |track: usize, i: usize| {
+        let failed = failed[track][i];
+        vec![failed, (all[track][i] - failed).max(0.0)]
+    };
+    Ok(Counts {
+        kind: CountKind::Errors,
+        blocks: blocks(grid, |i| (split(0, i), split(1, i))),
+    })
+}
+
+/// One track's histogram: `(le, cumulative count per block)`, ascending by `le`, ending at +Inf.
+type Cumulative = Vec<(f64, Vec<f64>)>;
+
+/// Latency buckets per block from a histogram's `_bucket` series (cumulative by `le`, in
+/// seconds). When the tracks' buckets differ, both are counted on the bounds they share (a
+/// cumulative count at a shared bound is exact) and a warning says so.
+pub fn histogram(
+    grid: &[DateTime<Utc>],
+    answers: Answers,
+) -> Result<(Counts, Vec<String>), String> {
+    if answers.is_empty() {
+        return Err(answers.no_series());
+    }
+    let baseline = cumulative("baseline", answers.baseline, grid)?;
+    let canary = cumulative("canary", answers.canary, grid)?;
+    let mut warnings = Vec::new();
+    let (baseline, canary) = match (baseline, canary) {
+        (Some(b), Some(c)) if !same_bounds(&b, &c) => {
+            let shared: Vec<f64> = bounds(&b)
+                .into_iter()
+                .filter(|le| c.iter().any(|(other, _)| other == le))
+                .collect();
+            if shared.len() < 2 {
+                return Err(format!(
+                    "the baseline and canary histograms share no bucket bound but +Inf \
+                     (baseline le: {}; canary le: {}): give both the same buckets",
+                    list(&bounds(&b)),
+                    list(&bounds(&c))
+                ));
+            }
+            warnings.push(format!(
+                "the baseline and canary histograms have different buckets (baseline le: {}; \
+                 canary le: {}); counted on the {} bounds they share",
+                list(&bounds(&b)),
+                list(&bounds(&c)),
+                shared.len()
+            ));
+            let keep = |h: Cumulative| -> Cumulative {
+                h.into_iter()
+                    .filter(|(le, _)| shared.contains(le))
+                    .collect()
+            };
+            (keep(b), keep(c))
+        }
+        (Some(b), Some(c)) => (b, c),
+        (Some(b), None) => {
+            let c = zeros_like(&b);
+            (b, c)
+        }
+        (None, Some(c)) => (zeros_like(&c), c),
+        (None, None) => return Err(answers.no_series()),
+    };
+    let counts = Counts {
+        kind: CountKind::Latency {
+            bounds: bounds(&baseline),
+        },
+        blocks: blocks(grid, |i| (decumulate(&baseline, i), decumulate(&canary, i))),
+    };
+    Ok((counts, warnings))
+}
+
+/// A track's `_bucket` series grouped by `le`; `None` when the track has no series.
+fn cumulative(
+    track: &str,
+    matrix: &Matrix,
+    grid: &[DateTime<Utc>],
+) -> Result<Option<Cumulative>, String> {
+    if matrix.is_empty() {
+        return Ok(None);
+    }
+    let mut by_le: Cumulative = Vec::new();
+    for (labels, samples) in matrix {
+        let Some(le) = labels.get("le") else {
+            return Err(format!(
+                "the {track} series {} has no le label: is this the _bucket series? {BUCKET_EXAMPLE}",
+                describe(labels)
+            ));
+        };
+        let Some(bound) = parse_le(le) else {
+            return Err(format!(
+                "the {track} series {} has le={le:?}, which is not a bucket bound: \
+                 is this the _bucket series? {BUCKET_EXAMPLE}",
+                describe(labels)
+            ));
+        };
+        let series = increments(samples, grid);
+        match by_le.iter_mut().find(|(other, _)| *other == bound) {
+            Some((_, sum)) => add(sum, &series),
+            None => by_le.push((bound, series)),
+        }
+    }
+    by_le.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if by_le.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+        return Err(format!(
+            "the {track} histogram has no le=\"+Inf\" bucket (le: {}): select every bucket, \
+             {BUCKET_EXAMPLE} with no le matcher",
+            list(&bounds(&by_le))
+        ));
+    }
+    Ok(Some(by_le))
+}
+
+/// A bucket bound: a number (`0.1` and `0.10` are the same), `+Inf`/`Inf` for infinity.
+fn parse_le(text: &str) -> Option<f64> {
+    let value: f64 = text.trim().parse().ok()?;
+    (!value.is_nan() && value != f64::NEG_INFINITY).then_some(if value == 0.0 {
+        0.0 // -0 and 0 are one bucket
+    } else {
+        value
+    })
+}
+
+fn bounds(h: &Cumulative) -> Vec<f64> {
+    h.iter().map(|(le, _)| *le).collect()
+}
+
+fn same_bounds(a: &Cumulative, b: &Cumulative) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
+}
+
+fn zeros_like(h: &Cumulative) -> Cumulative {
+    h.iter()
+        .map(|(le, counts)| (*le, vec![0.0; counts.len()]))
+        .collect()
+}
+
+/// Block `i`'s per-bucket counts from the cumulative ones. Series are scraped at slightly
+/// different moments, so a bucket may come out a little below zero: it counts zero.
+fn decumulate(h: &Cumulative, i: usize) -> Vec<f64> {
+    let mut below = 0.0;
+    h.iter()
+        .map(|(_, counts)| {
+            let cumulative = counts.get(i).copied().unwrap_or(0.0);
+            let bucket = (cumulative - below).max(0.0);
+            below = cumulative;
+            bucket
+        })
+        .collect()
+}
+
+fn list(bounds: &[f64]) -> String {
+    bounds
+        .iter()
+        .map(|b| {
+            if *b == f64::INFINITY {
+                "+Inf".to_string()
+            } else {
+                b.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name{a="x", b="y"}`, for a message.
+fn describe(labels: &Labels) -> String {
+    let name = labels.get("__name__").map_or("", String::as_str);
+    let rest: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    format!("{name}{{{}}}", rest.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000;
+    const STEP: i64 = 10;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    /// Points 0..n, `STEP` seconds apart from `T0`.
+    fn grid(n: i64) -> Vec<DateTime<Utc>> {
+        (0..n).map(|i| t(T0 + i * STEP)).collect()
+    }
+
+    /// A sample at grid point `i` (plus `offset_ms`).
+    fn at(i: i64, offset_ms: i64, value: f64) -> Sample {
+        Sample {
+            at: DateTime::from_timestamp_millis((T0 + i * STEP) * 1000 + offset_ms).expect("time"),
+            value,
+        }
+    }
+
+    /// Values at consecutive grid points from 0; `None` leaves the point out.
+    fn points(values: &[Option<f64>]) -> Vec<Sample> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some(at(i as i64, 0, (*v)?)))
+            .collect()
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn bucket(pod: &str, le: &str, values: &[f64]) -> (Labels, Vec<Sample>) {
+        let values: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+        (
+            labels(&[
+                ("__name__", "http_request_duration_seconds_bucket"),
+                ("pod", pod),
+                ("le", le),
+            ]),
+            points(&values),
+        )
+    }
+
+    fn counter(pod: &str, values: &[f64]) -> (Labels, Vec<Sample>) {
+        let values: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+        (labels(&[("pod", pod)]), points(&values))
+    }
+
+    fn answers<'a>(baseline: &'a Matrix, canary: &'a Matrix) -> Answers<'a> {
+        Answers {
+            baseline_query: "q{track=\"baseline\"}",
+            canary_query: "q{track=\"canary\"}",
+            baseline,
+            canary,
+        }
+    }
+
+    fn per_block(counts: &Counts) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        (
+            counts.blocks.iter().map(|b| b.baseline.clone()).collect(),
+            counts.blocks.iter().map(|b| b.canary.clone()).collect(),
+        )
+    }
+
+    // ---- One series ----
+
+    #[test]
+    fn increments_are_differences_between_grid_points() {
+        let s = points(&[Some(100.0), Some(110.0), Some(125.0), Some(125.0)]);
+        assert_eq!(increments(&s, &grid(4)), [10.0, 15.0, 0.0]);
+        // Fewer than two points: no blocks.
+        assert!(increments(&s, &grid(1)).is_empty());
+        assert!(increments(&s, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_reset_counts_the_new_value() {
+        let s = points(&[Some(100.0), Some(130.0), Some(7.0), Some(20.0)]);
+        assert_eq!(increments(&s, &grid(4)), [30.0, 7.0, 13.0]);
+        // A reset to exactly 0, then counting again.
+        let s = points(&[Some(5.0), Some(0.0), Some(3.0)]);
+        assert_eq!(increments(&s, &grid(3)), [0.0, 3.0]);
+    }
+
+    #[test]
+    fn a_series_first_seen_later_is_a_new_one_from_zero() {
+        let s = points(&[None, None, Some(40.0), Some(45.0)]);
+        assert_eq!(increments(&s, &grid(4)), [0.0, 40.0, 5.0]);
+        // At point 0 it only sets the start, whatever its value.
+        let s = points(&[Some(1e6), Some(1e6 + 1.0)]);
+        assert_eq!(increments(&s, &grid(2)), [1.0]);
+    }
+
+    #[test]
+    fn a_gap_counts_in_the_block_where_the_series_reappears() {
+        let s = points(&[Some(10.0), None, None, Some(40.0), Some(41.0)]);
+        assert_eq!(increments(&s, &grid(5)), [0.0, 0.0, 30.0, 1.0]);
+        // A gap with a reset inside: only what the new process counted.
+        let s = points(&[Some(10.0), Some(20.0), None, Some(6.0)]);
+        assert_eq!(increments(&s, &grid(4)), [10.0, 0.0, 6.0]);
+    }
+
+    #[test]
+    fn nan_and_infinite_samples_are_absent() {
+        let s = points(&[
+            Some(10.0),
+            Some(f64::NAN),
+            Some(15.0),
+            Some(f64::INFINITY),
+            Some(16.0),
+        ]);
+        assert_eq!(increments(&s, &grid(5)), [0.0, 5.0, 0.0, 1.0]);
+        // NaN at point 0: the series is first seen at point 1, a new series.
+        let s = points(&[Some(f64::NAN), Some(4.0), Some(6.0)]);
+        assert_eq!(increments(&s, &grid(3)), [4.0, 2.0]);
+    }
+
+    #[test]
+    fn samples_go_to_the_nearest_point_within_half_a_step() {
+        let g = grid(4);
+        let s = vec![
+            at(0, -4_000, 10.0),
+            at(1, 2_000, 12.0),
+            // Nearer to point 1 than the one above: it wins.
+            at(1, -500, 11.0),
+            // Exactly half a step after point 2 (ties go to the earlier point in order).
+            at(2, 5_000, 20.0),
+            // Beyond the grid.
+            at(3, 6_000, 99.0),
+        ];
+        assert_eq!(on_grid(&s, &g), [Some(10.0), Some(11.0), Some(20.0), None]);
+        assert_eq!(increments(&s, &g), [1.0, 9.0, 0.0]);
+        // Before the first point by more than half a step: ignored.
+        let s = vec![at(0, -5_001, 3.0), at(1, 0, 4.0)];
+        assert_eq!(on_grid(&s, &g), [None, Some(4.0), None, None]);
+    }
+
+    #[test]
+    fn an_increment_is_never_negative() {
+        let s = points(&[Some(-5.0), Some(-10.0), Some(-3.0)]);
+        assert!(increments(&s, &grid(3)).iter().all(|v| *v >= 0.0));
+        let s = points(&[None, Some(-2.0)]);
+        assert_eq!(increments(&s, &grid(2)), [0.0]);
+    }
+
+    // ---- Histograms ----
+
+    #[test]
+    fn a_histogram_sums_pods_per_le_and_decumulates() {
+        let baseline = vec![
+            bucket("a", "0.1", &[10.0, 15.0, 20.0]),
+            bucket("a", "0.5", &[20.0, 30.0, 45.0]),
+            bucket("a", "+Inf", &[25.0, 40.0, 55.0]),
+            // A second pod writes its le differently: the same buckets.
+            bucket("b", "0.10", &[0.0, 1.0, 1.0]),
+            bucket("b", "5e-1", &[0.0, 2.0, 2.0]),
+            bucket("b", "Inf", &[0.0, 4.0, 5.0]),
+        ];
+        let canary = vec![
+            bucket("c", "+Inf", &[0.0, 3.0, 3.0]),
+            bucket("c", "0.5", &[0.0, 2.0, 2.0]),
+            bucket("c", "0.1", &[0.0, 1.0, 1.0]),
+        ];
+        let (counts, warnings) =
+            histogram(&grid(3), answers(&baseline, &canary)).expect("histogram");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            counts.kind,
+            CountKind::Latency {
+                bounds: vec![0.1, 0.5, f64::INFINITY]
+            }
+        );
+        let (b, c) = per_block(&counts);
+        // Block 1: ≤0.1: 5+1, ≤0.5: 10+2, all: 15+4.
+        assert_eq!(b, [vec![6.0, 6.0, 7.0], vec![5.0, 10.0, 1.0]]);
+        assert_eq!(c, [vec![1.0, 1.0, 1.0], vec![0.0, 0.0, 0.0]]);
+        assert_eq!(counts.blocks[0].start, t(T0));
+        assert_eq!(counts.blocks[1].end, t(T0 + 2 * STEP));
+        assert_eq!(counts.requests(), (35.0, 3.0));
+    }
+
+    #[test]
+    fn skew_between_buckets_is_clamped_at_zero() {
+        // le=0.5 was scraped a moment later than +Inf and counted more in block 1.
+        let baseline = vec![
+            bucket("a", "0.1", &[0.0, 2.0]),
+            bucket("a", "0.5", &[0.0, 12.0]),
+            bucket("a", "+Inf", &[0.0, 10.0]),
+        ];
+        let (counts, _) = histogram(&grid(2), answers(&baseline, &[])).expect("histogram");
+        assert_eq!(counts.blocks[0].baseline, [2.0, 10.0, 0.0]);
+        assert!(
+            counts.blocks[0]
+                .baseline
+                .iter()
+                .chain(&counts.blocks[0].canary)
+                .all(|v| *v >= 0.0)
+        );
+    }
+
+    #[test]
+    fn different_buckets_are_coarsened_to_the_shared_bounds() {
+        let baseline = vec![
+            bucket("a", "0.1", &[0.0, 4.0]),
+            bucket("a", "0.25", &[0.0, 6.0]),
+            bucket("a", "0.5", &[0.0, 9.0]),
+            bucket("a", "+Inf", &[0.0, 10.0]),
+        ];
+        let canary = vec![
+            bucket("c", "0.05", &[0.0, 1.0]),
+            bucket("c", "0.1", &[0.0, 2.0]),
+            bucket("c", "0.5", &[0.0, 3.0]),
+            bucket("c", "+Inf", &[0.0, 5.0]),
+        ];
+        let (counts, warnings) =
+            histogram(&grid(2), answers(&baseline, &canary)).expect("histogram");
+        assert_eq!(
+            counts.kind,
+            CountKind::Latency {
+                bounds: vec![0.1, 0.5, f64::INFINITY]
+            }
+        );
+        assert_eq!(counts.blocks[0].baseline, [4.0, 5.0, 1.0]);
+        assert_eq!(counts.blocks[0].canary, [2.0, 1.0, 2.0]);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("different buckets")
+                && warnings[0].contains("baseline le: 0.1, 0.25, 0.5, +Inf")
+                && warnings[0].contains("canary le: 0.05, 0.1, 0.5, +Inf")
+                && warnings[0].contains("the 3 bounds they share"),
+            "{}",
+            warnings[0]
+        );
+
+        // Nothing shared but +Inf: no latency distribution to compare.
+        let canary = vec![
+            bucket("c", "0.2", &[0.0, 1.0]),
+            bucket("c", "+Inf", &[0.0, 5.0]),
+        ];
+        let err = histogram(&grid(2), answers(&baseline, &canary)).expect_err("nothing shared");
+        assert!(err.contains("share no bucket bound but +Inf"), "{err}");
+        assert!(err.contains("canary le: 0.2, +Inf"), "{err}");
+    }
+
+    #[test]
+    fn a_histogram_without_inf_or_le_says_what_to_fix() {
+        let baseline = vec![
+            bucket("a", "0.1", &[0.0, 4.0]),
+            bucket("a", "0.5", &[0.0, 6.0]),
+        ];
+        let err = histogram(&grid(2), answers(&baseline, &[])).expect_err("no +Inf");
+        assert!(
+            err.starts_with("the baseline histogram has no le=\"+Inf\" bucket (le: 0.1, 0.5)"),
+            "{err}"
+        );
+
+        let canary = vec![counter("c", &[0.0, 4.0])];
+        let err = histogram(&grid(2), answers(&[], &canary)).expect_err("no le");
+        assert_eq!(
+            err,
+            "the canary series {pod=\"c\"} has no le label: is this the _bucket series? \
+             e.g. http_request_duration_seconds_bucket{$selector}"
+        );
+
+        let canary = vec![bucket("c", "fast", &[0.0, 4.0])];
+        let err = histogram(&grid(2), answers(&[], &canary)).expect_err("bad le");
+        assert!(
+            err.starts_with(
+                "the canary series http_request_duration_seconds_bucket{le=\"fast\", pod=\"c\"} \
+                 has le=\"fast\", which is not a bucket bound: is this the _bucket series?"
+            ),
+            "{err}"
+        );
+        let canary = vec![bucket("c", "NaN", &[0.0, 4.0])];
+        assert!(histogram(&grid(2), answers(&[], &canary)).is_err());
+    }
+
+    #[test]
+    fn le_parsing() {
+        assert_eq!(parse_le("0.1"), parse_le("0.10"));
+        assert_eq!(parse_le("0.1"), Some(0.1));
+        assert_eq!(parse_le("1e-1"), Some(0.1));
+        assert_eq!(parse_le("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_le("Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_le("10"), Some(10.0));
+        assert_eq!(parse_le("-0").map(f64::to_bits), Some(0.0_f64.to_bits()));
+        assert_eq!(parse_le("NaN"), None);
+        assert_eq!(parse_le("-Inf"), None);
+        assert_eq!(parse_le(""), None);
+        assert_eq!(parse_le("0.1s"), None);
+    }
+
+    #[test]
+    fn one_empty_track_counts_zero_and_both_empty_is_an_error() {
+        let baseline = vec![
+            bucket("a", "0.1", &[1.0, 4.0]),
+            bucket("a", "+Inf", &[1.0, 10.0]),
+        ];
+        let (counts, _) = histogram(&grid(2), answers(&baseline, &[])).expect("canary not yet");
+        assert_eq!(counts.blocks[0].baseline, [3.0, 6.0]);
+        assert_eq!(counts.blocks[0].canary, [0.0, 0.0]);
+        let (counts, _) = histogram(&grid(2), answers(&[], &baseline)).expect("baseline gone");
+        assert_eq!(counts.blocks[0].baseline, [0.0, 0.0]);
+        assert_eq!(counts.blocks[0].canary, [3.0, 6.0]);
+
+        let err = histogram(&grid(2), answers(&[], &[])).expect_err("nothing");
+        assert_eq!(
+            err,
+            "the counter query returned no series for either track: q{track=\"baseline\"} \
+             (baseline), q{track=\"canary\"} (canary)"
+        );
+        let total = vec![counter("a", &[0.0, 1.0])];
+        let err = ratio(&grid(2), answers(&[], &[]), answers(&[], &[])).expect_err("nothing");
+        assert!(
+            err.starts_with("the counter query returned no series"),
+            "{err}"
+        );
+        // No 5xx series anywhere is zero errors, not an error.
+        let counts = ratio(&grid(2), answers(&[], &[]), answers(&total, &[])).expect("ratio");
+        assert_eq!(counts.blocks[0].baseline, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn fewer_than_two_points_are_no_blocks() {
+        let baseline = vec![bucket("a", "+Inf", &[1.0])];
+        let (counts, _) = histogram(&grid(1), answers(&baseline, &[])).expect("one point");
+        assert!(counts.blocks.is_empty());
+        assert_eq!(
+            counts.kind,
+            CountKind::Latency {
+                bounds: vec![f64::INFINITY]
+            }
+        );
+    }
+
+    #[test]
+    fn a_histogram_reset_restarts_every_bucket() {
+        // A pod restarted between points 1 and 2; a new pod appeared at point 2.
+        let mut baseline = vec![
+            bucket("a", "0.1", &[100.0, 110.0, 3.0]),
+            bucket("a", "+Inf", &[200.0, 220.0, 5.0]),
+            bucket("b", "0.1", &[]),
+            bucket("b", "+Inf", &[]),
+        ];
+        baseline[2].1 = vec![at(2, 0, 1.0)];
+        baseline[3].1 = vec![at(2, 0, 4.0)];
+        let (counts, _) = histogram(&grid(3), answers(&baseline, &[])).expect("histogram");
+        let (b, _) = per_block(&counts);
+        assert_eq!(b, [vec![10.0, 10.0], vec![4.0, 5.0]]);
+    }
+
+    // ---- Ratios ----
+
+    #[test]
+    fn a_ratio_is_failed_and_ok_per_block() {
+        let errors_b = vec![counter("a", &[1.0, 2.0, 2.0])];
+        let total_b = vec![
+            counter("a", &[100.0, 150.0, 170.0]),
+            counter("b", &[10.0, 20.0, 30.0]),
+        ];
+        let errors_c = vec![counter("c", &[0.0, 3.0, 9.0])];
+        // The canary's total was scraped a moment before its errors: total < errors in block 2.
+        let total_c = vec![counter("c", &[0.0, 5.0, 8.0])];
+        let counts = ratio(
+            &grid(3),
+            answers(&errors_b, &errors_c),
+            answers(&total_b, &total_c),
+        )
+        .expect("ratio");
+        assert_eq!(counts.kind, CountKind::Errors);
+        let (b, c) = per_block(&counts);
+        assert_eq!(b, [vec![1.0, 59.0], vec![0.0, 30.0]]);
+        assert_eq!(c, [vec![3.0, 2.0], vec![6.0, 0.0]]);
+    }
+
+    #[test]
+    fn a_ratio_with_one_track_empty_counts_it_zero() {
+        let total_b = vec![counter("a", &[100.0, 150.0])];
+        let counts = ratio(&grid(2), answers(&[], &[]), answers(&total_b, &[])).expect("ratio");
+        assert_eq!(counts.blocks[0].baseline, [0.0, 50.0]);
+        assert_eq!(counts.blocks[0].canary, [0.0, 0.0]);
+    }
+}
