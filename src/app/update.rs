@@ -506,7 +506,9 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
             }
         }
         let after = panel.verdict();
-        if before != after && was_known {
+        // Counting starting is not news; any other change is.
+        let started = before == Verdict::NoData && after == Verdict::Collecting;
+        if before != after && was_known && !started {
             let level = match after {
                 Verdict::Pass => EventLevel::Good,
                 Verdict::Fail => EventLevel::Bad,

@@ -161,14 +161,17 @@ pub struct SequentialResult {
     pub peak_evidence: f64,
     /// ln(1/α): FAIL at or above.
     pub threshold: f64,
-    /// The effect's estimate (a factor; 1 = no change).
+    /// The effect's estimate in the current step (a factor; 1 = no change).
     pub estimate: Option<f64>,
-    /// Its anytime-valid range at 1 − α; `None` when no single factor fits the data.
+    /// Its anytime-valid range at 1 − α over the current step; `None` when no single factor fits
+    /// the data.
     pub range: Option<(f64, f64)>,
     /// 1 − α, for the range's label.
     pub confidence: f64,
-    /// Requests counted per track (after warm-up): `(baseline, canary)`.
+    /// Requests counted per track (after warm-up) over the canary's life: `(baseline, canary)`.
     pub requests: (f64, f64),
+    /// The same in the current step, which the estimate, the range and a PASS are about.
+    pub step_requests: (f64, f64),
     /// Error ratios counted per track (errors only).
     pub error_ratios: Option<(f64, f64)>,
     /// Canary requests per second lately.
@@ -475,10 +478,16 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
     // (end, FAIL evidence, PASS evidence, canary requests) per counted block, for the speed.
     let mut history: Vec<(DateTime<Utc>, f64, f64, f64)> = Vec::new();
 
+    // The range and a PASS are about the canary at its current weight: the current step only.
+    // The FAIL evidence runs over the whole life (it holds whatever the load or weight does).
+    let step_start = ctx.step_starts.last().copied();
+    let mut step_base = vec![0.0; categories];
+    let mut step_canary = vec![0.0; categories];
     for block in &counts.blocks {
         if in_warmup(block, &ctx.step_starts, s.warmup) {
             continue;
         }
+        let in_step = step_start.is_none_or(|t| block.start >= t);
         let (Some(b), Some(c)) = (
             clean(&block.baseline, categories),
             clean(&block.canary, categories),
@@ -524,14 +533,17 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
                     };
                     alt.against_floor += ln_e_categorical(&b, &c, &p_b, &q_c, Some(floor));
                 }
-                // The alternative for the range: the factor that fits the canary best so far.
-                let guess = best_factor(&nulls, &p_b, &canary_total);
+                // The alternative for the range: the factor that fits this step's canary best.
+                let guess = best_factor(&nulls, &p_b, &step_canary);
                 let q_c = nulls
                     .iter()
                     .find(|h| h.factor == guess)
                     .and_then(|h| h.columns.as_ref())
                     .map_or_else(|| p_b.clone(), |a| apply(a, &p_b));
-                for h in nulls.iter_mut().filter(|h| h.rejected_at.is_none()) {
+                for h in nulls
+                    .iter_mut()
+                    .filter(|h| in_step && h.rejected_at.is_none())
+                {
                     let null = h.columns.as_ref().map(|columns| LinearNull {
                         columns,
                         projection: &mut h.projection,
@@ -540,7 +552,7 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
                 }
             }
             Effect::ErrorRatio => {
-                let (pi_b, pi_c_seen) = (p_b[0], smoothed(&canary_total)[0]);
+                let (pi_b, pi_c_seen) = (p_b[0], smoothed(&step_canary)[0]);
                 for alt in &mut fail {
                     let pi_c = (pi_b * alt.shape.factor).clamp(1e-9, 1.0 - 1e-9);
                     let floor = if alt.up { floor_up } else { floor_down };
@@ -548,7 +560,10 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
                     alt.against_none += ln_e_errors(b, c, pi_b, pi_c, 1.0);
                     alt.against_floor += ln_e_errors(b, c, pi_b, pi_c, floor);
                 }
-                for h in nulls.iter_mut().filter(|h| h.rejected_at.is_none()) {
+                for h in nulls
+                    .iter_mut()
+                    .filter(|h| in_step && h.rejected_at.is_none())
+                {
                     h.ln_e += ln_e_errors([b[0], b[1]], [c[0], c[1]], pi_b, pi_c_seen, h.factor);
                 }
             }
@@ -558,6 +573,14 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         }
         for (total, v) in canary_total.iter_mut().zip(&c) {
             *total += v;
+        }
+        if in_step {
+            for (total, v) in step_base.iter_mut().zip(&b) {
+                *total += v;
+            }
+            for (total, v) in step_canary.iter_mut().zip(&c) {
+                *total += v;
+            }
         }
         // Evidence against "no change" (exact) and against the tolerated change on the side of
         // the alternatives (a floor): both must be there for a FAIL.
@@ -580,8 +603,8 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
                 h.rejected_at = Some(block.end);
             }
         }
-        let enough = base_total.iter().sum::<f64>() >= s.min_samples as f64
-            && canary_total.iter().sum::<f64>() >= s.min_samples as f64;
+        let enough = step_base.iter().sum::<f64>() >= s.min_samples as f64
+            && step_canary.iter().sum::<f64>() >= s.min_samples as f64;
         let ruled_out = nulls
             .iter()
             .filter(|h| matters(s, h.factor))
@@ -607,22 +630,40 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         base_total.iter().sum::<f64>(),
         canary_total.iter().sum::<f64>(),
     );
-    let enough = requests.0 >= s.min_samples as f64 && requests.1 >= s.min_samples as f64;
-    let estimate = (requests.1 > 0.0).then(|| match effect {
-        Effect::LatencyFactor => best_factor(&nulls, &smoothed(&base_total), &canary_total),
-        Effect::ErrorRatio => smoothed(&canary_total)[0] / smoothed(&base_total)[0],
-    });
+    let step_requests = (step_base.iter().sum::<f64>(), step_canary.iter().sum::<f64>());
+    let enough = step_requests.0 >= s.min_samples as f64 && step_requests.1 >= s.min_samples as f64;
+    let estimate = (step_requests.1 > 0.0).then(|| match effect {
+        Effect::LatencyFactor => best_factor(&nulls, &smoothed(&step_base), &step_canary),
+        // The plain ratio of the error ratios: unknown while the baseline has no error.
+        Effect::ErrorRatio => {
+            let baseline = step_base[0] / step_requests.0.max(1.0);
+            let canary = step_canary[0] / step_requests.1.max(1.0);
+            if baseline > 0.0 {
+                canary / baseline
+            } else {
+                f64::NAN
+            }
+        }
+    })
+    .filter(|e| e.is_finite());
     let alive: Vec<f64> = nulls
         .iter()
         .filter(|h| h.rejected_at.is_none())
         .map(|h| h.factor)
         .collect();
     let range = match (alive.first(), alive.last()) {
-        (Some(lo), Some(hi)) if requests.1 > 0.0 => Some((*lo, *hi)),
+        (Some(lo), Some(hi)) if step_requests.1 > 0.0 => Some((*lo, *hi)),
         _ => None,
     };
-    let error_ratios = (effect == Effect::ErrorRatio && requests.0 > 0.0 && requests.1 > 0.0)
-        .then(|| (base_total[0] / requests.0, canary_total[0] / requests.1));
+    let error_ratios =
+        (effect == Effect::ErrorRatio && step_requests.0 > 0.0 && step_requests.1 > 0.0).then(
+            || {
+                (
+                    step_base[0] / step_requests.0,
+                    step_canary[0] / step_requests.1,
+                )
+            },
+        );
     let recent = &history[history.len().saturating_sub(RECENT_BLOCKS + 1)..];
     let span_secs = match (recent.first(), recent.last()) {
         (Some(first), Some(last)) if recent.len() > 1 => {
@@ -662,6 +703,7 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         range,
         confidence: 1.0 - alpha,
         requests,
+        step_requests,
         error_ratios,
         canary_rate,
         decided_at,
@@ -739,8 +781,8 @@ pub fn detail(r: &SequentialResult, s: &SequentialSettings) -> String {
     if r.decision != Decision::Collecting {
         return counted;
     }
-    let short = if (r.requests.1 as u64) < s.min_samples {
-        format!(" ({} needed for a PASS)", s.min_samples)
+    let short = if (r.step_requests.1 as u64) < s.min_samples {
+        format!(" ({} in this step needed for a PASS)", s.min_samples)
     } else {
         String::new()
     };

@@ -5,7 +5,10 @@ use ratatui::text::{Line, Span};
 
 use super::Theme;
 use crate::app::model::MetricPanel;
-use crate::domain::sequential::{Decision, detail, headline};
+use crate::domain::format::short_duration;
+use crate::domain::sequential::{
+    Decision, SequentialResult, SequentialSettings, detail, headline,
+};
 
 /// `█████░░░░░` for a share in 0..=1.
 pub fn meter(fraction: f64, cells: usize) -> String {
@@ -24,12 +27,22 @@ pub fn headline_text(panel: &MetricPanel) -> Option<String> {
 }
 
 /// `evidence ███░░░░░░░ 1.6/5.3 · 212 canary / 4.1k baseline requests; a decision in ≈ 40s`.
-pub fn evidence_line(panel: &MetricPanel, theme: &Theme, cells: usize) -> Option<Line<'static>> {
+pub fn evidence_line(
+    panel: &MetricPanel,
+    theme: &Theme,
+    cells: usize,
+    compact: bool,
+) -> Option<Line<'static>> {
     let settings = panel.sequential.as_ref()?;
     let r = panel.sequential_shown()?;
     let tone = match r.decision {
         Decision::Fail => theme.verdict(crate::domain::Verdict::Fail),
         _ => theme.dim(),
+    };
+    let counted = if compact {
+        compact_detail(r, settings)
+    } else {
+        detail(r, settings)
     };
     let mut spans = vec![
         Span::styled(" evidence ", theme.dim()),
@@ -38,12 +51,33 @@ pub fn evidence_line(panel: &MetricPanel, theme: &Theme, cells: usize) -> Option
             format!(" {:.1}/{:.1}", r.evidence.max(0.0), r.threshold),
             theme.dim(),
         ),
-        Span::raw(format!(" · {}", detail(r, settings))),
+        Span::raw(format!(" · {counted}")),
     ];
     if matches!(panel.counted_since, Some((_, false))) {
         spans.push(Span::styled(" · this step only", theme.dim()));
     }
     Some(Line::from(spans))
+}
+
+/// `367 canary req (100 for a PASS) · decision ≈ 40s at 6.8 rps`: what fits beside the meter
+/// on an 80-column line.
+fn compact_detail(r: &SequentialResult, s: &SequentialSettings) -> String {
+    let counted = r.requests.1;
+    let mut text = format!("{counted:.0} canary req");
+    if r.decision == Decision::Collecting {
+        if (r.step_requests.1 as u64) < s.min_samples {
+            text.push_str(&format!(" ({} for a PASS)", s.min_samples));
+        }
+        match (r.eta, r.canary_rate) {
+            (Some(eta), Some(rate)) => text.push_str(&format!(
+                " · decision ≈ {} at {rate:.1} rps",
+                short_duration(eta)
+            )),
+            (None, Some(rate)) => text.push_str(&format!(" · no decision in sight at {rate:.1} rps")),
+            _ => {}
+        }
+    }
+    text
 }
 
 #[cfg(test)]
