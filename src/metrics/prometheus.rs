@@ -783,11 +783,13 @@ impl PrometheusSource {
         step: Duration,
     ) -> Outcome<Counts> {
         let templates = match &counts.counters {
-            Counters::Histogram(buckets) => vec![buckets.as_str()],
-            Counters::Ratio { errors, total } => vec![errors.as_str(), total.as_str()],
+            Counters::Histogram(buckets) => vec![("histogram", buckets.as_str())],
+            Counters::Ratio { errors, total } => {
+                vec![("errors", errors.as_str()), ("total", total.as_str())]
+            }
         };
         let mut queries = Vec::with_capacity(templates.len() * 2);
-        for counter in templates {
+        for (_, counter) in &templates {
             match (
                 self.render_counter(counter, baseline),
                 self.render_counter(counter, canary),
@@ -804,6 +806,7 @@ impl PrometheusSource {
         let grid = grids::grid(counts.since, now, step);
         let (Some(&start), Some(&second), Some(&end)) = (grid.first(), grid.get(1), grid.last())
         else {
+            // Nothing to count yet (a histogram's bounds are known from its first answer).
             let kind = match counts.counters {
                 Counters::Histogram(_) => CountKind::Latency { bounds: Vec::new() },
                 Counters::Ratio { .. } => CountKind::Errors,
@@ -829,22 +832,36 @@ impl PrometheusSource {
         let mut matrices = Vec::with_capacity(responses.len());
         let mut failures: Vec<PromError> = Vec::new();
         let mut errors: Vec<String> = Vec::new();
-        for (i, response) in responses.into_iter().enumerate() {
-            let track = if i % 2 == 0 { "baseline" } else { "canary" };
-            match response {
-                Ok(Response {
-                    data: QueryData::Matrix(series),
-                    warnings: said,
-                }) => {
-                    warnings.extend(said);
-                    matrices.push(series);
-                }
-                Ok(_) => errors.push(format!(
-                    "{track} counter query: expected a range result (matrix) from query_range"
-                )),
-                Err(e) => {
-                    errors.push(format!("{track} counter query: {e}"));
-                    failures.push(e);
+        let mut responses = responses.into_iter();
+        for (counter, _) in &templates {
+            let (Some(baseline), Some(canary)) = (responses.next(), responses.next()) else {
+                break;
+            };
+            if let (Err(b), Err(c)) = (&baseline, &canary)
+                && b == c
+            {
+                // The same answer for both tracks: say it once.
+                errors.push(format!("{counter} counter query: {b}"));
+                failures.extend([b.clone(), c.clone()]);
+                continue;
+            }
+            for (track, response) in [("baseline", baseline), ("canary", canary)] {
+                match response {
+                    Ok(Response {
+                        data: QueryData::Matrix(series),
+                        warnings: said,
+                    }) => {
+                        warnings.extend(said);
+                        matrices.push(series);
+                    }
+                    Ok(_) => errors.push(format!(
+                        "{track} {counter} counter query: expected a range result (matrix) \
+                         from query_range"
+                    )),
+                    Err(e) => {
+                        errors.push(format!("{track} {counter} counter query: {e}"));
+                        failures.push(e);
+                    }
                 }
             }
         }
@@ -857,10 +874,7 @@ impl PrometheusSource {
                 {
                     first.to_string()
                 }
-                _ => {
-                    errors.dedup();
-                    errors.join("; ")
-                }
+                _ => errors.join("; "),
             };
             return Outcome {
                 result: Err(result),
@@ -1734,6 +1748,12 @@ mod tests {
         let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
         let (start, end, step) = (param("start"), param("end"), param("step"));
         let q = seen.param("query");
+        if q.starts_with("broken") {
+            return reply(
+                400,
+                json!({"status": "error", "errorType": "bad_data", "error": "nope"}),
+            );
+        }
         let canary = q.contains("canary");
         let points = (end - start) / step + 1;
         let series = |labels: serde_json::Value, per_point: i64| {
@@ -1803,15 +1823,22 @@ mod tests {
                     "windowed",
                     Counters::Histogram("rate(x_bucket{$selector}[$window])".into()),
                 ),
+                counted(
+                    "broken",
+                    Counters::Ratio {
+                        errors: "broken{$selector}".into(),
+                        total: "http_requests_total{$selector}".into(),
+                    },
+                ),
             ],
             slos: vec![],
             tracks: None,
         };
         let result = src.fetch(&request).await;
         let names: Vec<&str> = result.counts.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["p95", "errors", "windowed"]);
-        // 2 per metric, 2 for the histogram, 4 for the ratio, none for `$window`.
-        assert_eq!(result.queries, 4 * 2 + 2 + 4);
+        assert_eq!(names, ["p95", "errors", "windowed", "broken"]);
+        // 2 per metric, 2 for the histogram, 4 per ratio, none for `$window`.
+        assert_eq!(result.queries, 5 * 2 + 2 + 4 + 4);
 
         let points = grid(since, now, Duration::from_secs(15));
         assert_eq!(points.first(), Some(&t(1_699_999_935)));
@@ -1851,12 +1878,19 @@ mod tests {
             "{windowed}"
         );
 
+        let broken = result.counts[3].1.as_ref().expect_err("broken");
+        assert_eq!(
+            broken,
+            "errors counter query: Prometheus rejected the query (HTTP 400, bad_data): nope"
+        );
+
         let seen = server.seen();
         let ranges: Vec<&Seen> = seen
             .iter()
-            .filter(|s| !s.param("query").starts_with('x'))
+            .filter(|s| !s.param("query").starts_with(['x', 'b']))
             .collect();
-        assert_eq!(ranges.len(), 6);
+        // The broken metric's total counter was sent too.
+        assert_eq!(ranges.len(), 8);
         for s in &ranges {
             assert_eq!(s.path, "/api/v1/query_range");
             assert_eq!(s.param("start"), "1699999935");
@@ -1866,6 +1900,7 @@ mod tests {
         }
         let mut queries: Vec<&str> = ranges.iter().map(|s| s.param("query")).collect();
         queries.sort_unstable();
+        queries.dedup();
         assert_eq!(
             queries,
             [
