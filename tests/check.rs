@@ -8,28 +8,55 @@ use rollout_console::app::check::{Overall, render_human, report, rollback_advise
 use rollout_console::sim::Scenario;
 
 #[test]
-fn healthy_passes_and_is_ready_once_the_hold_is_over() {
+fn healthy_is_collecting_then_passes_and_is_ready_when_the_hold_ends() {
     let mut h = Harness::new(Scenario::Healthy, true);
     h.advance(10);
     let r = report(&h.model, None);
+    // The sequential judge is still counting: not a PASS yet, and not a FAIL.
     assert_eq!(
         (r.verdict, r.exit_code),
-        (Overall::Pass, 0),
+        (Overall::Inconclusive, 3),
+        "{:?}",
+        r.summary
+    );
+    assert!(
+        r.summary
+            .iter()
+            .any(|s| s.starts_with("p95 latency: COLLECTING (sequential: collecting: latency ×")),
         "{:?}",
         r.summary
     );
     assert!(!r.ready_to_promote);
-    assert!(r.readiness[0].starts_with("hold: "), "{:?}", r.readiness);
     let text = render_human(&r);
-    assert!(text.contains("P95_LATENCY:   PASS (canary "), "{text}");
-    assert!(text.contains("READY_TO_PROMOTE: NO (hold: "), "{text}");
-    assert!(text.contains("VERDICT: PASS (exit 0)"), "{text}");
-    // As if the step had begun 40s earlier: its 30s hold is over and every point passed.
-    if let Some(r) = h.model.rollout.as_mut() {
-        r.step_started_at -= chrono::Duration::seconds(40);
+    assert!(
+        text.contains("P95_LATENCY:   COLLECTING (canary "),
+        "{text}"
+    );
+    assert!(
+        text.contains("sequential COLLECTING: evidence "),
+        "the judge's figures are in the table: {text}"
+    );
+    assert!(text.contains("VERDICT: INCONCLUSIVE (exit 3)"), "{text}");
+    // The first hold (30s) ends 22s after the console opened; the controller promotes at its
+    // next check. In between, the judge passes the step and it is ready to promote.
+    let mut passed = None;
+    for _ in 0..15 {
+        h.advance(2);
+        let r = report(&h.model, None);
+        if r.verdict == Overall::Pass {
+            passed = Some(r);
+            break;
+        }
     }
-    let r = report(&h.model, None);
+    let r = passed.expect("the hold's end passes a healthy canary");
     assert!(r.ready_to_promote, "{:?}", r.readiness);
+    let p95 = &r.metrics[0];
+    let figures = p95.sequential.as_ref().expect("sequential figures");
+    assert_eq!(
+        figures.decision,
+        rollout_console::domain::sequential::Decision::Pass
+    );
+    assert!(figures.requests.canary >= 100.0, "{figures:?}");
     assert!(render_human(&r).contains("READY_TO_PROMOTE: YES"));
 }
 
@@ -40,37 +67,59 @@ fn latency_regression_fails_naming_the_metric() {
     let r = report(&h.model, None);
     assert_eq!((r.verdict, r.exit_code), (Overall::Fail, 1));
     assert!(
-        r.summary.iter().any(|s| s.starts_with("p95 latency: FAIL")),
+        r.summary
+            .iter()
+            .any(|s| s.starts_with("p95 latency: FAIL (sequential: canary is slower: latency ×1.")),
         "{:?}",
         r.summary
     );
-    // p99's gate (1.5× baseline) lets +40% through, but its statistical judge does not, and p99
-    // has rollback severity in the demo.
-    let p99 = r
-        .metrics
-        .iter()
-        .find(|m| m.name == "p99 latency")
-        .expect("p99");
-    assert_eq!(
-        p99.verdict,
-        rollout_console::domain::Verdict::Fail,
-        "{:?}",
-        p99.reasons
-    );
-    assert!(
-        p99.reasons[0].starts_with("judge: canary is higher"),
-        "{:?}",
-        p99.reasons
-    );
+    // p95 is critical in the demo: its judge's FAIL advises a rollback.
     assert!(rollback_advised(&r));
+    let p95 = &r.metrics[0];
+    let figures = p95.sequential.as_ref().expect("figures");
+    assert!(figures.evidence >= figures.threshold, "{figures:?}");
+    let [lo, hi] = figures.range.expect("a range");
+    assert!(lo > 1.2 && hi < 1.7, "the +40% canary's range: {lo}..{hi}");
+    let text = render_human(&r);
+    assert!(text.contains("P95_LATENCY:   FAIL (canary "), "{text}");
+    assert!(text.contains("sequential FAIL: evidence "), "{text}");
+}
+
+#[test]
+fn the_mann_whitney_judge_collects_before_it_scores() {
+    // Mann–Whitney stays an option: on p99, with 10 points per track needed.
+    let mut h = Harness::new(Scenario::LatencyRegression, true);
+    h.model.panels[1].judge = Some(rollout_console::domain::judge::JudgeSettings {
+        allowed_increase: 1.1,
+        ..Default::default()
+    });
+    h.advance(2);
+    assert!(h.model.judge_collecting(), "too few points: collecting");
+    let screen = h.render(160, 48);
+    assert!(screen.contains("judge collecting"), "{screen}");
+    assert!(
+        !screen.contains("/100"),
+        "no score while collecting: {screen}"
+    );
+    h.advance(128);
+    assert!(!h.model.judge_collecting());
+    let r = report(&h.model, None);
     let score = r.score.as_ref().expect("a judge score");
     assert_eq!(
         score.overall,
         rollout_console::domain::judge::Overall::Fail,
         "{score:?}"
     );
-    let text = render_human(&r);
-    assert!(text.contains("P95_LATENCY:   FAIL (canary "), "{text}");
+    let p99 = r
+        .metrics
+        .iter()
+        .find(|m| m.name == "p99 latency")
+        .expect("p99");
+    assert!(
+        p99.reasons[0].starts_with("judge: canary is higher"),
+        "{:?}",
+        p99.reasons
+    );
 }
 
 #[test]
@@ -84,14 +133,25 @@ fn error_spike_is_a_rollback_advice_then_no_data_after_the_rollback() {
     }
     h.advance(70);
     let r = report(&h.model, None);
+    // Rolled back, the canary serves nothing: its gates have no data, but the judge's FAIL on
+    // the error ratio stays for this canary version.
     assert_eq!(
         (r.verdict, r.exit_code),
-        (Overall::Inconclusive, 3),
-        "no canary traffic is no data: {:?}",
+        (Overall::Fail, 1),
+        "{:?}",
         r.summary
     );
     assert!(
-        r.summary.iter().any(|s| s.contains("NO DATA")),
+        r.summary
+            .iter()
+            .any(|s| s.starts_with("p95 latency: NO DATA")),
+        "{:?}",
+        r.summary
+    );
+    assert!(
+        r.summary
+            .iter()
+            .any(|s| s.starts_with("error rate: FAIL (sequential: canary is failing more")),
         "{:?}",
         r.summary
     );
@@ -116,7 +176,8 @@ fn low_budget_blocks_unless_overridden() {
         r.summary
     );
     let r = report(&h.model, Some("INC-42: fix is this canary"));
-    assert_eq!(r.verdict, Overall::Pass, "{:?}", r.summary);
+    // Overridden, the budget no longer fails it; the judge is still counting.
+    assert_eq!(r.verdict, Overall::Inconclusive, "{:?}", r.summary);
     assert!(
         r.summary
             .iter()
@@ -139,7 +200,10 @@ fn json_keeps_the_contract_keys() {
     ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
-    assert_eq!(v["verdict"], "pass");
+    assert_eq!(
+        v["verdict"], "inconclusive",
+        "the judge is still collecting"
+    );
     assert!(
         v["evaluated_at"]
             .as_str()
@@ -156,6 +220,35 @@ fn json_keeps_the_contract_keys() {
     assert_eq!(
         (m["unit"].as_str(), m["severity"].as_str()),
         (Some("seconds"), Some("hold"))
+    );
+    // The sequential judge's figures, nested so the gate's `threshold` keeps its meaning.
+    let f = &m["sequential"];
+    for key in [
+        "decision",
+        "effect",
+        "evidence",
+        "threshold",
+        "estimate",
+        "range",
+        "confidence",
+        "requests",
+    ] {
+        assert!(
+            f.get(key).is_some(),
+            "missing metrics[].sequential.{key}: {f}"
+        );
+    }
+    assert_eq!(
+        (f["decision"].as_str(), f["effect"].as_str()),
+        (Some("collecting"), Some("latency_factor"))
+    );
+    assert!(
+        f["requests"]["canary"].as_f64().is_some_and(|n| n > 0.0),
+        "{f}"
+    );
+    assert!(
+        v["metrics"][1].get("sequential").is_none(),
+        "p99 has no judge"
     );
     let s = &v["slos"][0];
     for key in [

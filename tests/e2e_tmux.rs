@@ -26,6 +26,8 @@ fn demo_shows_the_header_promotes_and_rolls_back() {
         s.contains("checkout") && s.contains("PROGRESSING") && s.contains("step 1/4")
     });
     eprintln!("time to first frame (incl. shell start): {first_frame:?}");
+    // The judge has its first counts once the rollout is read: then a plain y promotes.
+    t.wait_text("COLLECTING");
 
     t.send(&["p"]);
     t.wait_text("Promote checkout?");

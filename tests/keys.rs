@@ -52,10 +52,16 @@ fn promote_needs_y_and_carries_the_step_the_user_saw() {
     assert_eq!(request.actor, "alice@bastion");
     assert_eq!(receipt.verdicts.len(), 4);
     assert!(
-        receipt.verdicts.iter().all(|v| v.verdict == "pass"),
+        receipt
+            .verdicts
+            .iter()
+            .all(|v| v.verdict == "pass" || v.verdict == "collecting"),
         "{:?}",
         receipt.verdicts
     );
+    // The judge's figures travel with the receipt.
+    let p95 = receipt.verdicts[0].sequential.as_ref().expect("figures");
+    assert!(p95.requests.canary > 0.0 && p95.threshold > 5.0, "{p95:?}");
     assert_eq!(receipt.ssh_client.as_deref(), Some("10.0.0.7"));
     assert_eq!(h.model.overlay, Overlay::None);
 }
@@ -401,25 +407,26 @@ fn help_window_focus_and_quit() {
 #[test]
 fn a_failing_query_is_no_data_then_stale_never_its_old_pass() {
     let mut h = Harness::new(Scenario::Healthy, false);
+    h.model.focus = 1;
     h.advance(10);
-    assert_eq!(h.model.panels[0].verdict(), Verdict::Pass);
-    // The source starts failing: a broken query for p95.
-    h.model.panels[0].query = "sim:nonsense".into();
+    assert_eq!(h.model.panels[1].verdict(), Verdict::Pass);
+    // The source starts failing: a broken query for p99.
+    h.model.panels[1].query = "sim:nonsense".into();
     h.advance(2);
-    assert_eq!(h.model.panels[0].verdict(), Verdict::NoData);
+    assert_eq!(h.model.panels[1].verdict(), Verdict::NoData);
     assert!(
         h.events_text()
-            .contains("p95 latency: the simulator does not know the query")
+            .contains("p99 latency: the simulator does not know the query")
     );
     h.advance(8);
     let screen = h.render(80, 24);
     assert!(screen.contains("NO DATA STALE"), "{screen}");
     assert!(screen.contains("STALE for"), "{screen}");
     // It recovers by itself when the source comes back.
-    h.model.panels[0].query = "sim:p95".into();
+    h.model.panels[1].query = "sim:p99".into();
     h.advance(2);
-    assert_eq!(h.model.panels[0].verdict(), Verdict::Pass);
-    assert!(h.events_text().contains("p95 latency: query answers again"));
+    assert_eq!(h.model.panels[1].verdict(), Verdict::Pass);
+    assert!(h.events_text().contains("p99 latency: query answers again"));
 }
 
 #[test]

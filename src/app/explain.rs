@@ -94,21 +94,38 @@ pub fn why(model: &Model) -> (Tone, String) {
         .collect();
     let hold_left = r.hold_remaining(now);
     let hold_over = hold_left.is_none_or(|d| d.is_zero());
+    // Whose word the FAIL is: the sequential judge's ("p95 latency: canary is slower …") or the
+    // gate's ("p95 latency gate FAIL (…)").
+    let failure = |name: &str, e: &crate::domain::GateEvaluation| {
+        let judged = model
+            .panels
+            .iter()
+            .find(|p| p.def.name == name)
+            .filter(|p| p.sequential_verdict() == Some(Verdict::Fail))
+            .and_then(|p| {
+                let settings = p.sequential.as_ref()?;
+                Some(crate::domain::sequential::short_headline(
+                    p.sequential_shown()?,
+                    settings,
+                ))
+            });
+        match judged {
+            Some(headline) => format!("{name} {headline}"),
+            None => format!("{name} gate FAIL ({})", e.summary()),
+        }
+    };
     if let Some((name, e)) = failing
         .iter()
         .find(|(_, e)| e.severity == Severity::Rollback)
     {
         return (
             Tone::Bad,
-            format!("roll back advised: {name} gate FAIL ({})", e.summary()),
+            format!("roll back advised: {}", failure(name, e)),
         );
     }
     if let Some((name, e)) = failing.first() {
         let lead = if hold_over { "held" } else { "will hold" };
-        return (
-            Tone::Bad,
-            format!("{lead}: {name} gate FAIL ({})", e.summary()),
-        );
+        return (Tone::Bad, format!("{lead}: {}", failure(name, e)));
     }
     if let Some((name, e)) = no_data.first() {
         return (
@@ -116,6 +133,10 @@ pub fn why(model: &Model) -> (Tone, String) {
             format!("not judged: {name} has NO DATA ({})", e.summary()),
         );
     }
+    let collecting: Vec<_> = evals
+        .iter()
+        .filter(|(_, e)| e.verdict == Verdict::Collecting)
+        .collect();
     if let Some((name, e)) = pending.first() {
         return (
             Tone::Warn,
@@ -124,6 +145,18 @@ pub fn why(model: &Model) -> (Tone, String) {
                 e.reasons.last().map_or("", String::as_str)
             ),
         );
+    }
+    if !collecting.is_empty() {
+        let names: Vec<&str> = collecting.iter().map(|(n, _)| n.as_str()).collect();
+        let lead = match hold_left {
+            Some(left) if !left.is_zero() => format!(
+                "holding at {}% for {} more; judge collecting",
+                r.canary_weight,
+                short_duration(left)
+            ),
+            _ => "hold done; judge still collecting".to_string(),
+        };
+        return (Tone::Neutral, format!("{lead} ({})", names.join(", ")));
     }
     match hold_left {
         Some(left) if !left.is_zero() => (

@@ -153,13 +153,16 @@ impl MetricPanel {
         }
     }
 
-    /// The sequential result to show: a FAIL found on this canary version stays.
+    /// The sequential result to show: the newest, unless a FAIL found on this canary version
+    /// is no longer in it (the counts changed under it): a FAIL stays.
     pub fn sequential_shown(&self) -> Option<&SequentialResult> {
         self.sequential?;
-        self.sticky_fail
-            .as_ref()
-            .map(|(_, r)| r)
-            .or(self.sequential_result.as_ref())
+        let current = self.sequential_result.as_ref();
+        match (current, &self.sticky_fail) {
+            (Some(r), _) if r.decision == Decision::Fail => Some(r),
+            (_, Some((_, failed))) => Some(failed),
+            (r, None) => r,
+        }
     }
 
     /// The sequential judge's verdict, when this metric has one: NO DATA until counts arrive or
@@ -577,6 +580,23 @@ impl Model {
             })
             .collect();
         let mut ready = readiness(r, &gates, self.now);
+        // The judges must have passed the step too: a FAIL, a count still going or no counts
+        // is not ready.
+        for p in &self.panels {
+            match p.sequential_verdict() {
+                Some(Verdict::Pass) | None => {}
+                Some(v) => {
+                    ready.ready = false;
+                    let why = format!("{}: judge {}", p.def.name, v.label());
+                    // A judge's FAIL matters more than the time left in the hold.
+                    if matches!(v, Verdict::Fail | Verdict::NoData) {
+                        ready.reasons.insert(0, why);
+                    } else {
+                        ready.reasons.push(why);
+                    }
+                }
+            }
+        }
         // A panel whose query failed has old series: never call that ready.
         for p in self.panels.iter().filter(|p| p.error.is_some()) {
             ready.ready = false;

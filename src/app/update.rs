@@ -146,8 +146,16 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return vec![]; // a late answer to an older request
             }
             model.polls.rollout_in_flight = false;
+            let first = model.rollout.is_none();
             apply_rollout(model, at, result);
-            vec![]
+            // Requests are counted from the canary's start, known only now: count at once
+            // rather than a poll later.
+            let counts_wait = model.panels.iter().any(|p| p.counters.is_some());
+            if first && model.rollout.is_some() && counts_wait {
+                vec![fetch_metrics(model)]
+            } else {
+                vec![]
+            }
         }
         Msg::MetricsFetched {
             generation,
@@ -573,7 +581,7 @@ fn judge_counts(
     let context = sequential::Context {
         alpha,
         step_starts: step_starts(r),
-        hold_over: r.hold_remaining(now) == Some(Duration::ZERO),
+        hold_left: r.hold_remaining(now),
     };
     let result = sequential::evaluate(counts, settings, &context);
     if panel

@@ -35,14 +35,16 @@ const ALTERNATIVES: [(f64, f64); 6] = [
     (3.0, 0.1),
     (6.0, 0.05),
 ];
-/// The range's grid: effects `exp(k · RANGE_STEP)` for |k| ≤ RANGE_STEPS (latency ×¼…×4, errors
-/// ×0.09…×11).
-const LATENCY_RANGE_STEP: f64 = 0.02;
-const LATENCY_RANGE_STEPS: i32 = 70;
-const ERRORS_RANGE_STEP: f64 = 0.03;
-const ERRORS_RANGE_STEPS: i32 = 80;
+/// The range's grid on a log scale, both ways from 1: `(step, up to)` bands, fine near "no
+/// change" and coarser far from it (latency to ×10, error ratios to ×200).
+const LATENCY_RANGE_BANDS: [(f64, f64); 3] = [(0.02, 0.7), (0.05, 1.6), (0.1, 2.31)];
+const ERRORS_RANGE_BANDS: [(f64, f64); 3] = [(0.03, 1.2), (0.08, 2.4), (0.15, 5.3)];
 /// Pseudo-count per category of the plug-in distributions (no category is ever impossible).
 const PSEUDO_COUNT: f64 = 0.5;
+/// Baseline requests the plug-ins need before a block counts as evidence: with none, the
+/// smoothed guess is a 50% error ratio and a flat latency histogram, and betting on those would
+/// throw away every alternative at the first block.
+const PLUGIN_MIN_REQUESTS: f64 = 20.0;
 /// Blocks the speed of the evidence is measured over, for "≈ 40s more".
 const RECENT_BLOCKS: usize = 12;
 
@@ -119,8 +121,8 @@ pub struct Context {
     pub alpha: f64,
     /// When each step of the canary's life began, oldest first (for `warmup`).
     pub step_starts: Vec<DateTime<Utc>>,
-    /// The current step's hold has ended.
-    pub hold_over: bool,
+    /// What is left of the current step's hold (`Some(0)`: it has ended; `None`: no hold).
+    pub hold_left: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +184,8 @@ pub struct SequentialResult {
     pub passed_at_hold_end: bool,
     /// How long a decision is likely to take at the current traffic, while collecting.
     pub eta: Option<Duration>,
+    /// What is left of the current step's hold, while collecting (a PASS comes at its end).
+    pub hold_left: Option<Duration>,
     /// The end of the last block counted.
     pub counted_until: Option<DateTime<Utc>>,
     pub reason: String,
@@ -243,18 +247,23 @@ impl SequentialResult {
     /// "×1.18 (99.5% range 1.09–1.29)".
     pub fn estimate_text(&self) -> String {
         let Some(est) = self.estimate else {
-            return "no estimate yet".into();
+            return match self.range {
+                Some(_) => self.range_text().trim_start().to_string(),
+                None => "no estimate yet".into(),
+            };
         };
-        let range = match self.range {
-            Some((lo, hi)) => format!(
-                " ({} range {}–{})",
-                percent_label(self.confidence),
-                factor(lo),
-                factor(hi)
-            ),
+        format!("×{}{}", factor(est), self.range_text())
+    }
+
+    /// " (99.5% range 1.09–1.29)".
+    fn range_text(&self) -> String {
+        let level = percent_label(self.confidence);
+        match self.range {
+            Some((lo, hi)) if hi.is_infinite() => format!(" ({level} range above {})", factor(lo)),
+            Some((lo, hi)) if lo <= 0.0 => format!(" ({level} range below {})", factor(hi)),
+            Some((lo, hi)) => format!(" ({level} range {}–{})", factor(lo), factor(hi)),
             None => " (no single factor fits the data)".into(),
-        };
-        format!("×{}{range}", factor(est))
+        }
     }
 }
 
@@ -359,12 +368,22 @@ fn matters(s: &SequentialSettings, factor: f64) -> bool {
 }
 
 fn range_grid(effect: Effect, s: &SequentialSettings) -> Vec<f64> {
-    let (step, steps) = match effect {
-        Effect::LatencyFactor => (LATENCY_RANGE_STEP, LATENCY_RANGE_STEPS),
-        Effect::ErrorRatio => (ERRORS_RANGE_STEP, ERRORS_RANGE_STEPS),
+    let bands = match effect {
+        Effect::LatencyFactor => LATENCY_RANGE_BANDS,
+        Effect::ErrorRatio => ERRORS_RANGE_BANDS,
     };
-    let mut grid: Vec<f64> = (-steps..=steps)
-        .map(|k| (f64::from(k) * step).exp())
+    let mut logs = vec![0.0];
+    let mut x: f64 = 0.0;
+    for (step, until) in bands {
+        while x + step <= until + 1e-9 {
+            x += step;
+            logs.push(x);
+            logs.push(-x);
+        }
+    }
+    let mut grid: Vec<f64> = logs
+        .into_iter()
+        .map(f64::exp)
         .chain([s.allowed_increase, 1.0 / s.allowed_decrease])
         .collect();
     grid.sort_by(f64::total_cmp);
@@ -497,6 +516,7 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         // Plug-ins from earlier blocks only: that is what keeps the product a supermartingale.
         let p_b = smoothed(&base_total);
         let seen: f64 = base_total.iter().sum();
+        let betting = seen >= PLUGIN_MIN_REQUESTS;
         if let Some(bounds) = bounds
             && (shaped_at < 0.0 || seen > shaped_at * RESHAPE_GROWTH + 100.0)
         {
@@ -515,6 +535,7 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
             );
         }
         match effect {
+            _ if !betting => {}
             Effect::LatencyFactor => {
                 for alt in &mut fail {
                     let q_c = alt
@@ -552,7 +573,10 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
                 }
             }
             Effect::ErrorRatio => {
-                let (pi_b, pi_c_seen) = (p_b[0], smoothed(&step_canary)[0]);
+                // This step's canary error ratio, pulled towards the baseline's while it is thin.
+                let pi_b = p_b[0];
+                let step_n: f64 = step_canary.iter().sum();
+                let pi_c_seen = ((step_canary[0] + pi_b) / (step_n + 1.0)).clamp(1e-9, 1.0 - 1e-9);
                 for alt in &mut fail {
                     let pi_c = (pi_b * alt.shape.factor).clamp(1e-9, 1.0 - 1e-9);
                     let floor = if alt.up { floor_up } else { floor_down };
@@ -605,10 +629,13 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         }
         let enough = step_base.iter().sum::<f64>() >= s.min_samples as f64
             && step_canary.iter().sum::<f64>() >= s.min_samples as f64;
+        // Ruled out: every effect that matters is rejected while some smaller one is not (when
+        // every factor on the grid is rejected, the effect may lie beyond it).
         let ruled_out = nulls
             .iter()
             .filter(|h| matters(s, h.factor))
-            .all(|h| h.rejected_at.is_some());
+            .all(|h| h.rejected_at.is_some())
+            && nulls.iter().any(|h| h.rejected_at.is_none());
         if pass_at.is_none() && enough && ruled_out {
             pass_at = Some(block.end);
         }
@@ -630,40 +657,51 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         base_total.iter().sum::<f64>(),
         canary_total.iter().sum::<f64>(),
     );
-    let step_requests = (step_base.iter().sum::<f64>(), step_canary.iter().sum::<f64>());
+    let step_requests = (
+        step_base.iter().sum::<f64>(),
+        step_canary.iter().sum::<f64>(),
+    );
     let enough = step_requests.0 >= s.min_samples as f64 && step_requests.1 >= s.min_samples as f64;
-    let estimate = (step_requests.1 > 0.0).then(|| match effect {
-        Effect::LatencyFactor => best_factor(&nulls, &smoothed(&step_base), &step_canary),
-        // The plain ratio of the error ratios: unknown while the baseline has no error.
-        Effect::ErrorRatio => {
-            let baseline = step_base[0] / step_requests.0.max(1.0);
-            let canary = step_canary[0] / step_requests.1.max(1.0);
-            if baseline > 0.0 {
-                canary / baseline
-            } else {
-                f64::NAN
+    let estimate = (step_requests.1 > 0.0)
+        .then(|| match effect {
+            Effect::LatencyFactor => best_factor(&nulls, &smoothed(&step_base), &step_canary),
+            // The plain ratio of the error ratios: unknown while the baseline has no error.
+            Effect::ErrorRatio => {
+                let baseline = step_base[0] / step_requests.0.max(1.0);
+                let canary = step_canary[0] / step_requests.1.max(1.0);
+                if baseline > 0.0 {
+                    canary / baseline
+                } else {
+                    f64::NAN
+                }
             }
-        }
-    })
-    .filter(|e| e.is_finite());
+        })
+        .filter(|e| e.is_finite());
     let alive: Vec<f64> = nulls
         .iter()
         .filter(|h| h.rejected_at.is_none())
         .map(|h| h.factor)
         .collect();
-    let range = match (alive.first(), alive.last()) {
-        (Some(lo), Some(hi)) if step_requests.1 > 0.0 => Some((*lo, *hi)),
+    let (grid_min, grid_max) = (
+        nulls.first().map_or(0.0, |h| h.factor),
+        nulls.last().map_or(f64::INFINITY, |h| h.factor),
+    );
+    let range = match (alive.first(), alive.last(), estimate) {
+        (Some(lo), Some(hi), _) if step_requests.1 > 0.0 => Some((*lo, *hi)),
+        // Every factor on the grid is rejected and the estimate is beyond one of its ends.
+        (None, None, Some(e)) if e >= grid_max => Some((grid_max, f64::INFINITY)),
+        (None, None, Some(e)) if e <= grid_min => Some((0.0, grid_min)),
         _ => None,
     };
-    let error_ratios =
-        (effect == Effect::ErrorRatio && step_requests.0 > 0.0 && step_requests.1 > 0.0).then(
-            || {
-                (
-                    step_base[0] / step_requests.0,
-                    step_canary[0] / step_requests.1,
-                )
-            },
-        );
+    let error_ratios = (effect == Effect::ErrorRatio
+        && step_requests.0 > 0.0
+        && step_requests.1 > 0.0)
+        .then(|| {
+            (
+                step_base[0] / step_requests.0,
+                step_canary[0] / step_requests.1,
+            )
+        });
     let recent = &history[history.len().saturating_sub(RECENT_BLOCKS + 1)..];
     let span_secs = match (recent.first(), recent.last()) {
         (Some(first), Some(last)) if recent.len() > 1 => {
@@ -676,7 +714,9 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
     let (decision, decided_at, passed_at_hold_end) = match (fail_at, pass_at) {
         (Some(at), _) => (Decision::Fail, Some(at), false),
         (None, Some(at)) => (Decision::Pass, Some(at), false),
-        (None, None) if ctx.hold_over && enough => (Decision::Pass, None, true),
+        (None, None) if ctx.hold_left == Some(Duration::ZERO) && enough => {
+            (Decision::Pass, None, true)
+        }
         _ => (Decision::Collecting, None, false),
     };
     let eta = (decision == Decision::Collecting && span_secs > 0.0)
@@ -709,6 +749,7 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         decided_at,
         passed_at_hold_end,
         eta,
+        hold_left: ctx.hold_left.filter(|_| decision == Decision::Collecting),
         counted_until: history.last().map(|h| h.0),
         reason: String::new(),
     };
@@ -723,8 +764,8 @@ fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
         Decision::Collecting if r.requests.1 <= 0.0 => headline,
         Decision::Pass if !r.passed_at_hold_end => format!("{headline}; {detail}"),
         _ => format!(
-            "{headline}; evidence {:.1} of {:.1}; {detail}",
-            r.evidence.max(0.0),
+            "{headline}; evidence {} of {:.1}; {detail}",
+            evidence_text(r.evidence),
             r.threshold
         ),
     }
@@ -771,6 +812,25 @@ pub fn headline(r: &SequentialResult, s: &SequentialSettings) -> String {
     }
 }
 
+/// A FAIL in few words, for the one-line "why": "slower: ×1.38 (99.5% range 1.32–1.46)".
+pub fn short_headline(r: &SequentialResult, s: &SequentialSettings) -> String {
+    let full = headline(r, s);
+    match full.strip_prefix("canary is ") {
+        Some(rest) => rest.replacen(": latency ", ": ", 1),
+        None => full,
+    }
+}
+
+/// Evidence for reading: `1.6`, `37`, `951`.
+pub fn evidence_text(ln_e: f64) -> String {
+    let v = ln_e.max(0.0);
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// "412 canary / 8.1k baseline requests; a decision in ≈ 40s at 5.0 rps".
 pub fn detail(r: &SequentialResult, s: &SequentialSettings) -> String {
     let counted = format!(
@@ -781,16 +841,24 @@ pub fn detail(r: &SequentialResult, s: &SequentialSettings) -> String {
     if r.decision != Decision::Collecting {
         return counted;
     }
-    let short = if (r.step_requests.1 as u64) < s.min_samples {
-        format!(" ({} in this step needed for a PASS)", s.min_samples)
-    } else {
+    let enough = (r.step_requests.1 as u64) >= s.min_samples;
+    let short = if enough {
         String::new()
+    } else {
+        format!(" ({} in this step needed for a PASS)", s.min_samples)
     };
-    let pace = match (r.eta, r.canary_rate) {
-        (Some(eta), Some(rate)) => {
+    let pace = match (r.eta, r.canary_rate, r.hold_left) {
+        // The hold ends first: that is when a PASS comes.
+        (eta, _, Some(left)) if enough && !left.is_zero() && eta.is_none_or(|e| left < e) => {
+            format!(
+                "; PASS when the hold ends in {} unless evidence comes first",
+                short_duration(left)
+            )
+        }
+        (Some(eta), Some(rate), _) => {
             format!("; a decision in ≈ {} at {rate:.1} rps", short_duration(eta))
         }
-        (None, Some(rate)) => format!("; no decision in sight at {rate:.1} rps"),
+        (None, Some(rate), _) => format!("; no decision in sight at {rate:.1} rps"),
         _ => String::new(),
     };
     format!("{counted}{short}{pace}")
@@ -910,7 +978,7 @@ mod tests {
         Context {
             alpha: 0.005,
             step_starts: vec![t(0)],
-            hold_over,
+            hold_left: hold_over.then_some(Duration::ZERO),
         }
     }
 

@@ -4,10 +4,11 @@
 use ratatui::text::{Line, Span};
 
 use super::Theme;
+use crate::app::Model;
 use crate::app::model::MetricPanel;
 use crate::domain::format::short_duration;
 use crate::domain::sequential::{
-    Decision, SequentialResult, SequentialSettings, detail, headline,
+    Decision, SequentialResult, SequentialSettings, detail, evidence_text, headline,
 };
 
 /// `█████░░░░░` for a share in 0..=1.
@@ -29,6 +30,7 @@ pub fn headline_text(panel: &MetricPanel) -> Option<String> {
 /// `evidence ███░░░░░░░ 1.6/5.3 · 212 canary / 4.1k baseline requests; a decision in ≈ 40s`.
 pub fn evidence_line(
     panel: &MetricPanel,
+    model: &Model,
     theme: &Theme,
     cells: usize,
     compact: bool,
@@ -39,16 +41,24 @@ pub fn evidence_line(
         Decision::Fail => theme.verdict(crate::domain::Verdict::Fail),
         _ => theme.dim(),
     };
+    // The hold as it stands now, not as it stood at the last count.
+    let mut r = r.clone();
+    if r.hold_left.is_some() {
+        r.hold_left = model
+            .rollout
+            .as_ref()
+            .and_then(|x| x.hold_remaining(model.now));
+    }
     let counted = if compact {
-        compact_detail(r, settings)
+        compact_detail(&r, settings)
     } else {
-        detail(r, settings)
+        detail(&r, settings)
     };
     let mut spans = vec![
         Span::styled(" evidence ", theme.dim()),
         Span::styled(meter(r.evidence_fraction(), cells), tone),
         Span::styled(
-            format!(" {:.1}/{:.1}", r.evidence.max(0.0), r.threshold),
+            format!(" {}/{:.1}", evidence_text(r.evidence), r.threshold),
             theme.dim(),
         ),
         Span::raw(format!(" · {counted}")),
@@ -68,12 +78,18 @@ fn compact_detail(r: &SequentialResult, s: &SequentialSettings) -> String {
         if (r.step_requests.1 as u64) < s.min_samples {
             text.push_str(&format!(" ({} for a PASS)", s.min_samples));
         }
-        match (r.eta, r.canary_rate) {
-            (Some(eta), Some(rate)) => text.push_str(&format!(
+        let enough = (r.step_requests.1 as u64) >= s.min_samples;
+        match (r.eta, r.canary_rate, r.hold_left) {
+            (eta, _, Some(left)) if enough && !left.is_zero() && eta.is_none_or(|e| left < e) => {
+                text.push_str(&format!(" · PASS at hold end in {}", short_duration(left)));
+            }
+            (Some(eta), Some(rate), _) => text.push_str(&format!(
                 " · decision ≈ {} at {rate:.1} rps",
                 short_duration(eta)
             )),
-            (None, Some(rate)) => text.push_str(&format!(" · no decision in sight at {rate:.1} rps")),
+            (None, Some(rate), _) => {
+                text.push_str(&format!(" · no decision in sight at {rate:.1} rps"))
+            }
             _ => {}
         }
     }

@@ -115,7 +115,13 @@ pub fn draw_focused_reason(frame: &mut Frame, area: Rect, model: &Model, theme: 
     ]);
     let mut lines = vec![line];
     if area.height > 1 {
-        lines.extend(evidence::evidence_line(p, theme, 10, area.width < 120));
+        lines.extend(evidence::evidence_line(
+            p,
+            model,
+            theme,
+            10,
+            area.width < 120,
+        ));
     }
     frame.render_widget(Paragraph::new(lines), area);
 }
@@ -221,7 +227,13 @@ fn draw_panel(
         Span::styled("  Δ ", theme.dim()),
         Span::raw(delta_text(panel)),
     ]);
-    let evidence = evidence::evidence_line(panel, theme, 16, area.width < 100);
+    let evidence = evidence::evidence_line(
+        panel,
+        model,
+        theme,
+        if area.width < 70 { 8 } else { 16 },
+        area.width < 100,
+    );
     let [numbers_area, evidence_area, reason_area, chart_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(evidence.is_some())),
