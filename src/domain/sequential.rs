@@ -209,6 +209,12 @@ pub struct Figures {
     /// While collecting: how long a decision is likely to take at the current traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta_seconds: Option<u64>,
+    /// The end of the block at which the test decided (FAIL, or PASS by ruling the effect out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The end of the last block counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -232,6 +238,8 @@ impl SequentialResult {
                 canary: self.requests.1,
             },
             eta_seconds: self.eta.map(|d| d.as_secs()),
+            decided_at: self.decided_at,
+            counted_until: self.counted_until,
         }
     }
 
