@@ -91,8 +91,12 @@ fn the_mann_whitney_judge_collects_before_it_scores() {
     let mut h = Harness::new(Scenario::LatencyRegression, true);
     h.model.panels[1].judge = Some(rollout_console::domain::judge::JudgeSettings {
         allowed_increase: 1.1,
+        min_samples: 6,
         ..Default::default()
     });
+    // It judges one point per query window (10s here): points over overlapping windows are
+    // not independent.
+    h.model.panels[1].window = Some(std::time::Duration::from_secs(10));
     h.advance(2);
     assert!(h.model.judge_collecting(), "too few points: collecting");
     let screen = h.render(160, 48);

@@ -488,12 +488,18 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
                     events.push((EventLevel::Good, format!("{name}: query answers again")));
                 }
                 if let Some(settings) = &panel.judge {
+                    // One point per query window: overlapping windows are not independent.
+                    let spacing = panel
+                        .window
+                        .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW);
                     let in_step = |s: &crate::domain::Series| -> Vec<f64> {
-                        s.points
+                        let points: Vec<crate::domain::Sample> = s
+                            .points
                             .iter()
                             .filter(|p| step_start.is_none_or(|t| p.at >= t))
-                            .map(|p| p.value)
-                            .collect()
+                            .copied()
+                            .collect();
+                        crate::domain::judge::independent_points(&points, spacing)
                     };
                     let (b, c) = (in_step(&series.baseline), in_step(&series.canary));
                     panel.judge_result = Some(crate::domain::judge::classify(
