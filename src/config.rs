@@ -606,7 +606,14 @@ mod tests {
         let c = load(&path).expect("config.example.toml must parse");
         assert_eq!(c.poll_interval, Duration::from_secs(5));
         assert_eq!(c.metrics.len(), 4);
-        assert_eq!(c.metrics[0].gate.max_increase_pct, Some(10.0));
+        assert_eq!(c.metrics[0].gate.max, Some(2.5));
+        let p95 = c.metrics[0].sequential_settings().expect("p95 is judged sequentially");
+        assert_eq!(p95.allowed_increase, 1.1);
+        assert!(matches!(
+            c.metrics[2].counters(),
+            Some(crate::metrics::Counters::Ratio { .. })
+        ));
+        assert_eq!(c.judge.alpha, 0.01);
         assert_eq!(c.slos[0].objective, 99.95);
         assert_eq!(c.policy.min_budget_to_promote, 10.0);
     }
@@ -642,6 +649,39 @@ mod tests {
         assert!(
             err.contains("$selectr") && err.contains("$selector"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn sequential_keys_are_checked_with_their_location() {
+        let base = "[[metrics]]\nname = \"p95\"\nquery = 'q{$selector}'\n";
+        let err = |extra: &str| {
+            parse(&format!("{base}{extra}"), Path::new("c.toml"))
+                .unwrap_err()
+                .0
+        };
+        let e = err("judge = \"sequential\"\n");
+        assert!(
+            e.starts_with("config error in c.toml:3:9: [[metrics]] \"p95\": judge = \"sequential\" counts requests"),
+            "{e}"
+        );
+        let e = err("judge = \"sequential\"\nhistogram = 'rate(h_bucket{$selector}[$window])'\n");
+        assert!(e.contains("c.toml:5:13") && e.contains("no $window and no rate()"), "{e}");
+        let e = err("errors = 'e{$selector}'\n");
+        assert!(e.contains("errors needs total too"), "{e}");
+        let e = err("gate = { max = 0.01, min_requests = 20 }\n");
+        assert!(e.contains("min_requests needs the requests counted"), "{e}");
+        let e = err("warmup = \"30s\"\n");
+        assert!(e.contains("add judge = \"sequential\""), "{e}");
+        let e = err("judge = \"sequential\"\nhistogram = 'h{$selector}'\nallowed_increase = 1.0\n");
+        assert!(e.contains("allowed_increase must be a factor above 1"), "{e}");
+        let e = parse("[judge]\nalpha = 0.9\n", Path::new("c.toml")).unwrap_err().0;
+        assert!(e.contains("[judge] alpha must be a probability"), "{e}");
+        let ok = format!("{base}judge = \"sequential\"\nhistogram = 'h{{$selector}}'\nwarmup = \"30s\"\n");
+        let c = parse(&ok, Path::new("c.toml")).expect("valid");
+        assert_eq!(
+            c.metrics[0].sequential_settings().map(|s| s.warmup),
+            Some(Duration::from_secs(30))
         );
     }
 
