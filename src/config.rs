@@ -607,7 +607,9 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_secs(5));
         assert_eq!(c.metrics.len(), 4);
         assert_eq!(c.metrics[0].gate.max, Some(2.5));
-        let p95 = c.metrics[0].sequential_settings().expect("p95 is judged sequentially");
+        let p95 = c.metrics[0]
+            .sequential_settings()
+            .expect("p95 is judged sequentially");
         assert_eq!(p95.allowed_increase, 1.1);
         assert!(matches!(
             c.metrics[2].counters(),
@@ -666,7 +668,10 @@ mod tests {
             "{e}"
         );
         let e = err("judge = \"sequential\"\nhistogram = 'rate(h_bucket{$selector}[$window])'\n");
-        assert!(e.contains("c.toml:5:13") && e.contains("no $window and no rate()"), "{e}");
+        assert!(
+            e.contains("c.toml:5:13") && e.contains("no $window and no rate()"),
+            "{e}"
+        );
         let e = err("errors = 'e{$selector}'\n");
         assert!(e.contains("errors needs total too"), "{e}");
         let e = err("gate = { max = 0.01, min_requests = 20 }\n");
@@ -674,10 +679,17 @@ mod tests {
         let e = err("warmup = \"30s\"\n");
         assert!(e.contains("add judge = \"sequential\""), "{e}");
         let e = err("judge = \"sequential\"\nhistogram = 'h{$selector}'\nallowed_increase = 1.0\n");
-        assert!(e.contains("allowed_increase must be a factor above 1"), "{e}");
-        let e = parse("[judge]\nalpha = 0.9\n", Path::new("c.toml")).unwrap_err().0;
+        assert!(
+            e.contains("allowed_increase must be a factor above 1"),
+            "{e}"
+        );
+        let e = parse("[judge]\nalpha = 0.9\n", Path::new("c.toml"))
+            .unwrap_err()
+            .0;
         assert!(e.contains("[judge] alpha must be a probability"), "{e}");
-        let ok = format!("{base}judge = \"sequential\"\nhistogram = 'h{{$selector}}'\nwarmup = \"30s\"\n");
+        let ok = format!(
+            "{base}judge = \"sequential\"\nhistogram = 'h{{$selector}}'\nwarmup = \"30s\"\n"
+        );
         let c = parse(&ok, Path::new("c.toml")).expect("valid");
         assert_eq!(
             c.metrics[0].sequential_settings().map(|s| s.warmup),

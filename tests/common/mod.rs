@@ -44,10 +44,14 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(scenario: Scenario, read_only: bool) -> Self {
+        Self::with_seed(scenario, 7, read_only)
+    }
+
+    pub fn with_seed(scenario: Scenario, seed: u64, read_only: bool) -> Self {
         let sim = Simulator::new(
             SimOptions {
                 scenario,
-                seed: 7,
+                seed,
                 ..SimOptions::default()
             },
             t0(),
