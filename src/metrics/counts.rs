@@ -54,7 +54,9 @@ impl Answers<'_> {
 const BUCKET_EXAMPLE: &str = "e.g. http_request_duration_seconds_bucket{$selector}";
 
 /// One raw series' increment per block: `grid.len() - 1` values (none for fewer than 2 points).
-pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<f64> {
+/// A series first seen at `since` (or before) only sets where it starts; one first seen later is
+/// a new series that started at 0.
+pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>], since: usize) -> Vec<f64> {
     let blocks = grid.len().saturating_sub(1);
     let mut out = vec![0.0; blocks];
     if blocks == 0 {
@@ -64,8 +66,8 @@ pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<f64> {
     for (i, value) in on_grid(samples, grid).into_iter().enumerate() {
         let Some(value) = value else { continue };
         let increment = match last {
-            // Point 0 only sets where the series starts.
-            None if i == 0 => None,
+            // The track's first point only sets where the series starts.
+            None if i <= since => None,
             // A new series started at 0.
             None => Some(value),
             // A reset: the counter restarted at 0 and counted up to `value`.
@@ -109,12 +111,24 @@ fn on_grid(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
 }
 
 /// Every series of a track summed, per block.
-fn track_total(matrix: &Matrix, grid: &[DateTime<Utc>]) -> Vec<f64> {
+fn track_total(matrix: &Matrix, grid: &[DateTime<Utc>], since: usize) -> Vec<f64> {
     let mut total = vec![0.0; grid.len().saturating_sub(1)];
     for (_, samples) in matrix {
-        add(&mut total, &increments(samples, grid));
+        add(&mut total, &increments(samples, grid, since));
     }
     total
+}
+
+/// The first grid point at which the track has any series. Before it the engine had nothing (it
+/// had not scraped yet, or the track did not exist): the series seen there carry their history,
+/// which is no count of this interval — they only set where counting starts. Series that appear
+/// later are new (a new pod, a first 5xx) and count from 0.
+fn track_start(matrix: &Matrix, grid: &[DateTime<Utc>]) -> usize {
+    matrix
+        .iter()
+        .filter_map(|(_, samples)| on_grid(samples, grid).iter().position(Option::is_some))
+        .min()
+        .unwrap_or(0)
 }
 
 fn add(into: &mut [f64], more: &[f64]) {
@@ -149,12 +163,13 @@ pub fn ratio(grid: &[DateTime<Utc>], errors: Answers, total: Answers) -> Result<
         return Err(total.no_series());
     }
     let failed = [
-        track_total(errors.baseline, grid),
-        track_total(errors.canary, grid),
+        // Errors counters often appear only at the first 5xx: they start where the total does.
+        track_total(errors.baseline, grid, track_start(total.baseline, grid)),
+        track_total(errors.canary, grid, track_start(total.canary, grid)),
     ];
     let all = [
-        track_total(total.baseline, grid),
-        track_total(total.canary, grid),
+        track_total(total.baseline, grid, track_start(total.baseline, grid)),
+        track_total(total.canary, grid, track_start(total.canary, grid)),
     ];
     let split = |track: usize, i: usize| {
         let failed = failed[track][i];
@@ -237,6 +252,7 @@ fn cumulative(
         return Ok(None);
     }
     let mut by_le: Cumulative = Vec::new();
+    let since = track_start(matrix, grid);
     for (labels, samples) in matrix {
         let Some(le) = labels.get("le") else {
             return Err(format!(
@@ -251,7 +267,7 @@ fn cumulative(
                 describe(labels)
             ));
         };
-        let series = increments(samples, grid);
+        let series = increments(samples, grid, since);
         match by_le.iter_mut().find(|(other, _)| *other == bound) {
             Some((_, sum)) => add(sum, &series),
             None => by_le.push((bound, series)),
@@ -409,37 +425,41 @@ mod tests {
     #[test]
     fn increments_are_differences_between_grid_points() {
         let s = points(&[Some(100.0), Some(110.0), Some(125.0), Some(125.0)]);
-        assert_eq!(increments(&s, &grid(4)), [10.0, 15.0, 0.0]);
+        assert_eq!(increments(&s, &grid(4), 0), [10.0, 15.0, 0.0]);
         // Fewer than two points: no blocks.
-        assert!(increments(&s, &grid(1)).is_empty());
-        assert!(increments(&s, &[]).is_empty());
+        assert!(increments(&s, &grid(1), 0).is_empty());
+        assert!(increments(&s, &[], 0).is_empty());
     }
 
     #[test]
     fn a_reset_counts_the_new_value() {
         let s = points(&[Some(100.0), Some(130.0), Some(7.0), Some(20.0)]);
-        assert_eq!(increments(&s, &grid(4)), [30.0, 7.0, 13.0]);
+        assert_eq!(increments(&s, &grid(4), 0), [30.0, 7.0, 13.0]);
         // A reset to exactly 0, then counting again.
         let s = points(&[Some(5.0), Some(0.0), Some(3.0)]);
-        assert_eq!(increments(&s, &grid(3)), [0.0, 3.0]);
+        assert_eq!(increments(&s, &grid(3), 0), [0.0, 3.0]);
     }
 
     #[test]
     fn a_series_first_seen_later_is_a_new_one_from_zero() {
         let s = points(&[None, None, Some(40.0), Some(45.0)]);
-        assert_eq!(increments(&s, &grid(4)), [0.0, 40.0, 5.0]);
+        assert_eq!(increments(&s, &grid(4), 0), [0.0, 40.0, 5.0]);
         // At point 0 it only sets the start, whatever its value.
         let s = points(&[Some(1e6), Some(1e6 + 1.0)]);
-        assert_eq!(increments(&s, &grid(2)), [1.0]);
+        assert_eq!(increments(&s, &grid(2), 0), [1.0]);
+        // So does the point where the whole track first shows (the engine had not scraped
+        // before): its history is no count of that block.
+        let s = points(&[None, Some(1.5e7), Some(1.5e7 + 180.0)]);
+        assert_eq!(increments(&s, &grid(3), 1), [0.0, 180.0]);
     }
 
     #[test]
     fn a_gap_counts_in_the_block_where_the_series_reappears() {
         let s = points(&[Some(10.0), None, None, Some(40.0), Some(41.0)]);
-        assert_eq!(increments(&s, &grid(5)), [0.0, 0.0, 30.0, 1.0]);
+        assert_eq!(increments(&s, &grid(5), 0), [0.0, 0.0, 30.0, 1.0]);
         // A gap with a reset inside: only what the new process counted.
         let s = points(&[Some(10.0), Some(20.0), None, Some(6.0)]);
-        assert_eq!(increments(&s, &grid(4)), [10.0, 0.0, 6.0]);
+        assert_eq!(increments(&s, &grid(4), 0), [10.0, 0.0, 6.0]);
     }
 
     #[test]
@@ -451,10 +471,10 @@ mod tests {
             Some(f64::INFINITY),
             Some(16.0),
         ]);
-        assert_eq!(increments(&s, &grid(5)), [0.0, 5.0, 0.0, 1.0]);
+        assert_eq!(increments(&s, &grid(5), 0), [0.0, 5.0, 0.0, 1.0]);
         // NaN at point 0: the series is first seen at point 1, a new series.
         let s = points(&[Some(f64::NAN), Some(4.0), Some(6.0)]);
-        assert_eq!(increments(&s, &grid(3)), [4.0, 2.0]);
+        assert_eq!(increments(&s, &grid(3), 0), [4.0, 2.0]);
     }
 
     #[test]
@@ -471,7 +491,7 @@ mod tests {
             at(3, 6_000, 99.0),
         ];
         assert_eq!(on_grid(&s, &g), [Some(10.0), Some(11.0), Some(20.0), None]);
-        assert_eq!(increments(&s, &g), [1.0, 9.0, 0.0]);
+        assert_eq!(increments(&s, &g, 0), [1.0, 9.0, 0.0]);
         // Before the first point by more than half a step: ignored.
         let s = vec![at(0, -5_001, 3.0), at(1, 0, 4.0)];
         assert_eq!(on_grid(&s, &g), [None, Some(4.0), None, None]);
@@ -480,9 +500,9 @@ mod tests {
     #[test]
     fn an_increment_is_never_negative() {
         let s = points(&[Some(-5.0), Some(-10.0), Some(-3.0)]);
-        assert!(increments(&s, &grid(3)).iter().all(|v| *v >= 0.0));
+        assert!(increments(&s, &grid(3), 0).iter().all(|v| *v >= 0.0));
         let s = points(&[None, Some(-2.0)]);
-        assert_eq!(increments(&s, &grid(2)), [0.0]);
+        assert_eq!(increments(&s, &grid(2), 0), [0.0]);
     }
 
     // ---- Histograms ----
