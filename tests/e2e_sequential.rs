@@ -360,8 +360,29 @@ fn run(engine: Engine) {
         std::thread::sleep(wake.saturating_duration_since(Instant::now()));
     }
 
-    // 1. The +20% canary.
+    // What both parts saw, before any assertion on it.
     let (code, report, text, checks) = failed.expect("the loop ends on a FAIL");
+    eprintln!(
+        "{name}: healthy canary, {} evaluations over {HEALTHY_RUN:?} (steps {:?}): {} exit codes \
+         {:?}; wall time {:.1}s",
+        tally.evaluations,
+        tally.steps,
+        tally
+            .decisions
+            .iter()
+            .map(|(m, ds)| format!(
+                "{m}: {} PASS / {} COLLECTING / {} nothing counted yet;",
+                ds.get("pass").copied().unwrap_or(0),
+                ds.get("collecting").copied().unwrap_or(0),
+                ds.get("nothing counted yet").copied().unwrap_or(0)
+            ))
+            .collect::<Vec<_>>()
+            .join(" "),
+        tally.exit_codes,
+        began.elapsed().as_secs_f64()
+    );
+
+    // 1. The +20% canary.
     assert_eq!(
         code, 1,
         "{name}: a FAIL on a critical metric exits 1:\n{text}"
@@ -416,7 +437,7 @@ fn run(engine: Engine) {
         "{name}: no canary requests counted:\n{text}"
     );
 
-    // 2. The healthy canary.
+    // 2. The healthy canary (its evaluations were checked as they came).
     let last = tally.last.as_ref().expect("healthy checks ran");
     for m in [P95, ERRORS] {
         assert!(
@@ -430,24 +451,5 @@ fn run(engine: Engine) {
             .unwrap_or(0.0)
             > 0.0,
         "{name}: no healthy canary requests counted:\n{last:#}"
-    );
-    eprintln!(
-        "{name}: healthy canary, {} evaluations over {HEALTHY_RUN:?} (steps {:?}): {} exit codes \
-         {:?}; wall time {:.1}s",
-        tally.evaluations,
-        tally.steps,
-        tally
-            .decisions
-            .iter()
-            .map(|(m, ds)| format!(
-                "{m}: {} PASS / {} COLLECTING / {} nothing counted yet;",
-                ds.get("pass").copied().unwrap_or(0),
-                ds.get("collecting").copied().unwrap_or(0),
-                ds.get("nothing counted yet").copied().unwrap_or(0)
-            ))
-            .collect::<Vec<_>>()
-            .join(" "),
-        tally.exit_codes,
-        began.elapsed().as_secs_f64()
     );
 }
