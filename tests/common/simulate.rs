@@ -17,13 +17,40 @@ fn free_port() -> u16 {
 pub struct Simulate {
     child: Child,
     pub addr: String,
+    options: Options,
+}
+
+/// `simulate`'s pace: `--speed` (divides the real-world holds 10m/10m/30m) and `--rps` (the
+/// service's traffic; the canary gets its weight's share).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    pub speed: f64,
+    pub rps: f64,
+}
+
+impl Default for Options {
+    /// Speed 1 (10-minute holds, so only the test moves the rollout) at the default 400 rps.
+    fn default() -> Self {
+        Self {
+            speed: 1.0,
+            rps: 400.0,
+        }
+    }
 }
 
 impl Simulate {
     pub fn start(scenario: &str) -> Self {
+        Self::start_with(scenario, Options::default())
+    }
+
+    pub fn start_with(scenario: &str, options: Options) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
-        let child = spawn_on(&addr, scenario);
-        Self { child, addr }
+        let child = spawn_on(&addr, scenario, options);
+        Self {
+            child,
+            addr,
+            options,
+        }
     }
 
     /// Stop this simulator and, after `down`, start a new one on the same address, as a pod
@@ -33,7 +60,7 @@ impl Simulate {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(down);
-        self.child = spawn_on(&self.addr, scenario);
+        self.child = spawn_on(&self.addr, scenario, self.options);
     }
 
     pub fn get(&self, path: &str) -> serde_json::Value {
@@ -48,7 +75,7 @@ impl Simulate {
 }
 
 /// `rollout-console simulate` on `addr`, once it accepts connections.
-fn spawn_on(addr: &str, scenario: &str) -> Child {
+fn spawn_on(addr: &str, scenario: &str, options: Options) -> Child {
     let child = Command::new(BIN)
         .args([
             "simulate",
@@ -57,7 +84,9 @@ fn spawn_on(addr: &str, scenario: &str) -> Child {
             "--scenario",
             scenario,
             "--speed",
-            "1",
+            &options.speed.to_string(),
+            "--rps",
+            &options.rps.to_string(),
             "--seed",
             "5",
         ])
