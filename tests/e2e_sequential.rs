@@ -184,11 +184,12 @@ fn summary(report: &Value, code: i32) -> String {
 /// Counting starts at the rollout's first step (`history[0].started_at` of the deploy API, on the
 /// 1 s grid), but the simulator starts that step 8 s before it listens and the engine scrapes it
 /// for the first time some seconds later still, so the first grid points have no sample at all
-/// (empty blocks). At the first point that has one, the series are new to the counting and their
-/// whole value is that block's increment (for the baseline: an hour of seeded history), and
-/// that block only feeds the plug-in (no evidence while the baseline has not been seen). Evidence
-/// starts with the next block. So "within two polls of having evidence" is `decided_at` at most
-/// two grid steps after this point: three after the first counted block's start. Reading the
+/// (empty blocks). The first point that has one only sets where counting starts (the series
+/// carry their history, not that interval's requests). The block after it is the first with
+/// counts, and it only feeds the plug-in (no evidence while the baseline has not been seen).
+/// Evidence starts with the block after that. This returns the end of the plug-in block, so
+/// "within two polls of having evidence" is `decided_at` at most two grid steps after it: three
+/// after the start of the plug-in block. Reading the
 /// point from the engine with the same raw range query as the console (start on the grid, step
 /// 1 s) is exact on both engines, whatever their first-scrape delay; counting back from
 /// `counted_until` could not see the empty blocks.
@@ -217,7 +218,8 @@ fn first_evidence_point(
         firsts.push((track, first));
     }
     let at = firsts.iter().map(|f| f.1).fold(f64::NEG_INFINITY, f64::max);
-    let at = DateTime::from_timestamp(at.round() as i64, 0).expect("a time");
+    // The point where counting starts, and the end of the plug-in block after it.
+    let at = DateTime::from_timestamp(at.round() as i64 + 1, 0).expect("a time");
     let seen = firsts
         .iter()
         .map(|(track, t)| {
