@@ -54,7 +54,15 @@ pub enum Method {
     Seed,
     MannWhitney,
     Thinned,
-    Sequential { tolerance: f64, warmup_secs: u64 },
+    Sequential {
+        tolerance: f64,
+        warmup_secs: u64,
+    },
+    /// Diagnostic: the sequential judge with the first poll's canary requests left out, so no
+    /// block is judged before the baseline has been counted (see `JUDGE_BENCH_DIAGNOSTICS`).
+    SequentialFromSecondPoll {
+        tolerance: f64,
+    },
 }
 
 impl Method {
@@ -71,6 +79,9 @@ impl Method {
                 tolerance,
                 warmup_secs,
             } => format!("sequential tol {tolerance}, warmup {warmup_secs}s"),
+            Self::SequentialFromSecondPoll { tolerance } => {
+                format!("sequential tol {tolerance}, poll 1's canary left out")
+            }
         }
     }
 
@@ -358,10 +369,15 @@ fn first_sequential_fail(
     s: &SequentialSettings,
     ctx: &Context,
     probes: &[usize],
+    from_second_poll: bool,
 ) -> Option<usize> {
     let n = run.polls.len();
     for polls in probes.iter().copied().filter(|p| *p < n).chain([n]) {
-        let r = evaluate(&counts(run, metric, polls), s, ctx);
+        let mut counts = counts(run, metric, polls);
+        if from_second_poll && let Some(first) = counts.blocks.first_mut() {
+            first.canary.iter_mut().for_each(|c| *c = 0.0);
+        }
+        let r = evaluate(&counts, s, ctx);
         if r.decision == Decision::Fail {
             return r
                 .decided_at
@@ -382,7 +398,7 @@ pub fn judge(
 ) -> Vec<Option<u16>> {
     let needs_series = methods
         .iter()
-        .any(|m| !matches!(m, Method::Sequential { .. }));
+        .any(|m| matches!(m, Method::Seed | Method::MannWhitney | Method::Thinned));
     let (b, c) = if needs_series {
         series(run, metric)
     } else {
@@ -427,6 +443,15 @@ pub fn judge(
                     &Method::sequential_settings(metric, tolerance, warmup_secs),
                     &ctx,
                     probes,
+                    false,
+                ),
+                Method::SequentialFromSecondPoll { tolerance } => first_sequential_fail(
+                    run,
+                    metric,
+                    &Method::sequential_settings(metric, tolerance, 0),
+                    &ctx,
+                    probes,
+                    true,
                 ),
             };
             first.map(|p| u16::try_from(p).unwrap_or(u16::MAX))
