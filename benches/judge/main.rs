@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rollout_console::domain::sequential::{Context, alpha_per_metric, evaluate};
+use rollout_console::domain::sequential::{Context, DEFAULT_TOLERANCE, alpha_per_metric, evaluate};
 use rollout_console::sim::histogram::{BUCKETS, SLOTS, quantile as sim_quantile};
 
 use methods::{ALPHA, Method, Metric, SEQUENTIAL_METRICS};
@@ -80,6 +80,10 @@ fn base_methods() -> Vec<Method> {
         Method::MannWhitney,
         Method::Thinned,
         Method::Sequential {
+            tolerance: DEFAULT_TOLERANCE,
+            warmup_secs: 0,
+        },
+        Method::Sequential {
             tolerance: 0.5,
             warmup_secs: 0,
         },
@@ -109,7 +113,7 @@ fn conditions(
         let mut methods = base_methods();
         if noise.is_aa() {
             methods.push(Method::Sequential {
-                tolerance: 0.5,
+                tolerance: DEFAULT_TOLERANCE,
                 warmup_secs: WARMUP_SECS,
             });
         }
@@ -252,7 +256,7 @@ fn false_alarm_tables(conds: &[Condition], outcomes: &[Vec<Outcome>]) {
     let all_methods = {
         let mut m = base_methods();
         m.push(Method::Sequential {
-            tolerance: 0.5,
+            tolerance: DEFAULT_TOLERANCE,
             warmup_secs: WARMUP_SECS,
         });
         m
@@ -316,7 +320,7 @@ fn firsts_only(failed: &[u16]) -> Vec<Option<u16>> {
     failed.iter().map(|p| Some(*p)).collect()
 }
 
-/// Oracle polls against "no change" and against the tolerated change (tolerance 0.5).
+/// Oracle polls against "no change" and against the tolerated change (the default tolerance).
 fn oracles(c: &Condition, m: Metric) -> (f64, f64) {
     let alpha = alpha_per_metric(ALPHA, SEQUENTIAL_METRICS);
     let rate = if c.scenario.noise == Noise::LowCanary {
@@ -325,7 +329,7 @@ fn oracles(c: &Condition, m: Metric) -> (f64, f64) {
         5.0
     };
     let per_poll = rate * traffic::POLL_SECS as f64;
-    let floor = |allowed: f64| allowed.powf(0.5);
+    let floor = |allowed: f64| allowed.powf(DEFAULT_TOLERANCE);
     match m {
         Metric::Latency { .. } => {
             let bounds = m.bounds();
@@ -419,7 +423,7 @@ fn goals(conds: &[Condition], outcomes: &[Vec<Outcome>]) {
         .iter()
         .position(|m| {
             *m == Method::Sequential {
-                tolerance: 0.5,
+                tolerance: DEFAULT_TOLERANCE,
                 warmup_secs: 0,
             }
         })
@@ -583,7 +587,7 @@ fn evaluate_cost(seed: u64) {
     let ctx = Context {
         alpha: alpha_per_metric(ALPHA, SEQUENTIAL_METRICS),
         step_starts: vec![methods::t0()],
-        hold_over: false,
+        hold_left: None,
     };
     let scenario = |lf, ef| Scenario {
         noise: Noise::Independent,
@@ -679,7 +683,7 @@ fn main() {
          - **MW thinned**: the same on up to {} points one window (6 polls) apart, counted back \
          from the newest (so it judges from poll 55 of a step).\n\
          - **sequential**: `evaluate` once over the run's block counts; allowed_increase 1.1 / \
-         1.5; α = {}; tolerance 0.5 (the default) and 0; warmup {WARMUP_SECS}s (with the step \
+         1.5; α = {}; tolerance 0.25 (the default), 0.5 and 0; warmup {WARMUP_SECS}s (with the step \
          starts) on the A/A runs. The FAIL poll is `decided_at`.{}\n",
         methods::MW_POINTS,
         methods::THINNED_POINTS,
@@ -725,7 +729,8 @@ fn main() {
     println!(
         "Oracle: ln(1/α)/KL per poll, KL of the bucketed canary distribution against the \
          baseline's (errors: Bernoulli) per canary request × canary requests per poll at mean \
-         load; \"vs floor\" against the change tolerance 0.5 still accepts (×√1.1, ×√1.5).\n"
+         load; \"vs floor\" against the change the default tolerance still accepts (×1.1^0.25, \
+         ×1.5^0.25).\n"
     );
     detection_table(&conds, &outcomes);
     goals(&conds, &outcomes);

@@ -416,7 +416,7 @@ pub fn judge(
             .iter()
             .map(|s| t0() + chrono::Duration::seconds(*s as i64))
             .collect(),
-        hold_over: false,
+        hold_left: None,
     };
     methods
         .iter()
