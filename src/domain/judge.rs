@@ -9,9 +9,10 @@
 //! approximation to hold.
 //!
 //! Caveat for callers: the test assumes independent points. Points over overlapping windows (a p95
-//! over the last minute, polled every 10s) are correlated, which makes the interval too narrow; the
-//! effect-size floor (`allowed_increase`) is what keeps such false alarms down (see
-//! `benches/judge.rs`).
+//! over the last minute, polled every 10s) are correlated, which makes the interval too narrow:
+//! give it one point per window (`independent_points`). Even then it is re-decided at every poll,
+//! with no bound on the chance of ever failing a healthy canary; the sequential judge has one (see
+//! `benches/judge/`).
 
 use serde::{Deserialize, Serialize};
 
