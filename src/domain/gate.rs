@@ -439,6 +439,10 @@ impl Gate {
         checks.sort_by_key(|(ok, ..)| *ok);
         eval.threshold = binding_limit(&checks);
         eval.reasons = checks.into_iter().map(|(_, text, ..)| text).collect();
+        // The requests behind the value, where they are counted: 1 of 10 is not 10%.
+        if let (Some(n), Some(first)) = (eval.canary_requests, eval.reasons.first_mut()) {
+            first.push_str(&format!(" (on {n:.0} canary requests)"));
+        }
         eval.verdict = match eval.violating_points {
             0 => Verdict::Pass,
             n if n >= required => match self.severity {

@@ -782,12 +782,15 @@ fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
 /// "canary is slower: latency ×1.18 (99.5% range 1.09–1.29)".
 pub fn headline(r: &SequentialResult, s: &SequentialSettings) -> String {
     let effect = match (r.effect, r.error_ratios) {
-        (Effect::ErrorRatio, Some((b, c))) => format!(
-            "error ratio {} ({:.2}% vs {:.2}%)",
-            r.estimate_text(),
-            c * 100.0,
-            b * 100.0
-        ),
+        (Effect::ErrorRatio, Some((b, c))) => {
+            let estimate = r.estimate_text();
+            let sep = if r.estimate.is_some() { ": " } else { " " };
+            format!(
+                "errors {:.2}% vs {:.2}%{sep}{estimate}",
+                c * 100.0,
+                b * 100.0
+            )
+        }
         (Effect::ErrorRatio, None) => format!("error ratio {}", r.estimate_text()),
         (Effect::LatencyFactor, _) => format!("latency {}", r.estimate_text()),
     };
@@ -1078,7 +1081,11 @@ mod tests {
         assert!(r.decided_at.is_some_and(|at| at <= t(150)), "{}", r.reason);
         let (lo, hi) = r.range.expect("range");
         assert!(lo <= 2.0 && hi >= 2.0, "{lo}..{hi}");
-        assert!(r.reason.contains("error ratio ×"), "{}", r.reason);
+        assert!(
+            r.reason.starts_with("canary is failing more: errors ") && r.reason.contains("% vs "),
+            "{}",
+            r.reason
+        );
     }
 
     #[test]

@@ -49,6 +49,16 @@ pub fn evidence_line(
             .as_ref()
             .and_then(|x| x.hold_remaining(model.now));
     }
+    // A rollout that has ended takes no more decisions: no pace to promise.
+    if model
+        .rollout
+        .as_ref()
+        .is_some_and(|x| x.state.is_terminal())
+    {
+        r.eta = None;
+        r.canary_rate = None;
+        r.hold_left = None;
+    }
     let counted = if compact {
         compact_detail(&r, settings)
     } else {
