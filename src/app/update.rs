@@ -520,8 +520,10 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
             }
         }
         let after = panel.verdict();
-        // Counting starting is not news; any other change is.
-        let started = before == Verdict::NoData && after == Verdict::Collecting;
+        // Counting starting (first counts, or a new step judged afresh) is not news; any other
+        // change is.
+        let started =
+            matches!(before, Verdict::NoData | Verdict::Pass) && after == Verdict::Collecting;
         if before != after && was_known && !started {
             let level = match after {
                 Verdict::Pass => EventLevel::Good,

@@ -49,11 +49,13 @@ impl Scenario {
         match self {
             Self::Healthy => "the canary behaves like the baseline; the rollout walks to 100%",
             Self::LatencyRegression => {
-                "canary latency +40% once it reaches 25%; the p95 gate fails and holds the rollout"
+                "canary latency +40% once it reaches 25%; the judge fails it within seconds and the \
+                 controller's p95 check holds the rollout"
             }
             Self::ErrorSpike => "canary 5xx jumps to 4% at 25%; the controller rolls back",
             Self::SlowBurn => {
-                "canary 5xx at 0.25%: gates pass, but the error budget (12% left) keeps burning"
+                "canary 5xx at 0.25% (12× the baseline's): under the 1% ceiling, but the error budget \
+                 (12% left) keeps burning and the judge fails it on counts within a minute or so"
             }
             Self::MildLatency => {
                 "canary latency +20% from its first step (5%), errors unchanged; the p95 gate \
