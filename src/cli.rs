@@ -23,24 +23,33 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Watch mode: nothing can be changed; action keys are disabled. Also ROLLOUT_CONSOLE_READ_ONLY=1
-    /// or `read_only = true` in the config.
-    #[arg(
-        long,
-        visible_alias = "watch",
-        global = true,
-        env = "ROLLOUT_CONSOLE_READ_ONLY",
-        action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub read_only: bool,
+    // Not global: `check` never acts and `audit` / `simulate` have no keys, so only the console
+    // and `demo` take it.
+    #[command(flatten)]
+    pub watch: ReadOnlyArg,
 
-    /// The rollout to show (default: the first the backend or the config names).
+    /// The rollout: the one to show (default: the config's first [[rollouts]] entry; demo and
+    /// simulate: checkout); for `audit`, only its receipts.
     #[arg(long, global = true, value_name = "NAME")]
     pub rollout: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--read-only` / `--watch`, for the commands with action keys (the console and `demo`).
+#[derive(Debug, Args)]
+pub struct ReadOnlyArg {
+    /// Watch mode: nothing can be changed; action keys are disabled. Also ROLLOUT_CONSOLE_READ_ONLY=1
+    /// or `read_only = true` in the config.
+    #[arg(
+        long,
+        visible_alias = "watch",
+        env = "ROLLOUT_CONSOLE_READ_ONLY",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +63,18 @@ pub enum Command {
     Check(CheckArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
+    /// Print a shell completion script, e.g. `rollout-console completions bash >
+    /// ~/.local/share/bash-completion/completions/rollout-console`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `rollout-console man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -78,11 +99,12 @@ pub struct CheckArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// How long --wait waits at most.
-    #[arg(long, default_value = "30m", value_parser = crate::domain::format::parse_duration)]
+    /// How long --wait waits at most (only with --wait).
+    #[arg(long, default_value = "30m", requires = "wait", value_parser = crate::domain::format::parse_duration)]
     pub timeout: std::time::Duration,
 
-    /// Promote despite an error budget under [policy] min_budget_to_promote; recorded in the audit log.
+    /// Pass despite an error budget under [policy] min_budget_to_promote; recorded in the audit
+    /// log. It never passes a failing gate.
     #[arg(long, value_name = "TEXT")]
     pub override_reason: Option<String>,
 }
@@ -101,6 +123,9 @@ pub struct SimulateArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub sim: SimArgs,
+
+    #[command(flatten)]
+    pub watch: ReadOnlyArg,
 
     /// How often the console polls the simulator.
     #[arg(long, default_value = "2s", value_parser = crate::domain::format::parse_duration)]
@@ -152,6 +177,8 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     if v.is_finite() && v > 0.0 && v <= 10_000.0 {
         Ok(v)
     } else {
-        Err(format!("speed must be between 0 and 10000, got {v}"))
+        Err(format!(
+            "speed must be more than 0 and at most 10000, got {v}"
+        ))
     }
 }

@@ -375,8 +375,13 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .map(|span| line_col(text, span.start))
             .map(|(l, c)| format!(":{l}:{c}"))
             .unwrap_or_default();
+        let hint = e
+            .span()
+            .filter(|span| is_unquoted_duration(text, span.start, e.message()))
+            .map(|_| "\ndurations are strings like \"5s\", \"1m30s\" or \"30d\" (in quotes)")
+            .unwrap_or_default();
         ConfigError(format!(
-            "config error in {}{location}\n{e}",
+            "config error in {}{location}\n{e}{hint}",
             origin.display()
         ))
     })?;
@@ -391,6 +396,27 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         ))
     })?;
     Ok(config)
+}
+
+/// The keys whose values are durations (humantime strings).
+const DURATION_KEYS: [&str; 5] = ["poll_interval", "timeout", "window", "warmup", "hold"];
+
+/// `poll_interval = 5`: a number where a duration string belongs. serde only says "expected a
+/// string", so look at the key the value at `offset` belongs to.
+fn is_unquoted_duration(text: &str, offset: usize, message: &str) -> bool {
+    if !(message.contains("invalid type: integer") || message.contains("invalid type: float")) {
+        return false;
+    }
+    let before = &text[..offset.min(text.len())];
+    let key = before
+        .trim_end()
+        .strip_suffix('=')
+        .unwrap_or("")
+        .rsplit(['\n', '{', ','])
+        .next()
+        .unwrap_or("")
+        .trim();
+    DURATION_KEYS.contains(&key)
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -590,6 +616,17 @@ pub fn default_path() -> Option<PathBuf> {
         .map(|d| d.config_dir().join("config.toml"))
 }
 
+/// `path:line:col` of a span of the config file at `path` (just `path` if it cannot be read).
+pub fn located(path: &Path, span: std::ops::Range<usize>) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let (line, col) = line_col(&text, span.start);
+            format!("{}:{line}:{col}", path.display())
+        }
+        Err(_) => path.display().to_string(),
+    }
+}
+
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
@@ -621,6 +658,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_judges_as_the_demo_does() {
+        // One story: the README walks from the demo to this file, so their rules must agree.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let c = load(&path).expect("config.example.toml must parse");
+        let demo = crate::sim::demo::metric_panels();
+        assert_eq!(c.metrics.len(), demo.len());
+        for (m, panel) in c.metrics.iter().zip(&demo) {
+            assert_eq!(m.name, panel.def.name);
+            assert_eq!(m.gate, panel.def.gate, "{}: gate", m.name);
+            assert_eq!(m.critical, panel.critical, "{}: critical", m.name);
+            assert_eq!(
+                m.sequential_settings().map(|s| s.allowed_increase),
+                panel.sequential.as_ref().map(|s| s.allowed_increase),
+                "{}: sequential judge",
+                m.name
+            );
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_errors_with_a_location() {
         let text = "read_only = false\n[prometheus]\nurl = \"http://x\"\ntimeoutt = \"5s\"\n";
         let err = parse(text, Path::new("/etc/rc.toml")).unwrap_err().0;
@@ -638,6 +695,32 @@ mod tests {
             err.contains("c.toml:1:17") && err.contains("expected a duration"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_number_for_a_duration_says_durations_are_strings() {
+        let err = parse("poll_interval = 5\n", Path::new("c.toml"))
+            .unwrap_err()
+            .0;
+        assert!(
+            err.starts_with("config error in c.toml:1:17")
+                && err.contains("durations are strings like \"5s\""),
+            "{err}"
+        );
+        let text = "[[metrics]]\nname = \"p95\"\nquery = 'q{$selector}'\nwindow = 60\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().0;
+        assert!(
+            err.contains("c.toml:4:10") && err.contains("durations are strings"),
+            "{err}"
+        );
+        // Not every number is a misplaced duration.
+        let err = parse(
+            "[policy]\nmin_budget_to_promote = \"10\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .0;
+        assert!(!err.contains("durations are strings"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use chrono::Utc;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +16,22 @@ use rollout_console::{paths, ui};
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    refuse_read_only_where_it_means_nothing(&cli, &matches);
+    match &cli.command {
+        Some(Command::Completions(args)) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "rollout-console",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => return print_man_page(),
+        _ => {}
+    }
     if let Err(e) = color_eyre::install() {
         eprintln!("rollout-console: {e}");
     }
@@ -47,6 +62,78 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--read-only` is not global, but clap still accepts it before any subcommand: on one that never
+/// acts it would silently mean nothing. The environment variable stays harmless there.
+fn refuse_read_only_where_it_means_nothing(cli: &Cli, matches: &clap::ArgMatches) {
+    let name = match &cli.command {
+        Some(Command::Check(_)) => "check",
+        Some(Command::Audit(_)) => "audit",
+        Some(Command::Simulate(_)) => "simulate",
+        Some(Command::Completions(_)) => "completions",
+        Some(Command::Man) => "man",
+        Some(Command::Demo(_)) | None => return,
+    };
+    if matches.value_source("read_only") == Some(clap::parser::ValueSource::CommandLine) {
+        let why = if name == "check" {
+            "`check` never acts, so it is always read-only"
+        } else {
+            "it has no action keys"
+        };
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--read-only does not apply to `{name}`: {why}; it is for the console and `demo`"
+                ),
+            )
+            .exit();
+    }
+}
+
+/// `man`: the manual page of the command and of each subcommand, as one roff document.
+fn print_man_page() -> ExitCode {
+    use std::io::Write;
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    let mut render = || -> std::io::Result<()> {
+        let man = clap_mangen::Man::new(cmd.clone());
+        man.render(&mut out)?;
+        // clap_mangen renders one command per page: append each subcommand as a section.
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name();
+            writeln!(out, ".SH \"ROLLOUT-CONSOLE {}\"", name.to_uppercase())?;
+            let sub = sub.clone().bin_name(format!("rollout-console {name}"));
+            let man = clap_mangen::Man::new(sub);
+            man.render_synopsis_section(&mut out)?;
+            man.render_description_section(&mut out)?;
+            man.render_options_section(&mut out)?;
+        }
+        // clap_mangen puts its apostrophe macro (.ie/.el) first; man(1) and whatis expect .TH.
+        let text = String::from_utf8_lossy(&out);
+        let mut seen_macro = std::collections::HashSet::new();
+        // Each rendered section repeats the macro: keep its first copy.
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                !(l.starts_with(".ie \\n(.g") || l.starts_with(".el .ds Aq"))
+                    || seen_macro.insert(*l)
+            })
+            .collect();
+        if let Some(th) = lines.iter().position(|l| l.starts_with(".TH ")) {
+            let title = lines.remove(th);
+            lines.insert(0, title);
+        }
+        std::io::stdout().write_all((lines.join("\n") + "\n").as_bytes())
+    };
+    match render() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rollout-console: cannot write the manual page: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs go to a file in the state directory, never to the terminal the UI owns.
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths::log_dir();
@@ -70,6 +157,9 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 async fn run(cli: Cli) -> color_eyre::Result<u8> {
     match &cli.command {
         Some(Command::Demo(args)) => {
+            if let Some(code) = refuse_without_a_terminal() {
+                return Ok(code);
+            }
             let console = setup::demo(
                 DemoSetup {
                     scenario: args.sim.scenario,
@@ -78,7 +168,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
                     seed: args.sim.seed.unwrap_or_else(random_seed),
                     poll_interval: args.poll_interval,
                     rollout: cli.rollout.clone().unwrap_or_else(|| "checkout".into()),
-                    read_only: cli.read_only,
+                    read_only: cli.watch.read_only || args.watch.read_only,
                     audit_path: paths::default_audit_log(),
                 },
                 identity(),
@@ -89,14 +179,37 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         Some(Command::Audit(args)) => run_audit(&cli, args),
         Some(Command::Check(args)) => {
             // `check` never acts: it is built read-only whatever the flags say.
-            let console = configured(&cli, true)?;
+            let (console, config, path) = configured(&cli, true)?;
+            // A query Prometheus cannot parse is a config error now, not a NO DATA panel later.
+            setup::check_queries(&config, &path, &console.settings.rollout_name).await?;
             run_check(console, args).await
         }
+        // Answered in `main`, before the runtime starts.
+        Some(Command::Completions(_) | Command::Man) => Ok(0),
         None => {
-            let console = configured(&cli, cli.read_only)?;
+            let (console, config, path) = configured(&cli, cli.watch.read_only)?;
+            // Refused before any time is spent asking Prometheus.
+            if let Some(code) = refuse_without_a_terminal() {
+                return Ok(code);
+            }
+            setup::check_queries(&config, &path, &console.settings.rollout_name).await?;
             launch(console).await.map(|()| 0)
         }
     }
+}
+
+/// The console draws on stdout and reads keys from stdin: without a TTY on both, say so in one
+/// line (no report, no backtrace) and exit 2, a usage error.
+fn refuse_without_a_terminal() -> Option<u8> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return None;
+    }
+    eprintln!(
+        "rollout-console: the console needs a terminal (stdin and stdout must be a TTY); \
+         for headless use, run `rollout-console check`"
+    );
+    Some(EXIT_CONFIG)
 }
 
 fn random_seed() -> u64 {
@@ -134,7 +247,10 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
     Ok(())
 }
 
-fn configured(cli: &Cli, read_only: bool) -> color_eyre::Result<Console> {
+fn configured(
+    cli: &Cli,
+    read_only: bool,
+) -> color_eyre::Result<(Console, config::Config, std::path::PathBuf)> {
     let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
     let Some(path) = config::locate(cli.config.as_deref(), env_path.as_deref())? else {
         let default = config::default_path().map_or_else(
@@ -156,7 +272,7 @@ fn configured(cli: &Cli, read_only: bool) -> color_eyre::Result<Console> {
         identity(),
         paths::default_audit_log(),
     )?;
-    Ok(console)
+    Ok((console, config, path))
 }
 
 /// `check`: poll through the same update loop as the TUI, then report; with --wait, until the
@@ -203,6 +319,20 @@ async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8>
         if done || timed_out {
             if !r.policy.is_empty() && r.override_reason.is_some() {
                 record_override(&r, runner.audit.path(), &model)?;
+            }
+            // The override lifts the budget policy only; say so rather than ignore it silently.
+            if args.override_reason.is_some() {
+                if matches!(r.verdict, rollout_console::app::check::Overall::Fail) {
+                    eprintln!(
+                        "check: --override-reason lifts only the error-budget policy ([policy] \
+                         min_budget_to_promote), never a failing gate: the verdict stays FAIL"
+                    );
+                } else if r.policy.is_empty() {
+                    eprintln!(
+                        "check: --override-reason not used: no error budget is under [policy] \
+                         min_budget_to_promote"
+                    );
+                }
             }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);

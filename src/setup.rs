@@ -455,3 +455,94 @@ fn notifier(config: &Config, path: &Path) -> Result<Option<Arc<Notifier>>, Confi
         .map(|n| Some(Arc::new(n)))
         .map_err(|e| config_error(path, e))
 }
+
+/// Every query of the config, rendered as the console will send it, parsed by Prometheus once at
+/// start-up: a query it cannot parse is a config error naming the key's file:line:col. Each is
+/// evaluated at an instant long before any data (so it costs nothing); only a parse error
+/// (`bad_data`) fails here. An unreachable Prometheus does not: the console shows it as a source
+/// error and keeps polling.
+pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Result<(), ConfigError> {
+    use crate::metrics::prometheus::{DEFAULT_WINDOW, PromError};
+    use crate::metrics::template::{self, Vars};
+    let Some(prometheus) = &config.prometheus else {
+        return Ok(());
+    };
+    if config.backend.as_ref().map(|b| b.kind) == Some(BackendKind::Demo) {
+        return Ok(());
+    }
+    let Ok(client) = PrometheusClient::new(prometheus) else {
+        return Ok(()); // from_config has already reported a bad [prometheus] section
+    };
+    // The selectors as they will be; with pod-template hashes, a stand-in hash.
+    let entry = config.rollouts.iter().find(|r| r.name == rollout);
+    let service = entry.and_then(|r| r.service.clone()).unwrap_or_default();
+    let selector = match entry.and_then(|r| r.baseline.clone()) {
+        Some(baseline) => baseline,
+        None => {
+            let label = entry.map_or_else(
+                || crate::config::RolloutConfig::unlisted(rollout).pod_hash_label,
+                |r| r.pod_hash_label.clone(),
+            );
+            let hash = format!("{label}=\"0\"");
+            if service.is_empty() {
+                hash
+            } else {
+                format!("{service}, {hash}")
+            }
+        }
+    };
+    let mut queries: Vec<(String, &toml::Spanned<String>, Duration)> = Vec::new();
+    for m in &config.metrics {
+        let window = m.window.unwrap_or(DEFAULT_WINDOW);
+        let what = format!("[[metrics]] {:?}", m.name);
+        queries.push((format!("{what}: query"), &m.query, window));
+        for (key, counter) in [
+            ("histogram", &m.histogram),
+            ("errors", &m.errors),
+            ("total", &m.total),
+        ] {
+            if let Some(counter) = counter {
+                queries.push((format!("{what}: {key}"), counter, window));
+            }
+        }
+    }
+    for s in &config.slos {
+        let what = format!("[[slos]] {:?}: error_ratio", s.name);
+        queries.push((what, &s.error_ratio, s.window));
+    }
+    // 2000-01-01: before any data, so Prometheus parses the query and evaluates it on nothing.
+    let at = chrono::DateTime::from_timestamp(946_684_800, 0).unwrap_or_default();
+    let answers = futures::future::join_all(queries.iter().map(|(_, template, window)| {
+        let vars = Vars {
+            selector: Some(&selector),
+            service: Some(&service),
+            window: Some(*window),
+            rollout: Some(rollout),
+        };
+        let client = &client;
+        async move {
+            match template::render(template.get_ref(), &vars) {
+                Ok(promql) => client.query(&promql, at).await.map(|_| ()),
+                Err(_) => Ok(()), // template errors are reported by config::parse
+            }
+        }
+    }))
+    .await;
+    for ((what, template, _), answer) in queries.iter().zip(answers) {
+        match answer {
+            Err(PromError::Api {
+                error_type, error, ..
+            }) if error_type == "bad_data" || error.contains("parse") => {
+                return Err(ConfigError(format!(
+                    "config error in {}: {what}: Prometheus cannot parse it: {error}",
+                    crate::config::located(path, template.span())
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(%what, error = %e, "query not checked at start-up");
+            }
+            Ok(()) => {}
+        }
+    }
+    Ok(())
+}

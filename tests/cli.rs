@@ -1,6 +1,9 @@
 //! The command line as a user meets it: help texts, and errors that say what to fix (exit 2).
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+#[path = "common/tsdb.rs"]
+mod tsdb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollout-console");
 
@@ -99,12 +102,205 @@ fn without_a_terminal_the_console_says_so_instead_of_panicking() {
     )
     .expect("copy");
     let (code, _, err) = run(&["--config", path.to_str().expect("utf8")], dir.path());
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("needs an interactive terminal"), "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the console needs a terminal"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    let (code, _, err) = run(&["demo"], dir.path());
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("needs an interactive terminal"), "{err}");
+}
+
+#[test]
+fn without_a_terminal_demo_says_one_plain_line_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // stdin null, stdout piped: neither is a TTY.
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env("XDG_STATE_HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env_remove("ROLLOUT_CONSOLE_READ_ONLY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        "rollout-console: the console needs a terminal (stdin and stdout must be a TTY); for \
+         headless use, run `rollout-console check`\n"
+    );
+    assert!(
+        !err.contains("Location") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+}
+
+#[test]
+fn read_only_is_refused_where_it_means_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["check", "--read-only"][..],
+        &["--read-only", "check"],
+        &["audit", "--watch"],
+        &["simulate", "--listen", "127.0.0.1:0", "--read-only"],
+    ] {
+        let (code, _, err) = run(args, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("--read-only") || err.contains("--watch"),
+            "{err}"
+        );
+    }
+    // check/audit help no longer offers it; demo's still does.
+    for cmd in ["check", "audit", "simulate"] {
+        let (_, out, _) = run(&[cmd, "--help"], dir.path());
+        assert!(!out.contains("--read-only"), "{cmd}: {out}");
+    }
+    let (_, out, _) = run(&["demo", "--help"], dir.path());
+    assert!(out.contains("--read-only"), "{out}");
+}
+
+#[test]
+fn check_timeout_needs_wait_and_override_reason_says_what_it_overrides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&["check", "--timeout", "5m"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--timeout <TIMEOUT>") && err.contains("--wait"),
+        "{err}"
+    );
+    let (_, out, _) = run(&["check", "--help"], dir.path());
+    assert!(out.contains("never passes a failing gate"), "{out}");
+    // A demo-backed config whose canary fails its gates: the override cannot pass it, and says so.
+    let path = dir.path().join("rc.toml");
+    std::fs::write(
+        &path,
+        "[backend]\nkind = \"demo\"\nscenario = \"error-spike\"\nspeed = 2000\n",
+    )
+    .expect("write");
+    let config = path.to_str().expect("utf8");
+    let (code, out, err) = run(
+        &[
+            "check",
+            "--config",
+            config,
+            "--wait",
+            "--timeout",
+            "20s",
+            "--override-reason",
+            "hotfix",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("--override-reason lifts only the error-budget policy"),
+        "{err}"
+    );
+}
+
+#[test]
+fn speed_zero_says_more_than_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, err) = run(&["demo", "--speed", "0"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("speed must be more than 0 and at most 10000, got 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_integer_poll_interval_says_durations_are_strings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rc.toml");
+    std::fs::write(&path, "poll_interval = 5\n[backend]\nkind = \"demo\"\n").expect("write");
+    let (code, _, err) = run(
+        &["check", "--config", path.to_str().expect("utf8")],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rc.toml:1:17"), "{err}");
+    assert!(err.contains("durations are strings like \"5s\""), "{err}");
+}
+
+/// The example config aimed at `prometheus_url`, with one query replaced by `query`; the
+/// backend is a port nothing listens on.
+fn config_with_query(
+    dir: &std::path::Path,
+    prometheus_url: &str,
+    query: &str,
+) -> std::path::PathBuf {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+            .expect("example");
+    let p99 = "query = 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))'";
+    assert!(example.contains(p99), "the example's p99 query moved");
+    let text = example
+        .replace(
+            "url = \"http://127.0.0.1:9090\"",
+            &format!("url = \"{prometheus_url}\""),
+        )
+        .replace(
+            "url = \"http://127.0.0.1:8080\"",
+            "url = \"http://127.0.0.1:9\"",
+        )
+        .replace(p99, &format!("query = '{query}'"));
+    let path = dir.join("rc.toml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn a_query_prometheus_cannot_parse_is_a_config_error_with_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prometheus = tsdb::Tsdb::start(
+        tsdb::Engine::Prometheus,
+        &[] as &[&str],
+        std::time::Duration::from_secs(1),
+    );
+    let path = config_with_query(dir.path(), &prometheus.url, "rate(foo[5m]");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let line = text
+        .lines()
+        .position(|l| l == "query = 'rate(foo[5m]'")
+        .expect("the broken query")
+        + 1;
+    let (code, _, err) = run(
+        &["check", "--config", path.to_str().expect("utf8")],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "rc.toml:{line}:9: [[metrics]] \"p99 latency\": query: Prometheus cannot parse it"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("parse error"), "{err}");
+    // The console refuses it the same way, after the terminal check (none here): use check only.
+    // A good config against the same Prometheus passes the start-up check.
+    let good = config_with_query(
+        dir.path(),
+        &prometheus.url,
+        "sum(rate(foo{$selector}[$window]))",
+    );
+    let (code, _, err) = run(
+        &["check", "--config", good.to_str().expect("utf8")],
+        dir.path(),
+    );
+    assert_ne!(code, 2, "{err}");
+}
+
+#[test]
+fn an_unreachable_prometheus_at_start_up_is_not_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config_with_query(dir.path(), "http://127.0.0.1:9", "rate(foo[5m]");
+    let (code, out, err) = run(
+        &["check", "--config", path.to_str().expect("utf8")],
+        dir.path(),
+    );
+    assert_ne!(code, 2, "{out}{err}");
+    assert!(!err.contains("config error"), "{err}");
 }
 
 #[test]
@@ -192,4 +388,40 @@ fn audit_lists_receipts_filtered_by_rollout_and_age() {
         .collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["operation"], "deployment_complete");
+}
+
+#[test]
+fn completions_name_every_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(&["completions", "bash"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    for sub in ["demo", "simulate", "check", "audit", "completions", "man"] {
+        assert!(out.contains(sub), "{sub} missing from:\n{out}");
+    }
+    assert!(out.contains("complete -F"), "{out}");
+    let (code, out, _) = run(&["completions", "zsh"], dir.path());
+    assert_eq!(code, 0);
+    assert!(out.starts_with("#compdef rollout-console"), "{out}");
+    let (code, _, err) = run(&["completions", "tcsh"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("bash") && err.contains("fish"), "{err}");
+}
+
+#[test]
+fn man_prints_roff_naming_every_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(&["man"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(".TH rollout-console 1"), "{out}");
+    for sub in ["demo", "simulate", "check", "audit", "completions", "man"] {
+        assert!(
+            out.contains(&format!("rollout-console {sub}"))
+                || out.contains(&format!("rollout\\-console {sub}")),
+            "{sub} missing from:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("\\-\\-override\\-reason"),
+        "check's options are in it: {out}"
+    );
 }
