@@ -112,6 +112,8 @@ pub struct MetricPanel {
     pub eval: Option<GateEvaluation>,
     pub last_good: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// Why the last answer had no series for a track, when the source could tell.
+    pub empty: Option<crate::metrics::EmptyAnswer>,
 }
 
 impl MetricPanel {
@@ -134,6 +136,7 @@ impl MetricPanel {
             eval: None,
             last_good: None,
             error: None,
+            empty: None,
         }
     }
 
@@ -249,7 +252,12 @@ impl MetricPanel {
                     parts.push(e.reasons.join("; "));
                 }
                 if let Some(j) = self.judge_result.as_ref().filter(|_| self.judge.is_some()) {
-                    parts.push(format!("judge: {}", j.reason));
+                    // The clause that decides goes first: a one-line view cuts the end.
+                    let judge_decided = self
+                        .judge_verdict()
+                        .is_some_and(|v| v != e.verdict && worst(e.verdict, v) == v);
+                    let at = if judge_decided { 0 } else { parts.len() };
+                    parts.insert(at, format!("judge: {}", j.reason));
                 }
                 if parts.is_empty() {
                     parts.extend(e.reasons.first().cloned());
@@ -518,6 +526,44 @@ impl Model {
         Some(age(newest, self.now))
     }
 
+    /// Age of the newest good metrics answer (any panel or SLO); `None` before the first.
+    pub fn metrics_age(&self) -> Option<Duration> {
+        let newest = self
+            .panels
+            .iter()
+            .filter_map(|p| p.last_good)
+            .chain(self.slos.iter().filter_map(|s| s.last_good))
+            .max()?;
+        Some(age(newest, self.now))
+    }
+
+    /// Age of the last good rollout read; `None` before the first.
+    pub fn rollout_age(&self) -> Option<Duration> {
+        self.last_rollout_ok.map(|t| age(t, self.now))
+    }
+
+    /// Metrics are failing: every query errs, or no good answer for STALE_AFTER_POLLS intervals
+    /// (Prometheus hangs: no answer, so no error either).
+    pub fn metrics_failing(&self) -> bool {
+        let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
+        let all_err = !self.panels.is_empty() && self.panels.iter().all(|p| p.error.is_some());
+        let silent = match self.metrics_age() {
+            Some(a) => a > stale_after,
+            None => self
+                .polls
+                .metrics_started
+                .is_some_and(|_| self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)),
+        };
+        all_err || silent
+    }
+
+    /// The rollout read is failing: the last read erred, or none answered for
+    /// STALE_AFTER_POLLS intervals.
+    pub fn rollout_failing(&self) -> bool {
+        let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
+        self.rollout_error.is_some() || self.rollout_age().is_some_and(|a| a > stale_after)
+    }
+
     pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
         self.panels
             .iter()
@@ -643,17 +689,27 @@ impl Model {
             })
     }
 
-    /// Whether the Mann–Whitney judge is still gathering its first samples: every judged metric
-    /// is short of points (a score of 0 would read as failing).
+    /// Whether the Mann–Whitney judge is still gathering samples (at the start of each step): a
+    /// judged metric is short of points and nothing has been found against the canary yet. The
+    /// score would read 0/100 (forced by too little data), which looks like failing.
     pub fn judge_collecting(&self) -> bool {
-        let mut judged = self.panels.iter().filter(|p| p.judge.is_some()).peekable();
-        judged.peek().is_some()
-            && judged.all(|p| {
-                p.error.is_none()
-                    && p.judge_result
-                        .as_ref()
-                        .is_none_or(|r| r.classification == Classification::NoData)
+        let judged: Vec<&MetricPanel> = self.panels.iter().filter(|p| p.judge.is_some()).collect();
+        let short = |p: &&MetricPanel| {
+            p.error.is_none()
+                && p.judge_result
+                    .as_ref()
+                    .is_none_or(|r| r.classification == Classification::NoData)
+        };
+        let against = |p: &&MetricPanel| {
+            p.judge_result.as_ref().is_some_and(|r| {
+                matches!(r.classification, Classification::High | Classification::Low)
             })
+        };
+        judged.iter().any(short)
+            && !judged.iter().any(against)
+            && self
+                .judge_score()
+                .is_some_and(|s| s.overall != crate::domain::judge::Overall::Pass)
     }
 
     /// The statistical judge's score over the metrics that have a judge; `None` when none has.

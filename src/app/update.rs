@@ -428,6 +428,7 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
     let alpha = model.sequential_alpha_per_metric();
     let rollout = model.rollout.clone();
     let mut counts_by_name = result.counts;
+    let mut empty_by_name = result.empty;
     let mut events = Vec::new();
     for (name, answer) in result.metrics {
         let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
@@ -511,6 +512,10 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
                 }
                 panel.series = series;
                 panel.eval = Some(eval);
+                panel.empty = empty_by_name
+                    .iter()
+                    .position(|(n, _)| *n == name)
+                    .map(|i| empty_by_name.swap_remove(i).1);
             }
             Err(e) => {
                 if panel.error.as_deref() != Some(e.as_str()) {

@@ -22,6 +22,38 @@ pub fn short_duration(d: Duration) -> String {
     }
 }
 
+/// A relative change for a narrow column: `+34.9%`, or `+35%` when `whole`; beyond ±999% only
+/// `>999%` (the digits past that say nothing more, and they overflow the column).
+pub fn change_pct(pct: f64, whole: bool) -> String {
+    if !pct.is_finite() || pct.abs() >= 999.5 {
+        return if pct < 0.0 { "<-999%" } else { ">999%" }.into();
+    }
+    if whole {
+        format!("{pct:+.0}%")
+    } else {
+        format!("{pct:+.1}%")
+    }
+}
+
+/// A number in at most about 5 characters: `69.1`, `153`, `15.4k`, `2.3M`, `1.2G`.
+pub fn compact_number(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 999.5e6 {
+        (v / 1e9, "G")
+    } else if a >= 999.5e3 {
+        (v / 1e6, "M")
+    } else if a >= 999.5 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    if scaled.abs() >= 99.95 || (suffix.is_empty() && scaled.fract() == 0.0) {
+        format!("{scaled:.0}{suffix}")
+    } else {
+        format!("{scaled:.1}{suffix}")
+    }
+}
+
 /// The age between two instants, never negative (a clock skew shows as 0s, not as garbage).
 pub fn age(from: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> Duration {
     (now - from).to_std().unwrap_or(Duration::ZERO)
@@ -77,6 +109,20 @@ mod tests {
         assert_eq!(short_duration(Duration::from_secs(3720)), "1h02m");
         assert_eq!(short_duration(Duration::from_secs(2 * 86_400)), "2d");
         assert_eq!(short_duration(Duration::from_secs(86_400 + 7200)), "1d02h");
+    }
+
+    #[test]
+    fn changes_and_numbers_stay_narrow() {
+        assert_eq!(change_pct(34.94, false), "+34.9%");
+        assert_eq!(change_pct(46.3, true), "+46%");
+        assert_eq!(change_pct(-67.3, false), "-67.3%");
+        assert_eq!(change_pct(15384.7, false), ">999%");
+        assert_eq!(change_pct(f64::INFINITY, true), ">999%");
+        assert_eq!(compact_number(69.1), "69.1");
+        assert_eq!(compact_number(201.0), "201");
+        assert_eq!(compact_number(15384.7), "15.4k");
+        assert_eq!(compact_number(-2_345_678.0), "-2.3M");
+        assert_eq!(compact_number(999_999.0), "1.0M");
     }
 
     #[test]

@@ -87,8 +87,28 @@ pub struct FetchResult {
     /// By metric name, for the metrics that asked for counts.
     pub counts: Vec<(String, Result<Counts, String>)>,
     pub warnings: Vec<String>,
+    /// By metric name, why a query that answered with no series for a track did: one lookup
+    /// per change of the query (sources that cannot tell leave it empty).
+    pub empty: Vec<(String, EmptyAnswer)>,
     /// How many queries this poll sent (for the debug log and the budget of one per metric per track).
     pub queries: usize,
+}
+
+/// Which track's query answered with no series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyTrack {
+    Baseline,
+    Canary,
+    Both,
+}
+
+/// Why a query answered with no series, found by asking Prometheus for the metric by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmptyAnswer {
+    /// No series of this metric name exists at all: a typo, or nothing scrapes it.
+    MetricMissing { name: String },
+    /// The metric exists, but the track's selector matches none of its series.
+    SelectorEmpty { track: EmptyTrack },
 }
 
 #[async_trait]

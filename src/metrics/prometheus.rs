@@ -20,8 +20,8 @@ use tokio::sync::Semaphore;
 use super::counts::{self as counting, Answers};
 use super::template::{self, Vars};
 use super::{
-    Counters, CountsQuery, FetchRequest, FetchResult, MetricQuery, MetricsSource, SloQuery,
-    TrackSeries,
+    Counters, CountsQuery, EmptyAnswer, EmptyTrack, FetchRequest, FetchResult, MetricQuery,
+    MetricsSource, SloQuery, TrackSeries,
 };
 use crate::config::PrometheusConfig;
 use crate::domain::counts::{self as grids, CountKind, Counts};
@@ -87,7 +87,9 @@ impl fmt::Display for PromError {
                     503 => "Prometheus is unavailable or overloaded",
                     _ => "Prometheus returned an error",
                 };
-                write!(f, "{what} (HTTP {status}, {error_type}): {error}")
+                // Prometheus's own words first: they name what to fix, and a one-line view cuts
+                // the end.
+                write!(f, "{error} ({what}; HTTP {status}, {error_type})")
             }
             PromError::Timeout => f.write_str(
                 "Prometheus did not answer within prometheus.timeout (overloaded, or the query is too heavy)",
@@ -692,6 +694,9 @@ pub const NO_TRACKS_YET: &str = "no baseline/canary selector yet: waiting for th
 pub struct PrometheusSource {
     client: PrometheusClient,
     selectors: Selectors,
+    /// Metric-name lookups behind empty answers, by the two rendered queries: the name that
+    /// has no series (`None`: all exist). Asked once per query; forgotten once it has data.
+    empty_lookups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -713,7 +718,11 @@ impl<T> Outcome<T> {
 
 impl PrometheusSource {
     pub fn new(client: PrometheusClient, selectors: Selectors) -> Self {
-        Self { client, selectors }
+        Self {
+            client,
+            selectors,
+            empty_lookups: Default::default(),
+        }
     }
 
     pub fn client(&self) -> &PrometheusClient {
@@ -737,16 +746,18 @@ impl PrometheusSource {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         step: Duration,
-    ) -> Outcome<TrackSeries> {
+    ) -> (Outcome<TrackSeries>, Option<EmptyAnswer>) {
         let window = query.window.unwrap_or(DEFAULT_WINDOW);
         let render = |selector: &str| template::render(&query.query, &self.vars(selector, window));
         let (baseline, canary) = match (render(baseline), render(canary)) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(_), _) | (_, Err(_)) if baseline.trim().is_empty() || canary.trim().is_empty() => {
-                return Outcome::failed(NO_TRACKS_YET.into());
+                return (Outcome::failed(NO_TRACKS_YET.into()), None);
             }
-            (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
+            (Err(e), _) | (_, Err(e)) => return (Outcome::failed(e), None),
         };
+        let key = format!("{baseline}\n{canary}");
+        let promql = canary.clone();
         let (baseline, canary) = futures::join!(
             self.client.query_range(&baseline, start, end, step),
             self.client.query_range(&canary, start, end, step),
@@ -765,11 +776,74 @@ impl PrometheusSource {
                 }
             }
         };
-        Outcome {
+        let empty = match &result {
+            Ok(t) => {
+                let track = match (t.baseline.is_empty(), t.canary.is_empty()) {
+                    (true, true) => Some(EmptyTrack::Both),
+                    (true, false) => Some(EmptyTrack::Baseline),
+                    (false, true) => Some(EmptyTrack::Canary),
+                    (false, false) => None,
+                };
+                self.why_empty(&key, &promql, track, end).await
+            }
+            Err(_) => None,
+        };
+        let outcome = Outcome {
             result,
             warnings,
             queries: 2,
-        }
+        };
+        (outcome, empty)
+    }
+
+    /// Why a track's answer has no series: a metric name in the query that has no series at
+    /// all, else the track's selector. One instant `count` per name, once per query (not
+    /// counted in `queries`, the per-poll budget); a failed lookup says nothing.
+    async fn why_empty(
+        &self,
+        key: &str,
+        promql: &str,
+        track: Option<EmptyTrack>,
+        at: DateTime<Utc>,
+    ) -> Option<EmptyAnswer> {
+        let lookups = || self.empty_lookups.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(track) = track else {
+            lookups().remove(key);
+            return None;
+        };
+        let known = lookups().get(key).cloned();
+        let missing = match known {
+            Some(missing) => missing,
+            None => {
+                let mut missing = None;
+                for name in metric_names(promql).into_iter().take(MAX_NAME_LOOKUPS) {
+                    let q = format!(
+                        "count({{{}}})",
+                        template::matchers(&[("__name__", name.as_str())])
+                    );
+                    match self.client.query(&q, at).await {
+                        Ok(Response {
+                            data: QueryData::Vector(v),
+                            ..
+                        }) if v.is_empty() => {
+                            missing = Some(name);
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!(%e, %name, "metric name lookup failed");
+                            return None;
+                        }
+                    }
+                }
+                lookups().insert(key.to_string(), missing.clone());
+                missing
+            }
+        };
+        Some(match missing {
+            Some(name) => EmptyAnswer::MetricMissing { name },
+            None => EmptyAnswer::SelectorEmpty { track },
+        })
     }
 
     /// A metric's raw counters, counted per track between the points of the shared grid: one
@@ -965,6 +1039,117 @@ impl PrometheusSource {
     }
 }
 
+/// Names looked up behind one empty answer, at most.
+const MAX_NAME_LOOKUPS: usize = 3;
+
+/// The metric names a PromQL expression selects (`rate(http_requests_total{job="x"}[1m])` →
+/// `http_requests_total`): identifiers outside strings, braces and brackets that are not
+/// functions, keywords or numbers.
+fn metric_names(promql: &str) -> Vec<String> {
+    // Keywords and aggregation operators (`sum by (le) (…)` has no parenthesis after `sum`).
+    const KEYWORDS: [&str; 31] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "inf",
+        "nan",
+        "atan2",
+        "start",
+        "end",
+        "step",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    ];
+    let chars: Vec<char> = promql.chars().collect();
+    let mut names: Vec<String> = Vec::new();
+    let (mut i, mut depth) = (0, 0usize);
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' | '`' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            '{' | '[' => {
+                depth += 1;
+                i += 1;
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' || c == ':' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let next = chars[i..].iter().find(|c| !c.is_whitespace());
+                let is_name = depth == 0
+                    && !c.is_ascii_digit()
+                    && next != Some(&'(')
+                    && !KEYWORDS.contains(&word.to_ascii_lowercase().as_str())
+                    && !names.contains(&word);
+                // `sum by (le)`: the labels after a grouping keyword are not names.
+                if is_name && !in_grouping(&chars[..start]) {
+                    names.push(word);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    names
+}
+
+/// Whether the text ends inside a `by (` / `without (` / `on (` / `ignoring (` / `group_*(`
+/// label list.
+fn in_grouping(before: &[char]) -> bool {
+    let text: String = before.iter().collect();
+    let Some(open) = text.rfind('(') else {
+        return false;
+    };
+    if text[open..].contains(')') {
+        return false;
+    }
+    let head = text[..open].trim_end();
+    [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ]
+    .iter()
+    .any(|k| head.ends_with(k))
+}
+
 /// A range answer as one track's series: one series, or none (no data yet).
 fn one_series(
     response: Result<Response, PromError>,
@@ -1075,8 +1260,11 @@ impl MetricsSource for PrometheusSource {
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
 
         let mut result = FetchResult::default();
-        for (query, outcome) in request.metrics.iter().zip(metrics) {
+        for (query, (outcome, empty)) in request.metrics.iter().zip(metrics) {
             result.queries += outcome.queries;
+            if let Some(why) = empty {
+                result.empty.push((query.name.clone(), why));
+            }
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.metrics.push((query.name.clone(), outcome.result));
         }
@@ -1262,7 +1450,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            format!("Prometheus rejected the query (HTTP 400, bad_data): {said}")
+            format!("{said} (Prometheus rejected the query; HTTP 400, bad_data)")
         );
     }
 
@@ -1272,7 +1460,7 @@ mod tests {
         let err = parse_response(503, body.as_bytes()).expect_err("503");
         assert!(matches!(err, PromError::Api { status: 503, .. }));
         assert!(err.to_string().contains("unavailable"), "{err}");
-        assert!(err.to_string().ends_with(": too many queries"), "{err}");
+        assert!(err.to_string().starts_with("too many queries ("), "{err}");
 
         let html = "<html>\n<body>\n<h1>503 Service   Unavailable</h1>\n</body></html>";
         let err = parse_response(503, html.as_bytes()).expect_err("html");
@@ -1478,7 +1666,7 @@ mod tests {
             .expect_err("400");
         assert_eq!(
             err.to_string(),
-            format!("Prometheus rejected the query (HTTP 400, bad_data): {said}")
+            format!("{said} (Prometheus rejected the query; HTTP 400, bad_data)")
         );
     }
 
@@ -1654,15 +1842,16 @@ mod tests {
         let broken = result.metrics[4].1.as_ref().expect_err("broken");
         assert_eq!(
             broken,
-            "Prometheus rejected the query (HTTP 400, bad_data): nope"
+            "nope (Prometheus rejected the query; HTTP 400, bad_data)"
         );
 
         // Two per metric that rendered; none for the typo.
         assert_eq!(result.queries, 8);
         assert_eq!(result.warnings, ["partial response: store-1 unreachable"]);
 
+        // Plus one name lookup behind the empty answer (not in the per-poll budget).
         let seen = server.seen();
-        assert_eq!(seen.len(), 8);
+        assert_eq!(seen.len(), 9);
         let p95_queries: Vec<&str> = seen
             .iter()
             .map(|s| s.param("query"))
@@ -1676,7 +1865,10 @@ mod tests {
             .find(|q| q.starts_with("empty"))
             .expect("rps sent");
         assert!(rps_query.ends_with("[1m]"), "default window: {rps_query}");
-        for s in &seen {
+        for s in seen
+            .iter()
+            .filter(|s| !s.param("query").starts_with("count("))
+        {
             assert_eq!(s.path, "/api/v1/query_range");
             // Aligned to the step, the same for every query.
             assert_eq!(s.param("start"), "1699999410");
@@ -1881,7 +2073,7 @@ mod tests {
         let broken = result.counts[3].1.as_ref().expect_err("broken");
         assert_eq!(
             broken,
-            "errors counter query: Prometheus rejected the query (HTTP 400, bad_data): nope"
+            "errors counter query: nope (Prometheus rejected the query; HTTP 400, bad_data)"
         );
 
         let seen = server.seen();
@@ -2082,5 +2274,94 @@ mod tests {
             seen.iter()
                 .any(|s| s.param("query") == r#"errors{job="checkout", rollout="checkout"}[28d]"#)
         );
+    }
+
+    #[test]
+    fn metric_names_skip_functions_labels_strings_and_keywords() {
+        assert_eq!(
+            metric_names(
+                r#"histogram_quantile(0.95, sum by (le) (rate(http_bucket{job="a", x=~"b{1}"}[5m] offset 1m)))"#
+            ),
+            ["http_bucket"]
+        );
+        assert_eq!(
+            metric_names("sum(rate(errors_total{$x}[1m])) / sum(rate(requests_total[1m]))"),
+            ["errors_total", "requests_total"]
+        );
+        assert_eq!(metric_names("vector(1) and on (pod) up > 0.5e3"), ["up"]);
+    }
+
+    /// An empty range answer: the metric name is looked up once per query, and the panel is told
+    /// which is empty, the name or the track's selector.
+    #[tokio::test]
+    async fn an_empty_answer_says_whether_the_metric_or_the_selector_is_missing() {
+        let server = stub(|seen| {
+            let q = seen.param("query");
+            let empty = || success(json!({"resultType": "matrix", "result": []}));
+            let one = json!({"resultType": "matrix", "result": [
+                {"metric": {}, "values": [[1_700_000_000, "1"]]}
+            ]});
+            if q.starts_with("count(") {
+                let result = if q.contains("real_metric") {
+                    json!([{"metric": {}, "value": [1_700_000_000, "12"]}])
+                } else {
+                    json!([])
+                };
+                reply(
+                    200,
+                    success(json!({"resultType": "vector", "result": result})),
+                )
+            } else if q.starts_with("real_metric") && q.contains("baseline") {
+                reply(200, success(one))
+            } else {
+                reply(200, empty())
+            }
+        })
+        .await;
+        let src = source(&server.url("/"));
+        let request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(60),
+            step: Duration::from_secs(15),
+            metrics: vec![
+                metric("typo", "sum(rate(reel_metric{$selector}[$window]))"),
+                metric("canary", "real_metric{$selector}"),
+            ],
+            slos: vec![],
+            tracks: None,
+        };
+        for _ in 0..2 {
+            let result = src.fetch(&request).await;
+            assert_eq!(
+                result.empty,
+                [
+                    (
+                        "typo".to_string(),
+                        EmptyAnswer::MetricMissing {
+                            name: "reel_metric".into()
+                        }
+                    ),
+                    (
+                        "canary".to_string(),
+                        EmptyAnswer::SelectorEmpty {
+                            track: EmptyTrack::Canary
+                        }
+                    ),
+                ]
+            );
+            assert_eq!(result.queries, 4, "lookups are not in the per-poll budget");
+        }
+        let lookups: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .filter(|q| q.starts_with("count("))
+            .collect();
+        assert_eq!(
+            lookups.len(),
+            2,
+            "one lookup per query, not one per poll: {lookups:?}"
+        );
+        assert!(lookups.contains(&r#"count({__name__="reel_metric"})"#.to_string()));
     }
 }

@@ -10,20 +10,45 @@ use super::Theme;
 use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
-use crate::domain::format::short_duration;
+use crate::domain::format::{change_pct, compact_number, short_duration};
+use crate::metrics::{EmptyAnswer, EmptyTrack};
 
 fn value(panel: &MetricPanel, v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| panel.def.unit.format(v))
 }
 
-fn delta_text(panel: &MetricPanel) -> String {
+/// Δ as the canary's change over the baseline, in at most `width` columns: fewer decimals and
+/// shorter numbers first, then only one of the two figures; never longer than the column.
+fn delta_text(panel: &MetricPanel, width: usize) -> String {
     let Some(e) = &panel.eval else {
         return "—".into();
     };
-    match (e.delta(), e.delta_pct()) {
-        (Some(d), Some(p)) => format!("{} {p:+.1}%", panel.def.unit.format_delta(d)),
-        (Some(d), None) => panel.def.unit.format_delta(d),
-        _ => "—".into(),
+    let unit = panel.def.unit;
+    let (d, p) = (e.delta(), e.delta_pct());
+    // Rates in k/M ("+15.4k rps"); other units are short already.
+    let short_d = d.map(|d| match unit {
+        crate::domain::Unit::Rps => {
+            let sign = if d >= 0.0 { "+" } else { "-" };
+            format!("{sign}{} rps", compact_number(d.abs()))
+        }
+        _ => unit.format_delta(d),
+    });
+    let d = d.map(|d| unit.format_delta(d));
+    let forms: Vec<String> = match (d, short_d, p) {
+        (Some(d), Some(sd), Some(p)) => vec![
+            format!("{d} {}", change_pct(p, false)),
+            format!("{d} {}", change_pct(p, true)),
+            format!("{sd} {}", change_pct(p, true)),
+            sd,
+            change_pct(p, false),
+        ],
+        (Some(d), Some(sd), None) => vec![d, sd],
+        _ => vec!["—".into()],
+    };
+    let fits = |f: &&String| f.chars().count() <= width;
+    match forms.iter().find(fits).or(forms.last()) {
+        Some(f) => f.chars().take(width).collect(),
+        None => "—".into(),
     }
 }
 
@@ -53,6 +78,9 @@ fn bounds(panel: &MetricPanel) -> (f64, f64) {
         })
 }
 
+/// The table's Δ column, in characters.
+const DELTA_WIDTH: usize = 15;
+
 pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let spark_w = (area.width as usize).saturating_sub(68).clamp(6, 40);
     let header = Row::new(vec![
@@ -79,7 +107,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                 value(p, e.and_then(|e| e.canary)),
                 theme.canary(),
             )),
-            Cell::from(delta_text(p)),
+            Cell::from(delta_text(p, DELTA_WIDTH)),
             Cell::from(Span::styled(spark, theme.canary())),
             Cell::from(verdict_span(p, model, theme)),
         ]);
@@ -93,7 +121,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Constraint::Length(14),
         Constraint::Length(9),
         Constraint::Length(9),
-        Constraint::Length(15),
+        Constraint::Length(DELTA_WIDTH as u16),
         Constraint::Length(spark_w as u16),
         Constraint::Min(9),
     ];
@@ -145,11 +173,44 @@ fn focused_text(p: &MetricPanel, model: &Model) -> String {
 }
 
 fn reason_text(p: &MetricPanel, model: &Model) -> String {
-    match p.freshness(model.now, model.settings.poll_interval) {
-        Freshness::Stale { age, why } => format!("STALE for {}: {why}", short_duration(age)),
-        Freshness::Error(e) => format!("ERROR: {e}"),
-        Freshness::Waiting => "waiting for the first answer".into(),
-        Freshness::Live => p.reason(),
+    let empty = p.empty.as_ref().map(empty_words);
+    match (p.freshness(model.now, model.settings.poll_interval), empty) {
+        (Freshness::Stale { age, .. }, Some(words)) => {
+            format!("STALE for {}: {words}", short_duration(age))
+        }
+        (Freshness::Stale { age, why }, None) => {
+            format!("STALE for {}: {why}", short_duration(age))
+        }
+        (Freshness::Error(e), _) => format!("ERROR: {e}"),
+        (Freshness::Waiting | Freshness::Live, Some(words)) => words,
+        // An answer came, with no series in it.
+        (Freshness::Waiting, None) if p.eval.is_some() => {
+            "no series: the query returned no series for either track".into()
+        }
+        (Freshness::Waiting, None) => "waiting for the first answer".into(),
+        (Freshness::Live, None) => p.reason(),
+    }
+}
+
+/// Why an answer had no series, in words that say what to fix.
+fn empty_words(e: &EmptyAnswer) -> String {
+    match e {
+        EmptyAnswer::MetricMissing { name } => format!(
+            "no series: Prometheus has no metric named {name} (a typo, or nothing scrapes it)"
+        ),
+        EmptyAnswer::SelectorEmpty { track } => {
+            let (which, selector) = match track {
+                EmptyTrack::Both => ("either track", "neither track's selector matches"),
+                EmptyTrack::Baseline => ("the baseline", "the baseline selector matches none of"),
+                EmptyTrack::Canary => ("the canary", "the canary selector matches none of"),
+            };
+            let tail = if *track == EmptyTrack::Both {
+                "any of its series"
+            } else {
+                "its series"
+            };
+            format!("no series for {which}: the metric exists, but {selector} {tail}")
+        }
     }
 }
 
@@ -213,7 +274,7 @@ fn draw_panel(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let e = panel.eval.as_ref();
-    let numbers = Line::from(vec![
+    let mut numbers = Line::from(vec![
         Span::styled("baseline ", theme.dim()),
         Span::styled(
             value(panel, e.and_then(|e| e.baseline)),
@@ -225,8 +286,9 @@ fn draw_panel(
             theme.canary().add_modifier(Modifier::BOLD),
         ),
         Span::styled("  Δ ", theme.dim()),
-        Span::raw(delta_text(panel)),
     ]);
+    let room = (inner.width as usize).saturating_sub(numbers.width());
+    numbers.push_span(Span::raw(delta_text(panel, room)));
     let evidence = evidence::evidence_line(
         panel,
         model,
@@ -234,10 +296,20 @@ fn draw_panel(
         if area.width < 70 { 8 } else { 16 },
         area.width < 100,
     );
+    let why = reason_text(panel, model);
+    // The whole reason, up to 4 lines, as long as the chart keeps 8 rows; never under 2 lines
+    // so the chart does not jump with each short reason.
+    let spare = inner
+        .height
+        .saturating_sub(1 + u16::from(evidence.is_some()) + 8);
+    let reason_h = (wrapped_lines(&why, inner.width as usize) as u16)
+        .min(4)
+        .min(spare)
+        .max(2);
     let [numbers_area, evidence_area, reason_area, chart_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(evidence.is_some())),
-        Constraint::Length(2),
+        Constraint::Length(reason_h),
         Constraint::Min(0),
     ])
     .areas(inner);
@@ -245,13 +317,48 @@ fn draw_panel(
     if let Some(line) = evidence {
         frame.render_widget(Paragraph::new(line), evidence_area);
     }
-    let reason = Paragraph::new(Span::styled(
-        reason_text(panel, model),
-        theme.verdict(panel.verdict()),
-    ))
-    .wrap(Wrap { trim: true });
+    let reason =
+        Paragraph::new(Span::styled(why, theme.verdict(panel.verdict()))).wrap(Wrap { trim: true });
     frame.render_widget(reason, reason_area);
     if chart_area.height >= 3 {
         chart::draw(frame, chart_area, panel, model, theme);
+    }
+}
+
+/// How many lines `text` takes word-wrapped at `width` (as `Wrap { trim: true }` does, near
+/// enough: a word longer than the line is cut into pieces).
+fn wrapped_lines(text: &str, width: usize) -> usize {
+    if width == 0 {
+        return 0;
+    }
+    let mut lines = 1;
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= width {
+            used = need;
+        } else if w <= width {
+            lines += 1;
+            used = w;
+        } else {
+            // A word longer than a line: it starts a line and fills whole ones.
+            lines += usize::from(used > 0) + (w - 1) / width;
+            used = (w - 1) % width + 1;
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_lines;
+
+    #[test]
+    fn wrapped_lines_counts_word_wrapped_lines() {
+        assert_eq!(wrapped_lines("", 10), 1);
+        assert_eq!(wrapped_lines("aaa bbb", 7), 1);
+        assert_eq!(wrapped_lines("aaa bbb", 6), 2);
+        assert_eq!(wrapped_lines("aaa bbbbbbbbbbbbb", 6), 4);
     }
 }
