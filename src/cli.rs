@@ -28,8 +28,8 @@ pub struct Cli {
     #[command(flatten)]
     pub watch: ReadOnlyArg,
 
-    /// The rollout: the one to show (default: the config's first [[rollouts]] entry; demo and
-    /// simulate: checkout); for `audit`, only its receipts.
+    /// The rollout: the one to show (default: the config's first [[rollouts]] entry, else the
+    /// http backend's only rollout; demo and simulate: checkout); for `audit`, only its receipts.
     #[arg(long, global = true, value_name = "NAME")]
     pub rollout: Option<String>,
 

@@ -179,7 +179,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         Some(Command::Audit(args)) => run_audit(&cli, args),
         Some(Command::Check(args)) => {
             // `check` never acts: it is built read-only whatever the flags say.
-            let (console, config, path) = configured(&cli, true)?;
+            let (console, config, path) = configured(&cli, true).await?;
             // A query Prometheus cannot parse is a config error now, not a NO DATA panel later.
             setup::check_queries(&config, &path, &console.settings.rollout_name).await?;
             run_check(console, args).await
@@ -187,7 +187,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         // Answered in `main`, before the runtime starts.
         Some(Command::Completions(_) | Command::Man) => Ok(0),
         None => {
-            let (console, config, path) = configured(&cli, cli.watch.read_only)?;
+            let (console, config, path) = configured(&cli, cli.watch.read_only).await?;
             // Refused before any time is spent asking Prometheus.
             if let Some(code) = refuse_without_a_terminal() {
                 return Ok(code);
@@ -247,7 +247,7 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
     Ok(())
 }
 
-fn configured(
+async fn configured(
     cli: &Cli,
     read_only: bool,
 ) -> color_eyre::Result<(Console, config::Config, std::path::PathBuf)> {
@@ -264,10 +264,14 @@ fn configured(
         .into());
     };
     let config = config::load(&path)?;
+    let rollout = match &cli.rollout {
+        Some(name) => Some(name.clone()),
+        None => setup::default_rollout(&config, &path).await?,
+    };
     let console = setup::from_config(
         &config,
         &path,
-        cli.rollout.clone(),
+        rollout,
         read_only,
         identity(),
         paths::default_audit_log(),

@@ -546,3 +546,37 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     }
     Ok(())
 }
+
+/// `--rollout` left out and no `[[rollouts]]` entry: an http backend that lists exactly one rollout
+/// names it; several are an error listing them. `None` leaves the choice to `from_config` (other
+/// backends, or a backend that does not answer: its error then says to pass --rollout).
+pub async fn default_rollout(config: &Config, path: &Path) -> Result<Option<String>, ConfigError> {
+    use crate::backend::RolloutReader;
+    let Some(backend) = &config.backend else {
+        return Ok(None);
+    };
+    let (BackendKind::Http, Some(url), true) =
+        (backend.kind, &backend.url, config.rollouts.is_empty())
+    else {
+        return Ok(None);
+    };
+    let token = backend
+        .token_file
+        .as_deref()
+        .map(|f| read_secret(f, "[backend] token_file", path))
+        .transpose()?;
+    let Ok(reader) = HttpReader::new(url, token, Duration::from_secs(10)) else {
+        return Ok(None); // from_config reports a bad url
+    };
+    match reader.list().await {
+        Ok(names) if names.len() == 1 => Ok(names.into_iter().next()),
+        Ok(names) if names.len() > 1 => Err(ConfigError(format!(
+            "the deploy API at {url} has {} rollouts ({}): pass --rollout NAME, or add a \
+             [[rollouts]] entry to {}",
+            names.len(),
+            names.join(", "),
+            path.display()
+        ))),
+        Ok(_) | Err(_) => Ok(None),
+    }
+}

@@ -425,3 +425,48 @@ fn man_prints_roff_naming_every_subcommand() {
         "check's options are in it: {out}"
     );
 }
+
+#[test]
+fn without_rollout_or_entries_the_http_backends_only_rollout_is_shown() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sim = Command::new(BIN)
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--rollout",
+            "payments",
+        ])
+        .env("XDG_STATE_HOME", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("simulate starts");
+    let mut line = String::new();
+    std::io::BufReader::new(sim.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the banner");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .map(|rest| rest.split(':').take(2).collect::<Vec<_>>().join(":"))
+        .expect("the address in the banner");
+    let path = dir.path().join("rc.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[prometheus]\nurl = \"http://127.0.0.1:9\"\n[backend]\nkind = \"http\"\nurl = \"http://{addr}\"\n"
+        ),
+    )
+    .expect("write");
+    let (code, out, err) = run(
+        &["check", "--json", "--config", path.to_str().expect("utf8")],
+        dir.path(),
+    );
+    sim.kill().expect("stop the simulator");
+    let _ = sim.wait();
+    assert_ne!(code, 2, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(report["rollout"], "payments", "{out}");
+}
