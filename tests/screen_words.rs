@@ -157,6 +157,19 @@ fn the_header_ages_each_source_and_marks_the_failing_one() {
     let screen = h.render(80, 24);
     assert!(header(&screen).contains("metrics 2s ago ✗"), "{screen}");
     assert!(!header(&screen).contains("STALE"), "{screen}");
+    // Prometheus never answered since the start.
+    h.model = rollout_console::app::model::Model::new(
+        common::settings(false),
+        rollout_console::sim::demo::metric_panels(),
+        vec![],
+        h.now,
+    );
+    poll_metrics_with(&mut h, 30, |_| None);
+    let wide = h.render(160, 48);
+    assert!(
+        header(&wide).contains("STALE: metrics no answer yet ✗ · rollout 0s ago"),
+        "{wide}"
+    );
 }
 
 #[test]

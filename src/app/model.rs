@@ -545,6 +545,9 @@ impl Model {
     /// Metrics are failing: every query errs, or no good answer for STALE_AFTER_POLLS intervals
     /// (Prometheus hangs: no answer, so no error either).
     pub fn metrics_failing(&self) -> bool {
+        if self.panels.is_empty() && self.slos.is_empty() {
+            return false; // nothing is asked of Prometheus
+        }
         let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
         let all_err = !self.panels.is_empty() && self.panels.iter().all(|p| p.error.is_some());
         let silent = match self.metrics_age() {

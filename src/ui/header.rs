@@ -193,9 +193,12 @@ fn age_forms(model: &Model) -> Vec<(String, Option<Tone>)> {
     let (m_age, r_age) = (model.metrics_age(), model.rollout_age());
     let (m_bad, r_bad) = (model.metrics_failing(), model.rollout_failing());
     let ago = |a: Option<std::time::Duration>| {
-        a.map_or_else(|| "never".into(), |a| format!("{} ago", short_duration(a)))
+        a.map_or_else(
+            || "no answer yet".into(),
+            |a| format!("{} ago", short_duration(a)),
+        )
     };
-    let short = |a: Option<std::time::Duration>| a.map_or_else(|| "never".into(), short_duration);
+    let short = |a: Option<std::time::Duration>| a.map_or_else(|| "—".into(), short_duration);
     if !m_bad && !r_bad {
         return match m_age.into_iter().chain(r_age).max() {
             Some(a) => vec![
