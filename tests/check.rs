@@ -281,3 +281,24 @@ fn a_dead_backend_is_inconclusive_never_pass() {
     assert_eq!(r.verdict, Overall::Inconclusive);
     assert!(r.summary[0].contains("cannot read the rollout"));
 }
+
+#[test]
+fn an_slo_without_data_prints_unknown_not_no_alert() {
+    use rollout_console::domain::slo::SloMeasurement;
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(10);
+    let slo = &mut h.model.slos[0];
+    slo.status = Some(slo.def.evaluate(&SloMeasurement {
+        error_ratio: None,
+        window_ratios: vec![("5m".into(), None), ("1h".into(), None)],
+    }));
+    let text = render_human(&report(&h.model, None));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SLO "))
+        .expect("an SLO line");
+    assert!(
+        line.contains("budget left unknown") && line.contains("burn unknown; alert unknown"),
+        "{text}"
+    );
+}

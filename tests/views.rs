@@ -137,3 +137,153 @@ fn aborted_by_a_failed_analysis() {
     assert!(large.contains("✓ p99-latency successful [0.24]"), "{large}");
     both_sizes("aborted_by_analysis", &h);
 }
+
+/// One 80x24 snapshot; returns the screen for the test's own checks.
+fn small(name: &str, h: &Harness) -> String {
+    let screen = h.render(80, 24);
+    insta::assert_snapshot!(format!("{name}_80x24"), screen.clone());
+    screen
+}
+
+fn pause_now(h: &mut Harness) {
+    let step = h.sim.rollout().step;
+    let now = h.now;
+    h.sim
+        .rollout_mut()
+        .pause(step, "alice@bastion", now)
+        .expect("pause");
+}
+
+/// The line of the screen that contains `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{screen}"))
+}
+
+#[test]
+fn healthy_paused_in_a_long_hold() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(70);
+    pause_now(&mut h);
+    h.advance(6);
+    let screen = small("scenario_healthy_paused", &h);
+    // Each phase cell keeps a gap: "paused, 1m25s leftfinal" was one word.
+    let cells = line_with(&screen, "paused");
+    assert!(!cells.contains("leftfinal"), "{screen}");
+    assert!(
+        screen.contains("paused — ") && screen.contains("of holds left once resumed"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn latency_regression_held_and_paused() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(300);
+    let screen = small("scenario_latency_regression_held", &h);
+    // Held at 25% for minutes: no countdown that never moves.
+    assert!(screen.contains("held — no ETA"), "{screen}");
+    assert!(!screen.contains("ETA 100%"), "{screen}");
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(40);
+    pause_now(&mut h);
+    h.advance(4);
+    let screen = small("scenario_latency_regression_paused", &h);
+    assert!(screen.contains("of holds left once resumed"), "{screen}");
+}
+
+#[test]
+fn error_spike_alerting_and_paused() {
+    // Between the judge's FAIL (09:30:28) and the controller's rollback (09:30:36).
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    h.advance(32);
+    let screen = small("scenario_error_spike_alerting", &h);
+    assert!(screen.contains("roll back advised"), "{screen}");
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    h.advance(20);
+    pause_now(&mut h);
+    h.advance(4);
+    small("scenario_error_spike_paused", &h);
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    h.advance(120);
+    let screen = small("scenario_error_spike_rolled_back", &h);
+    assert!(screen.contains("rolled back — no ETA"), "{screen}");
+}
+
+#[test]
+fn slow_burn_ticket_is_never_cut_at_80_columns() {
+    let mut h = Harness::new(Scenario::SlowBurn, false);
+    h.advance(20);
+    let screen = small("scenario_slow_burn_alerting", &h);
+    let budget = line_with(&screen, "availability 99.95%");
+    assert!(budget.contains("12.1% left TICKET"), "{screen}");
+    let mut h = Harness::new(Scenario::SlowBurn, false);
+    h.advance(10);
+    pause_now(&mut h);
+    h.advance(4);
+    let screen = small("scenario_slow_burn_paused", &h);
+    assert!(
+        line_with(&screen, "availability").contains("TICKET"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn mild_latency_held_and_paused() {
+    let mut h = Harness::new(Scenario::MildLatency, false);
+    h.advance(120);
+    let screen = small("scenario_mild_latency_held", &h);
+    assert!(screen.contains("held — no ETA"), "{screen}");
+    let mut h = Harness::new(Scenario::MildLatency, false);
+    h.advance(10);
+    pause_now(&mut h);
+    h.advance(4);
+    small("scenario_mild_latency_paused", &h);
+}
+
+#[test]
+fn an_slo_without_data_is_unknown_not_infinite() {
+    use rollout_console::domain::slo::SloMeasurement;
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(20);
+    // The query answered, with nothing in it (e.g. a renamed metric).
+    let slo = &mut h.model.slos[0];
+    slo.status = Some(slo.def.evaluate(&SloMeasurement {
+        error_ratio: None,
+        window_ratios: vec![("5m".into(), None), ("1h".into(), None)],
+    }));
+    for screen in [h.render(80, 24), h.render(160, 48)] {
+        assert!(
+            !screen.contains('∞') && !screen.contains("never"),
+            "{screen}"
+        );
+        assert!(screen.contains("budget left unknown"), "{screen}");
+        assert!(screen.contains("time to empty unknown"), "{screen}");
+        assert!(screen.contains("burn unknown"), "{screen}");
+    }
+    both_sizes("slo_no_data", &h);
+}
+
+#[test]
+fn the_sparkline_covers_the_chosen_window() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    let spark = |screen: &str| line_with(screen, "›p95 latency").to_string();
+    let five = h.render(80, 24);
+    h.press(KeyCode::Char('w'));
+    h.advance(2);
+    let fifteen = small("sparkline_window_15m", &h);
+    assert!(
+        line_with(&fifteen, "Metric").contains("Canary 15m"),
+        "{fifteen}"
+    );
+    // 2 minutes of canary in a 15-minute column fill its right-hand end only.
+    assert_ne!(spark(&five), spark(&fifteen), "{five}\n{fifteen}");
+    h.press(KeyCode::Char('w'));
+    h.advance(2);
+    let hour = h.render(80, 24);
+    assert!(line_with(&hour, "Metric").contains("Canary 1h"), "{hour}");
+    assert_ne!(spark(&fifteen), spark(&hour), "{fifteen}\n{hour}");
+}

@@ -339,10 +339,18 @@ pub fn render_human(r: &CheckReport) -> String {
                 )
             })
             .collect();
-        let alert = s.alert.map_or_else(
-            || "no alert".into(),
-            |a| format!("{a:?} alert").to_uppercase(),
-        );
+        // Without a single burn rate, "no alert" would be a claim nobody measured.
+        let measured = s.burn_rates.values().any(Option::is_some);
+        let burns = if measured {
+            burns
+        } else {
+            vec!["unknown".to_string()]
+        };
+        let alert = match s.alert {
+            Some(a) => format!("{a:?} alert").to_uppercase(),
+            None if measured => "no alert".into(),
+            None => "alert unknown".into(),
+        };
         out.push_str(&format!(
             "SLO {}: budget left {budget} (objective {}%); burn {}; {alert}",
             upper_snake(&s.name),

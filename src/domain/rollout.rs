@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use super::format::{age, humantime_serde};
+use super::format::{age, humantime_serde, short_duration};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +140,45 @@ pub struct AnalysisResult {
     pub at: Option<DateTime<Utc>>,
 }
 
+/// Time to 100%, or why there is no such time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eta {
+    /// The holds are running: this long if every step passes and promotes at once.
+    Running(Duration),
+    /// The current hold is over but the rollout did not advance.
+    Held,
+    /// A step without a hold that waits for a manual promote.
+    AwaitingPromotion,
+    /// Paused by someone: the hold clock is stopped with this much of the holds left.
+    Paused {
+        holds_left: Duration,
+    },
+    Completed,
+    RolledBack,
+    Failed,
+}
+
+impl std::fmt::Display for Eta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Running(d) => write!(f, "ETA 100%: {}", short_duration(*d)),
+            Self::Held => f.write_str("held — no ETA"),
+            Self::AwaitingPromotion => f.write_str("waits for promote — no ETA"),
+            Self::Paused { holds_left } if holds_left.is_zero() => {
+                f.write_str("paused — no holds left once resumed")
+            }
+            Self::Paused { holds_left } => write!(
+                f,
+                "paused — {} of holds left once resumed",
+                short_duration(*holds_left)
+            ),
+            Self::Completed => f.write_str("at 100%"),
+            Self::RolledBack => f.write_str("rolled back — no ETA"),
+            Self::Failed => f.write_str("failed — no ETA"),
+        }
+    }
+}
+
 /// Why a control request was refused by the state machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransitionError {
@@ -200,6 +239,34 @@ impl Rollout {
             .filter_map(|s| s.hold)
             .sum();
         Some(current + later)
+    }
+
+    /// Where the way to 100% stands: a countdown only while the holds are running, else why
+    /// there is none (a countdown that does not move is a lie on screen).
+    pub fn eta(&self, now: DateTime<Utc>) -> Eta {
+        let later: Duration = self
+            .steps
+            .iter()
+            .skip(self.step + 1)
+            .filter_map(|s| s.hold)
+            .sum();
+        let current = self.hold_remaining(now);
+        match self.state {
+            RolloutState::Completed => Eta::Completed,
+            RolloutState::RolledBack => Eta::RolledBack,
+            RolloutState::Failed => Eta::Failed,
+            RolloutState::Paused => Eta::Paused {
+                holds_left: current.unwrap_or(Duration::ZERO) + later,
+            },
+            // No hold on a step before the last: a manual gate, nothing moves until a promote.
+            RolloutState::Progressing if current.is_none() && !self.is_last_step() => {
+                Eta::AwaitingPromotion
+            }
+            // The hold is over and the step did not advance: the controller holds it (analysis)
+            // or waits for a promote; either way no clock is running.
+            RolloutState::Progressing if current.is_some_and(|d| d.is_zero()) => Eta::Held,
+            RolloutState::Progressing => Eta::Running(current.unwrap_or(Duration::ZERO) + later),
+        }
     }
 
     /// How long a finished step took, from the recorded history.
@@ -475,6 +542,37 @@ pub mod tests {
         // 500s of this hold + 600 + 1800 of the later ones; the last step has no hold.
         assert_eq!(r.eta_to_full(at(100)), Some(Duration::from_secs(2900)));
         assert_eq!(r.hold_remaining(at(900)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn eta_counts_down_only_while_a_hold_runs() {
+        let mut r = sample_rollout();
+        assert_eq!(r.eta(at(100)), Eta::Running(Duration::from_secs(2900)));
+        assert_eq!(r.eta(at(100)).to_string(), "ETA 100%: 48m20s");
+        // Hold over, not promoted: a frozen "ETA 100%: 40m" would be a lie.
+        assert_eq!(r.eta(at(900)), Eta::Held);
+        assert_eq!(r.eta(at(900)).to_string(), "held — no ETA");
+        r.pause(0, "alice", at(100)).expect("pause");
+        assert_eq!(
+            r.eta(at(400)),
+            Eta::Paused {
+                holds_left: Duration::from_secs(2900)
+            }
+        );
+        assert_eq!(
+            r.eta(at(400)).to_string(),
+            "paused — 48m20s of holds left once resumed"
+        );
+        r.rollback(0, "bad", at(500)).expect("rollback");
+        assert_eq!(r.eta(at(600)).to_string(), "rolled back — no ETA");
+        let mut manual = sample_rollout();
+        manual.steps[0].hold = None;
+        assert_eq!(manual.eta(at(5)).to_string(), "waits for promote — no ETA");
+        let mut done = sample_rollout();
+        done.promote(0, at(1)).expect("promote");
+        done.promote(1, at(2)).expect("promote");
+        done.promote(2, at(3)).expect("promote");
+        assert_eq!(done.eta(at(4)), Eta::Completed);
     }
 
     #[test]

@@ -141,12 +141,51 @@ impl SloDef {
     }
 }
 
+/// When the budget runs out at the current burn. No data is never good news: `Unknown`, not
+/// "never".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exhaustion {
+    /// No budget or no burn rate measured.
+    Unknown,
+    /// Nothing is burning: the budget does not shrink.
+    Never,
+    /// Already spent.
+    Empty,
+    In(Duration),
+}
+
 impl BudgetStatus {
     pub fn burn(&self, window: &str) -> Option<f64> {
         self.burn_rates
             .iter()
             .find(|(l, _)| l == window)
             .and_then(|(_, b)| *b)
+    }
+
+    /// The burn rate of the shortest window that has one ("current" burn).
+    pub fn current_burn(&self) -> Option<f64> {
+        self.burn_rates.iter().find_map(|(_, b)| *b)
+    }
+
+    /// Whether any burn window has a value: without one, "no alert" means "not measured".
+    pub fn has_burn_data(&self) -> bool {
+        self.current_burn().is_some()
+    }
+
+    pub fn exhaustion(&self) -> Exhaustion {
+        let (Some(left), Some(burn)) = (self.budget_remaining, self.current_burn()) else {
+            return Exhaustion::Unknown;
+        };
+        if left <= 0.0 {
+            return Exhaustion::Empty;
+        }
+        match self.time_to_exhaustion {
+            Some(d) if d.is_zero() => Exhaustion::Empty,
+            Some(d) => Exhaustion::In(d),
+            // Burn 0 (or a time too long to print) never empties it.
+            None if burn.is_finite() => Exhaustion::Never,
+            None => Exhaustion::Empty,
+        }
     }
 }
 
@@ -221,6 +260,26 @@ mod tests {
             Some(Alert::Ticket)
         );
         assert_eq!(alert_for(rates(&[("3d", 0.9), ("6h", 1.1)])), None);
+    }
+
+    #[test]
+    fn no_data_is_unknown_not_never() {
+        let none = slo(99.95).evaluate(&SloMeasurement {
+            error_ratio: None,
+            window_ratios: vec![("5m".into(), None), ("1h".into(), None)],
+        });
+        assert_eq!(none.exhaustion(), Exhaustion::Unknown);
+        assert!(!none.has_burn_data());
+        let zero = slo(99.95).evaluate(&SloMeasurement {
+            error_ratio: Some(0.0001),
+            window_ratios: vec![("5m".into(), Some(0.0))],
+        });
+        assert_eq!(zero.exhaustion(), Exhaustion::Never);
+        let spent = slo(99.95).evaluate(&SloMeasurement {
+            error_ratio: Some(0.001),
+            window_ratios: vec![("5m".into(), Some(0.001))],
+        });
+        assert_eq!(spent.exhaustion(), Exhaustion::Empty);
     }
 
     #[test]

@@ -7,6 +7,9 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
 use super::Theme;
 use crate::app::Model;
 use crate::app::model::MetricPanel;
@@ -116,34 +119,58 @@ pub fn draw_titled(
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// `width` block characters for `series`, scaled to `[lo, hi]`; a gap is a space.
-pub fn sparkline(series: &Series, lo: f64, hi: f64, width: usize) -> String {
-    let values: Vec<f64> = series.points.iter().map(|s| s.value).collect();
-    if values.is_empty() || width == 0 {
-        return " ".repeat(width);
-    }
-    let per = (values.len() as f64 / width as f64).max(1.0);
-    let mut out = String::new();
-    let cells = width.min(values.len());
-    for i in 0..cells {
-        let start = (i as f64 * per) as usize;
-        let end = (((i + 1) as f64 * per) as usize).clamp(start + 1, values.len());
-        let finite: Vec<f64> = values[start..end]
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        if finite.is_empty() {
-            out.push(' ');
+/// `width` cells covering the last `window` before `now`, each the mean of the points in its
+/// slice of time; a slice without data is a space. The window sets the scale: a canary younger
+/// than the window fills only the right-hand cells, and older points are left out.
+pub fn sparkline_window(
+    series: &Series,
+    lo: f64,
+    hi: f64,
+    width: usize,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> String {
+    let cell_ms = window.as_millis().max(1) as f64 / width.max(1) as f64;
+    let mut sums = vec![(0.0f64, 0usize); width];
+    for s in series.points.iter().filter(|s| s.value.is_finite()) {
+        let back = (now - s.at).num_milliseconds();
+        if back < 0 {
             continue;
         }
-        let mean = finite.iter().sum::<f64>() / finite.len() as f64;
-        let span = (hi - lo).max(1e-12);
-        let idx = (((mean - lo) / span) * 7.0).round().clamp(0.0, 7.0) as usize;
-        out.push(BLOCKS[idx]);
+        // Counted back from `now`: the newest point lands in the last cell.
+        let from_end = (back as f64 / cell_ms) as usize;
+        if let Some(cell) = width.checked_sub(from_end + 1) {
+            sums[cell].0 += s.value;
+            sums[cell].1 += 1;
+        }
     }
-    // Right-align: the newest value sits at the right edge.
-    format!("{out:>width$}")
+    let span = (hi - lo).max(1e-12);
+    sums.iter()
+        .map(|&(sum, n)| {
+            if n == 0 {
+                return ' ';
+            }
+            let mean = sum / n as f64;
+            let idx = (((mean - lo) / span) * 7.0).round().clamp(0.0, 7.0) as usize;
+            BLOCKS[idx]
+        })
+        .collect()
+}
+
+/// The lowest and highest finite value of `series` within the last `window` before `now`.
+pub fn window_bounds<'a>(
+    series: impl IntoIterator<Item = &'a Series>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> (f64, f64) {
+    let since = now - chrono::Duration::from_std(window).unwrap_or_default();
+    series
+        .into_iter()
+        .flat_map(|s| &s.points)
+        .filter(|s| s.at >= since && s.at <= now && s.value.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+            (lo.min(s.value), hi.max(s.value))
+        })
 }
 
 #[cfg(test)]
@@ -152,16 +179,53 @@ mod tests {
     use crate::domain::Sample;
 
     #[test]
+    fn the_sparkline_spans_the_chosen_window() {
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::hours(2);
+        // One point a minute over the last 5 minutes, rising.
+        let s = Series::new(
+            (0..5)
+                .map(|i| Sample {
+                    at: now - chrono::Duration::minutes(4 - i),
+                    value: i as f64,
+                })
+                .collect(),
+        );
+        let five = sparkline_window(&s, 0.0, 4.0, 5, now, Duration::from_secs(300));
+        let fifteen = sparkline_window(&s, 0.0, 4.0, 6, now, Duration::from_secs(900));
+        let hour = sparkline_window(&s, 0.0, 4.0, 6, now, Duration::from_secs(3600));
+        assert_eq!(five, "▁▃▅▆█");
+        // 5 minutes of 15 fill the last third; of an hour, the last cell.
+        assert_eq!(fifteen, "    ▂▆");
+        assert_eq!(hour, "     ▅");
+        // Points older than the window are not drawn.
+        assert_eq!(
+            sparkline_window(&s, 0.0, 4.0, 2, now, Duration::from_secs(60)),
+            " █"
+        );
+        assert_eq!(
+            window_bounds([&s], now, Duration::from_secs(120)),
+            (2.0, 4.0)
+        );
+    }
+
+    #[test]
     fn sparkline_scales_and_marks_gaps() {
-        let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::hours(1);
         let s = Series::new(
             [0.0, 1.0, f64::NAN, 0.5]
                 .iter()
-                .map(|v| Sample { at: t, value: *v })
+                .enumerate()
+                .map(|(i, v)| Sample {
+                    at: now - chrono::Duration::seconds(3 - i as i64),
+                    value: *v,
+                })
                 .collect(),
         );
-        assert_eq!(sparkline(&s, 0.0, 1.0, 4), "▁█ ▅");
-        assert_eq!(sparkline(&s, 0.0, 1.0, 6), "  ▁█ ▅");
-        assert_eq!(sparkline(&Series::default(), 0.0, 1.0, 3), "   ");
+        let w = Duration::from_secs(4);
+        assert_eq!(sparkline_window(&s, 0.0, 1.0, 4, now, w), "▁█ ▅");
+        assert_eq!(
+            sparkline_window(&Series::default(), 0.0, 1.0, 3, now, w),
+            "   "
+        );
     }
 }

@@ -64,20 +64,6 @@ fn verdict_span(panel: &MetricPanel, model: &Model, theme: &Theme) -> Span<'stat
     Span::styled(text, theme.verdict(v))
 }
 
-fn bounds(panel: &MetricPanel) -> (f64, f64) {
-    panel
-        .series
-        .baseline
-        .points
-        .iter()
-        .chain(&panel.series.canary.points)
-        .map(|s| s.value)
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        })
-}
-
 /// The table's Δ column, in characters.
 const DELTA_WIDTH: usize = 15;
 
@@ -93,8 +79,11 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     ])
     .style(theme.bold());
     let rows = model.panels.iter().enumerate().map(|(i, p)| {
-        let (lo, hi) = bounds(p);
-        let spark = chart::sparkline(&p.series.canary, lo, hi, spark_w);
+        // The column covers the chosen window (header "Canary 15m"), not whatever was fetched.
+        let window = model.chart_window.duration();
+        let (lo, hi) =
+            chart::window_bounds([&p.series.baseline, &p.series.canary], model.now, window);
+        let spark = chart::sparkline_window(&p.series.canary, lo, hi, spark_w, model.now, window);
         let marker = if i == model.focus { "›" } else { " " };
         let e = p.eval.as_ref();
         let row = Row::new(vec![

@@ -10,7 +10,7 @@ use crate::app::Model;
 use crate::app::explain::Tone;
 use crate::app::model::{EventLevel, Freshness, SloPanel};
 use crate::domain::format::short_duration;
-use crate::domain::slo::Alert;
+use crate::domain::slo::{Alert, BudgetStatus, Exhaustion};
 
 fn budget_tone(left: Option<f64>, min_pct: f64) -> Tone {
     match left {
@@ -25,8 +25,57 @@ fn budget_text(left: Option<f64>) -> String {
     match left {
         Some(l) if l < 0.0 => format!("OVERSPENT {:.1}%", -l * 100.0),
         Some(l) => format!("{:.1}% left", l * 100.0),
-        None => "budget: NO DATA".into(),
+        // No data is never good news: not "∞", not a full gauge.
+        None => "budget left unknown".into(),
     }
+}
+
+/// When the budget empties at the current burn, in words.
+fn exhaustion_text(st: &BudgetStatus) -> String {
+    match st.exhaustion() {
+        Exhaustion::Unknown => "time to empty unknown".into(),
+        Exhaustion::Never => "not burning".into(),
+        Exhaustion::Empty => "empty now".into(),
+        Exhaustion::In(d) => format!("empty in {}", short_duration(d)),
+    }
+}
+
+/// What follows the budget and the alert on the compact line, most detailed first: the first
+/// that fits is drawn, so burn rates and "empty in" give way before the budget or the alert.
+fn budget_row_extras(st: &BudgetStatus, theme: &Theme) -> Vec<Vec<Span<'static>>> {
+    let tte = Span::raw(format!("  {}", exhaustion_text(st)));
+    if !st.has_burn_data() {
+        let burn = Span::styled("  burn unknown", theme.dim());
+        return vec![vec![burn, tte.clone()], vec![tte], vec![]];
+    }
+    let all = Span::styled(
+        format!(
+            "  burn 5m {} 1h {} 6h {}",
+            burn_text(st.burn("5m")),
+            burn_text(st.burn("1h")),
+            burn_text(st.burn("6h"))
+        ),
+        theme.dim(),
+    );
+    let two = Span::styled(
+        format!(
+            "  burn 1h {} 6h {}",
+            burn_text(st.burn("1h")),
+            burn_text(st.burn("6h"))
+        ),
+        theme.dim(),
+    );
+    let six = Span::styled(
+        format!("  burn 6h {}", burn_text(st.burn("6h"))),
+        theme.dim(),
+    );
+    vec![
+        vec![all, tte.clone()],
+        vec![two, tte.clone()],
+        vec![six, tte.clone()],
+        vec![tte],
+        vec![],
+    ]
 }
 
 fn burn_text(b: Option<f64>) -> String {
@@ -75,21 +124,17 @@ pub fn draw_budget_rows(frame: &mut Frame, area: Rect, model: &Model, theme: &Th
         if let Some(note) = status_note(slo, model) {
             spans.push(Span::styled(format!("  {note}"), theme.tone(Tone::Warn)));
         } else if let Some(st) = st {
-            spans.push(Span::styled(
-                format!(
-                    "  burn 5m {} 1h {} 6h {}",
-                    burn_text(st.burn("5m")),
-                    burn_text(st.burn("1h")),
-                    burn_text(st.burn("6h"))
-                ),
-                theme.dim(),
-            ));
-            let tte = st
-                .time_to_exhaustion
-                .map_or_else(|| "∞".into(), short_duration);
-            spans.push(Span::raw(format!("  empty in {tte}")));
+            // The alert word sits right after the budget so that it is never the part cut off.
             if st.alert.is_some() {
                 spans.push(alert_span(st.alert, theme));
+            }
+            let used: usize = spans.iter().map(Span::width).sum();
+            let room = (area.width as usize).saturating_sub(used);
+            if let Some(extra) = budget_row_extras(st, theme)
+                .into_iter()
+                .find(|e| e.iter().map(Span::width).sum::<usize>() <= room)
+            {
+                spans.extend(extra);
             }
         }
         lines.push(Line::from(spans));
@@ -142,7 +187,19 @@ pub fn draw_budget_gauges(frame: &mut Frame, area: Rect, model: &Model, theme: &
             );
             continue;
         }
-        if let Some(st) = st {
+        if let Some(st) = st.filter(|st| !st.has_burn_data()) {
+            frame.render_widget(
+                Paragraph::new(Span::styled(" burn unknown (no data)", theme.dim())),
+                burns,
+            );
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::raw(format!(" {} ·", exhaustion_text(st))),
+                    Span::styled(" alert unknown", theme.dim()),
+                ])),
+                tail,
+            );
+        } else if let Some(st) = st {
             let windows: Vec<String> = st
                 .burn_rates
                 .iter()
@@ -163,13 +220,9 @@ pub fn draw_budget_gauges(frame: &mut Frame, area: Rect, model: &Model, theme: &
                 )),
                 burns2,
             );
-            let tte = st.time_to_exhaustion.map_or_else(
-                || "never at this burn".into(),
-                |d| format!("empty in {}", short_duration(d)),
-            );
             frame.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::raw(format!(" {tte} ·")),
+                    Span::raw(format!(" {} ·", exhaustion_text(st))),
                     alert_span(st.alert, theme),
                 ])),
                 tail,

@@ -40,27 +40,66 @@ fn symbol(p: Phase) -> &'static str {
     }
 }
 
-/// The second line of a step: took / left / hold.
-fn detail(model: &Model, r: &Rollout, i: usize) -> String {
+/// The second line of a step: took / left / hold, longest wording first; the compact layout
+/// takes the first that fits its cell.
+fn detail(model: &Model, r: &Rollout, i: usize) -> Vec<String> {
     let step = &r.steps[i];
     match phase_of(r, i) {
-        Phase::Done => r
-            .step_duration(i)
-            .map_or_else(|| "done".into(), |d| format!("took {}", short_duration(d))),
+        Phase::Done => r.step_duration(i).map_or_else(
+            || vec!["done".into()],
+            |d| vec![format!("took {}", short_duration(d)), short_duration(d)],
+        ),
         Phase::Current => match (r.state, r.hold_remaining(model.now)) {
-            (RolloutState::Paused, Some(left)) => format!("paused, {} left", short_duration(left)),
-            (RolloutState::Paused, None) => "paused".into(),
-            (_, Some(left)) if left.is_zero() => "hold done".into(),
-            (_, Some(left)) => format!("{} left", short_duration(left)),
-            (_, None) => "no hold".into(),
+            (RolloutState::Paused, Some(left)) => {
+                let left = short_duration(left);
+                // "paused 1m15s" would read as the time spent paused: keep "left".
+                vec![
+                    format!("paused, {left} left"),
+                    format!("‖ {left} left"),
+                    "paused".into(),
+                ]
+            }
+            (RolloutState::Paused, None) => vec!["paused".into()],
+            (_, Some(left)) if left.is_zero() => vec!["hold done".into(), "held".into()],
+            (_, Some(left)) => vec![
+                format!("{} left", short_duration(left)),
+                short_duration(left),
+            ],
+            (_, None) => vec!["no hold".into()],
         },
-        Phase::Skipped if i == r.step && r.state == RolloutState::Failed => "failed here".into(),
-        Phase::Skipped if i == r.step => "rolled back".into(),
-        Phase::Skipped => "skipped".into(),
-        Phase::Pending => step
-            .hold
-            .map_or_else(|| "final".into(), |h| format!("hold {}", short_duration(h))),
+        Phase::Skipped if i == r.step && r.state == RolloutState::Failed => {
+            vec!["failed here".into(), "failed".into()]
+        }
+        Phase::Skipped if i == r.step => vec!["rolled back".into(), "rolled bk".into()],
+        Phase::Skipped => vec!["skipped".into()],
+        Phase::Pending => step.hold.map_or_else(
+            || vec!["final".into()],
+            |h| {
+                let h = short_duration(h);
+                vec![format!("hold {h}"), h]
+            },
+        ),
     }
+}
+
+/// The first wording that leaves at least one blank column in a cell of `width` (cells never
+/// run together), else the shortest cut with an ellipsis; padded to `width`.
+fn fit_cell(candidates: &[String], width: usize) -> String {
+    let room = width.saturating_sub(1);
+    let text = candidates
+        .iter()
+        .find(|c| c.chars().count() <= room)
+        .cloned()
+        .unwrap_or_else(|| {
+            let shortest = candidates
+                .iter()
+                .min_by_key(|c| c.chars().count())
+                .cloned()
+                .unwrap_or_default();
+            let cut: String = shortest.chars().take(room.saturating_sub(1)).collect();
+            if room == 0 { cut } else { format!("{cut}…") }
+        });
+    format!("{text:<width$}")
 }
 
 fn style_for(theme: &Theme, p: Phase) -> ratatui::style::Style {
@@ -73,16 +112,7 @@ fn style_for(theme: &Theme, p: Phase) -> ratatui::style::Style {
 }
 
 fn eta_text(model: &Model, r: &Rollout) -> String {
-    match r.eta_to_full(model.now) {
-        Some(eta) if r.state == RolloutState::Paused => {
-            format!("ETA 100%: {} + pause", short_duration(eta))
-        }
-        Some(eta) => format!("ETA 100%: {}", short_duration(eta)),
-        None => match r.state {
-            RolloutState::Completed => "at 100%".into(),
-            _ => "stopped".into(),
-        },
-    }
+    r.eta(model.now).to_string()
 }
 
 fn hold_ratio(model: &Model, r: &Rollout) -> Option<(f64, String)> {
@@ -134,13 +164,12 @@ pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme)
     for (i, step) in r.steps.iter().enumerate() {
         let p = phase_of(r, i);
         let head = format!("{} {}%", symbol(p), step.weight);
-        let detail = detail(model, r, i);
         top.push(Span::styled(
-            format!("{head:<w$}", w = cell_w as usize),
+            fit_cell(&[head], cell_w as usize),
             style_for(theme, p),
         ));
         bottom.push(Span::styled(
-            format!("{detail:<w$}", w = cell_w as usize),
+            fit_cell(&detail(model, r, i), cell_w as usize),
             style_for(theme, p),
         ));
     }
@@ -236,7 +265,10 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         lines.push(Line::from(vec![
             Span::styled(format!(" {} {:>3}% ", symbol(p), step.weight), style),
             Span::styled(format!(" hold {hold:<7}"), theme.dim()),
-            Span::styled(detail(model, r, i), style_for(theme, p)),
+            Span::styled(
+                detail(model, r, i).into_iter().next().unwrap_or_default(),
+                style_for(theme, p),
+            ),
         ]));
     }
     lines.push(Line::from(Span::styled(
@@ -252,5 +284,19 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), text);
     if let Some(gauge) = hold_gauge(model, r, theme) {
         frame.render_widget(gauge, gauge_area);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_cell;
+
+    #[test]
+    fn cells_keep_a_gap_and_take_the_first_wording_that_fits() {
+        let paused = ["paused, 1m25s left".to_string(), "‖ 1m25s left".into()];
+        // 18 chars in an 18-wide cell would touch the next cell ("…leftfinal").
+        assert_eq!(fit_cell(&paused, 18), "‖ 1m25s left      ");
+        assert_eq!(fit_cell(&paused, 19), "paused, 1m25s left ");
+        assert_eq!(fit_cell(&["rolled back".into()], 8), "rolled… ");
     }
 }
