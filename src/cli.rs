@@ -16,7 +16,7 @@ use crate::sim::Scenario;
         prompts, each written to an audit log.\n\n\
         Without a command, runs against the configured sources (see config.example.toml).\n\
         Try it with no setup at all:  rollout-console demo",
-    after_help = "Keys: p promote · space pause/resume · r roll back · w chart window · tab focus · ? help · q quit"
+    after_help = crate::app::keymap::cli_keys_text()
 )]
 pub struct Cli {
     /// Config file (TOML). Default: $ROLLOUT_CONSOLE_CONFIG, then ~/.config/rollout-console/config.toml.

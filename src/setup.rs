@@ -39,6 +39,8 @@ pub struct Console {
     pub sequential_alpha: f64,
     /// Track selectors from the rollout's pod-template hashes, when the config names none.
     pub pod_hash_tracks: Option<PodHashTracks>,
+    /// The Prometheus selectors, to show the queries as sent; `None` for the simulator.
+    pub query_selectors: Option<Selectors>,
 }
 
 impl Console {
@@ -57,6 +59,7 @@ impl Console {
         model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
         model.pod_hash_tracks = self.pod_hash_tracks;
+        model.query_selectors = self.query_selectors;
         for line in self.intro {
             model.push_event(EventLevel::Info, line);
         }
@@ -137,6 +140,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         judge_thresholds: Default::default(),
         sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
         pod_hash_tracks: None,
+        query_selectors: None,
     }
 }
 
@@ -361,6 +365,7 @@ pub fn from_config(
         rollout: name.clone(),
     };
     let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
+    let query_selectors = Some(selectors.clone());
     let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
     let panels = config
         .metrics
@@ -427,6 +432,7 @@ pub fn from_config(
         judge_thresholds: config.judge.thresholds(),
         sequential_alpha: config.judge.alpha,
         pod_hash_tracks,
+        query_selectors,
     })
 }
 

@@ -98,12 +98,15 @@ fn read_only_keys_open_no_prompt_and_send_nothing() {
         KeyCode::Char(' '),
         KeyCode::Char('r'),
         KeyCode::Char('y'),
-        KeyCode::Enter,
     ] {
         let effects = h.press(key);
         assert!(act(&effects).is_none(), "{key:?}");
         assert_eq!(h.model.overlay, Overlay::None, "{key:?} opened something");
     }
+    // Enter opens the metric's detail: a view, so it works in watch mode, and sends nothing.
+    assert!(act(&h.press(KeyCode::Enter)).is_none());
+    assert!(matches!(h.model.overlay, Overlay::Detail { .. }));
+    h.press(KeyCode::Esc);
     let events = h.events_text();
     assert!(
         events.contains("read-only: promote is disabled in watch mode"),
@@ -751,5 +754,204 @@ fn undo_names_what_it_restores_and_sends_the_step_seen() {
     assert_eq!(
         (receipt.action.as_str(), receipt.operation.as_str()),
         ("undo", "rollback_executed")
+    );
+}
+
+#[test]
+fn enter_opens_the_selected_metrics_detail_which_scrolls_and_closes() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(20);
+    h.press(KeyCode::Char('j'));
+    assert!(h.press(KeyCode::Enter).is_empty());
+    assert_eq!(
+        h.model.overlay,
+        Overlay::Detail {
+            metric: 1,
+            scroll: 0
+        }
+    );
+    h.press(KeyCode::Char('j'));
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Char('k'));
+    assert_eq!(
+        h.model.overlay,
+        Overlay::Detail {
+            metric: 1,
+            scroll: 1
+        }
+    );
+    h.press(KeyCode::Up);
+    h.press(KeyCode::Up);
+    assert!(matches!(h.model.overlay, Overlay::Detail { scroll: 0, .. }));
+    // Action keys do nothing here: the detail is for reading.
+    assert!(h.press(KeyCode::Char('p')).is_empty());
+    assert!(h.press(KeyCode::Char('r')).is_empty());
+    assert!(matches!(h.model.overlay, Overlay::Detail { .. }));
+    assert_eq!(h.model.focus, 1, "scrolling does not move the selection");
+    h.press(KeyCode::Esc);
+    assert_eq!(h.model.overlay, Overlay::None);
+    h.press(KeyCode::Enter);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.model.overlay, Overlay::None, "Enter closes it too");
+}
+
+#[test]
+fn the_detail_keeps_the_queries_each_poll_sent() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(4);
+    // The simulator answers by name: nothing is rendered, and the detail says so.
+    assert_eq!(
+        h.model.panels[0].sent_queries,
+        vec![
+            ("simulator series".to_string(), "sim:p95".to_string()),
+            (
+                "simulator buckets".to_string(),
+                "sim:latency_buckets".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn queries_are_rendered_per_track_as_prometheus_gets_them() {
+    use rollout_console::app::model::MetricPanel;
+    use rollout_console::domain::MetricDef;
+    use rollout_console::metrics::prometheus::{NO_TRACKS_YET, Selectors};
+    use rollout_console::metrics::{Counters, Tracks};
+    let mut p = MetricPanel::new(
+        MetricDef {
+            name: "error rate".into(),
+            unit: rollout_console::domain::Unit::Ratio,
+            gate: Default::default(),
+        },
+        r#"sum(rate(errors{$selector}[$window])) / sum(rate(requests{$selector, rollout="$rollout"}[$window]))"#.into(),
+    );
+    p.window = Some(std::time::Duration::from_secs(120));
+    p.counters = Some(Counters::Ratio {
+        errors: "errors_total{$selector}".into(),
+        total: "requests_total{$selector}".into(),
+    });
+    let sel = Selectors {
+        baseline: r#"job="checkout", track="baseline""#.into(),
+        canary: r#"job="checkout", track="canary""#.into(),
+        service: r#"job="checkout""#.into(),
+        rollout: "checkout".into(),
+    };
+    let sent = p.rendered_queries(Some(&sel), None);
+    assert_eq!(
+        sent[1],
+        (
+            "canary".to_string(),
+            r#"sum(rate(errors{job="checkout", track="canary"}[2m])) / sum(rate(requests{job="checkout", track="canary", rollout="checkout"}[2m]))"#.to_string()
+        )
+    );
+    assert_eq!(
+        sent[2],
+        (
+            "baseline errors".to_string(),
+            r#"errors_total{job="checkout", track="baseline"}"#.to_string()
+        )
+    );
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    // The pod-hash tracks of this poll win over the configured ones.
+    let tracks = Tracks {
+        baseline: r#"hash="a""#.into(),
+        canary: r#"hash="b""#.into(),
+    };
+    let sent = p.rendered_queries(Some(&sel), Some(&tracks));
+    assert!(
+        sent[5].1.contains(r#"requests_total{hash="b"}"#),
+        "{sent:?}"
+    );
+    // No selector yet: said, not sent.
+    let none = Selectors {
+        baseline: String::new(),
+        canary: String::new(),
+        ..sel
+    };
+    let sent = p.rendered_queries(Some(&none), None);
+    assert_eq!(sent[0].1, format!("(not sent: {NO_TRACKS_YET})"));
+}
+
+#[test]
+fn e_opens_the_whole_event_log_which_scrolls_by_event() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    for i in 0..20 {
+        update(
+            &mut h.model,
+            Msg::Notice(
+                rollout_console::app::model::EventLevel::Info,
+                format!("notice {i}"),
+            ),
+        );
+    }
+    let n = h.model.events.len();
+    assert!(n > 12, "enough events to page: {n}");
+    h.press(KeyCode::Char('e'));
+    assert_eq!(h.model.overlay, Overlay::Events { scroll: 0 });
+    h.press(KeyCode::PageDown);
+    assert_eq!(h.model.overlay, Overlay::Events { scroll: 10 });
+    h.press(KeyCode::Char('k'));
+    assert_eq!(h.model.overlay, Overlay::Events { scroll: 9 });
+    h.press(KeyCode::End);
+    assert_eq!(h.model.overlay, Overlay::Events { scroll: n - 1 });
+    h.press(KeyCode::Char('j'));
+    assert_eq!(
+        h.model.overlay,
+        Overlay::Events { scroll: n - 1 },
+        "stops at the oldest"
+    );
+    h.press(KeyCode::Home);
+    h.press(KeyCode::PageUp);
+    assert_eq!(h.model.overlay, Overlay::Events { scroll: 0 });
+    h.press(KeyCode::Esc);
+    assert_eq!(h.model.overlay, Overlay::None);
+}
+
+#[test]
+fn every_key_in_the_table_does_something_and_help_lists_them_all() {
+    use clap::CommandFactory;
+    use crossterm::event::KeyEvent;
+    use rollout_console::app::keymap::{KEYS, map_key};
+    let h = Harness::new(Scenario::Healthy, false);
+    for k in KEYS {
+        let first = k.key.split_whitespace().next().expect("a key");
+        let code = match first {
+            "space" => KeyCode::Char(' '),
+            "Enter" => KeyCode::Enter,
+            "Esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "S-tab" => KeyCode::BackTab,
+            "PgUp" => KeyCode::PageUp,
+            c => KeyCode::Char(c.chars().next().expect("a char")),
+        };
+        // Scrolling keys work in the views they scroll.
+        let mut model = h.model.clone();
+        if code == KeyCode::PageUp {
+            model.overlay = Overlay::Events { scroll: 0 };
+        }
+        if code == KeyCode::Esc {
+            model.overlay = Overlay::Help;
+        }
+        assert!(
+            map_key(&model, KeyEvent::new(code, KeyModifiers::NONE)).is_some(),
+            "{} is in the table but does nothing",
+            k.key
+        );
+    }
+    let help = rollout_console::cli::Cli::command()
+        .render_long_help()
+        .to_string();
+    for k in KEYS {
+        assert!(
+            help.contains(&format!("  {:<11}{}", k.key, k.what)),
+            "--help lacks {}: {help}",
+            k.key
+        );
+    }
+    assert!(
+        help.contains("--read-only disables p, P, space, r, t and u"),
+        "{help}"
     );
 }

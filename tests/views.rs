@@ -286,4 +286,61 @@ fn the_sparkline_covers_the_chosen_window() {
     let hour = h.render(80, 24);
     assert!(line_with(&hour, "Metric").contains("Canary 1h"), "{hour}");
     assert_ne!(spark(&fifteen), spark(&hour), "{fifteen}\n{hour}");
+#[test]
+fn detail_overlay_of_a_failing_metric() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    h.press(KeyCode::Enter);
+    let screen = h.render(160, 48);
+    // The whole reason and the query, which the table and the reason line cut.
+    assert!(screen.contains("Queries sent (last poll)"), "{screen}");
+    assert!(
+        screen.contains("simulator buckets: sim:latency_buckets"),
+        "{screen}"
+    );
+    both_sizes("detail_failing", &h);
+    // Scrolled to the end at 80x24: the last error section is reachable.
+    h.press(KeyCode::End);
+    let screen = h.render(80, 24);
+    assert!(screen.contains("Last error"), "{screen}");
+    insta::assert_snapshot!("detail_failing_end_80x24", screen);
+}
+
+#[test]
+fn events_overlay_shows_every_event_whole() {
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    h.press(KeyCode::Char('e'));
+    let newest = h.model.events.front().expect("events").text.clone();
+    let screen = h.render(80, 24);
+    // The newest event, whole though longer than a row: every word on screen, in order.
+    let flat: String = screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim_matches('│').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: Vec<&str> = newest.split_whitespace().collect();
+    assert!(words.iter().all(|w| flat.contains(w)), "{newest}\n{screen}");
+    both_sizes("events", &h);
+}
+
+#[test]
+fn help_names_every_key_of_the_table_and_every_disabled_action() {
+    use rollout_console::app::keymap::KEYS;
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(6);
+    h.press(KeyCode::Char('?'));
+    let screen = h.render(160, 48);
+    for k in KEYS {
+        assert!(
+            screen.contains(&format!(" {:<11}{}", k.key, k.what)),
+            "{} missing from the help: {screen}",
+            k.key
+        );
+    }
+    assert!(
+        screen.contains("READ-ONLY: p, P, space, r, t and u are disabled"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("help_read_only_80x24", h.render(80, 24));
 }

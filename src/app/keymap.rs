@@ -3,7 +3,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::model::{Model, Overlay};
-use super::msg::Msg;
+use super::msg::{Msg, ScrollTo};
+
+/// Rows (or events) a page key scrolls.
+const PAGE: isize = 10;
 use crate::backend::ActionKind;
 use crate::domain::RolloutState;
 
@@ -16,6 +19,20 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
         return Some(Msg::Quit);
     }
     match &model.overlay {
+        Overlay::Detail { .. } | Overlay::Events { .. } => match key.code {
+            KeyCode::Esc | KeyCode::Enter => Some(Msg::CloseOverlay),
+            KeyCode::Char('e') if matches!(model.overlay, Overlay::Events { .. }) => {
+                Some(Msg::CloseOverlay)
+            }
+            KeyCode::Char('q') => Some(Msg::Quit),
+            KeyCode::Down | KeyCode::Char('j') => Some(Msg::Scroll(ScrollTo::By(1))),
+            KeyCode::Up | KeyCode::Char('k') => Some(Msg::Scroll(ScrollTo::By(-1))),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Msg::Scroll(ScrollTo::By(PAGE))),
+            KeyCode::PageUp => Some(Msg::Scroll(ScrollTo::By(-PAGE))),
+            KeyCode::Home | KeyCode::Char('g') => Some(Msg::Scroll(ScrollTo::Top)),
+            KeyCode::End | KeyCode::Char('G') => Some(Msg::Scroll(ScrollTo::Bottom)),
+            _ => None,
+        },
         Overlay::Help => match key.code {
             KeyCode::Esc | KeyCode::Char('?') => Some(Msg::CloseOverlay),
             KeyCode::Char('q') => Some(Msg::Quit),
@@ -56,6 +73,8 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
                 }))
             }
             KeyCode::Char('w') => Some(Msg::CycleWindow),
+            KeyCode::Enter => Some(Msg::OpenDetail),
+            KeyCode::Char('e') => Some(Msg::OpenEvents),
             KeyCode::Tab | KeyCode::Down | KeyCode::Char('j') => Some(Msg::FocusNext),
             KeyCode::BackTab | KeyCode::Up | KeyCode::Char('k') => Some(Msg::FocusPrev),
             KeyCode::Esc => Some(Msg::CloseOverlay),
@@ -68,6 +87,13 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
 pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
     match &model.overlay {
         Overlay::Help => vec![("Esc", "close".into()), ("q", "quit".into())],
+        Overlay::Detail { .. } | Overlay::Events { .. } => vec![
+            ("j/k", "scroll".into()),
+            ("PgUp/PgDn", "page".into()),
+            ("Home/End", "top/end".into()),
+            ("Esc", "close".into()),
+            ("q", "quit".into()),
+        ],
         Overlay::Confirm(p) if p.moved_on.is_some() => vec![("Esc", "close".into())],
         Overlay::Confirm(p) if p.needs_override() => {
             vec![
@@ -82,6 +108,8 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
             if !model.settings.read_only && model.in_flight.is_none() {
                 action_keys(model, &mut keys);
             }
+            keys.push(("Enter", "detail".into()));
+            keys.push(("e", "events".into()));
             keys.push(("w", format!("window {}", model.chart_window.label())));
             keys.push(("tab", "focus".into()));
             keys.push(("?", "help".into()));
@@ -113,41 +141,130 @@ fn action_keys(model: &Model, keys: &mut Vec<(&'static str, String)>) {
     };
     // Undo is offered in the footer once the rollout has ended; mid-rollout, rollback is the way.
     let undo_shown = r.state.is_terminal();
-    for (key, kind, text) in [
-        ("p", ActionKind::Promote, "promote"),
-        ("P", ActionKind::PromoteFull, "full"),
-        ("space", space.0, space.1),
-        ("r", ActionKind::Rollback, "rollback"),
-        ("t", ActionKind::Retry, "retry"),
-        ("u", ActionKind::Undo, "undo"),
-    ] {
+    let table = KEYS.iter().filter_map(|k| match k.action? {
+        ActionKind::Pause => Some((k.key, space.0, space.1)),
+        kind => Some((k.key, kind, k.short)),
+    });
+    for (key, kind, text) in table {
         if offered(kind) && (kind != ActionKind::Undo || undo_shown) {
             keys.push((key, label(kind, text)));
         }
     }
 }
 
-/// Every key, for the `?` overlay.
-pub const HELP: &[(&str, &str)] = &[
-    (
+/// One key as the help overlay, the footer and `--help` describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyHelp {
+    /// As shown: `p`, `space`, `tab ↓ j`.
+    pub key: &'static str,
+    /// The footer's word for it.
+    pub short: &'static str,
+    /// The help overlay's and `--help`'s description.
+    pub what: &'static str,
+    /// The action it asks the backend for (space: pause or resume): disabled read-only.
+    pub action: Option<ActionKind>,
+}
+
+const fn key(key: &'static str, short: &'static str, what: &'static str) -> KeyHelp {
+    KeyHelp {
+        key,
+        short,
+        what,
+        action: None,
+    }
+}
+
+const fn action(
+    key: &'static str,
+    kind: ActionKind,
+    short: &'static str,
+    what: &'static str,
+) -> KeyHelp {
+    KeyHelp {
+        key,
+        short,
+        what,
+        action: Some(kind),
+    }
+}
+
+/// Every key: the one list the `?` overlay, the footer's action keys and `--help` are made
+/// from, so they cannot drift apart.
+pub const KEYS: &[KeyHelp] = &[
+    action(
         "p",
+        ActionKind::Promote,
+        "promote",
         "promote one step (y confirms; failing gates need name + reason)",
     ),
-    ("P", "promote fully: straight to 100% (if the backend can)"),
-    ("space", "pause / resume the rollout (confirm with y)"),
-    ("r", "roll back: all traffic to stable (confirm with y)"),
-    (
+    action(
+        "P",
+        ActionKind::PromoteFull,
+        "full",
+        "promote fully: straight to 100% (if the backend can)",
+    ),
+    action(
+        "space",
+        ActionKind::Pause,
+        "pause",
+        "pause / resume the rollout (confirm with y)",
+    ),
+    action(
+        "r",
+        ActionKind::Rollback,
+        "rollback",
+        "roll back: all traffic to stable (confirm with y)",
+    ),
+    action(
         "t",
+        ActionKind::Retry,
+        "retry",
         "retry an aborted rollout from step 1 (if the backend can)",
     ),
-    (
+    action(
         "u",
+        ActionKind::Undo,
+        "undo",
         "undo: restore the previous revision (Argo, or an undo command)",
     ),
-    ("w", "cycle the chart window: 5m / 15m / 1h"),
-    ("tab ↓ j", "focus the next metric"),
-    ("S-tab ↑ k", "focus the previous metric"),
-    ("?", "show / hide this help"),
-    ("Esc", "close any overlay; cancel a prompt"),
-    ("q  Ctrl-C", "quit (the rollout keeps going)"),
+    key(
+        "Enter",
+        "detail",
+        "the selected metric in full: reasons, figures, PromQL, errors",
+    ),
+    key("e", "events", "the whole event log, newest first"),
+    key(
+        "PgUp PgDn",
+        "scroll",
+        "scroll the detail and event views (also j k ↑ ↓ Home End)",
+    ),
+    key("w", "window", "cycle the chart window: 5m / 15m / 1h"),
+    key("tab ↓ j", "focus", "select the next metric"),
+    key("S-tab ↑ k", "focus", "select the previous metric"),
+    key("?", "help", "show / hide this help"),
+    key("Esc", "close", "close any overlay; cancel a prompt"),
+    key("q  Ctrl-C", "quit", "quit (the rollout keeps going)"),
 ];
+
+/// The action keys, as a sentence: `p, P, space, r, t and u`.
+pub fn action_keys_text() -> String {
+    let keys: Vec<&str> = KEYS
+        .iter()
+        .filter(|k| k.action.is_some())
+        .map(|k| k.key)
+        .collect();
+    match keys.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => keys.concat(),
+    }
+}
+
+/// The "Keys:" section of `--help`: every key of the table, one a line.
+pub fn cli_keys_text() -> String {
+    let mut text = String::from("Keys:\n");
+    for k in KEYS {
+        text.push_str(&format!("  {:<11}{}\n", k.key, k.what));
+    }
+    text.push_str(&format!("  (--read-only disables {})", action_keys_text()));
+    text
+}

@@ -13,7 +13,9 @@ use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
 use crate::domain::{
     BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, Severity, SloDef, Verdict,
 };
-use crate::metrics::{Counters, TrackSeries};
+use crate::metrics::prometheus::Selectors;
+use crate::metrics::template::{self, Vars};
+use crate::metrics::{Counters, TrackSeries, Tracks};
 
 /// How many poll intervals without a good sample make a panel STALE.
 pub const STALE_AFTER_POLLS: u32 = 3;
@@ -114,6 +116,8 @@ pub struct MetricPanel {
     pub error: Option<String>,
     /// Why the last answer had no series for a track, when the source could tell.
     pub empty: Option<crate::metrics::EmptyAnswer>,
+    /// The queries of the last poll as sent, `(what, query)`, for the detail view.
+    pub sent_queries: Vec<(String, String)>,
 }
 
 impl MetricPanel {
@@ -137,7 +141,65 @@ impl MetricPanel {
             last_good: None,
             error: None,
             empty: None,
+            sent_queries: Vec::new(),
         }
+    }
+
+    /// The queries a poll sends for this metric, rendered as Prometheus gets them: per track,
+    /// and the sequential judge's counters. Without selectors (the simulator) nothing is
+    /// rendered: the simulator answers the query by name.
+    pub fn rendered_queries(
+        &self,
+        selectors: Option<&Selectors>,
+        tracks: Option<&Tracks>,
+    ) -> Vec<(String, String)> {
+        let counters: Vec<(&str, &str)> = match &self.counters {
+            Some(Counters::Histogram(buckets)) => vec![("buckets", buckets.as_str())],
+            Some(Counters::Ratio { errors, total }) => {
+                vec![("errors", errors.as_str()), ("total", total.as_str())]
+            }
+            None => Vec::new(),
+        };
+        let Some(sel) = selectors else {
+            let mut out = vec![("simulator series".to_string(), self.query.clone())];
+            out.extend(
+                counters
+                    .iter()
+                    .map(|(what, q)| (format!("simulator {what}"), q.to_string())),
+            );
+            return out;
+        };
+        let (baseline, canary) = tracks.map_or((sel.baseline.as_str(), sel.canary.as_str()), |t| {
+            (t.baseline.as_str(), t.canary.as_str())
+        });
+        let render = |template: &str, selector: &str, window: Option<Duration>| {
+            if selector.trim().is_empty() {
+                return format!("(not sent: {})", crate::metrics::prometheus::NO_TRACKS_YET);
+            }
+            let nonempty = |s: &str| !s.trim().is_empty();
+            let vars = Vars {
+                selector: Some(selector),
+                service: Some(sel.service.as_str()).filter(|s| nonempty(s)),
+                window,
+                rollout: Some(sel.rollout.as_str()).filter(|s| nonempty(s)),
+            };
+            template::render(template, &vars).unwrap_or_else(|e| format!("(not sent: {e})"))
+        };
+        let window = Some(
+            self.window
+                .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW),
+        );
+        let mut out = Vec::new();
+        for (track, selector) in [("baseline", baseline), ("canary", canary)] {
+            out.push((track.to_string(), render(&self.query, selector, window)));
+        }
+        // Counters are read raw (no `$window`), as the source sends them.
+        for (what, template) in &counters {
+            for (track, selector) in [("baseline", baseline), ("canary", canary)] {
+                out.push((format!("{track} {what}"), render(template, selector, None)));
+            }
+        }
+        out
     }
 
     /// The verdict shown: a panel without a current good answer is NO DATA, never its old PASS.
@@ -390,6 +452,15 @@ pub enum Overlay {
     None,
     Help,
     Confirm(Box<Prompt>),
+    /// Everything about one metric (by index into `panels`), scrolled down `scroll` rows.
+    Detail {
+        metric: usize,
+        scroll: usize,
+    },
+    /// The whole event log, from the `scroll`-th newest event.
+    Events {
+        scroll: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,6 +542,9 @@ pub struct Model {
     pub actions: Vec<ActionKind>,
     /// Set when the track selectors come from the rollout's pod-template hashes.
     pub pod_hash_tracks: Option<PodHashTracks>,
+    /// The configured Prometheus selectors, to show the queries as sent; `None` for the
+    /// simulator.
+    pub query_selectors: Option<Selectors>,
     pub quit: bool,
 }
 
@@ -502,6 +576,7 @@ impl Model {
             permissions: None,
             actions: ActionKind::BASIC.to_vec(),
             pod_hash_tracks: None,
+            query_selectors: None,
             quit: false,
         }
     }

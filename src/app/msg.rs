@@ -14,6 +14,12 @@ pub enum Msg {
     Quit,
     ToggleHelp,
     CloseOverlay,
+    /// Enter: everything about the selected metric.
+    OpenDetail,
+    /// `e`: the whole event log.
+    OpenEvents,
+    /// Scroll the open detail or events view.
+    Scroll(ScrollTo),
     CycleWindow,
     FocusNext,
     FocusPrev,
@@ -47,4 +53,12 @@ pub enum Msg {
         result: Result<Rollout, ActionError>,
         audit_error: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrollTo {
+    /// Down (positive) or up (negative) by this many rows or events.
+    By(isize),
+    Top,
+    Bottom,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::effect::Effect;
 use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField};
-use super::msg::Msg;
+use super::msg::{Msg, ScrollTo};
 use crate::audit::{AuditRecord, VerdictRecord};
 use crate::backend::{ActionError, ActionKind, ActionRequest};
 use crate::domain::counts::Counts;
@@ -15,6 +15,9 @@ use crate::domain::policy::promotion_blockers;
 use crate::domain::sequential::{self, Decision};
 use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Unit, Verdict};
 use crate::metrics::{CountsQuery, FetchRequest, FetchResult, MetricQuery, SloQuery};
+
+/// Rows the detail view may scroll at most; the view stops at its last row anyway.
+pub const DETAIL_MAX_SCROLL: usize = 400;
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -74,6 +77,35 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::CloseOverlay => {
             model.overlay = Overlay::None;
+            vec![]
+        }
+        Msg::OpenDetail => {
+            if model.focus < model.panels.len() {
+                model.overlay = Overlay::Detail {
+                    metric: model.focus,
+                    scroll: 0,
+                };
+            }
+            vec![]
+        }
+        Msg::OpenEvents => {
+            model.overlay = Overlay::Events { scroll: 0 };
+            vec![]
+        }
+        Msg::Scroll(to) => {
+            // Events scroll by event (at most to the oldest); the detail by row, which only
+            // the view can count: it stops at the end, this only bounds the number.
+            let (scroll, last) = match &mut model.overlay {
+                Overlay::Events { scroll } => (scroll, model.events.len().saturating_sub(1)),
+                Overlay::Detail { scroll, .. } => (scroll, DETAIL_MAX_SCROLL),
+                _ => return vec![],
+            };
+            *scroll = match to {
+                ScrollTo::By(n) if n < 0 => scroll.saturating_sub(n.unsigned_abs()),
+                ScrollTo::By(n) => scroll.saturating_add(n.unsigned_abs()).min(last),
+                ScrollTo::Top => 0,
+                ScrollTo::Bottom => last,
+            };
             vec![]
         }
         Msg::CycleWindow => {
@@ -249,6 +281,11 @@ fn fetch_metrics(model: &mut Model) -> Effect {
             .as_ref()
             .and_then(|p| p.tracks(model.rollout.as_ref())),
     };
+    // What this poll sends, as sent, for the detail view.
+    for p in &mut model.panels {
+        p.sent_queries =
+            p.rendered_queries(model.query_selectors.as_ref(), request.tracks.as_ref());
+    }
     Effect::FetchMetrics {
         generation: model.polls.metrics_generation,
         request,

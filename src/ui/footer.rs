@@ -22,7 +22,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ));
     }
     let mut keys = footer_keys(model);
-    // On a narrow terminal the view keys go first; the action keys, help and quit stay.
+    // On a narrow terminal the view keys go first (Enter, the way to the whole story, last);
+    // the action keys, help and quit stay.
     let width = |keys: &[(&str, String)], spans: &[Span]| {
         spans.iter().map(Span::width).sum::<usize>()
             + keys
@@ -30,7 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                 .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
                 .sum::<usize>()
     };
-    for droppable in ["tab", "w"] {
+    for droppable in ["tab", "e", "w", "Enter"] {
         if width(&keys, &spans) <= usize::from(area.width) {
             break;
         }

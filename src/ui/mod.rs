@@ -1,6 +1,8 @@
 //! View functions: they read the model and draw; they never do I/O.
 
 mod chart;
+mod detail;
+mod events;
 mod evidence;
 mod footer;
 mod header;

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::Theme;
 use crate::app::Model;
 use crate::app::explain::Tone;
-use crate::app::keymap::HELP;
+use crate::app::keymap::{KEYS, action_keys_text};
 use crate::app::model::{Overlay, Prompt, PromptField};
 use crate::backend::ActionKind;
 
@@ -24,7 +24,7 @@ fn fit(text: &str, width: usize) -> String {
     out
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -39,23 +39,30 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Overlay::None => {}
         Overlay::Help => draw_help(frame, area, model, theme),
         Overlay::Confirm(p) => draw_prompt(frame, area, p, model, theme),
+        Overlay::Detail { metric, scroll } => {
+            super::detail::draw(frame, area, model, *metric, *scroll, theme)
+        }
+        Overlay::Events { scroll } => super::events::draw(frame, area, model, *scroll, theme),
     }
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let mut lines: Vec<Line> = HELP
+    let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| {
+        .map(|k| {
             Line::from(vec![
-                Span::styled(format!(" {k:<11}"), theme.bold()),
-                Span::raw(*what),
+                Span::styled(format!(" {:<11}", k.key), theme.bold()),
+                Span::raw(k.what),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
     if model.settings.read_only {
         lines.push(Line::from(Span::styled(
-            " READ-ONLY: p, space and r are disabled in watch mode.",
+            format!(
+                " READ-ONLY: {} are disabled in watch mode.",
+                action_keys_text()
+            ),
             theme.tone(Tone::Warn),
         )));
     }

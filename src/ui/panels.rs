@@ -231,7 +231,7 @@ pub fn draw_budget_gauges(frame: &mut Frame, area: Rect, model: &Model, theme: &
     }
 }
 
-fn event_symbol(level: EventLevel) -> &'static str {
+pub(super) fn event_symbol(level: EventLevel) -> &'static str {
     match level {
         EventLevel::Info => "·",
         EventLevel::Good => "✓",
