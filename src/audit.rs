@@ -47,6 +47,12 @@ pub const GATE_OVERRIDE: &str = "gate_override";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    /// Names this receipt, so a later one can resolve it (`<time>-<rollout>-<action>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `id` of the receipt whose `unknown` outcome this one resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolves: Option<String>,
     /// RFC 3339, UTC.
     pub time: DateTime<Utc>,
     /// `$USER@host`.
@@ -62,16 +68,29 @@ pub struct AuditRecord {
     /// `rollback_executed` or `gate_override`.
     #[serde(default)]
     pub operation: String,
+    /// 0-based step index (people see `from_step + 1`); `from_step` in receipts written before
+    /// the rename.
+    #[serde(rename = "from_step_index", alias = "from_step")]
     pub from_step: usize,
     pub from_weight: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// 0-based, like `from_step_index`.
+    #[serde(
+        rename = "to_step_index",
+        alias = "to_step",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub to_step: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_weight: Option<u8>,
     pub verdicts: Vec<VerdictRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub override_reason: Option<String>,
-    /// `pending` in the draft; `ok`, `conflict`, `rejected` or `unknown` once the backend answered.
+    /// Set when the action was sent while the rollout could not be read (an emergency rollback):
+    /// why, and that the steps and weights are the last known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_unknown: Option<String>,
+    /// `pending` in the draft; `ok`, `conflict`, `rejected` or `unknown` once the backend answered;
+    /// `confirmed` or `not_applied` in the receipt that resolves an `unknown` one (`resolves`).
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -144,35 +163,68 @@ pub fn select<'a>(
         .collect()
 }
 
-/// One line per receipt, for people.
+/// One line per receipt, for people. Columns are as wide as their widest cell.
 pub fn render_table(records: &[&AuditRecord]) -> String {
-    let mut out = String::from(
-        "TIME                  ACTOR                ROLLOUT      OPERATION            STEP       RESULT    NOTE\n",
-    );
-    for r in records {
-        let step = match r.to_step {
-            Some(to) if to != r.from_step => format!("{} → {}", r.from_step + 1, to + 1),
-            _ => format!("{}", r.from_step + 1),
-        };
-        let op = if r.operation.is_empty() {
-            r.action.as_str()
-        } else {
-            r.operation.as_str()
-        };
-        let note = match (&r.override_reason, &r.message) {
-            (Some(o), _) => format!("OVERRIDE: {o}"),
-            (None, Some(m)) => m.clone(),
-            _ => String::new(),
-        };
-        out.push_str(&format!(
-            "{:<21} {:<20} {:<12} {:<20} {:<10} {:<9} {note}\n",
-            r.time.format("%Y-%m-%dT%H:%M:%SZ"),
-            r.actor,
-            r.rollout,
-            op,
-            step,
-            r.result
-        ));
+    let header = [
+        "TIME",
+        "ACTOR",
+        "ROLLOUT",
+        "OPERATION",
+        "STEP",
+        "RESULT",
+        "NOTE",
+    ];
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|r| {
+            let step = match r.to_step {
+                Some(to) if to != r.from_step => format!("{} → {}", r.from_step + 1, to + 1),
+                _ => format!("{}", r.from_step + 1),
+            };
+            let op = if r.operation.is_empty() {
+                r.action.as_str()
+            } else {
+                r.operation.as_str()
+            };
+            let note = match (&r.override_reason, &r.message) {
+                (Some(o), _) => format!("OVERRIDE: {o}"),
+                (None, Some(m)) => m.clone(),
+                _ => String::new(),
+            };
+            [
+                r.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                r.actor.clone(),
+                r.rollout.clone(),
+                op.to_string(),
+                step,
+                r.result.clone(),
+                note,
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                // Pad by characters: `→` is one column, three bytes.
+                let pad = widths[i] - cell.chars().count() + 1;
+                out.push_str(cell);
+                out.push_str(&" ".repeat(pad));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
     }
     out
 }
@@ -183,6 +235,8 @@ mod tests {
 
     fn record(result: &str) -> AuditRecord {
         AuditRecord {
+            id: None,
+            resolves: None,
             time: DateTime::<Utc>::UNIX_EPOCH,
             actor: "alice@bastion".into(),
             ssh_client: Some("10.1.2.3".into()),
@@ -203,6 +257,7 @@ mod tests {
                 sequential: None,
             }],
             override_reason: None,
+            state_unknown: None,
             result: result.into(),
             message: None,
             response: None,
@@ -269,5 +324,40 @@ mod tests {
         std::fs::write(&path, "{not json}\n").expect("write");
         let err = AuditLog::new(path).read_all().unwrap_err();
         assert!(err.contains("audit.jsonl:1:"), "{err}");
+    }
+
+    #[test]
+    fn table_columns_stay_aligned_whatever_the_result() {
+        let mut ovr = record("inconclusive");
+        ovr.operation = GATE_OVERRIDE.into();
+        ovr.to_step = None;
+        let ok = record("ok");
+        let table = render_table(&[&ovr, &ok]);
+        // Every NOTE/RESULT column starts where its header does.
+        let lines: Vec<&str> = table.lines().collect();
+        let at = |l: &str, what: &str| l.find(what).map(|b| l[..b].chars().count());
+        let result_col = at(lines[0], "RESULT");
+        assert_eq!(at(lines[1], "inconclusive"), result_col, "{table}");
+        assert_eq!(at(lines[2], "ok"), result_col, "{table}");
+        let step_col = at(lines[0], "STEP");
+        assert_eq!(at(lines[2], "1 → 2"), step_col, "{table}");
+    }
+
+    #[test]
+    fn step_fields_say_they_are_0_based_indexes_and_old_receipts_still_read() {
+        let json = serde_json::to_value(record("ok")).expect("json");
+        assert_eq!(json["from_step_index"], 0, "{json}");
+        assert_eq!(json["to_step_index"], 1, "{json}");
+        assert!(json.get("from_step").is_none(), "{json}");
+        let mut old = json.clone();
+        let obj = old.as_object_mut().expect("object");
+        obj.remove("from_step_index");
+        obj.remove("to_step_index");
+        obj.insert("from_step".into(), 2.into());
+        obj.insert("to_step".into(), 3.into());
+        let back: AuditRecord = serde_json::from_value(old).expect("old receipt");
+        assert_eq!((back.from_step, back.to_step), (2, Some(3)));
+        // People read 1-based: index 2 → 3 is "3 → 4".
+        assert!(render_table(&[&back]).contains("3 → 4"));
     }
 }

@@ -310,7 +310,10 @@ async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8>
             }
         }
         let mut r = report(&model, args.override_reason.as_deref());
-        let done = !args.wait || r.ready_to_promote || rollback_advised(&r);
+        let done = !args.wait
+            || r.ready_to_promote
+            || rollback_advised(&r)
+            || r.verdict == rollout_console::app::check::Overall::Completed;
         let timed_out = args.wait && !done && started.elapsed() >= args.timeout;
         if timed_out {
             r.summary.push(format!(
@@ -364,6 +367,8 @@ fn record_override(
 ) -> color_eyre::Result<()> {
     use rollout_console::audit::{AuditRecord, VerdictRecord};
     let record = AuditRecord {
+        id: None,
+        resolves: None,
         time: Utc::now(),
         actor: model.settings.actor.clone(),
         ssh_client: model.settings.ssh_client.clone(),
@@ -388,6 +393,7 @@ fn record_override(
             })
             .collect(),
         override_reason: r.override_reason.clone(),
+        state_unknown: None,
         result: format!("{:?}", r.verdict).to_lowercase(),
         message: Some(r.policy.join("; ")),
         response: None,

@@ -302,3 +302,88 @@ fn an_slo_without_data_prints_unknown_not_no_alert() {
         "{text}"
     );
 }
+
+#[test]
+fn a_completed_rollout_says_completed_and_exits_0() {
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(10);
+    for _ in 0..10 {
+        let r = h.sim.rollout_mut();
+        if r.state == rollout_console::domain::RolloutState::Completed {
+            break;
+        }
+        let step = r.step;
+        r.promote(step, h.now).expect("promote");
+    }
+    h.advance(4);
+    let r = report(&h.model, None);
+    assert_eq!(
+        (r.verdict, r.exit_code),
+        (Overall::Completed, 0),
+        "{:?}",
+        r.summary
+    );
+    assert!(!r.ready_to_promote);
+    assert!(
+        r.summary[0].starts_with("completed: v1.2.3 serves 100% of traffic"),
+        "{:?}",
+        r.summary
+    );
+    let text = render_human(&r);
+    assert!(text.contains("VERDICT: COMPLETED (exit 0)"), "{text}");
+    assert!(
+        text.contains("READY_TO_PROMOTE: NO (completed: nothing left to promote)"),
+        "{text}"
+    );
+    assert!(!text.contains("INCONCLUSIVE"), "{text}");
+    let v = serde_json::to_value(&r).expect("json");
+    assert_eq!(v["verdict"], "completed");
+}
+
+#[test]
+fn steps_are_1_based_for_people_and_an_index_in_json() {
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(10);
+    let step = h.sim.rollout().step;
+    h.sim
+        .rollout_mut()
+        .promote(step, h.now)
+        .expect("to the second step");
+    h.advance(2);
+    let r = report(&h.model, None);
+    let text = render_human(&r);
+    assert!(text.starts_with("checkout: step 2 at 25%"), "{text}");
+    let v = serde_json::to_value(&r).expect("json");
+    assert_eq!(v["step_index"], 1, "{v}");
+    assert!(v.get("step").is_none(), "the ambiguous key is gone: {v}");
+}
+
+#[test]
+fn not_ready_says_why_on_the_same_line() {
+    let mut h = Harness::new(Scenario::LatencyRegression, true);
+    h.advance(130);
+    let r = report(&h.model, None);
+    let text = render_human(&r);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("READY_TO_PROMOTE:"))
+        .expect("the line");
+    assert!(!line.contains("see above"), "{line}");
+    assert!(
+        line.starts_with("READY_TO_PROMOTE: NO (") && line.len() > 30,
+        "{line}"
+    );
+}
+
+#[test]
+fn a_failing_check_says_the_advice_is_the_consoles() {
+    let mut h = Harness::new(Scenario::LatencyRegression, true);
+    h.advance(130);
+    let text = render_human(&report(&h.model, None));
+    assert!(
+        text.contains("VERDICT: FAIL (exit 1); console advises roll back"),
+        "{text}"
+    );
+    // The rollout's own state is the controller's: it is still progressing.
+    assert!(text.starts_with("checkout: step "), "{text}");
+}

@@ -171,7 +171,7 @@ fn summary(report: &Value, code: i32) -> String {
     };
     format!(
         "exit {code} step {} weight {} | {} | {}",
-        report["step"],
+        report["step_index"],
         report["canary_weight"],
         line(P95),
         line(ERRORS)
@@ -341,7 +341,7 @@ fn run(engine: Engine) {
             tally.evaluations += 1;
             *tally.exit_codes.entry(code).or_default() += 1;
             let step = (
-                report["step"].as_i64().unwrap_or(-1),
+                report["step_index"].as_i64().unwrap_or(-1),
                 report["canary_weight"].as_i64().unwrap_or(-1),
             );
             if tally.steps.last() != Some(&step) {

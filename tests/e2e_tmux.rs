@@ -49,7 +49,10 @@ fn demo_shows_the_header_promotes_and_rolls_back() {
     assert_eq!(audit[0]["action"], "promote");
     assert_eq!(audit[0]["result"], "ok");
     assert_eq!(
-        (audit[0]["from_step"].as_u64(), audit[0]["to_step"].as_u64()),
+        (
+            audit[0]["from_step_index"].as_u64(),
+            audit[0]["to_step_index"].as_u64()
+        ),
         (Some(0), Some(1))
     );
     assert_eq!(audit[0]["verdicts"].as_array().map(Vec::len), Some(4));

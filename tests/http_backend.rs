@@ -17,7 +17,7 @@ fn request(kind: ActionKind, expected_step: usize) -> ActionRequest {
     ActionRequest {
         kind,
         rollout: "checkout".into(),
-        expected_step,
+        expected_step: Some(expected_step),
         actor: "alice@bastion".into(),
         reason: "test".into(),
     }

@@ -47,7 +47,7 @@ fn promote_needs_y_and_carries_the_step_the_user_saw() {
             request.expected_step,
             request.rollout.as_str()
         ),
-        (ActionKind::Promote, 0, "checkout")
+        (ActionKind::Promote, Some(0), "checkout")
     );
     assert_eq!(request.actor, "alice@bastion");
     assert_eq!(receipt.verdicts.len(), 4);
@@ -176,7 +176,7 @@ fn after_an_action_the_rollout_is_re_read_before_another_prompt() {
     h.press(KeyCode::Char('p'));
     let effects = h.press(KeyCode::Char('y'));
     let (request, _) = act(&effects).expect("sent");
-    let step = request.expected_step;
+    let step = request.expected_step.expect("the step seen");
     h.sim
         .rollout_mut()
         .promote(step, h.now)
@@ -546,7 +546,7 @@ fn capital_p_promotes_fully_and_the_receipt_says_deployment_complete() {
     let (request, receipt) = act(&effects).expect("y sends it");
     assert_eq!(
         (request.kind, request.expected_step),
-        (ActionKind::PromoteFull, 0)
+        (ActionKind::PromoteFull, Some(0))
     );
     assert_eq!(
         (receipt.action.as_str(), receipt.operation.as_str()),
@@ -750,7 +750,10 @@ fn undo_names_what_it_restores_and_sends_the_step_seen() {
     );
     let effects = h.press(KeyCode::Char('y'));
     let (request, receipt) = act(&effects).expect("sent");
-    assert_eq!((request.kind, request.expected_step), (ActionKind::Undo, 0));
+    assert_eq!(
+        (request.kind, request.expected_step),
+        (ActionKind::Undo, Some(0))
+    );
     assert_eq!(
         (receipt.action.as_str(), receipt.operation.as_str()),
         ("undo", "rollback_executed")
@@ -953,5 +956,274 @@ fn every_key_in_the_table_does_something_and_help_lists_them_all() {
     assert!(
         help.contains("--read-only disables p, P, space, r, t and u"),
         "{help}"
+    );
+}
+
+/// Sends `key` + `y`, answers the action with an UNKNOWN outcome (a 500), then lets the next read
+/// come from the simulator. Returns the first receipt and the follow-up one.
+fn unknown_then_read(
+    h: &mut Harness,
+    key: KeyCode,
+    apply: bool,
+) -> (
+    rollout_console::audit::AuditRecord,
+    rollout_console::audit::AuditRecord,
+) {
+    h.press(key);
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("sent");
+    let (request, first) = (request.clone(), receipt.clone());
+    if apply {
+        rollout_console::sim::backend::apply(&mut h.sim, &request, false, h.now)
+            .expect("the simulator applies it");
+    }
+    let more = update(
+        &mut h.model,
+        Msg::ActionFinished {
+            kind: request.kind,
+            at: h.now,
+            result: Err(ActionError::Unknown("HTTP 500 from the deploy API".into())),
+            audit_error: None,
+        },
+    );
+    let (level, status) = h.model.action_status.clone().expect("a status line");
+    assert_eq!(level, rollout_console::app::model::EventLevel::Bad);
+    assert!(status.contains("outcome UNKNOWN"), "{status}");
+    // The re-read that follows the action answers from the simulator.
+    h.answer(more);
+    let follow_up = h
+        .pending
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit { receipt } => Some((**receipt).clone()),
+            _ => None,
+        })
+        .expect("a follow-up receipt");
+    (first, follow_up)
+}
+
+#[test]
+fn an_unknown_pause_that_did_not_apply_is_resolved_by_the_next_read() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    let (first, follow_up) = unknown_then_read(&mut h, KeyCode::Char(' '), false);
+    let said = "pause did not take effect: still PROGRESSING at step 1 (5%)";
+    assert!(h.events_text().contains(said), "{}", h.events_text());
+    let (_, status) = h.model.action_status.clone().expect("status");
+    assert_eq!(status, said);
+    assert!(h.render(80, 24).contains("pause did not take effect"));
+    assert_eq!(follow_up.result, "not_applied");
+    assert!(first.id.is_some());
+    assert_eq!(
+        follow_up.resolves, first.id,
+        "it points at the first receipt"
+    );
+    assert_ne!(follow_up.id, first.id);
+    assert_eq!(follow_up.operation, "rollout_paused");
+    assert!(
+        follow_up
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains(said)),
+        "{:?}",
+        follow_up.message
+    );
+    // Decided once: a later read writes nothing more.
+    h.pending.clear();
+    h.advance(4);
+    assert!(
+        !h.pending.iter().any(|e| matches!(e, Effect::Audit { .. })),
+        "{:?}",
+        h.pending
+    );
+}
+
+#[test]
+fn an_unknown_pause_that_applied_is_confirmed_by_the_next_read() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    let (first, follow_up) = unknown_then_read(&mut h, KeyCode::Char(' '), true);
+    let said = "pause took effect: PAUSED at step 1 (5%)";
+    assert!(h.events_text().contains(said), "{}", h.events_text());
+    assert_eq!(
+        h.model.action_status.clone().map(|s| s.1).as_deref(),
+        Some(said)
+    );
+    assert_eq!(
+        (follow_up.result.as_str(), follow_up.resolves.clone()),
+        ("confirmed", first.id.clone())
+    );
+}
+
+#[test]
+fn a_stale_prompt_names_the_step_seen_and_the_step_now_as_the_header_does() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char('p'));
+    h.advance(40);
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("prompt still open")
+    };
+    let moved = prompt.moved_on.clone().expect("moved on");
+    assert!(
+        moved.contains("you saw step 1 (5%, PROGRESSING), now step 2 (25%, PROGRESSING)"),
+        "{moved}"
+    );
+    let screen = h.render(80, 24);
+    assert!(screen.contains("step 2/4 · 25%"), "{screen}");
+    assert!(screen.contains("now step 2 (25%"), "{screen}");
+}
+
+#[test]
+fn the_resume_prompt_says_the_hold_continues_not_restarts() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char(' '));
+    let effects = h.press(KeyCode::Char('y'));
+    run_on_sim(&mut h, &effects);
+    h.advance(20);
+    h.press(KeyCode::Char(' '));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("resume opens a prompt")
+    };
+    assert_eq!(prompt.action, ActionKind::Resume);
+    let screen = h.render(80, 24);
+    assert!(!screen.contains("restarts"), "{screen}");
+    assert!(
+        screen.contains("the hold continues where it stopped ("),
+        "{screen}"
+    );
+}
+
+/// Makes the next rollout read fail, as a backend that is down would.
+fn fail_reads(h: &mut Harness, why: &str) {
+    let effects = update(&mut h.model, Msg::RolloutChanged);
+    let Some(Effect::FetchRollout { generation, .. }) = effects.first().cloned() else {
+        panic!("a read: {effects:?}")
+    };
+    update(
+        &mut h.model,
+        Msg::RolloutFetched {
+            generation,
+            at: h.now,
+            result: Err(why.into()),
+        },
+    );
+}
+
+#[test]
+fn rollback_is_possible_with_the_state_unknown_and_says_so() {
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    h.advance(10);
+    // The console started while the backend was down: nothing was ever read.
+    h.model.rollout = None;
+    fail_reads(&mut h, "HTTP 503 from the deploy API");
+    for key in [KeyCode::Char('p'), KeyCode::Char(' ')] {
+        h.press(key);
+        assert_eq!(h.model.overlay, Overlay::None, "{key:?}: only rollback");
+    }
+    assert!(h.press(KeyCode::Char('r')).is_empty(), "r alone never acts");
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!(
+            "r opens a prompt with the state unknown: {}",
+            h.events_text()
+        )
+    };
+    assert_eq!(
+        prompt.state_unknown.as_deref(),
+        Some("HTTP 503 from the deploy API")
+    );
+    let screen = h.render(80, 24);
+    assert!(
+        screen.contains("The rollout's state is unknown (last read failed: HTTP 503"),
+        "{screen}"
+    );
+    assert!(screen.contains("Roll back anyway?"), "{screen}");
+    let effects = h.press(KeyCode::Char('y'));
+    let (request, receipt) = act(&effects).expect("y sends the rollback");
+    assert_eq!(
+        (request.kind, request.expected_step),
+        (ActionKind::Rollback, None),
+        "no step check: the step is unknown"
+    );
+    assert!(
+        receipt
+            .state_unknown
+            .as_deref()
+            .is_some_and(|s| s.contains("the last read failed (HTTP 503")),
+        "{:?}",
+        receipt.state_unknown
+    );
+    assert!(
+        h.events_text()
+            .contains("roll back sent by alice@bastion with the rollout's state unknown"),
+        "{}",
+        h.events_text()
+    );
+    // The simulator takes a rollback without a step, as the deploy API does.
+    let rolled = run_on_sim(&mut h, &effects);
+    assert_eq!(rolled.state, RolloutState::RolledBack);
+}
+
+#[test]
+fn read_only_refuses_even_an_unknown_state_rollback() {
+    let mut h = Harness::new(Scenario::Healthy, true);
+    h.advance(10);
+    fail_reads(&mut h, "connection refused");
+    assert!(act(&h.press(KeyCode::Char('r'))).is_none());
+    assert_eq!(h.model.overlay, Overlay::None);
+    assert!(h.events_text().contains("read-only: roll back is disabled"));
+}
+
+#[test]
+fn an_unknown_state_prompt_steps_aside_when_the_rollout_reads_again() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    fail_reads(&mut h, "timeout");
+    h.press(KeyCode::Char('r'));
+    assert!(matches!(&h.model.overlay, Overlay::Confirm(p) if p.state_unknown.is_some()));
+    h.advance(2);
+    let effects = h.press(KeyCode::Char('y'));
+    assert!(act(&effects).is_none(), "decide again on the known state");
+    assert!(
+        h.events_text().contains("roll back was not sent"),
+        "{}",
+        h.events_text()
+    );
+}
+
+#[test]
+fn the_why_line_keeps_the_consoles_advice_apart_from_what_the_controller_did() {
+    use rollout_console::app::explain::why;
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    h.advance(130);
+    let (_, line) = why(&h.model);
+    assert!(
+        line.starts_with("console advises roll back: p95 latency"),
+        "{line}"
+    );
+    assert!(h.render(80, 24).contains("» console advises roll back:"));
+    // What the controller did is said as its own: a pause by a person.
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(10);
+    h.press(KeyCode::Char(' '));
+    let effects = h.press(KeyCode::Char('y'));
+    run_on_sim(&mut h, &effects);
+    let (_, line) = why(&h.model);
+    assert!(line.starts_with("paused by alice@bastion"), "{line}");
+    assert!(!line.contains("console advises"), "{line}");
+}
+
+#[test]
+fn a_fail_on_a_hold_metric_is_advice_to_hold_not_a_hold() {
+    use rollout_console::app::explain::why;
+    let mut h = Harness::new(Scenario::LatencyRegression, false);
+    // Not critical: the judge's FAIL advises a hold rather than a rollback.
+    h.model.panels[0].critical = false;
+    h.advance(130);
+    let (_, line) = why(&h.model);
+    assert!(
+        line.starts_with("console advises hold: p95 latency"),
+        "{line}"
     );
 }

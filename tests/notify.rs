@@ -44,11 +44,13 @@ fn promote() -> Effect {
     let request = ActionRequest {
         kind: ActionKind::Promote,
         rollout: "checkout".into(),
-        expected_step: 0,
+        expected_step: Some(0),
         actor: "alice@bastion".into(),
         reason: String::new(),
     };
     let receipt = AuditRecord {
+        id: None,
+        resolves: None,
         time: Utc::now(),
         actor: "alice@bastion".into(),
         ssh_client: None,
@@ -61,6 +63,7 @@ fn promote() -> Effect {
         to_weight: Some(25),
         verdicts: vec![],
         override_reason: None,
+        state_unknown: None,
         result: "pending".into(),
         message: None,
         response: None,

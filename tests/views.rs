@@ -286,6 +286,8 @@ fn the_sparkline_covers_the_chosen_window() {
     let hour = h.render(80, 24);
     assert!(line_with(&hour, "Metric").contains("Canary 1h"), "{hour}");
     assert_ne!(spark(&fifteen), spark(&hour), "{fifteen}\n{hour}");
+}
+
 #[test]
 fn detail_overlay_of_a_failing_metric() {
     let mut h = Harness::new(Scenario::LatencyRegression, false);

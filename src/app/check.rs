@@ -16,13 +16,16 @@ pub enum Overall {
     Pass,
     Fail,
     Inconclusive,
+    /// The rollout already finished (canary at 100%): nothing is left to judge or block.
+    Completed,
 }
 
 impl Overall {
-    /// 0 = pass, 1 = fail, 3 = inconclusive (2 is usage or config error, decided earlier).
+    /// 0 = pass or completed, 1 = fail, 3 = inconclusive (2 is usage or config error, decided
+    /// earlier).
     pub fn exit_code(self) -> u8 {
         match self {
-            Self::Pass => 0,
+            Self::Pass | Self::Completed => 0,
             Self::Fail => 1,
             Self::Inconclusive => 3,
         }
@@ -70,6 +73,8 @@ pub struct CheckReport {
     pub slos: Vec<SloReport>,
     pub ready_to_promote: bool,
     // Extensions.
+    /// 0-based (people read `step_index + 1`, as the human output prints).
+    #[serde(rename = "step_index")]
     pub step: Option<usize>,
     pub canary_weight: Option<u8>,
     pub state: Option<String>,
@@ -150,6 +155,34 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
             &mut summary,
         ),
         _ => {}
+    }
+    // A finished rollout has no baseline left to compare with: say so instead of NO DATA.
+    let completed = model
+        .rollout
+        .as_ref()
+        .filter(|r| r.state == crate::domain::RolloutState::Completed);
+    if let Some(r) = completed {
+        summary.push(format!(
+            "completed: {} serves 100% of traffic; nothing left to judge",
+            r.canary_version
+        ));
+        return CheckReport {
+            rollout: model.settings.rollout_name.clone(),
+            evaluated_at: DateTime::from_timestamp(model.now.timestamp(), 0).unwrap_or(model.now),
+            verdict: Overall::Completed,
+            metrics,
+            slos,
+            ready_to_promote: false,
+            step: Some(r.step),
+            canary_weight: Some(r.canary_weight),
+            state: Some(r.state.label().to_string()),
+            readiness: vec!["completed: nothing left to promote".into()],
+            policy,
+            override_reason: override_reason.map(str::to_string),
+            score: model.judge_score(),
+            summary,
+            exit_code: Overall::Completed.exit_code(),
+        };
     }
     for m in &metrics {
         let why = || {
@@ -367,21 +400,34 @@ pub fn render_human(r: &CheckReport) -> String {
             &format!("JUDGE_SCORE: {:.0} ({:?})\n", sc.score + 0.0, sc.overall).to_uppercase(),
         );
     }
+    // The reason goes on the line itself: the hold's, else the verdict's first.
     let ready = if r.ready_to_promote {
         "YES".to_string()
     } else {
-        format!(
-            "NO ({})",
-            r.readiness.first().map_or("see above", String::as_str)
-        )
+        let why = r
+            .readiness
+            .first()
+            .or(r.summary.first())
+            .map_or("the verdict is not PASS", String::as_str);
+        format!("NO ({why})")
     };
     out.push_str(&format!("READY_TO_PROMOTE: {ready}\n"));
     let verdict = match r.verdict {
         Overall::Pass => "PASS",
         Overall::Fail => "FAIL",
         Overall::Inconclusive => "INCONCLUSIVE",
+        Overall::Completed => "COMPLETED",
     };
-    out.push_str(&format!("VERDICT: {verdict} (exit {})\n", r.exit_code));
+    // The console's advice, said as such: the controller decides on its own.
+    let advice = match r.verdict {
+        Overall::Fail if rollback_advised(r) => "; console advises roll back",
+        Overall::Fail => "; console advises hold",
+        _ => "",
+    };
+    out.push_str(&format!(
+        "VERDICT: {verdict} (exit {}){advice}\n",
+        r.exit_code
+    ));
     for s in &r.summary {
         out.push_str(&format!("  {s}\n"));
     }

@@ -27,4 +27,8 @@ pub enum Effect {
         request: ActionRequest,
         receipt: Box<AuditRecord>,
     },
+    /// Append a receipt that follows up an earlier one (an UNKNOWN outcome resolved by a read).
+    Audit {
+        receipt: Box<AuditRecord>,
+    },
 }

@@ -1,4 +1,6 @@
 //! "Why is it where it is", in words: one line derived from the rollout and the verdicts.
+//! Two voices stay apart: what the controller did ("paused by alice", "rolled back: …") and
+//! what the console advises ("console advises hold: …"); the controller may do otherwise.
 
 use super::model::Model;
 use crate::domain::format::{age, short_duration};
@@ -93,7 +95,6 @@ pub fn why(model: &Model) -> (Tone, String) {
         .filter(|(_, e)| e.verdict == Verdict::Pending)
         .collect();
     let hold_left = r.hold_remaining(now);
-    let hold_over = hold_left.is_none_or(|d| d.is_zero());
     // Whose word the FAIL is: the sequential judge's ("p95 latency: canary is slower …") or the
     // gate's ("p95 latency gate FAIL (…)").
     let failure = |name: &str, e: &crate::domain::GateEvaluation| {
@@ -120,12 +121,15 @@ pub fn why(model: &Model) -> (Tone, String) {
     {
         return (
             Tone::Bad,
-            format!("roll back advised: {}", failure(name, e)),
+            format!("console advises roll back: {}", failure(name, e)),
         );
     }
     if let Some((name, e)) = failing.first() {
-        let lead = if hold_over { "held" } else { "will hold" };
-        return (Tone::Bad, format!("{lead}: {}", failure(name, e)));
+        // The console's advice, not the controller's decision: it may still promote.
+        return (
+            Tone::Bad,
+            format!("console advises hold: {}", failure(name, e)),
+        );
     }
     if let Some((name, e)) = no_data.first() {
         return (

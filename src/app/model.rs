@@ -438,6 +438,9 @@ pub struct Prompt {
     pub field: PromptField,
     /// Set when the rollout changed under the open prompt: `y` then does nothing.
     pub moved_on: Option<String>,
+    /// A rollback opened while the rollout could not be read: the read's error. The step and
+    /// state above are then the last known (or none), and the rollback goes without a step check.
+    pub state_unknown: Option<String>,
     pub error: Option<String>,
 }
 
@@ -467,6 +470,18 @@ pub enum Overlay {
 pub struct InFlight {
     pub kind: ActionKind,
     pub since: DateTime<Utc>,
+}
+
+/// An action the backend may or may not have applied (its answer was lost): the next good read
+/// of the rollout decides it, and a follow-up receipt resolves the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    pub kind: ActionKind,
+    pub seen_step: usize,
+    pub seen_state: RolloutState,
+    pub seen_canary: String,
+    /// The receipt sent with the action (its `id` is what the follow-up resolves).
+    pub receipt: Box<crate::audit::AuditRecord>,
 }
 
 /// Request generations and in-flight flags of the two pollers.
@@ -529,6 +544,10 @@ pub struct Model {
     pub in_flight: Option<InFlight>,
     /// After an action the rollout must be re-read before another prompt opens.
     pub awaiting_reread: bool,
+    /// The last action whose outcome is unknown, until a read decides it.
+    pub unresolved: Option<Unresolved>,
+    /// The last action's outcome in one line, for the footer.
+    pub action_status: Option<(EventLevel, String)>,
     pub polls: Polls,
     /// The warnings of the last metrics answer, so a repeated warning is reported once.
     pub metrics_warnings: Vec<String>,
@@ -569,6 +588,8 @@ impl Model {
             overlay: Overlay::None,
             in_flight: None,
             awaiting_reread: false,
+            unresolved: None,
+            action_status: None,
             polls: Polls::default(),
             metrics_warnings: Vec::new(),
             judge_thresholds: ScoreThresholds::default(),

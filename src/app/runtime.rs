@@ -121,6 +121,20 @@ impl EffectRunner {
                     result,
                 }
             }
+            Effect::Audit { receipt } => {
+                let audit = self.audit.clone();
+                let written = tokio::task::spawn_blocking(move || audit.append(&receipt))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                match written {
+                    Ok(()) => return,
+                    Err(e) => Msg::Notice(
+                        super::model::EventLevel::Bad,
+                        format!("AUDIT LOG WRITE FAILED (follow-up receipt): {e}"),
+                    ),
+                }
+            }
             Effect::Act {
                 request,
                 mut receipt,

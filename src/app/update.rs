@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use super::effect::Effect;
-use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField};
+use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField, Unresolved};
 use super::msg::{Msg, ScrollTo};
 use crate::audit::{AuditRecord, VerdictRecord};
 use crate::backend::{ActionError, ActionKind, ActionRequest};
@@ -179,15 +179,18 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             model.polls.rollout_in_flight = false;
             let first = model.rollout.is_none();
+            let mut effects = match &result {
+                Ok(r) => resolve_unknown(model, at, r),
+                Err(_) => vec![],
+            };
             apply_rollout(model, at, result);
             // Requests are counted from the canary's start, known only now: count at once
             // rather than a poll later.
             let counts_wait = model.panels.iter().any(|p| p.counters.is_some());
             if first && model.rollout.is_some() && counts_wait {
-                vec![fetch_metrics(model)]
-            } else {
-                vec![]
+                effects.push(fetch_metrics(model));
             }
+            effects
         }
         Msg::MetricsFetched {
             generation,
@@ -340,10 +343,27 @@ fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, S
             note_rollout_changes(model, &new);
             if let Overlay::Confirm(p) = &mut model.overlay
                 && p.moved_on.is_none()
+                && p.state_unknown.is_some()
+            {
+                // Now that the state is known, the rollback should be decided on it.
+                p.moved_on = Some(format!(
+                    "the rollout can be read again (step {} at {}%, {}); press Esc and decide on it",
+                    new.step + 1,
+                    new.canary_weight,
+                    new.state.label()
+                ));
+            }
+            if let Overlay::Confirm(p) = &mut model.overlay
+                && p.moved_on.is_none()
                 && (new.step != p.seen_step || new.state != p.seen_state)
             {
+                // Both steps 1-based, as the header shows them.
                 p.moved_on = Some(format!(
-                    "the rollout moved on while this prompt was open (now step {} at {}%, {}); press Esc",
+                    "the rollout moved on while this prompt was open: you saw step {} ({}%, {}), \
+                     now step {} ({}%, {}); press Esc",
+                    p.seen_step + 1,
+                    p.from_weight,
+                    p.seen_state.label(),
                     new.step + 1,
                     new.canary_weight,
                     new.state.label()
@@ -665,7 +685,12 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
             ),
         );
     }
-    if model.awaiting_reread {
+    // Rolling back is the safe direction: it stays possible while the rollout cannot be read.
+    let unknown = match (&model.rollout_error, kind) {
+        (Some(e), ActionKind::Rollback) => Some(e.clone()),
+        _ => None,
+    };
+    if model.awaiting_reread && unknown.is_none() {
         return refuse(
             model,
             "re-reading the rollout after the last action; try again in a moment".into(),
@@ -684,6 +709,26 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
     if let Some(why) = model.permissions.as_ref().and_then(|p| p.denied(kind)) {
         let text = format!("{} is not allowed for you: {why}", kind.verb());
         return refuse(model, text);
+    }
+    if let Some(error) = unknown {
+        let last = model.rollout.as_ref();
+        model.overlay = Overlay::Confirm(Box::new(Prompt {
+            action: kind,
+            rollout: model.settings.rollout_name.clone(),
+            seen_step: last.map_or(0, |r| r.step),
+            seen_state: last.map_or(crate::domain::RolloutState::Progressing, |r| r.state),
+            from_weight: last.map_or(0, |r| r.canary_weight),
+            to: None,
+            verdicts: vec![],
+            blockers: vec![],
+            typed_name: String::new(),
+            reason: String::new(),
+            field: PromptField::Name,
+            moved_on: None,
+            state_unknown: Some(error),
+            error: None,
+        }));
+        return;
     }
     let Some(r) = model.rollout.clone() else {
         return refuse(model, "no rollout loaded yet; nothing to act on".into());
@@ -729,6 +774,7 @@ fn open_prompt(model: &mut Model, kind: ActionKind) {
         reason: String::new(),
         field: PromptField::Name,
         moved_on: None,
+        state_unknown: None,
         error: None,
     }));
 }
@@ -737,9 +783,13 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
     let Overlay::Confirm(prompt) = &mut model.overlay else {
         return vec![];
     };
-    // The state must still be the one the user confirmed: compare with the newest read.
+    // The state must still be the one the user confirmed: compare with the newest read (a
+    // rollback with the state unknown confirmed exactly that).
     let current = model.rollout.as_ref().map(|r| (r.step, r.state));
-    if prompt.moved_on.is_some() || current != Some((prompt.seen_step, prompt.seen_state)) {
+    let unknown = prompt.state_unknown.is_some();
+    if prompt.moved_on.is_some()
+        || (!unknown && current != Some((prompt.seen_step, prompt.seen_state)))
+    {
         let now_text = model.rollout.as_ref().map_or_else(
             || "unknown".to_string(),
             |r| {
@@ -778,12 +828,14 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
     let request = ActionRequest {
         kind: prompt.action,
         rollout: prompt.rollout.clone(),
-        expected_step: prompt.seen_step,
+        expected_step: prompt.state_unknown.is_none().then_some(prompt.seen_step),
         actor: model.settings.actor.clone(),
         reason: reason.clone(),
     };
     let evals = model.gate_evaluations();
     let receipt = AuditRecord {
+        id: Some(receipt_id(model.now, &prompt.rollout, prompt.action)),
+        resolves: None,
         time: model.now,
         actor: model.settings.actor.clone(),
         ssh_client: model.settings.ssh_client.clone(),
@@ -808,6 +860,9 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
             })
             .collect(),
         override_reason: (prompt.needs_override()).then(|| reason.clone()),
+        state_unknown: prompt.state_unknown.as_ref().map(|e| {
+            format!("sent without a step check: the last read failed ({e}); steps and weights are the last known")
+        }),
         result: "pending".into(),
         message: None,
         response: None,
@@ -815,6 +870,18 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
     model.in_flight = Some(InFlight {
         kind: prompt.action,
         since: model.now,
+    });
+    model.action_status = None;
+    model.unresolved = Some(Unresolved {
+        kind: prompt.action,
+        seen_step: prompt.seen_step,
+        seen_state: prompt.seen_state,
+        seen_canary: model
+            .rollout
+            .as_ref()
+            .map(|r| r.canary_version.clone())
+            .unwrap_or_default(),
+        receipt: Box::new(receipt.clone()),
     });
     let what = match prompt.to {
         Some((step, weight)) if prompt.action == ActionKind::Promote => format!(
@@ -826,6 +893,11 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
         ),
         _ => String::new(),
     };
+    let unknown_note = if prompt.state_unknown.is_some() {
+        " with the rollout's state unknown"
+    } else {
+        ""
+    };
     let overriding = if prompt.needs_override() {
         format!(" OVERRIDE: {reason}")
     } else {
@@ -834,7 +906,7 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
     model.push_event(
         EventLevel::Action,
         format!(
-            "{} sent by {}{what}{overriding}",
+            "{} sent by {}{unknown_note}{what}{overriding}",
             prompt.action.verb(),
             model.settings.actor
         ),
@@ -854,6 +926,10 @@ fn finish_action(
 ) -> Vec<Effect> {
     model.in_flight = None;
     model.awaiting_reread = true;
+    // Only an UNKNOWN outcome is left for a read to decide.
+    if !matches!(result, Err(ActionError::Unknown(_))) {
+        model.unresolved = None;
+    }
     match result {
         Ok(rollout) => {
             let text = format!(
@@ -868,7 +944,11 @@ fn finish_action(
             model.awaiting_reread = true;
         }
         Err(e @ ActionError::Unknown(_)) => {
-            model.push_event(EventLevel::Bad, format!("{}: {e}", kind.verb()))
+            model.push_event(EventLevel::Bad, format!("{}: {e}", kind.verb()));
+            model.action_status = Some((
+                EventLevel::Bad,
+                format!("{} outcome UNKNOWN: waiting for the next read", kind.verb()),
+            ));
         }
         Err(e) => model.push_event(EventLevel::Warn, format!("{}: {e}", kind.verb())),
     }
@@ -877,6 +957,91 @@ fn finish_action(
     }
     // Re-read before anything else: a late poll from before the action is dropped by generation.
     vec![fetch_rollout(model)]
+}
+
+/// Names a receipt so a follow-up can point at it.
+fn receipt_id(now: DateTime<Utc>, rollout: &str, kind: ActionKind) -> String {
+    format!(
+        "{}-{rollout}-{}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        kind.as_str()
+    )
+}
+
+/// Whether the rollout as read shows the action applied.
+fn took_effect(u: &Unresolved, r: &Rollout) -> bool {
+    use crate::domain::RolloutState as S;
+    match u.kind {
+        ActionKind::Pause => r.state == S::Paused,
+        ActionKind::Resume => r.state != S::Paused,
+        ActionKind::Promote => r.step > u.seen_step || r.state == S::Completed,
+        ActionKind::PromoteFull => r.state == S::Completed,
+        ActionKind::Rollback => r.state == S::RolledBack,
+        ActionKind::Retry => !matches!(r.state, S::RolledBack | S::Failed),
+        ActionKind::Undo => r.canary_version != u.seen_canary,
+    }
+}
+
+/// After an UNKNOWN outcome, the first good read says what happened: an event, the footer's
+/// status, and a receipt that resolves the `unknown` one.
+fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout) -> Vec<Effect> {
+    if model.in_flight.is_some() {
+        return vec![];
+    }
+    let Some(u) = model.unresolved.take() else {
+        return vec![];
+    };
+    let verb = u.kind.verb();
+    let where_ = format!(
+        "{} at step {} ({}%)",
+        r.state.label(),
+        r.step + 1,
+        r.canary_weight
+    );
+    let applied = took_effect(&u, r);
+    let (level, text, result) = if applied {
+        (
+            EventLevel::Good,
+            format!("{verb} took effect: {where_}"),
+            "confirmed",
+        )
+    } else {
+        (
+            EventLevel::Bad,
+            format!("{verb} did not take effect: still {where_}"),
+            "not_applied",
+        )
+    };
+    model.push_event(level, text.clone());
+    model.action_status = Some((level, text.clone()));
+    let first = *u.receipt;
+    let completed = r.state == crate::domain::RolloutState::Completed;
+    let receipt = AuditRecord {
+        // Distinct from the first even when the read comes in the same millisecond.
+        id: first.id.as_ref().map(|id| format!("{id}-resolved")),
+        resolves: first.id.clone(),
+        time: at,
+        operation: if applied {
+            crate::audit::operation(u.kind, completed).into()
+        } else {
+            first.operation.clone()
+        },
+        to_step: Some(r.step),
+        to_weight: Some(r.canary_weight),
+        // The first receipt has the verdicts the action was decided on.
+        verdicts: vec![],
+        override_reason: None,
+        result: result.into(),
+        message: Some(format!(
+            "{text} (read after the UNKNOWN outcome of receipt {})",
+            first.id.as_deref().unwrap_or("?")
+        )),
+        response: serde_json::to_value(r).ok(),
+        ..first
+    };
+    vec![Effect::Audit {
+        receipt: Box::new(receipt),
+    }]
 }
 
 /// The time an in-flight action has taken, for the footer.

@@ -605,19 +605,20 @@ impl RolloutController for CommandController {
             .status(&req.rollout)
             .await
             .map_err(|e| ActionError::Rejected(format!("{e}; nothing was done")))?;
-        if before.step != req.expected_step {
+        // No expected step: a rollback sent while the console could not read the state.
+        if let Some(seen) = req.expected_step.filter(|seen| *seen != before.step) {
             return Err(ActionError::Conflict {
                 current_step: Some(before.step),
                 message: format!(
                     "status says step {}, you saw step {}",
                     before.step + 1,
-                    req.expected_step + 1
+                    seen + 1
                 ),
             });
         }
         let values = Values {
             name: &req.rollout,
-            step: req.expected_step,
+            step: before.step,
             weight: before.canary_weight,
             actor: &req.actor,
             reason: &req.reason,

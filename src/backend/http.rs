@@ -182,10 +182,13 @@ impl RolloutController for HttpController {
             .url(&["rollouts", &req.rollout, path])
             .map_err(ActionError::Rejected)?;
         let mut body = serde_json::json!({
-            "expected_step": req.expected_step,
             "actor": req.actor,
             "reason": req.reason,
         });
+        // Omitted only for a rollback sent while the state could not be read.
+        if let Some(step) = req.expected_step {
+            body["expected_step"] = step.into();
+        }
         if matches!(req.kind, ActionKind::Promote | ActionKind::PromoteFull) {
             body["full"] = serde_json::Value::Bool(req.kind == ActionKind::PromoteFull);
         }

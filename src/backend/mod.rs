@@ -92,12 +92,14 @@ impl ActionKind {
     }
 }
 
-/// A control request. `expected_step` is the step the user saw when they confirmed.
+/// A control request. `expected_step` is the step (0-based) the user saw when they confirmed;
+/// `None` only for a rollback sent while the rollout could not be read (rolling back is the safe
+/// direction, so it goes without the stale-screen check).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionRequest {
     pub kind: ActionKind,
     pub rollout: String,
-    pub expected_step: usize,
+    pub expected_step: Option<usize>,
     pub actor: String,
     pub reason: String,
 }

@@ -115,26 +115,37 @@ pub fn apply(
         )));
     }
     let r = s.rollout_mut();
+    // Only a rollback may go without the step the user saw (sent while the state was unknown).
+    let expected = match (req.expected_step, req.kind) {
+        (Some(step), _) => step,
+        (None, ActionKind::Rollback) => r.step,
+        (None, kind) => {
+            return Err(ActionError::Rejected(format!(
+                "expected_step is required to {}",
+                kind.verb()
+            )));
+        }
+    };
     let outcome = match req.kind {
         ActionKind::Promote | ActionKind::PromoteFull => {
             let full = full || req.kind == ActionKind::PromoteFull;
-            let mut result = r.promote(req.expected_step, now);
+            let mut result = r.promote(expected, now);
             while full && result.is_ok() && !r.state.is_terminal() {
                 result = r.promote(r.step, now);
             }
             result
         }
-        ActionKind::Pause => r.pause(req.expected_step, &req.actor, now),
-        ActionKind::Resume => r.resume(req.expected_step, now),
+        ActionKind::Pause => r.pause(expected, &req.actor, now),
+        ActionKind::Resume => r.resume(expected, now),
         ActionKind::Rollback => {
             let why = if req.reason.is_empty() {
                 format!("by {}", req.actor)
             } else {
                 format!("by {}: {}", req.actor, req.reason)
             };
-            r.rollback(req.expected_step, &why, now)
+            r.rollback(expected, &why, now)
         }
-        ActionKind::Retry => r.retry(req.expected_step, now),
+        ActionKind::Retry => r.retry(expected, now),
         ActionKind::Undo => Err(TransitionError::NotAllowed(
             "the simulator keeps no earlier revisions to undo to".into(),
         )),

@@ -48,7 +48,9 @@ impl AppState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
-    pub expected_step: usize,
+    /// Absent or null only for a rollback sent while the rollout could not be read.
+    #[serde(default)]
+    pub expected_step: Option<usize>,
     #[serde(default)]
     pub full: bool,
     #[serde(default)]
@@ -189,6 +191,7 @@ async fn act(
             format!(
                 "expected_step {} is not the current step ({message})",
                 body.expected_step
+                    .map_or_else(|| "null".into(), |s| s.to_string())
             ),
         ),
         Err(ActionError::Rejected(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why),

@@ -21,6 +21,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             theme.badge(),
         ));
     }
+    // An action's outcome that a read had to decide stays in view until the next action.
+    if let Some((level, text)) = &model.action_status {
+        let tone = match level {
+            crate::app::model::EventLevel::Bad => crate::app::explain::Tone::Bad,
+            crate::app::model::EventLevel::Good => crate::app::explain::Tone::Good,
+            _ => crate::app::explain::Tone::Warn,
+        };
+        spans.push(Span::styled(format!(" {text} "), theme.tone(tone)));
+    }
     let mut keys = footer_keys(model);
     // On a narrow terminal the view keys go first (Enter, the way to the whole story, last);
     // the action keys, help and quit stay.

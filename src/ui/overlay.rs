@@ -103,6 +103,28 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
     let from = format!("step {} ({}%)", p.seen_step + 1, p.from_weight);
     let steps = model.rollout.as_ref().map_or(0, |r| r.steps.len());
     match (p.action, p.to) {
+        (ActionKind::Rollback, _) if p.state_unknown.is_some() => {
+            let error = p.state_unknown.as_deref().unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!(" The rollout's state is unknown (last read failed: {error})."),
+                theme.tone(Tone::Bad),
+            )));
+            if let Some(r) = &model.rollout {
+                lines.push(Line::raw(format!(
+                    " Last known: step {} at {}%, {}.",
+                    r.step + 1,
+                    r.canary_weight,
+                    r.state.label()
+                )));
+            }
+            lines.push(Line::raw(
+                " Roll back anyway? All traffic returns to stable, whatever the step.",
+            ));
+            lines.push(Line::from(Span::styled(
+                " Sent without a step check; the receipt says the state was unknown.",
+                theme.dim(),
+            )));
+        }
         (ActionKind::Promote, Some((to, _))) if to >= steps => {
             lines.push(Line::raw(format!(" {from} → complete: canary takes 100%")))
         }
@@ -121,9 +143,21 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         (ActionKind::Pause, _) => lines.push(Line::raw(format!(
             " Pause at {from}; the hold clock stops."
         ))),
-        (ActionKind::Resume, _) => lines.push(Line::raw(format!(
-            " Resume at {from}; the hold clock restarts."
-        ))),
+        (ActionKind::Resume, _) => {
+            // The hold is frozen while paused and continues from there: it does not restart.
+            let left = model
+                .rollout
+                .as_ref()
+                .and_then(|r| r.hold_remaining(model.now));
+            lines.push(Line::raw(match left {
+                Some(left) if !left.is_zero() => format!(
+                    " Resume at {from}; the hold continues where it stopped ({} left).",
+                    crate::domain::format::short_duration(left)
+                ),
+                Some(_) => format!(" Resume at {from}; the hold is already done."),
+                None => format!(" Resume at {from}; this step has no timed hold."),
+            }))
+        }
         (ActionKind::PromoteFull, _) => {
             lines.push(Line::raw(format!(
                 " {from} → 100% now, skipping every remaining step, pause and hold."

@@ -714,7 +714,12 @@ impl RolloutController for ArgoController {
         // The step exactly as `get` showed it (a completed rollout sits on the last step).
         let seen = mapping::to_rollout(&ro, &[], Utc::now()).map_err(ActionError::Rejected)?;
         let current = seen.step;
-        if current != req.expected_step {
+        // No expected step: a rollback sent while the state could not be read (abort is
+        // idempotent, and the safe direction).
+        if req
+            .expected_step
+            .is_some_and(|expected| expected != current)
+        {
             return Err(ActionError::Conflict {
                 current_step: Some(current),
                 message: format!(
