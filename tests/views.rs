@@ -200,7 +200,7 @@ fn error_spike_alerting_and_paused() {
     let mut h = Harness::new(Scenario::ErrorSpike, false);
     h.advance(32);
     let screen = small("scenario_error_spike_alerting", &h);
-    assert!(screen.contains("roll back advised"), "{screen}");
+    assert!(screen.contains("console advises roll back"), "{screen}");
     let mut h = Harness::new(Scenario::ErrorSpike, false);
     h.advance(20);
     pause_now(&mut h);

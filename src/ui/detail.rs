@@ -357,7 +357,14 @@ pub fn draw_scrolled(
     let block = Block::bordered()
         .title(Span::styled(title, theme.bold()))
         .title_bottom(Line::from(Span::styled(place, theme.dim())).right_aligned());
-    frame.render_widget(Clear, rect);
+    // The whole band, margins included: a stray character of the screen behind beside the box
+    // reads as part of it.
+    let band = Rect {
+        x: frame.area().x,
+        width: frame.area().width,
+        ..rect
+    };
+    frame.render_widget(Clear, band);
     let visible: Vec<Line> = rows.into_iter().skip(top).take(height).collect();
     frame.render_widget(Paragraph::new(visible).block(block), rect);
 }
