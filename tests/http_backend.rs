@@ -175,3 +175,32 @@ async fn an_unreachable_backend_is_an_error_in_words() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_rollback_with_the_state_unknown_goes_without_a_step_and_only_a_rollback_may() {
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let url = sim.url.clone();
+    let control =
+        HttpController::new(HttpReader::new(&url, None, Duration::from_secs(5)).expect("reader"));
+    let mut pause = request(ActionKind::Pause, 0);
+    pause.expected_step = None;
+    match control.act(&pause).await {
+        Err(ActionError::Rejected(why)) => {
+            assert!(why.contains("expected_step is required"), "{why}")
+        }
+        other => panic!("a pause needs the step seen: {other:?}"),
+    }
+    let mut rollback = request(ActionKind::Rollback, 0);
+    rollback.expected_step = None;
+    let r = control.act(&rollback).await.expect("rolls back");
+    assert_eq!(r.state, RolloutState::RolledBack);
+    let actions: serde_json::Value = reqwest::get(format!("{url}/_sim/actions"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let last = actions.as_array().and_then(|a| a.last()).expect("logged");
+    assert_eq!(last["action"], "rollback", "{actions}");
+    assert!(last["expected_step"].is_null(), "{actions}");
+}
