@@ -69,7 +69,11 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
     // The screen still showed step 0: the backend refuses, nothing moves.
     match control.act(&request(ActionKind::Promote, 0)).await {
         Err(ActionError::Conflict { message, .. }) => {
-            assert!(message.contains("not the current step"), "{message}")
+            // 1-based as on screen, with the 0-based index named as such.
+            assert!(
+                message.contains("step 1 (expected_step 0) is not the current step; now step 2"),
+                "{message}"
+            )
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
