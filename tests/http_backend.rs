@@ -71,7 +71,7 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
         Err(ActionError::Conflict { message, .. }) => {
             // 1-based as on screen, with the 0-based index named as such.
             assert!(
-                message.contains("step 1 (expected_step 0) is not the current step; now step 2"),
+                message.contains("you saw step 1 (expected_step 0); now step 2"),
                 "{message}"
             )
         }

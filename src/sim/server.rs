@@ -191,7 +191,7 @@ async fn act(
             // People read steps 1-based (as the console's header does); the index is named.
             match body.expected_step {
                 Some(seen) => format!(
-                    "step {} (expected_step {seen}) is not the current step; {message}",
+                    "you saw step {} (expected_step {seen}); {message}",
                     seen + 1
                 ),
                 None => format!("the rollout moved on; {message}"),
