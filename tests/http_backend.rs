@@ -190,7 +190,7 @@ async fn a_rollback_with_the_state_unknown_goes_without_a_step_and_only_a_rollba
     pause.expected_step = None;
     match control.act(&pause).await {
         Err(ActionError::Rejected(why)) => {
-            assert!(why.contains("expected_step is required"), "{why}")
+            assert!(why.contains("only a rollback goes without it"), "{why}")
         }
         other => panic!("a pause needs the step seen: {other:?}"),
     }
