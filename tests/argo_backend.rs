@@ -1306,3 +1306,29 @@ gate = {{ max = 0.01 }}
         "{receipts}"
     );
 }
+
+#[tokio::test]
+async fn with_the_state_unknown_abort_goes_without_a_step_check_and_nothing_else_does() {
+    // Argo index 4 is console step 2: the console could not read it and sends no step.
+    let h = Harness::start(canary_at(4, false)).await;
+    let mut pause = request(ActionKind::Pause, 0);
+    pause.expected_step = None;
+    let err = h.controller().act(&pause).await.unwrap_err();
+    assert!(
+        matches!(&err, ActionError::Rejected(why) if why.contains("only a rollback goes without it")),
+        "{err:?}"
+    );
+    assert!(h.patches().is_empty(), "{:?}", h.patches());
+    let mut abort = request(ActionKind::Rollback, 0);
+    abort.expected_step = None;
+    let r = h.controller().act(&abort).await.expect("abort");
+    assert_eq!(
+        h.patches(),
+        [(
+            status_path(),
+            Some(MERGE.to_string()),
+            json!({"status": {"abort": true}})
+        )]
+    );
+    assert_eq!(r.state, RolloutState::RolledBack);
+}

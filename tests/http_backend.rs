@@ -69,7 +69,11 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
     // The screen still showed step 0: the backend refuses, nothing moves.
     match control.act(&request(ActionKind::Promote, 0)).await {
         Err(ActionError::Conflict { message, .. }) => {
-            assert!(message.contains("not the current step"), "{message}")
+            // 1-based as on screen, with the 0-based index named as such.
+            assert!(
+                message.contains("you saw step 1 (expected_step 0); now step 2"),
+                "{message}"
+            )
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -174,4 +178,33 @@ async fn an_unreachable_backend_is_an_error_in_words() {
         Err(ActionError::Rejected(why)) => assert!(why.contains("nothing was sent"), "{why}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_rollback_with_the_state_unknown_goes_without_a_step_and_only_a_rollback_may() {
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let url = sim.url.clone();
+    let control =
+        HttpController::new(HttpReader::new(&url, None, Duration::from_secs(5)).expect("reader"));
+    let mut pause = request(ActionKind::Pause, 0);
+    pause.expected_step = None;
+    match control.act(&pause).await {
+        Err(ActionError::Rejected(why)) => {
+            assert!(why.contains("only a rollback goes without it"), "{why}")
+        }
+        other => panic!("a pause needs the step seen: {other:?}"),
+    }
+    let mut rollback = request(ActionKind::Rollback, 0);
+    rollback.expected_step = None;
+    let r = control.act(&rollback).await.expect("rolls back");
+    assert_eq!(r.state, RolloutState::RolledBack);
+    let actions: serde_json::Value = reqwest::get(format!("{url}/_sim/actions"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let last = actions.as_array().and_then(|a| a.last()).expect("logged");
+    assert_eq!(last["action"], "rollback", "{actions}");
+    assert!(last["expected_step"].is_null(), "{actions}");
 }

@@ -592,6 +592,7 @@ super::read_through_reader!(CommandController);
 #[async_trait]
 impl RolloutController for CommandController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        req.check_step_given()?;
         let kind = req.kind.as_str();
         let Some(template) = self.actions.get(req.kind) else {
             return Err(ActionError::Rejected(format!(

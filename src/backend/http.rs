@@ -172,6 +172,7 @@ super::read_through_reader!(HttpController);
 #[async_trait]
 impl RolloutController for HttpController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        req.check_step_given()?;
         let r = &self.reader;
         // `promote_full` is `promote` with `"full": true` in the API.
         let path = match req.kind {

@@ -104,6 +104,19 @@ pub struct ActionRequest {
     pub reason: String,
 }
 
+impl ActionRequest {
+    /// Only a rollback may go without the step the user saw; the refusal for anything else.
+    pub fn check_step_given(&self) -> Result<(), ActionError> {
+        match (self.expected_step, self.kind) {
+            (None, kind) if kind != ActionKind::Rollback => Err(ActionError::Rejected(format!(
+                "{} needs the step you saw; only a rollback goes without it; nothing was sent",
+                kind.verb()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionError {
     /// The rollout is no longer on the step the user saw (HTTP 409 in the deploy API).

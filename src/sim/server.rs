@@ -188,11 +188,14 @@ async fn act(
         Ok(rollout) => Json(rollout).into_response(),
         Err(ActionError::Conflict { message, .. }) => error(
             StatusCode::CONFLICT,
-            format!(
-                "expected_step {} is not the current step ({message})",
-                body.expected_step
-                    .map_or_else(|| "null".into(), |s| s.to_string())
-            ),
+            // People read steps 1-based (as the console's header does); the index is named.
+            match body.expected_step {
+                Some(seen) => format!(
+                    "you saw step {} (expected_step {seen}); {message}",
+                    seen + 1
+                ),
+                None => format!("the rollout moved on; {message}"),
+            },
         ),
         Err(ActionError::Rejected(why)) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
         Err(ActionError::Unknown(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, why),

@@ -705,6 +705,7 @@ fn action_error(e: &kube::Error, applied_before: bool, what: &str) -> ActionErro
 #[async_trait]
 impl RolloutController for ArgoController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        req.check_step_given()?;
         let name = req.rollout.as_str();
         let ro = self
             .reader
