@@ -85,6 +85,9 @@ fn read_only_changes_nothing_and_writes_no_action() {
     for key in ["p", "y", "Space", "y", "r", "y", "Enter"] {
         t.send(&[key]);
     }
+    // Enter opens the metric's detail, a view that works in watch mode; Esc closes it.
+    t.wait_text("Queries sent (last poll)");
+    t.send(&["Escape"]);
     let screen = t.wait_text("read-only: roll back is");
     assert!(
         screen.contains("step 1/4") && screen.contains("PROGRESSING"),

@@ -764,6 +764,8 @@ fn undo_names_what_it_restores_and_sends_the_step_seen() {
 fn enter_opens_the_selected_metrics_detail_which_scrolls_and_closes() {
     let mut h = Harness::new(Scenario::LatencyRegression, false);
     h.advance(20);
+    // A short terminal: the detail is longer than the screen.
+    update(&mut h.model, Msg::Resize(80, 16));
     h.press(KeyCode::Char('j'));
     assert!(h.press(KeyCode::Enter).is_empty());
     assert_eq!(
@@ -791,6 +793,17 @@ fn enter_opens_the_selected_metrics_detail_which_scrolls_and_closes() {
     assert!(h.press(KeyCode::Char('r')).is_empty());
     assert!(matches!(h.model.overlay, Overlay::Detail { .. }));
     assert_eq!(h.model.focus, 1, "scrolling does not move the selection");
+    // End shows the last page, and the first key back up moves the view (no scrolling into
+    // emptiness to climb back out of).
+    h.press(KeyCode::End);
+    let Overlay::Detail { scroll: last, .. } = h.model.overlay else {
+        panic!("still open")
+    };
+    assert!(last > 0 && last < 60, "{last}");
+    h.press(KeyCode::PageDown);
+    h.press(KeyCode::Char('k'));
+    assert!(matches!(h.model.overlay, Overlay::Detail { scroll, .. } if scroll == last - 1));
+    h.press(KeyCode::Home);
     h.press(KeyCode::Esc);
     assert_eq!(h.model.overlay, Overlay::None);
     h.press(KeyCode::Enter);
@@ -898,12 +911,24 @@ fn e_opens_the_whole_event_log_which_scrolls_by_event() {
     h.press(KeyCode::Char('k'));
     assert_eq!(h.model.overlay, Overlay::Events { scroll: 9 });
     h.press(KeyCode::End);
-    assert_eq!(h.model.overlay, Overlay::Events { scroll: n - 1 });
+    let Overlay::Events { scroll: last } = h.model.overlay else {
+        panic!("still open")
+    };
+    assert!(
+        last > 10 && last < n,
+        "the last page starts at {last} of {n}"
+    );
     h.press(KeyCode::Char('j'));
     assert_eq!(
         h.model.overlay,
-        Overlay::Events { scroll: n - 1 },
-        "stops at the oldest"
+        Overlay::Events { scroll: last },
+        "stops at the last page (the oldest event on screen)"
+    );
+    h.press(KeyCode::Char('k'));
+    assert_eq!(
+        h.model.overlay,
+        Overlay::Events { scroll: last - 1 },
+        "the first key back up moves the view"
     );
     h.press(KeyCode::Home);
     h.press(KeyCode::PageUp);

@@ -564,6 +564,8 @@ pub struct Model {
     /// The configured Prometheus selectors, to show the queries as sent; `None` for the
     /// simulator.
     pub query_selectors: Option<Selectors>,
+    /// The terminal's size (columns, rows), for how far the detail and events views scroll.
+    pub screen: (u16, u16),
     pub quit: bool,
 }
 
@@ -598,6 +600,7 @@ impl Model {
             actions: ActionKind::BASIC.to_vec(),
             pod_hash_tracks: None,
             query_selectors: None,
+            screen: (80, 24),
             quit: false,
         }
     }

@@ -20,6 +20,8 @@ pub enum Msg {
     OpenEvents,
     /// Scroll the open detail or events view.
     Scroll(ScrollTo),
+    /// The terminal's size (columns, rows), for how far a view can scroll.
+    Resize(u16, u16),
     CycleWindow,
     FocusNext,
     FocusPrev,

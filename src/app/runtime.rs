@@ -229,6 +229,9 @@ pub async fn run_console(
     let mut terminal = ratatui::try_init()?;
     let _guard = TerminalGuard;
     let mut keys = EventStream::new();
+    if let Ok(size) = terminal.size() {
+        update(&mut model, Msg::Resize(size.width, size.height));
+    }
     let mut ticks = tokio::time::interval(TICK_INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -244,7 +247,7 @@ pub async fn run_console(
         tokio::select! {
             maybe = keys.next() => match maybe {
                 Some(Ok(TermEvent::Key(key))) => batch.extend(map_key(&model, key)),
-                Some(Ok(TermEvent::Resize(_, _))) => dirty = true,
+                Some(Ok(TermEvent::Resize(w, h))) => batch.push(Msg::Resize(w, h)),
                 Some(Ok(_)) => {}
                 // The terminal is gone (SSH dropped): leave cleanly.
                 Some(Err(_)) | None => batch.push(Msg::Quit),

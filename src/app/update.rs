@@ -16,9 +16,6 @@ use crate::domain::sequential::{self, Decision};
 use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Unit, Verdict};
 use crate::metrics::{CountsQuery, FetchRequest, FetchResult, MetricQuery, SloQuery};
 
-/// Rows the detail view may scroll at most; the view stops at its last row anyway.
-pub const DETAIL_MAX_SCROLL: usize = 400;
-
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => {
@@ -92,16 +89,20 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.overlay = Overlay::Events { scroll: 0 };
             vec![]
         }
+        Msg::Resize(width, height) => {
+            model.screen = (width, height);
+            vec![]
+        }
         Msg::Scroll(to) => {
-            // Events scroll by event (at most to the oldest); the detail by row, which only
-            // the view can count: it stops at the end, this only bounds the number.
-            let (scroll, last) = match &mut model.overlay {
-                Overlay::Events { scroll } => (scroll, model.events.len().saturating_sub(1)),
-                Overlay::Detail { scroll, .. } => (scroll, DETAIL_MAX_SCROLL),
-                _ => return vec![],
+            // Events scroll by event, the detail by row; never past the last page, so the
+            // first key back up moves the view.
+            let last = crate::ui::overlay_max_scroll(model, model.screen);
+            let (Overlay::Events { scroll } | Overlay::Detail { scroll, .. }) = &mut model.overlay
+            else {
+                return vec![];
             };
             *scroll = match to {
-                ScrollTo::By(n) if n < 0 => scroll.saturating_sub(n.unsigned_abs()),
+                ScrollTo::By(n) if n < 0 => (*scroll).min(last).saturating_sub(n.unsigned_abs()),
                 ScrollTo::By(n) => scroll.saturating_add(n.unsigned_abs()).min(last),
                 ScrollTo::Top => 0,
                 ScrollTo::Bottom => last,

@@ -322,15 +322,34 @@ pub fn draw(
     let Some(p) = model.panels.get(index) else {
         return;
     };
-    let rect = super::overlay::centered(
+    let rect = frame_of(area);
+    let rows = lines(model, index, p, text_width(rect), theme).lines;
+    let title = format!(" {}: {} ", p.def.name, p.verdict().label());
+    draw_scrolled(frame, rect, rows, scroll, title, theme);
+}
+
+fn frame_of(area: Rect) -> Rect {
+    super::overlay::centered(
         area,
         area.width.saturating_sub(2).min(120),
         area.height.saturating_sub(2),
-    );
-    let inner_width = usize::from(rect.width.saturating_sub(2));
-    let rows = lines(model, index, p, inner_width.saturating_sub(1), theme).lines;
-    let title = format!(" {}: {} ", p.def.name, p.verdict().label());
-    draw_scrolled(frame, rect, rows, scroll, title, theme);
+    )
+}
+
+fn text_width(rect: Rect) -> usize {
+    usize::from(rect.width.saturating_sub(3))
+}
+
+/// The last `scroll` that moves the view on an `area`-sized screen: past it, only the last page.
+pub fn max_scroll(model: &Model, index: usize, area: Rect) -> usize {
+    let Some(p) = model.panels.get(index) else {
+        return 0;
+    };
+    let rect = frame_of(area);
+    let rows = lines(model, index, p, text_width(rect), &Theme { color: false })
+        .lines
+        .len();
+    rows.saturating_sub(usize::from(rect.height.saturating_sub(2)).max(1))
 }
 
 /// A bordered box of `rows` from `scroll` (at most the last page), saying where it is.

@@ -10,13 +10,36 @@ use super::detail::{draw_scrolled, wrap};
 use super::panels::event_symbol;
 use crate::app::Model;
 
-/// The overlay, nearly full screen, from the `scroll`-th newest event.
-pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: usize, theme: &Theme) {
-    let rect = super::overlay::centered(
+fn frame_of(area: Rect) -> Rect {
+    super::overlay::centered(
         area,
         area.width.saturating_sub(2).min(140),
         area.height.saturating_sub(2),
-    );
+    )
+}
+
+/// The last event worth scrolling to on an `area`-sized screen: from it on, the rest fits.
+pub fn max_scroll(model: &Model, area: Rect) -> usize {
+    let rect = frame_of(area);
+    let (rows, first_row_of) = rows(model, rect, &Theme { color: false });
+    let height = usize::from(rect.height.saturating_sub(2)).max(1);
+    first_row_of
+        .iter()
+        .position(|&first| rows.len() - first <= height)
+        .unwrap_or(0)
+}
+
+/// The overlay, nearly full screen, from the `scroll`-th newest event.
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: usize, theme: &Theme) {
+    let rect = frame_of(area);
+    let (rows, first_row_of) = rows(model, rect, theme);
+    let top = first_row_of.get(scroll).copied().unwrap_or(0);
+    let title = format!(" Events: all {} (UTC, newest first) ", model.events.len());
+    draw_scrolled(frame, rect, rows, top, title, theme);
+}
+
+/// Every event's rows, and the row each event starts on.
+fn rows(model: &Model, rect: Rect, theme: &Theme) -> (Vec<Line<'static>>, Vec<usize>) {
     let width = usize::from(rect.width.saturating_sub(3));
     // ` 09:30:12 ✗ ` before each event; its wrapped rows line up under the text.
     let lead = 12;
@@ -43,7 +66,5 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: usize, theme: 
     if rows.is_empty() {
         rows.push(Line::from(Span::styled(" no events yet", theme.dim())));
     }
-    let top = first_row_of.get(scroll).copied().unwrap_or(0);
-    let title = format!(" Events: all {} (UTC, newest first) ", model.events.len());
-    draw_scrolled(frame, rect, rows, top, title, theme);
+    (rows, first_row_of)
 }

@@ -31,6 +31,19 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
     overlay::draw(frame, area, model, theme);
 }
 
+/// How far the open detail or events view can scroll on a `screen`-sized terminal (rows of
+/// the detail, events of the log), so a key past the end is not swallowed unseen.
+pub fn overlay_max_scroll(model: &Model, screen: (u16, u16)) -> usize {
+    let area = Rect::new(0, 0, screen.0, screen.1);
+    match model.overlay {
+        crate::app::model::Overlay::Detail { metric, .. } => {
+            detail::max_scroll(model, metric, area)
+        }
+        crate::app::model::Overlay::Events { .. } => events::max_scroll(model, area),
+        _ => 0,
+    }
+}
+
 fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let n_metrics = model.panels.len() as u16;
     let n_slos = model.slos.len() as u16;
