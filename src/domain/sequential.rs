@@ -268,6 +268,7 @@ impl SequentialResult {
     fn range_text(&self) -> String {
         let level = percent_label(self.confidence);
         match self.range {
+            Some((lo, hi)) if lo <= 0.0 && hi.is_infinite() => format!(" ({level} range still open)"),
             Some((lo, hi)) if hi.is_infinite() => format!(" ({level} range above {})", factor(lo)),
             Some((lo, hi)) if lo <= 0.0 => format!(" ({level} range below {})", factor(hi)),
             Some((lo, hi)) => format!(" ({level} range {}–{})", factor(lo), factor(hi)),
@@ -695,7 +696,11 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
         nulls.last().map_or(f64::INFINITY, |h| h.factor),
     );
     let range = match (alive.first(), alive.last(), estimate) {
-        (Some(lo), Some(hi), _) if step_requests.1 > 0.0 => Some((*lo, *hi)),
+        // An end of the grid is no bound: the range goes on past it ("below", "above").
+        (Some(lo), Some(hi), _) if step_requests.1 > 0.0 => Some((
+            if *lo <= grid_min { 0.0 } else { *lo },
+            if *hi >= grid_max { f64::INFINITY } else { *hi },
+        )),
         // Every factor on the grid is rejected and the estimate is beyond one of its ends.
         (None, None, Some(e)) if e >= grid_max => Some((grid_max, f64::INFINITY)),
         (None, None, Some(e)) if e <= grid_min => Some((0.0, grid_min)),
@@ -1086,6 +1091,17 @@ mod tests {
             "{}",
             r.reason
         );
+    }
+
+    #[test]
+    fn an_end_of_the_grid_is_no_bound_so_the_estimate_stays_inside_its_range() {
+        // No canary errors yet: the estimate is ×0, below the grid's lowest factor.
+        let counts = errors_run(5, 4, 0.001, 0.0);
+        let r = evaluate(&counts, &SequentialSettings::default(), &ctx(false));
+        let (lo, hi) = r.range.expect("range");
+        assert_eq!(lo, 0.0, "{}", r.estimate_text());
+        assert!(r.estimate.is_none_or(|e| e >= lo && e <= hi), "{}", r.estimate_text());
+        assert!(r.estimate_text().contains("range below"), "{}", r.estimate_text());
     }
 
     #[test]
