@@ -58,8 +58,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the simulator over HTTP: /metrics for Prometheus to scrape, and the deploy API.
     Simulate(SimulateArgs),
-    /// Evaluate the gates once, headless, for CI: exit 0 pass, 1 fail, 3 inconclusive, 2 usage or
-    /// config error.
+    /// Evaluate the gates once, headless, for CI: exit 0 pass (or the rollout already completed),
+    /// 1 fail, 3 inconclusive, 2 usage or config error.
     Check(CheckArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
@@ -94,8 +94,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Poll until the current step's hold is satisfied (exit 0) or a rollback-severity gate fails
-    /// (exit 1); give up after --timeout (exit 3).
+    /// Poll until the current step's hold is satisfied or the rollout completed (exit 0), or a
+    /// rollback-severity gate fails (exit 1); give up after --timeout (exit 3).
     #[arg(long)]
     pub wait: bool,
 

@@ -170,6 +170,8 @@ fn check_timeout_needs_wait_and_override_reason_says_what_it_overrides() {
     );
     let (_, out, _) = run(&["check", "--help"], dir.path());
     assert!(out.contains("never passes a failing gate"), "{out}");
+    // A completed rollout is exit 0, as `check` does (tests/check.rs).
+    assert!(out.contains("or the rollout already completed"), "{out}");
     // A demo-backed config whose canary fails its gates: the override cannot pass it, and says so.
     let path = dir.path().join("rc.toml");
     std::fs::write(

@@ -268,7 +268,9 @@ impl SequentialResult {
     fn range_text(&self) -> String {
         let level = percent_label(self.confidence);
         match self.range {
-            Some((lo, hi)) if lo <= 0.0 && hi.is_infinite() => format!(" ({level} range still open)"),
+            Some((lo, hi)) if lo <= 0.0 && hi.is_infinite() => {
+                format!(" ({level} range still open)")
+            }
             Some((lo, hi)) if hi.is_infinite() => format!(" ({level} range above {})", factor(lo)),
             Some((lo, hi)) if lo <= 0.0 => format!(" ({level} range below {})", factor(hi)),
             Some((lo, hi)) => format!(" ({level} range {}–{})", factor(lo), factor(hi)),
@@ -1100,8 +1102,16 @@ mod tests {
         let r = evaluate(&counts, &SequentialSettings::default(), &ctx(false));
         let (lo, hi) = r.range.expect("range");
         assert_eq!(lo, 0.0, "{}", r.estimate_text());
-        assert!(r.estimate.is_none_or(|e| e >= lo && e <= hi), "{}", r.estimate_text());
-        assert!(r.estimate_text().contains("range below"), "{}", r.estimate_text());
+        assert!(
+            r.estimate.is_none_or(|e| e >= lo && e <= hi),
+            "{}",
+            r.estimate_text()
+        );
+        assert!(
+            r.estimate_text().contains("range below"),
+            "{}",
+            r.estimate_text()
+        );
     }
 
     #[test]
