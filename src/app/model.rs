@@ -566,6 +566,10 @@ pub struct Model {
     pub query_selectors: Option<Selectors>,
     /// The terminal's size (columns, rows), for how far the detail and events views scroll.
     pub screen: (u16, u16),
+    /// How far the open detail or events view can scroll, as the view measured it at the last
+    /// draw (`Msg::OverlayMeasured`); `usize::MAX` until measured. `update` clamps with it so
+    /// that the app never calls into the view.
+    pub overlay_last_scroll: usize,
     pub quit: bool,
 }
 
@@ -601,6 +605,7 @@ impl Model {
             pod_hash_tracks: None,
             query_selectors: None,
             screen: (80, 24),
+            overlay_last_scroll: usize::MAX,
             quit: false,
         }
     }

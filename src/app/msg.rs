@@ -22,6 +22,9 @@ pub enum Msg {
     Scroll(ScrollTo),
     /// The terminal's size (columns, rows), for how far a view can scroll.
     Resize(u16, u16),
+    /// How far the open detail or events view can scroll at the current size, measured by the
+    /// terminal loop after it draws (the wrapping is the view's business).
+    OverlayMeasured(usize),
     CycleWindow,
     FocusNext,
     FocusPrev,

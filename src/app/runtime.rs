@@ -273,6 +273,10 @@ pub async fn run_console(
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME_INTERVAL) {
             terminal.draw(|frame| crate::ui::draw(frame, &model, &theme))?;
             last_draw = Some(Instant::now());
+            let last = crate::ui::overlay_max_scroll(&model, model.screen);
+            if last != model.overlay_last_scroll {
+                update(&mut model, Msg::OverlayMeasured(last));
+            }
             dirty = false;
             if panic_for_test {
                 panic!("ROLLOUT_CONSOLE_TEST_PANIC is set: panicking after the first frame");

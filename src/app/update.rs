@@ -82,21 +82,31 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     metric: model.focus,
                     scroll: 0,
                 };
+                model.overlay_last_scroll = usize::MAX;
             }
             vec![]
         }
         Msg::OpenEvents => {
             model.overlay = Overlay::Events { scroll: 0 };
+            model.overlay_last_scroll = usize::MAX;
             vec![]
         }
         Msg::Resize(width, height) => {
             model.screen = (width, height);
             vec![]
         }
+        Msg::OverlayMeasured(last) => {
+            model.overlay_last_scroll = last;
+            if let Overlay::Events { scroll } | Overlay::Detail { scroll, .. } = &mut model.overlay
+            {
+                *scroll = (*scroll).min(last);
+            }
+            vec![]
+        }
         Msg::Scroll(to) => {
-            // Events scroll by event, the detail by row; never past the last page, so the
-            // first key back up moves the view.
-            let last = crate::ui::overlay_max_scroll(model, model.screen);
+            // Events scroll by event, the detail by row; never past the last page (as last
+            // measured), so the first key back up moves the view.
+            let last = model.overlay_last_scroll;
             let (Overlay::Events { scroll } | Overlay::Detail { scroll, .. }) = &mut model.overlay
             else {
                 return vec![];

@@ -128,10 +128,14 @@ impl Harness {
     }
 
     pub fn press_with(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Vec<Effect> {
-        match map_key(&self.model, KeyEvent::new(code, modifiers)) {
+        let effects = match map_key(&self.model, KeyEvent::new(code, modifiers)) {
             Some(msg) => update(&mut self.model, msg),
             None => vec![],
-        }
+        };
+        // As the terminal loop does after drawing: tell the model how far the open view scrolls.
+        let last = ui::overlay_max_scroll(&self.model, self.model.screen);
+        update(&mut self.model, Msg::OverlayMeasured(last));
+        effects
     }
 
     pub fn type_text(&mut self, text: &str) {
