@@ -1252,3 +1252,25 @@ fn a_fail_on_a_hold_metric_is_advice_to_hold_not_a_hold() {
         "{line}"
     );
 }
+
+#[test]
+fn a_rolled_back_canary_is_not_passed_because_a_hold_ended() {
+    // error-spike, seed 3: the controller rolls back at 25% while p95 is still collecting; the
+    // step's hold would have ended ~20 s later.
+    let mut h = Harness::with_seed(Scenario::ErrorSpike, 3, false);
+    h.advance(120);
+    assert_eq!(
+        h.sim.rollout().state,
+        rollout_console::domain::RolloutState::RolledBack
+    );
+    for p in &h.model.panels {
+        if let Some(r) = &p.sequential_result {
+            assert!(
+                !r.reason.starts_with("hold ended"),
+                "{}: {}",
+                p.def.name,
+                r.reason
+            );
+        }
+    }
+}

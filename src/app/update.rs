@@ -662,7 +662,10 @@ fn judge_counts(
     let context = sequential::Context {
         alpha,
         step_starts: step_starts(r),
-        hold_left: r.hold_remaining(now),
+        // A rollout that has ended holds no more: no "hold ended" PASS after a rollback.
+        hold_left: (!r.state.is_terminal())
+            .then(|| r.hold_remaining(now))
+            .flatten(),
     };
     let result = sequential::evaluate(counts, settings, &context);
     if panel
