@@ -329,7 +329,7 @@ pub fn draw(
 }
 
 fn frame_of(area: Rect) -> Rect {
-    super::overlay::centered(
+    super::layout::centered(
         area,
         area.width.saturating_sub(2).min(120),
         area.height.saturating_sub(2),

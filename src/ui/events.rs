@@ -11,7 +11,7 @@ use super::panels::event_symbol;
 use crate::app::Model;
 
 fn frame_of(area: Rect) -> Rect {
-    super::overlay::centered(
+    super::layout::centered(
         area,
         area.width.saturating_sub(2).min(140),
         area.height.saturating_sub(2),

@@ -6,6 +6,7 @@ mod events;
 mod evidence;
 mod footer;
 mod header;
+mod layout;
 mod metrics;
 mod overlay;
 mod panels;

@@ -1,11 +1,12 @@
 //! The help overlay and the confirmation prompts, drawn over the screen.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::Theme;
+use super::layout::centered;
 use crate::app::Model;
 use crate::app::explain::Tone;
 use crate::app::keymap::{KEYS, action_keys_text};
@@ -22,16 +23,6 @@ fn fit(text: &str, width: usize) -> String {
     let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
-        .flex(Flex::Center)
-        .areas(row);
-    cell
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
