@@ -3,6 +3,7 @@
 //! `counters`.
 
 mod counters;
+mod empty;
 
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use futures::future::join_all;
 
 use super::client::PrometheusClient;
 use super::decode::{PromError, QueryData, Response};
-use super::names::metric_names;
 use super::template::{self, Vars};
 use super::{
     CountsQuery, EmptyAnswer, EmptyTrack, FetchRequest, FetchResult, MetricQuery, MetricsSource,
@@ -146,56 +146,6 @@ impl PrometheusSource {
         (outcome, empty)
     }
 
-    /// Why a track's answer has no series: a metric name in the query that has no series at
-    /// all, else the track's selector. One instant `count` per name, once per query (not
-    /// counted in `queries`, the per-poll budget); a failed lookup says nothing.
-    async fn why_empty(
-        &self,
-        key: &str,
-        promql: &str,
-        track: Option<EmptyTrack>,
-        at: DateTime<Utc>,
-    ) -> Option<EmptyAnswer> {
-        let lookups = || self.empty_lookups.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(track) = track else {
-            lookups().remove(key);
-            return None;
-        };
-        let known = lookups().get(key).cloned();
-        let missing = match known {
-            Some(missing) => missing,
-            None => {
-                let mut missing = None;
-                for name in metric_names(promql).into_iter().take(MAX_NAME_LOOKUPS) {
-                    let q = format!(
-                        "count({{{}}})",
-                        template::matchers(&[("__name__", name.as_str())])
-                    );
-                    match self.client.query(&q, at).await {
-                        Ok(Response {
-                            data: QueryData::Vector(v),
-                            ..
-                        }) if v.is_empty() => {
-                            missing = Some(name);
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::debug!(%e, %name, "metric name lookup failed");
-                            return None;
-                        }
-                    }
-                }
-                lookups().insert(key.to_string(), missing.clone());
-                missing
-            }
-        };
-        Some(match missing {
-            Some(name) => EmptyAnswer::MetricMissing { name },
-            None => EmptyAnswer::SelectorEmpty { track },
-        })
-    }
-
     async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
         let slo_label = template::prom_duration(slo.window);
         let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
@@ -237,9 +187,6 @@ impl PrometheusSource {
         }
     }
 }
-
-/// Names looked up behind one empty answer, at most.
-const MAX_NAME_LOOKUPS: usize = 3;
 
 /// A range answer as one track's series: one series, or none (no data yet).
 fn one_series(
@@ -770,79 +717,5 @@ mod tests {
             seen.iter()
                 .any(|s| s.param("query") == r#"errors{job="checkout", rollout="checkout"}[28d]"#)
         );
-    }
-
-    /// An empty range answer: the metric name is looked up once per query, and the panel is told
-    /// which is empty, the name or the track's selector.
-    #[tokio::test]
-    async fn an_empty_answer_says_whether_the_metric_or_the_selector_is_missing() {
-        let server = stub(|seen| {
-            let q = seen.param("query");
-            let empty = || success(json!({"resultType": "matrix", "result": []}));
-            let one = json!({"resultType": "matrix", "result": [
-                {"metric": {}, "values": [[1_700_000_000, "1"]]}
-            ]});
-            if q.starts_with("count(") {
-                let result = if q.contains("real_metric") {
-                    json!([{"metric": {}, "value": [1_700_000_000, "12"]}])
-                } else {
-                    json!([])
-                };
-                reply(
-                    200,
-                    success(json!({"resultType": "vector", "result": result})),
-                )
-            } else if q.starts_with("real_metric") && q.contains("baseline") {
-                reply(200, success(one))
-            } else {
-                reply(200, empty())
-            }
-        })
-        .await;
-        let src = source(&server.url("/"));
-        let request = FetchRequest {
-            now: t(1_700_000_000),
-            lookback: Duration::from_secs(60),
-            step: Duration::from_secs(15),
-            metrics: vec![
-                metric("typo", "sum(rate(reel_metric{$selector}[$window]))"),
-                metric("canary", "real_metric{$selector}"),
-            ],
-            slos: vec![],
-            tracks: None,
-        };
-        for _ in 0..2 {
-            let result = src.fetch(&request).await;
-            assert_eq!(
-                result.empty,
-                [
-                    (
-                        "typo".to_string(),
-                        EmptyAnswer::MetricMissing {
-                            name: "reel_metric".into()
-                        }
-                    ),
-                    (
-                        "canary".to_string(),
-                        EmptyAnswer::SelectorEmpty {
-                            track: EmptyTrack::Canary
-                        }
-                    ),
-                ]
-            );
-            assert_eq!(result.queries, 4, "lookups are not in the per-poll budget");
-        }
-        let lookups: Vec<String> = server
-            .seen()
-            .iter()
-            .map(|s| s.param("query").to_string())
-            .filter(|q| q.starts_with("count("))
-            .collect();
-        assert_eq!(
-            lookups.len(),
-            2,
-            "one lookup per query, not one per poll: {lookups:?}"
-        );
-        assert!(lookups.contains(&r#"count({__name__="reel_metric"})"#.to_string()));
     }
 }
