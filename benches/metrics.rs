@@ -70,7 +70,7 @@ fn bench_parse() {
             BYTES.load(Ordering::Relaxed),
         );
         let start = Instant::now();
-        let parsed = rollout_console::metrics::prometheus::parse_response(200, body.as_bytes());
+        let parsed = rollout_console::metrics::decode::parse_response(200, body.as_bytes());
         let took = start.elapsed();
         assert!(parsed.is_ok(), "the benchmark body parses");
         drop(parsed);
@@ -88,10 +88,12 @@ fn bench_parse() {
 fn bench_poll() {
     use rollout_console::app::model::{MetricPanel, Model, Settings};
     use rollout_console::app::{Effect, Msg, update};
-    use rollout_console::config::PrometheusConfig;
     use rollout_console::domain::{Gate, MetricDef, Unit};
     use rollout_console::metrics::MetricsSource;
-    use rollout_console::metrics::prometheus::{PrometheusClient, PrometheusSource, Selectors};
+    use rollout_console::metrics::client::{
+        PrometheusClient, PrometheusSettings as PrometheusConfig,
+    };
+    use rollout_console::metrics::source::{PrometheusSource, Selectors};
     use rollout_console::sim::{SimOptions, Simulator, server};
     use std::sync::{Arc, Mutex};
 

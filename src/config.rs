@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::domain::format::humantime_serde;
 use crate::domain::{Gate, Unit};
+use crate::metrics::client::{self, PrometheusSettings};
 
 pub const ENV_CONFIG: &str = "ROLLOUT_CONSOLE_CONFIG";
 
@@ -113,6 +114,23 @@ pub struct PrometheusConfig {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+}
+
+impl PrometheusConfig {
+    /// The Prometheus client's settings.
+    pub fn settings(&self) -> PrometheusSettings {
+        PrometheusSettings {
+            url: self.url.clone(),
+            timeout: self.timeout,
+            bearer_token_file: self.bearer_token_file.clone(),
+            basic_auth: self.basic_auth.as_ref().map(|b| client::BasicAuth {
+                username: b.username.clone(),
+                password_file: b.password_file.clone(),
+            }),
+            headers: self.headers.clone(),
+            ca_file: self.ca_file.clone(),
+        }
+    }
 }
 
 fn default_timeout() -> Duration {

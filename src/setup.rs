@@ -16,7 +16,8 @@ use crate::backend::notify::Notifier;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
-use crate::metrics::prometheus::{PrometheusClient, PrometheusSource, Selectors};
+use crate::metrics::client::PrometheusClient;
+use crate::metrics::source::{PrometheusSource, Selectors};
 use crate::sim::backend::{SimController, SimReader};
 use crate::sim::source::SimMetrics;
 use crate::sim::{Scenario, SimOptions, Simulator, demo};
@@ -364,7 +365,8 @@ pub fn from_config(
         service,
         rollout: name.clone(),
     };
-    let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
+    let client =
+        PrometheusClient::new(&prometheus.settings()).map_err(|e| config_error(path, e))?;
     let query_selectors = Some(selectors.clone());
     let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
     let panels = config
@@ -468,7 +470,8 @@ fn notifier(config: &Config, path: &Path) -> Result<Option<Arc<Notifier>>, Confi
 /// (`bad_data`) fails here. An unreachable Prometheus does not: the console shows it as a source
 /// error and keeps polling.
 pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Result<(), ConfigError> {
-    use crate::metrics::prometheus::{DEFAULT_WINDOW, PromError};
+    use crate::metrics::decode::PromError;
+    use crate::metrics::source::DEFAULT_WINDOW;
     use crate::metrics::template::{self, Vars};
     let Some(prometheus) = &config.prometheus else {
         return Ok(());
@@ -476,7 +479,7 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     if config.backend.as_ref().map(|b| b.kind) == Some(BackendKind::Demo) {
         return Ok(());
     }
-    let Ok(client) = PrometheusClient::new(prometheus) else {
+    let Ok(client) = PrometheusClient::new(&prometheus.settings()) else {
         return Ok(()); // from_config has already reported a bad [prometheus] section
     };
     // The selectors as they will be; with pod-template hashes, a stand-in hash.

@@ -832,7 +832,7 @@ fn the_detail_keeps_the_queries_each_poll_sent() {
 fn queries_are_rendered_per_track_as_prometheus_gets_them() {
     use rollout_console::app::model::MetricPanel;
     use rollout_console::domain::MetricDef;
-    use rollout_console::metrics::prometheus::{NO_TRACKS_YET, Selectors};
+    use rollout_console::metrics::source::{NO_TRACKS_YET, Selectors};
     use rollout_console::metrics::{Counters, Tracks};
     let mut p = MetricPanel::new(
         MetricDef {

@@ -13,7 +13,7 @@ use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
 use crate::domain::{
     BudgetStatus, GateEvaluation, MetricDef, Rollout, RolloutState, Severity, SloDef, Verdict,
 };
-use crate::metrics::prometheus::Selectors;
+use crate::metrics::source::Selectors;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, TrackSeries, Tracks};
 
@@ -174,7 +174,7 @@ impl MetricPanel {
         });
         let render = |template: &str, selector: &str, window: Option<Duration>| {
             if selector.trim().is_empty() {
-                return format!("(not sent: {})", crate::metrics::prometheus::NO_TRACKS_YET);
+                return format!("(not sent: {})", crate::metrics::source::NO_TRACKS_YET);
             }
             let nonempty = |s: &str| !s.trim().is_empty();
             let vars = Vars {
@@ -187,7 +187,7 @@ impl MetricPanel {
         };
         let window = Some(
             self.window
-                .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW),
+                .unwrap_or(crate::metrics::source::DEFAULT_WINDOW),
         );
         let mut out = Vec::new();
         for (track, selector) in [("baseline", baseline), ("canary", canary)] {

@@ -535,7 +535,7 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
                         &series.canary,
                         panel
                             .window
-                            .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW),
+                            .unwrap_or(crate::metrics::source::DEFAULT_WINDOW),
                     )
                 });
                 let min_requests = panel.def.gate.min_requests.or_else(|| {
@@ -560,7 +560,7 @@ fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
                     // One point per query window: overlapping windows are not independent.
                     let spacing = panel
                         .window
-                        .unwrap_or(crate::metrics::prometheus::DEFAULT_WINDOW);
+                        .unwrap_or(crate::metrics::source::DEFAULT_WINDOW);
                     let in_step = |s: &crate::domain::Series| -> Vec<f64> {
                         let points: Vec<crate::domain::Sample> = s
                             .points

@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::prometheus::Labels;
+use super::decode::Labels;
 use crate::domain::Sample;
 use crate::domain::counts::{CountBlock, CountKind, Counts};
 

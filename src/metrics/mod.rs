@@ -1,8 +1,11 @@
 //! Metrics sources: where baseline and canary series and SLO error ratios come from.
 //! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
 
+pub mod client;
 pub mod counts;
-pub mod prometheus;
+pub mod decode;
+mod names;
+pub mod source;
 pub mod template;
 #[cfg(test)]
 mod test_stub;

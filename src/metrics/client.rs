@@ -1,0 +1,552 @@
+//! The HTTP client for the Prometheus API (`/api/v1/query`, `/api/v1/query_range`): its own
+//! settings (URL, timeout, bearer token file, basic auth, headers, CA file), building the URLs,
+//! authorizing and sending requests. Anything speaking that API under a path prefix works too
+//! (Mimir, Thanos, VictoriaMetrics).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Certificate, Url};
+use tokio::sync::Semaphore;
+
+use super::decode::{PromError, Response, parse_response};
+
+/// Requests in flight at once, so a big config cannot stampede Prometheus.
+pub const MAX_IN_FLIGHT: usize = 8;
+/// Encoded parameters longer than this go in a POST body: proxies cap URL length.
+const POST_ABOVE: usize = 1500;
+
+/// How to reach Prometheus (what the config's `[prometheus]` maps to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSettings {
+    pub url: String,
+    pub timeout: Duration,
+    pub bearer_token_file: Option<PathBuf>,
+    pub basic_auth: Option<BasicAuth>,
+    pub headers: BTreeMap<String, String>,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A user name and the file holding the password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
+enum Auth {
+    None,
+    Bearer(HeaderValue),
+    Basic { username: String, password: String },
+}
+
+pub struct PrometheusClient {
+    http: reqwest::Client,
+    query_url: Url,
+    range_url: Url,
+    /// The base URL without credentials, for messages.
+    shown_url: String,
+    auth: Auth,
+    header_names: Vec<String>,
+    timeout: Duration,
+    limit: Semaphore,
+}
+
+impl fmt::Debug for PrometheusClient {
+    // By hand so tokens, passwords and header values never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            Auth::None => "none",
+            Auth::Bearer(_) => "bearer token",
+            Auth::Basic { .. } => "basic",
+        };
+        f.debug_struct("PrometheusClient")
+            .field("url", &self.shown_url)
+            .field("timeout", &self.timeout)
+            .field("auth", &auth)
+            .field("headers", &self.header_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusClient {
+    pub fn new(cfg: &PrometheusSettings) -> Result<Self, String> {
+        let base = base_url(&cfg.url)?;
+        let join = |path: &str| {
+            base.join(path)
+                .map_err(|e| format!("prometheus.url cannot take {path}: {e}"))
+        };
+        let (query_url, range_url) = (join("api/v1/query")?, join("api/v1/query_range")?);
+
+        let mut builder = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if let Some(path) = &cfg.ca_file {
+            for cert in read_ca(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &cfg.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("prometheus.headers: {name:?} is not a valid header name"))?;
+            // The value may be a credential: name the header, not the value.
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                format!("prometheus.headers: the value of {name} is not a valid header value")
+            })?;
+            value.set_sensitive(true);
+            headers.insert(header, value);
+        }
+        builder = builder.default_headers(headers);
+
+        let auth = match (&cfg.bearer_token_file, &cfg.basic_auth) {
+            (Some(_), Some(_)) => {
+                return Err("prometheus: set bearer_token_file or basic_auth, not both".to_string());
+            }
+            (Some(path), None) => {
+                let token = read_secret(path, "bearer_token_file")?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    format!(
+                        "bearer_token_file {}: the token has characters not allowed in an HTTP header",
+                        path.display()
+                    )
+                })?;
+                value.set_sensitive(true);
+                Auth::Bearer(value)
+            }
+            (None, Some(basic)) => Auth::Basic {
+                username: basic.username.clone(),
+                password: read_secret(&basic.password_file, "basic_auth.password_file")?,
+            },
+            (None, None) => Auth::None,
+        };
+
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client for Prometheus: {e}"))?;
+        Ok(Self {
+            http,
+            query_url,
+            range_url,
+            shown_url: shown_url(&base),
+            auth,
+            header_names: cfg.headers.keys().cloned().collect(),
+            timeout: cfg.timeout,
+            limit: Semaphore::new(MAX_IN_FLIGHT),
+        })
+    }
+
+    /// The base URL without credentials.
+    pub fn url(&self) -> &str {
+        &self.shown_url
+    }
+
+    /// An instant query at `at` (`/api/v1/query`).
+    pub async fn query(&self, promql: &str, at: DateTime<Utc>) -> Result<Response, PromError> {
+        let time = seconds(at.timestamp_millis());
+        self.send(&self.query_url, &[("query", promql), ("time", &time)])
+            .await
+    }
+
+    /// A range query over `[start, end]` every `step` (`/api/v1/query_range`).
+    pub async fn query_range(
+        &self,
+        promql: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Response, PromError> {
+        let (start, end) = (
+            seconds(start.timestamp_millis()),
+            seconds(end.timestamp_millis()),
+        );
+        let step = seconds(i64::try_from(step.as_millis()).unwrap_or(i64::MAX));
+        let params = [
+            ("query", promql),
+            ("start", &start),
+            ("end", &end),
+            ("step", &step),
+        ];
+        self.send(&self.range_url, &params).await
+    }
+
+    async fn send(&self, url: &Url, params: &[(&str, &str)]) -> Result<Response, PromError> {
+        let _permit =
+            self.limit.acquire().await.map_err(|_| {
+                PromError::Transport(format!("{}: client shut down", self.shown_url))
+            })?;
+        let get = self
+            .authorize(self.http.get(url.clone()).query(params))
+            .build()
+            .map_err(|e| self.transport(e))?;
+        let request = if get.url().query().map_or(0, str::len) > POST_ABOVE {
+            self.authorize(self.http.post(url.clone()).form(params))
+                .build()
+                .map_err(|e| self.transport(e))?
+        } else {
+            get
+        };
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport(e))?;
+        parse_response(status, &body)
+    }
+
+    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::None => request,
+            Auth::Bearer(value) => request.header(AUTHORIZATION, value.clone()),
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+        }
+    }
+
+    fn transport(&self, e: reqwest::Error) -> PromError {
+        if e.is_timeout() {
+            return PromError::Timeout;
+        }
+        // The request URL carries the whole query; the base URL says enough.
+        let e = e.without_url();
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let part = s.to_string();
+            if !text.contains(&part) {
+                text.push_str(": ");
+                text.push_str(&part);
+            }
+            source = s.source();
+        }
+        PromError::Transport(format!("{}: {text}", self.shown_url))
+    }
+}
+
+fn base_url(raw: &str) -> Result<Url, String> {
+    // The URL is not echoed: it may carry user:password.
+    let mut url =
+        Url::parse(raw.trim()).map_err(|e| format!("prometheus.url is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err("prometheus.url must start with http:// or https://".to_string());
+    }
+    // Without a trailing slash, joining would replace the last path segment (the prefix).
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+fn shown_url(base: &Url) -> String {
+    let mut url = base.clone();
+    // Only fails for URLs that cannot have credentials in the first place.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+fn read_secret(path: &Path, what: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return Err(format!("{what} {} is empty", path.display()));
+    }
+    Ok(secret.to_string())
+}
+
+fn read_ca(path: &Path) -> Result<Vec<Certificate>, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+    let certs = Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("ca_file {} is not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {} holds no PEM certificates",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// Unix seconds as the API takes them, exact to the millisecond.
+fn seconds(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    if abs.is_multiple_of(1000) {
+        format!("{sign}{}", abs / 1000)
+    } else {
+        format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::test_stub::{Reply, reply, stub};
+    use serde_json::json;
+    use std::io::Write as _;
+    use tokio::net::TcpListener;
+
+    // ---- Helpers ----
+
+    fn config(url: &str) -> PrometheusSettings {
+        PrometheusSettings {
+            url: url.to_string(),
+            timeout: Duration::from_secs(5),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+        }
+    }
+
+    fn client(url: &str) -> PrometheusClient {
+        PrometheusClient::new(&config(url)).expect("client")
+    }
+
+    fn secret_file(contents: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("tempfile");
+        f.write_all(contents.as_bytes()).expect("write");
+        f
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    fn success(data: serde_json::Value) -> String {
+        json!({"status": "success", "data": data}).to_string()
+    }
+
+    fn vector(value: &str) -> String {
+        success(json!({"resultType": "vector", "result": [
+            {"metric": {}, "value": [1_700_000_000, value]}
+        ]}))
+    }
+
+    // ---- Construction ----
+
+    #[test]
+    fn secrets_are_read_and_never_shown() {
+        let token = secret_file("s3cr3t-token\n");
+        let cfg = PrometheusSettings {
+            bearer_token_file: Some(token.path().to_path_buf()),
+            headers: BTreeMap::from([("X-Scope-OrgID".to_string(), "tenant-a".to_string())]),
+            ..config("http://admin:hunter2@127.0.0.1:9090/prometheus")
+        };
+        let client = PrometheusClient::new(&cfg).expect("client");
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("tenant-a"), "{debug}");
+        assert!(debug.contains("X-Scope-OrgID"), "{debug}");
+        assert_eq!(client.url(), "http://127.0.0.1:9090/prometheus");
+    }
+
+    #[test]
+    fn unreadable_secret_and_ca_files_are_named() {
+        let cfg = PrometheusSettings {
+            bearer_token_file: Some("/nonexistent/token".into()),
+            ..config("http://127.0.0.1:9090")
+        };
+        let err = PrometheusClient::new(&cfg).expect_err("missing token");
+        assert!(
+            err.contains("bearer_token_file /nonexistent/token"),
+            "{err}"
+        );
+
+        let empty = secret_file("\n");
+        let cfg = PrometheusSettings {
+            basic_auth: Some(BasicAuth {
+                username: "u".into(),
+                password_file: empty.path().to_path_buf(),
+            }),
+            ..config("http://127.0.0.1:9090")
+        };
+        let err = PrometheusClient::new(&cfg).expect_err("empty password");
+        assert!(
+            err.contains("password_file") && err.contains("is empty"),
+            "{err}"
+        );
+
+        let ca = secret_file("not a certificate");
+        let cfg = PrometheusSettings {
+            ca_file: Some(ca.path().to_path_buf()),
+            ..config("https://127.0.0.1:9090")
+        };
+        let err = PrometheusClient::new(&cfg).expect_err("bad ca");
+        assert!(err.contains(&ca.path().display().to_string()), "{err}");
+
+        let err = PrometheusClient::new(&config("ftp://x")).expect_err("scheme");
+        assert!(err.contains("http://"), "{err}");
+    }
+
+    // ---- Over HTTP ----
+
+    #[tokio::test]
+    async fn path_prefix_auth_and_tenant_header() {
+        let server = stub(|_| reply(200, vector("1"))).await;
+        let token = secret_file("tok-123\r\n");
+        for prefix in ["/prometheus", "/prometheus/"] {
+            let cfg = PrometheusSettings {
+                bearer_token_file: Some(token.path().to_path_buf()),
+                headers: BTreeMap::from([("X-Scope-OrgID".to_string(), "tenant-a".to_string())]),
+                ..config(&server.url(prefix))
+            };
+            let client = PrometheusClient::new(&cfg).expect("client");
+            client.query("up", t(1_700_000_000)).await.expect("query");
+            client
+                .query_range(
+                    "up",
+                    t(1_700_000_000),
+                    t(1_700_000_060),
+                    Duration::from_secs(15),
+                )
+                .await
+                .expect("range");
+        }
+        let seen = server.seen();
+        assert_eq!(seen.len(), 4);
+        for (i, s) in seen.iter().enumerate() {
+            let want = if i % 2 == 0 {
+                "/prometheus/api/v1/query"
+            } else {
+                "/prometheus/api/v1/query_range"
+            };
+            assert_eq!(s.method, "GET");
+            assert_eq!(s.path, want);
+            assert_eq!(s.header("authorization"), Some("Bearer tok-123"));
+            assert_eq!(s.header("x-scope-orgid"), Some("tenant-a"));
+            assert_eq!(s.param("query"), "up");
+        }
+        assert_eq!(seen[0].param("time"), "1700000000");
+        assert_eq!(seen[1].param("start"), "1700000000");
+        assert_eq!(seen[1].param("end"), "1700000060");
+        assert_eq!(seen[1].param("step"), "15");
+    }
+
+    #[tokio::test]
+    async fn basic_auth_and_root_url() {
+        let server = stub(|_| reply(200, vector("1"))).await;
+        let password = secret_file("pa:ss\n");
+        let cfg = PrometheusSettings {
+            basic_auth: Some(BasicAuth {
+                username: "alice".into(),
+                password_file: password.path().to_path_buf(),
+            }),
+            ..config(&server.url(""))
+        };
+        let client = PrometheusClient::new(&cfg).expect("client");
+        client
+            .query(
+                "up",
+                DateTime::from_timestamp_millis(1_700_000_000_250).expect("t"),
+            )
+            .await
+            .expect("query");
+        let seen = server.seen();
+        assert_eq!(seen[0].path, "/api/v1/query");
+        assert_eq!(seen[0].param("time"), "1700000000.250");
+        // base64("alice:pa:ss")
+        assert_eq!(
+            seen[0].header("authorization"),
+            Some("Basic YWxpY2U6cGE6c3M=")
+        );
+    }
+
+    #[tokio::test]
+    async fn long_queries_are_posted_as_a_form() {
+        let server = stub(|_| reply(200, vector("1"))).await;
+        let client = client(&server.url("/prom"));
+        let long = format!("sum(rate(x{{a=\"{}\"}}[1m]))", "y&z ".repeat(500));
+        client.query(&long, t(1_700_000_000)).await.expect("long");
+        client.query("up", t(1_700_000_000)).await.expect("short");
+        let seen = server.seen();
+        assert_eq!(seen[0].method, "POST");
+        assert_eq!(seen[0].path, "/prom/api/v1/query");
+        assert_eq!(
+            seen[0].header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(seen[0].param("query"), long);
+        assert_eq!(seen[0].param("time"), "1700000000");
+        assert!(seen[0].body.starts_with("query="), "{}", seen[0].body);
+        assert_eq!(seen[1].method, "GET");
+    }
+
+    #[tokio::test]
+    async fn api_errors_arrive_verbatim_over_http() {
+        let said = "1:5: parse error: unexpected end of input";
+        let body = json!({"status": "error", "errorType": "bad_data", "error": said}).to_string();
+        let server = stub(move |_| reply(400, &body)).await;
+        let err = client(&server.url(""))
+            .query("up{", t(1_700_000_000))
+            .await
+            .expect_err("400");
+        assert_eq!(
+            err.to_string(),
+            format!("{said} (Prometheus rejected the query; HTTP 400, bad_data)")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_server_hits_the_timeout() {
+        let server = stub(|_| Reply {
+            delay: Duration::from_secs(3),
+            ..reply(200, vector("1"))
+        })
+        .await;
+        let cfg = PrometheusSettings {
+            timeout: Duration::from_millis(200),
+            ..config(&server.url(""))
+        };
+        let started = std::time::Instant::now();
+        let err = PrometheusClient::new(&cfg)
+            .expect("client")
+            .query("up", t(1_700_000_000))
+            .await
+            .expect_err("timeout");
+        assert_eq!(err, PromError::Timeout);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(err.to_string().contains("prometheus.timeout"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_names_the_url_without_credentials() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let client = client(&format!("http://admin:hunter2@{addr}/prom"));
+        let err = client
+            .query("up", t(1_700_000_000))
+            .await
+            .expect_err("refused");
+        let PromError::Transport(detail) = &err else {
+            panic!("not Transport: {err:?}")
+        };
+        assert!(
+            detail.starts_with(&format!("http://{addr}/prom: ")),
+            "{detail}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot reach Prometheus at http://"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("admin"),
+            "{text}"
+        );
+        assert!(!text.contains("query="), "{text}");
+    }
+}

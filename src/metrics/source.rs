@@ -1,0 +1,721 @@
+//! The `MetricsSource` on Prometheus: each poll's queries per metric, track and SLO window,
+//! their answers as series and ratios, and why an answer is empty. Counting raw counters is in
+//! `counters`.
+
+mod counters;
+mod empty;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+
+use super::client::PrometheusClient;
+use super::decode::{PromError, QueryData, Response};
+use super::template::{self, Vars};
+use super::{
+    CountsQuery, EmptyAnswer, EmptyTrack, FetchRequest, FetchResult, MetricQuery, MetricsSource,
+    SloQuery, TrackSeries,
+};
+use crate::domain::Series;
+use crate::domain::slo::{BURN_WINDOWS, SloMeasurement};
+
+/// `$window` of a metric query that does not set one.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+
+/// Label matchers and names the templates are filled with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selectors {
+    /// Raw matchers for the baseline track, e.g. `job="checkout", track="baseline"`.
+    pub baseline: String,
+    pub canary: String,
+    /// Raw matchers for the whole service (SLOs).
+    pub service: String,
+    /// The rollout name, a value (escaped on the way in).
+    pub rollout: String,
+}
+
+/// A metric's error while the track selectors come from pod-template hashes not read yet.
+pub const NO_TRACKS_YET: &str = "no baseline/canary selector yet: waiting for the rollout's \
+    pod-template hashes from the backend (or set baseline and canary in [[rollouts]])";
+
+#[derive(Debug)]
+pub struct PrometheusSource {
+    client: PrometheusClient,
+    selectors: Selectors,
+    /// Metric-name lookups behind empty answers, by the two rendered queries: the name that
+    /// has no series (`None`: all exist). Asked once per query; forgotten once it has data.
+    empty_lookups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+}
+
+/// One metric's or SLO's share of a poll.
+struct Outcome<T> {
+    result: Result<T, String>,
+    warnings: Vec<String>,
+    queries: usize,
+}
+
+impl<T> Outcome<T> {
+    fn failed(error: String) -> Self {
+        Self {
+            result: Err(error),
+            warnings: Vec::new(),
+            queries: 0,
+        }
+    }
+}
+
+impl PrometheusSource {
+    pub fn new(client: PrometheusClient, selectors: Selectors) -> Self {
+        Self {
+            client,
+            selectors,
+            empty_lookups: Default::default(),
+        }
+    }
+
+    pub fn client(&self) -> &PrometheusClient {
+        &self.client
+    }
+
+    fn vars<'a>(&'a self, selector: &'a str, window: Duration) -> Vars<'a> {
+        let set = |s: &'a str| Some(s).filter(|s| !s.trim().is_empty());
+        Vars {
+            selector: set(selector),
+            service: set(&self.selectors.service),
+            window: Some(window),
+            rollout: set(&self.selectors.rollout),
+        }
+    }
+
+    async fn fetch_metric(
+        &self,
+        query: &MetricQuery,
+        (baseline, canary): (&str, &str),
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> (Outcome<TrackSeries>, Option<EmptyAnswer>) {
+        let window = query.window.unwrap_or(DEFAULT_WINDOW);
+        let render = |selector: &str| template::render(&query.query, &self.vars(selector, window));
+        let (baseline, canary) = match (render(baseline), render(canary)) {
+            (Ok(b), Ok(c)) => (b, c),
+            (Err(_), _) | (_, Err(_)) if baseline.trim().is_empty() || canary.trim().is_empty() => {
+                return (Outcome::failed(NO_TRACKS_YET.into()), None);
+            }
+            (Err(e), _) | (_, Err(e)) => return (Outcome::failed(e), None),
+        };
+        let key = format!("{baseline}\n{canary}");
+        let promql = canary.clone();
+        let (baseline, canary) = futures::join!(
+            self.client.query_range(&baseline, start, end, step),
+            self.client.query_range(&canary, start, end, step),
+        );
+        let mut warnings = Vec::new();
+        let result = match (baseline, canary) {
+            // Prometheus down: say it once, not once per track.
+            (Err(b), Err(c)) if b == c => Err(b.to_string()),
+            (baseline, canary) => {
+                let baseline = one_series(baseline, "baseline", &mut warnings);
+                let canary = one_series(canary, "canary", &mut warnings);
+                match (baseline, canary) {
+                    (Ok(baseline), Ok(canary)) => Ok(TrackSeries { baseline, canary }),
+                    (Err(b), Err(c)) => Err(format!("{b}; {c}")),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+        };
+        let empty = match &result {
+            Ok(t) => {
+                let track = match (t.baseline.is_empty(), t.canary.is_empty()) {
+                    (true, true) => Some(EmptyTrack::Both),
+                    (true, false) => Some(EmptyTrack::Baseline),
+                    (false, true) => Some(EmptyTrack::Canary),
+                    (false, false) => None,
+                };
+                self.why_empty(&key, &promql, track, end).await
+            }
+            Err(_) => None,
+        };
+        let outcome = Outcome {
+            result,
+            warnings,
+            queries: 2,
+        };
+        (outcome, empty)
+    }
+
+    async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
+        let slo_label = template::prom_duration(slo.window);
+        let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
+            .chain(BURN_WINDOWS)
+            .collect();
+        let mut queries = Vec::with_capacity(windows.len());
+        for (_, window) in &windows {
+            match template::render(&slo.error_ratio, &self.vars("", *window)) {
+                Ok(q) => queries.push(q),
+                Err(e) => return Outcome::failed(e),
+            }
+        }
+        let responses = join_all(queries.iter().map(|q| self.client.query(q, at))).await;
+        let mut warnings = Vec::new();
+        let mut ratios = Vec::with_capacity(windows.len());
+        let mut failure = None;
+        for ((label, _), response) in windows.iter().zip(responses) {
+            match instant_value(response, &mut warnings) {
+                Ok(v) => ratios.push((label.to_string(), v)),
+                Err(e) => {
+                    failure.get_or_insert_with(|| format!("error ratio over {label}: {e}"));
+                }
+            }
+        }
+        let result = match failure {
+            Some(e) => Err(e),
+            None => {
+                let error_ratio = ratios.first().and_then(|(_, v)| *v);
+                Ok(SloMeasurement {
+                    error_ratio,
+                    window_ratios: ratios.into_iter().skip(1).collect(),
+                })
+            }
+        };
+        Outcome {
+            result,
+            warnings,
+            queries: queries.len(),
+        }
+    }
+}
+
+/// A range answer as one track's series: one series, or none (no data yet).
+fn one_series(
+    response: Result<Response, PromError>,
+    track: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Series, String> {
+    let response = response.map_err(|e| format!("{track} query: {e}"))?;
+    warnings.extend(response.warnings);
+    match response.data {
+        QueryData::Matrix(mut series) => match series.len() {
+            0 => Ok(Series::default()),
+            1 => Ok(Series::new(
+                series.pop().map(|(_, s)| s).unwrap_or_default(),
+            )),
+            n => Err(format!(
+                "query returned {n} series for the {track}; aggregate it (e.g. sum(...) or sum by (...))"
+            )),
+        },
+        QueryData::Vector(_) | QueryData::Scalar(_) => Err(format!(
+            "{track} query: expected a range result (matrix) from query_range"
+        )),
+    }
+}
+
+/// An instant answer as one ratio; no series or a non-finite value is "no data".
+fn instant_value(
+    response: Result<Response, PromError>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<f64>, String> {
+    let response = response.map_err(|e| e.to_string())?;
+    warnings.extend(response.warnings);
+    let value = match response.data {
+        QueryData::Vector(samples) => match samples.as_slice() {
+            [] => None,
+            [(_, sample)] => Some(sample.value),
+            more => {
+                return Err(format!(
+                    "query returned {} series; aggregate it (e.g. sum(...))",
+                    more.len()
+                ));
+            }
+        },
+        QueryData::Scalar(sample) => Some(sample.value),
+        QueryData::Matrix(_) => {
+            return Err(
+                "expected one number, got a range vector; drop the trailing [range]".to_string(),
+            );
+        }
+    };
+    Ok(value.filter(|v| v.is_finite()))
+}
+
+/// Each API warning once per poll, in the order first seen.
+fn merge_warnings(into: &mut Vec<String>, warnings: Vec<String>) {
+    for w in warnings {
+        if !into.contains(&w) {
+            into.push(w);
+        }
+    }
+}
+
+/// `at` rounded down to a whole `step` since the epoch, so every range query shares timestamps.
+fn align_down(at_ms: i64, step_ms: i64) -> DateTime<Utc> {
+    let ms = at_ms.div_euclid(step_ms) * step_ms;
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+#[async_trait]
+impl MetricsSource for PrometheusSource {
+    fn describe(&self) -> String {
+        format!("Prometheus at {}", self.client.url())
+    }
+
+    async fn fetch(&self, request: &FetchRequest) -> FetchResult {
+        let step_ms = i64::try_from(request.step.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let step = Duration::from_millis(step_ms.unsigned_abs());
+        let now_ms = request.now.timestamp_millis();
+        let lookback_ms = i64::try_from(request.lookback.as_millis()).unwrap_or(i64::MAX);
+        let end = align_down(now_ms, step_ms);
+        let start = align_down(now_ms.saturating_sub(lookback_ms), step_ms);
+
+        let tracks = match &request.tracks {
+            Some(t) => (t.baseline.as_str(), t.canary.as_str()),
+            None => (
+                self.selectors.baseline.as_str(),
+                self.selectors.canary.as_str(),
+            ),
+        };
+        let metrics = join_all(
+            request
+                .metrics
+                .iter()
+                .map(|q| self.fetch_metric(q, tracks, start, end, step)),
+        );
+        let slos = join_all(request.slos.iter().map(|s| self.fetch_slo(s, request.now)));
+        let counted: Vec<(&MetricQuery, &CountsQuery)> = request
+            .metrics
+            .iter()
+            .filter_map(|q| Some((q, q.counts.as_ref()?)))
+            .collect();
+        let counts = join_all(
+            counted
+                .iter()
+                .map(|(q, c)| self.fetch_counts(q, c, tracks, request.now, request.step)),
+        );
+        let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
+
+        let mut result = FetchResult::default();
+        for (query, (outcome, empty)) in request.metrics.iter().zip(metrics) {
+            result.queries += outcome.queries;
+            if let Some(why) = empty {
+                result.empty.push((query.name.clone(), why));
+            }
+            merge_warnings(&mut result.warnings, outcome.warnings);
+            result.metrics.push((query.name.clone(), outcome.result));
+        }
+        for (slo, outcome) in request.slos.iter().zip(slos) {
+            result.queries += outcome.queries;
+            merge_warnings(&mut result.warnings, outcome.warnings);
+            result.slos.push((slo.name.clone(), outcome.result));
+        }
+        for ((query, _), outcome) in counted.iter().zip(counts) {
+            result.queries += outcome.queries;
+            merge_warnings(&mut result.warnings, outcome.warnings);
+            result.counts.push((query.name.clone(), outcome.result));
+        }
+        tracing::debug!(
+            queries = result.queries,
+            metrics = result.metrics.len(),
+            slos = result.slos.len(),
+            counts = result.counts.len(),
+            warnings = result.warnings.len(),
+            "prometheus poll"
+        );
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::client::PrometheusSettings;
+    use crate::metrics::test_stub::{Reply, Seen, reply, stub};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use tokio::net::TcpListener;
+
+    // ---- Helpers ----
+
+    fn config(url: &str) -> PrometheusSettings {
+        PrometheusSettings {
+            url: url.to_string(),
+            timeout: Duration::from_secs(5),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+        }
+    }
+
+    fn client(url: &str) -> PrometheusClient {
+        PrometheusClient::new(&config(url)).expect("client")
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    fn success(data: serde_json::Value) -> String {
+        json!({"status": "success", "data": data}).to_string()
+    }
+
+    fn vector(value: &str) -> String {
+        success(json!({"resultType": "vector", "result": [
+            {"metric": {}, "value": [1_700_000_000, value]}
+        ]}))
+    }
+
+    // ---- The metrics source ----
+
+    const BASELINE: &str = r#"job="checkout", track="baseline""#;
+    const CANARY: &str = r#"job="checkout", track="canary""#;
+
+    fn source(url: &str) -> PrometheusSource {
+        PrometheusSource::new(
+            client(url),
+            Selectors {
+                baseline: BASELINE.into(),
+                canary: CANARY.into(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        )
+    }
+
+    fn metric(name: &str, query: &str) -> MetricQuery {
+        MetricQuery {
+            name: name.into(),
+            query: query.into(),
+            window: None,
+            counts: None,
+        }
+    }
+
+    /// One point per step over the requested range, valued by track.
+    fn range_answer(seen: &Seen, series: usize, warn: bool) -> Reply {
+        let param = |k: &str| seen.param(k).parse::<f64>().expect("number param");
+        let (start, end, step) = (param("start"), param("end"), param("step"));
+        let canary = seen.param("query").contains("canary");
+        let mut values = Vec::new();
+        let mut at = start;
+        while at <= end {
+            let v = if at == start {
+                "NaN".to_string()
+            } else if canary {
+                "0.2".to_string()
+            } else {
+                "0.1".to_string()
+            };
+            values.push(json!([at, v]));
+            at += step;
+        }
+        let result: Vec<_> = (0..series)
+            .map(|i| json!({"metric": {"pod": format!("p{i}")}, "values": values}))
+            .collect();
+        let mut body =
+            json!({"status": "success", "data": {"resultType": "matrix", "result": result}});
+        if warn {
+            body["warnings"] = json!(["partial response: store-1 unreachable"]);
+        }
+        reply(200, body)
+    }
+
+    #[tokio::test]
+    async fn fetch_maps_one_none_and_many_series_per_metric() {
+        let server = stub(|seen| {
+            let q = seen.param("query");
+            if q.starts_with("latency") {
+                range_answer(seen, 1, true)
+            } else if q.starts_with("empty") {
+                range_answer(seen, 0, true)
+            } else if q.starts_with("by_pod") && q.contains("canary") {
+                range_answer(seen, 3, false)
+            } else if q.starts_with("by_pod") {
+                range_answer(seen, 1, false)
+            } else {
+                reply(
+                    400,
+                    json!({"status": "error", "errorType": "bad_data", "error": "nope"}),
+                )
+            }
+        })
+        .await;
+        let src = source(&server.url("/"));
+        let request = FetchRequest {
+            now: DateTime::from_timestamp_millis(1_700_000_017_500).expect("now"),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![
+                MetricQuery {
+                    window: Some(Duration::from_secs(90)),
+                    ..metric("p95", "latency{$selector}[$window]")
+                },
+                metric("rps", "empty{$selector}[$window]"),
+                metric("errors", "by_pod{$selector}"),
+                metric("typo", "latency{$selectr}"),
+                metric("broken", "broken{$selector}"),
+            ],
+            slos: vec![],
+            tracks: None,
+        };
+        let result = src.fetch(&request).await;
+
+        let names: Vec<&str> = result.metrics.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["p95", "rps", "errors", "typo", "broken"]);
+
+        let p95 = result.metrics[0].1.as_ref().expect("p95");
+        assert_eq!(p95.baseline.points.len(), 41);
+        let at = |s: &Series| s.points.iter().map(|p| p.at).collect::<Vec<_>>();
+        assert_eq!(at(&p95.baseline), at(&p95.canary));
+        assert!(p95.canary.points[0].value.is_nan());
+        assert_eq!(p95.canary.points[1].value, 0.2);
+        assert_eq!(p95.baseline.points[1].value, 0.1);
+
+        let rps = result.metrics[1].1.as_ref().expect("rps");
+        assert!(rps.baseline.is_empty() && rps.canary.is_empty());
+
+        let errors = result.metrics[2].1.as_ref().expect_err("many series");
+        assert_eq!(
+            errors,
+            "query returned 3 series for the canary; aggregate it (e.g. sum(...) or sum by (...))"
+        );
+
+        let typo = result.metrics[3].1.as_ref().expect_err("typo");
+        assert!(typo.contains("$selectr"), "{typo}");
+
+        let broken = result.metrics[4].1.as_ref().expect_err("broken");
+        assert_eq!(
+            broken,
+            "nope (Prometheus rejected the query; HTTP 400, bad_data)"
+        );
+
+        // Two per metric that rendered; none for the typo.
+        assert_eq!(result.queries, 8);
+        assert_eq!(result.warnings, ["partial response: store-1 unreachable"]);
+
+        // Plus one name lookup behind the empty answer (not in the per-poll budget).
+        let seen = server.seen();
+        assert_eq!(seen.len(), 9);
+        let p95_queries: Vec<&str> = seen
+            .iter()
+            .map(|s| s.param("query"))
+            .filter(|q| q.starts_with("latency"))
+            .collect();
+        assert!(p95_queries.contains(&format!("latency{{{BASELINE}}}[1m30s]").as_str()));
+        assert!(p95_queries.contains(&format!("latency{{{CANARY}}}[1m30s]").as_str()));
+        let rps_query = seen
+            .iter()
+            .map(|s| s.param("query"))
+            .find(|q| q.starts_with("empty"))
+            .expect("rps sent");
+        assert!(rps_query.ends_with("[1m]"), "default window: {rps_query}");
+        for s in seen
+            .iter()
+            .filter(|s| !s.param("query").starts_with("count("))
+        {
+            assert_eq!(s.path, "/api/v1/query_range");
+            // Aligned to the step, the same for every query.
+            assert_eq!(s.param("start"), "1699999410");
+            assert_eq!(s.param("end"), "1700000010");
+            assert_eq!(s.param("step"), "15");
+        }
+    }
+
+    #[tokio::test]
+    async fn per_poll_tracks_replace_the_selectors_and_missing_ones_say_why() {
+        let server = stub(|_| {
+            reply(
+                200,
+                success(json!({"resultType": "matrix", "result": [
+                    {"metric": {}, "values": [[1_700_000_000, "1"]]}
+                ]})),
+            )
+        })
+        .await;
+        // Pod-hash mode: nothing configured for the tracks.
+        let src = PrometheusSource::new(
+            client(&server.url("")),
+            Selectors {
+                baseline: String::new(),
+                canary: String::new(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        );
+        let mut request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(60),
+            step: Duration::from_secs(15),
+            metrics: vec![metric("p95", "latency{$selector}")],
+            slos: vec![],
+            tracks: None,
+        };
+        let waiting = src.fetch(&request).await;
+        assert_eq!(
+            waiting.metrics[0].1.as_ref().expect_err("no tracks yet"),
+            NO_TRACKS_YET
+        );
+        assert!(server.seen().is_empty(), "nothing is guessed or sent");
+
+        request.tracks = Some(crate::metrics::Tracks {
+            baseline: r#"rollouts_pod_template_hash="5f7c9d6b8""#.into(),
+            canary: r#"rollouts_pod_template_hash="7b9f4c6d5""#.into(),
+        });
+        let answered = src.fetch(&request).await;
+        assert!(answered.metrics[0].1.is_ok(), "{answered:?}");
+        let mut queries: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .collect();
+        queries.sort();
+        assert_eq!(
+            queries,
+            [
+                r#"latency{rollouts_pod_template_hash="5f7c9d6b8"}"#,
+                r#"latency{rollouts_pod_template_hash="7b9f4c6d5"}"#
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_prometheus_fails_each_metric_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let src = source(&format!("http://{addr}"));
+        assert_eq!(src.describe(), format!("Prometheus at http://{addr}"));
+        let result = src
+            .fetch(&FetchRequest {
+                now: t(1_700_000_000),
+                lookback: Duration::from_secs(60),
+                step: Duration::from_secs(15),
+                metrics: vec![MetricQuery {
+                    counts: Some(crate::metrics::CountsQuery {
+                        counters: crate::metrics::Counters::Ratio {
+                            errors: r#"errors{$selector}"#.into(),
+                            total: r#"total{$selector}"#.into(),
+                        },
+                        since: t(1_700_000_000 - 60),
+                    }),
+                    ..metric("p95", "latency{$selector}")
+                }],
+                slos: vec![],
+                tracks: None,
+            })
+            .await;
+        let err = result.metrics[0].1.as_ref().expect_err("down");
+        assert!(
+            err.starts_with("cannot reach Prometheus at http://"),
+            "{err}"
+        );
+        assert!(!err.contains("baseline"), "reported once: {err}");
+        let counts = result.counts[0].1.as_ref().expect_err("down");
+        assert!(
+            counts.starts_with("cannot reach Prometheus at http://") && !counts.contains(';'),
+            "reported once: {counts}"
+        );
+        assert_eq!(result.queries, 2 + 4);
+    }
+
+    #[tokio::test]
+    async fn slo_error_ratios_over_every_window() {
+        let server = stub(|seen| {
+            let q = seen.param("query");
+            let window = q
+                .rsplit_once('[')
+                .and_then(|(_, w)| w.split_once(']'))
+                .map_or("", |(w, _)| w);
+            if q.starts_with("many") {
+                return reply(
+                    200,
+                    success(json!({"resultType": "vector", "result": [
+                        {"metric": {"a": "1"}, "value": [1, "0.1"]},
+                        {"metric": {"a": "2"}, "value": [1, "0.2"]}
+                    ]})),
+                );
+            }
+            match window {
+                "28d" => reply(200, vector("0.0004")),
+                "30m" => reply(200, success(json!({"resultType": "vector", "result": []}))),
+                "1h" => reply(200, vector("NaN")),
+                "2h" => reply(
+                    200,
+                    success(json!({"resultType": "scalar", "result": [1, "0.003"]})),
+                ),
+                "5m" => reply(
+                    200,
+                    json!({"status": "success", "warnings": ["slow"],
+                        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "0.02"]}]}}),
+                ),
+                _ => reply(200, vector("0.001")),
+            }
+        })
+        .await;
+        let src = source(&server.url(""));
+        let now = t(1_700_000_000);
+        let request = FetchRequest {
+            now,
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![],
+            slos: vec![
+                SloQuery {
+                    name: "availability".into(),
+                    error_ratio: r#"errors{$service, rollout="$rollout"}[$window]"#.into(),
+                    window: Duration::from_secs(28 * 86_400),
+                },
+                SloQuery {
+                    name: "aggregated badly".into(),
+                    error_ratio: "many{$service}[$window]".into(),
+                    window: Duration::from_secs(86_400),
+                },
+                SloQuery {
+                    name: "selector in an SLO".into(),
+                    error_ratio: "x{$selector}".into(),
+                    window: Duration::from_secs(86_400),
+                },
+            ],
+            tracks: None,
+        };
+        let result = src.fetch(&request).await;
+        let availability = result.slos[0].1.as_ref().expect("availability");
+        assert_eq!(availability.error_ratio, Some(0.0004));
+        let want: Vec<(String, Option<f64>)> = [
+            ("5m", Some(0.02)),
+            ("30m", None),
+            ("1h", None),
+            ("2h", Some(0.003)),
+            ("6h", Some(0.001)),
+            ("1d", Some(0.001)),
+            ("3d", Some(0.001)),
+        ]
+        .into_iter()
+        .map(|(l, v)| (l.to_string(), v))
+        .collect();
+        assert_eq!(availability.window_ratios, want);
+
+        let many = result.slos[1].1.as_ref().expect_err("many");
+        assert!(
+            many.starts_with("error ratio over 1d: query returned 2 series; aggregate it"),
+            "{many}"
+        );
+        let selector = result.slos[2].1.as_ref().expect_err("selector");
+        assert!(selector.contains("$selector"), "{selector}");
+
+        assert_eq!(result.queries, 16);
+        assert_eq!(result.warnings, ["slow"]);
+        let seen = server.seen();
+        assert!(
+            seen.iter()
+                .all(|s| s.path == "/api/v1/query" && s.param("time") == "1700000000")
+        );
+        assert!(
+            seen.iter()
+                .any(|s| s.param("query") == r#"errors{job="checkout", rollout="checkout"}[28d]"#)
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! A metric's raw counters, fetched per track over the shared grid and counted by
+//! `metrics::counts`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+
+use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource};
+use crate::domain::counts::{self as grids, CountKind, Counts};
+use crate::metrics::counts::{self as counting, Answers};
+use crate::metrics::decode::{PromError, QueryData, Response};
+use crate::metrics::template::{self, Vars};
+use crate::metrics::{Counters, CountsQuery, MetricQuery};
+
+impl PrometheusSource {
+    /// A metric's raw counters, counted per track between the points of the shared grid: one
+    /// range query per counter per track, decoded by `metrics::counts`.
+    pub(super) async fn fetch_counts(
+        &self,
+        metric: &MetricQuery,
+        counts: &CountsQuery,
+        (baseline, canary): (&str, &str),
+        now: DateTime<Utc>,
+        step: Duration,
+    ) -> Outcome<Counts> {
+        let templates = match &counts.counters {
+            Counters::Histogram(buckets) => vec![("histogram", buckets.as_str())],
+            Counters::Ratio { errors, total } => {
+                vec![("errors", errors.as_str()), ("total", total.as_str())]
+            }
+        };
+        let mut queries = Vec::with_capacity(templates.len() * 2);
+        for (_, counter) in &templates {
+            match (
+                self.render_counter(counter, baseline),
+                self.render_counter(counter, canary),
+            ) {
+                (Ok(b), Ok(c)) => queries.extend([b, c]),
+                (Err(_), _) | (_, Err(_))
+                    if baseline.trim().is_empty() || canary.trim().is_empty() =>
+                {
+                    return Outcome::failed(NO_TRACKS_YET.into());
+                }
+                (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
+            }
+        }
+        let grid = grids::grid(counts.since, now, step);
+        let (Some(&start), Some(&second), Some(&end)) = (grid.first(), grid.get(1), grid.last())
+        else {
+            // Nothing to count yet (a histogram's bounds are known from its first answer).
+            let kind = match counts.counters {
+                Counters::Histogram(_) => CountKind::Latency { bounds: Vec::new() },
+                Counters::Ratio { .. } => CountKind::Errors,
+            };
+            return Outcome {
+                result: Ok(Counts {
+                    kind,
+                    blocks: Vec::new(),
+                }),
+                warnings: Vec::new(),
+                queries: 0,
+            };
+        };
+        let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
+        let responses = join_all(
+            queries
+                .iter()
+                .map(|q| self.client.query_range(q, start, end, spacing)),
+        )
+        .await;
+
+        let mut warnings = Vec::new();
+        let mut matrices = Vec::with_capacity(responses.len());
+        let mut failures: Vec<PromError> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut responses = responses.into_iter();
+        for (counter, _) in &templates {
+            let (Some(baseline), Some(canary)) = (responses.next(), responses.next()) else {
+                break;
+            };
+            if let (Err(b), Err(c)) = (&baseline, &canary)
+                && b == c
+            {
+                // The same answer for both tracks: say it once.
+                errors.push(format!("{counter} counter query: {b}"));
+                failures.extend([b.clone(), c.clone()]);
+                continue;
+            }
+            for (track, response) in [("baseline", baseline), ("canary", canary)] {
+                match response {
+                    Ok(Response {
+                        data: QueryData::Matrix(series),
+                        warnings: said,
+                    }) => {
+                        warnings.extend(said);
+                        matrices.push(series);
+                    }
+                    Ok(_) => errors.push(format!(
+                        "{track} {counter} counter query: expected a range result (matrix) \
+                         from query_range"
+                    )),
+                    Err(e) => {
+                        errors.push(format!("{track} {counter} counter query: {e}"));
+                        failures.push(e);
+                    }
+                }
+            }
+        }
+        let queries_sent = queries.len();
+        if !errors.is_empty() {
+            // Prometheus down: say it once, not once per query.
+            let result = match failures.split_first() {
+                Some((first, rest))
+                    if failures.len() == queries_sent && rest.iter().all(|e| e == first) =>
+                {
+                    first.to_string()
+                }
+                _ => errors.join("; "),
+            };
+            return Outcome {
+                result: Err(result),
+                warnings,
+                queries: queries_sent,
+            };
+        }
+        let answers = |counter: usize| Answers {
+            baseline_query: &queries[counter * 2],
+            canary_query: &queries[counter * 2 + 1],
+            baseline: &matrices[counter * 2],
+            canary: &matrices[counter * 2 + 1],
+        };
+        let result = match &counts.counters {
+            Counters::Histogram(_) => counting::histogram(&grid, answers(0)).map(|(c, said)| {
+                warnings.extend(said.into_iter().map(|w| format!("{}: {w}", metric.name)));
+                c
+            }),
+            Counters::Ratio { .. } => counting::ratio(&grid, answers(0), answers(1)),
+        };
+        Outcome {
+            result,
+            warnings,
+            queries: queries_sent,
+        }
+    }
+
+    /// A counter's query for one track: the metric's variables, but no `$window` (a counter is
+    /// read raw, never as a rate).
+    fn render_counter(&self, counter: &str, selector: &str) -> Result<String, String> {
+        let with_window = self.vars(selector, DEFAULT_WINDOW);
+        let raw = Vars {
+            window: None,
+            ..with_window
+        };
+        template::render(counter, &raw).map_err(|e| {
+            if template::render(counter, &with_window).is_ok() {
+                format!(
+                    "counter query {counter} uses $window, but counters are read raw, \
+                     never as a rate or increase: select the bare counter, {}",
+                    "e.g. http_requests_total{$selector}"
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::client::{PrometheusClient, PrometheusSettings};
+    use crate::metrics::source::Selectors;
+    use crate::metrics::test_stub::{Reply, Seen, reply, stub};
+    use crate::metrics::{FetchRequest, MetricsSource};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    // ---- Helpers ----
+
+    fn config(url: &str) -> PrometheusSettings {
+        PrometheusSettings {
+            url: url.to_string(),
+            timeout: Duration::from_secs(5),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+        }
+    }
+
+    fn client(url: &str) -> PrometheusClient {
+        PrometheusClient::new(&config(url)).expect("client")
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    fn success(data: serde_json::Value) -> String {
+        json!({"status": "success", "data": data}).to_string()
+    }
+
+    // ---- The metrics source ----
+
+    const BASELINE: &str = r#"job="checkout", track="baseline""#;
+    const CANARY: &str = r#"job="checkout", track="canary""#;
+
+    fn source(url: &str) -> PrometheusSource {
+        PrometheusSource::new(
+            client(url),
+            Selectors {
+                baseline: BASELINE.into(),
+                canary: CANARY.into(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        )
+    }
+
+    fn metric(name: &str, query: &str) -> MetricQuery {
+        MetricQuery {
+            name: name.into(),
+            query: query.into(),
+            window: None,
+            counts: None,
+        }
+    }
+
+    /// Raw counters per track: point k of the range is `start + k*step`; the canary serves a
+    /// tenth of the baseline and its pod restarted before the last point.
+    fn counter_answer(seen: &Seen) -> Reply {
+        let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
+        let (start, end, step) = (param("start"), param("end"), param("step"));
+        let q = seen.param("query");
+        if q.starts_with("broken") {
+            return reply(
+                400,
+                json!({"status": "error", "errorType": "bad_data", "error": "nope"}),
+            );
+        }
+        let canary = q.contains("canary");
+        let points = (end - start) / step + 1;
+        let series = |labels: serde_json::Value, per_point: i64| {
+            let values: Vec<_> = (0..points)
+                .map(|k| {
+                    let v = if canary && k == points - 1 {
+                        per_point // restarted: counted once since
+                    } else {
+                        1_000 * per_point + k * per_point
+                    };
+                    json!([start + k * step, v.to_string()])
+                })
+                .collect();
+            json!({"metric": labels, "values": values})
+        };
+        let scale = if canary { 1 } else { 10 };
+        let result = if q.starts_with("http_request_duration_seconds_bucket") {
+            vec![
+                series(json!({"le": "0.1"}), 6 * scale),
+                series(json!({"le": "0.50"}), 9 * scale),
+                series(json!({"le": "+Inf"}), 10 * scale),
+            ]
+        } else if q.contains("5..") {
+            vec![series(json!({"code": "500"}), scale)]
+        } else {
+            vec![
+                series(json!({"code": "200"}), 9 * scale),
+                series(json!({"code": "500"}), scale),
+            ]
+        };
+        reply(
+            200,
+            success(json!({"resultType": "matrix", "result": result})),
+        )
+    }
+
+    #[tokio::test]
+    async fn counts_are_one_raw_range_query_per_counter_per_track_over_the_grid() {
+        use crate::domain::counts::{CountKind, grid};
+        use crate::metrics::{Counters, CountsQuery};
+        let server = stub(counter_answer).await;
+        let src = source(&server.url(""));
+        let now = DateTime::from_timestamp_millis(1_700_000_017_500).expect("now");
+        let since = t(1_700_000_000 - 60);
+        let counted = |name: &str, counters: Counters| MetricQuery {
+            counts: Some(CountsQuery { counters, since }),
+            ..metric(name, "x{$selector}")
+        };
+        let mut request = FetchRequest {
+            now,
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![
+                counted(
+                    "p95",
+                    Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
+                ),
+                metric("plain", "x{$selector}"),
+                counted(
+                    "errors",
+                    Counters::Ratio {
+                        errors: r#"http_requests_total{$selector, code=~"5.."}"#.into(),
+                        total: "http_requests_total{$selector}".into(),
+                    },
+                ),
+                counted(
+                    "windowed",
+                    Counters::Histogram("rate(x_bucket{$selector}[$window])".into()),
+                ),
+                counted(
+                    "broken",
+                    Counters::Ratio {
+                        errors: "broken{$selector}".into(),
+                        total: "http_requests_total{$selector}".into(),
+                    },
+                ),
+            ],
+            slos: vec![],
+            tracks: None,
+        };
+        let result = src.fetch(&request).await;
+        let names: Vec<&str> = result.counts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["p95", "errors", "windowed", "broken"]);
+        // 2 per metric, 2 for the histogram, 4 per ratio, none for `$window`.
+        assert_eq!(result.queries, 5 * 2 + 2 + 4 + 4);
+
+        let points = grid(since, now, Duration::from_secs(15));
+        assert_eq!(points.first(), Some(&t(1_699_999_935)));
+        assert_eq!(points.last(), Some(&t(1_700_000_010)));
+        let p95 = result.counts[0].1.as_ref().expect("p95");
+        assert_eq!(
+            p95.kind,
+            CountKind::Latency {
+                bounds: vec![0.1, 0.5, f64::INFINITY]
+            }
+        );
+        assert_eq!(p95.blocks.len(), points.len() - 1);
+        for (block, pair) in p95.blocks.iter().zip(points.windows(2)) {
+            assert_eq!((block.start, block.end), (pair[0], pair[1]));
+            assert_eq!(block.baseline, [60.0, 30.0, 10.0]);
+        }
+        let canary: Vec<&[f64]> = p95.blocks.iter().map(|b| b.canary.as_slice()).collect();
+        assert_eq!(
+            canary[..canary.len() - 1],
+            vec![&[6.0, 3.0, 1.0][..]; 4][..]
+        );
+        // The restarted canary pod counted one point's worth since its reset.
+        assert_eq!(canary.last(), Some(&&[6.0, 3.0, 1.0][..]));
+
+        let errors = result.counts[1].1.as_ref().expect("errors");
+        assert_eq!(errors.kind, CountKind::Errors);
+        assert!(
+            errors
+                .blocks
+                .iter()
+                .all(|b| b.baseline == [10.0, 90.0] && b.canary == [1.0, 9.0])
+        );
+
+        let windowed = result.counts[2].1.as_ref().expect_err("$window");
+        assert!(
+            windowed.starts_with("counter query rate(x_bucket{$selector}[$window]) uses $window"),
+            "{windowed}"
+        );
+
+        let broken = result.counts[3].1.as_ref().expect_err("broken");
+        assert_eq!(
+            broken,
+            "errors counter query: nope (Prometheus rejected the query; HTTP 400, bad_data)"
+        );
+
+        let seen = server.seen();
+        let ranges: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| !s.param("query").starts_with(['x', 'b']))
+            .collect();
+        // The broken metric's total counter was sent too.
+        assert_eq!(ranges.len(), 8);
+        for s in &ranges {
+            assert_eq!(s.path, "/api/v1/query_range");
+            assert_eq!(s.param("start"), "1699999935");
+            assert_eq!(s.param("end"), "1700000010");
+            assert_eq!(s.param("step"), "15");
+            assert!(!s.param("query").contains('$'), "{}", s.param("query"));
+        }
+        let mut queries: Vec<&str> = ranges.iter().map(|s| s.param("query")).collect();
+        queries.sort_unstable();
+        queries.dedup();
+        assert_eq!(
+            queries,
+            [
+                format!("http_request_duration_seconds_bucket{{{BASELINE}}}"),
+                format!("http_request_duration_seconds_bucket{{{CANARY}}}"),
+                format!("http_requests_total{{{BASELINE}, code=~\"5..\"}}"),
+                format!("http_requests_total{{{BASELINE}}}"),
+                format!("http_requests_total{{{CANARY}, code=~\"5..\"}}"),
+                format!("http_requests_total{{{CANARY}}}"),
+            ]
+        );
+
+        // Pod-hash tracks of the poll replace the configured selectors, as for the series.
+        request.metrics.truncate(1);
+        request.tracks = Some(crate::metrics::Tracks {
+            baseline: r#"rollouts_pod_template_hash="5f7c9d6b8""#.into(),
+            canary: r#"rollouts_pod_template_hash="7b9f4c6d5""#.into(),
+        });
+        let before = server.seen().len();
+        let hashed = src.fetch(&request).await;
+        assert!(hashed.counts[0].1.is_ok(), "{hashed:?}");
+        let sent: Vec<String> = server.seen()[before..]
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .filter(|q| q.starts_with("http_request_duration"))
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert!(
+            sent.iter()
+                .all(|q| q.contains("rollouts_pod_template_hash="))
+        );
+
+        // The canary started this very step: one point, no block yet, nothing sent.
+        request.metrics[0].counts = Some(CountsQuery {
+            counters: Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
+            since: t(1_700_000_012),
+        });
+        let before = server.seen().len();
+        let fresh = src.fetch(&request).await;
+        let counts = fresh.counts[0].1.as_ref().expect("no blocks");
+        assert!(counts.blocks.is_empty());
+        assert_eq!(fresh.queries, 2, "only the metric's own queries");
+        assert_eq!(server.seen().len(), before + 2);
+    }
+}
