@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ActionKind;
+use crate::domain::Verdict;
+use crate::domain::action::ActionKind;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub metric: String,
-    pub verdict: String,
+    /// The same words as `check --json` (`no_data`, not `nodata`); old receipts still read.
+    pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -249,7 +251,7 @@ mod tests {
             to_weight: Some(25),
             verdicts: vec![VerdictRecord {
                 metric: "p95 latency".into(),
-                verdict: "pass".into(),
+                verdict: Verdict::Pass,
                 baseline: Some(0.18),
                 canary: Some(0.19),
                 threshold: Some(0.2),
@@ -359,5 +361,21 @@ mod tests {
         assert_eq!((back.from_step, back.to_step), (2, Some(3)));
         // People read 1-based: index 2 → 3 is "3 → 4".
         assert!(render_table(&[&back]).contains("3 → 4"));
+    }
+
+    #[test]
+    fn no_data_is_spelled_as_check_json_spells_it_and_old_receipts_still_read() {
+        let mut r = record("ok");
+        r.verdicts[0].verdict = Verdict::NoData;
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["verdicts"][0]["verdict"], "no_data", "{json}");
+        assert_eq!(
+            json["verdicts"][0]["verdict"],
+            serde_json::to_value(Verdict::NoData).expect("json")
+        );
+        let mut old = json.clone();
+        old["verdicts"][0]["verdict"] = "nodata".into();
+        let back: AuditRecord = serde_json::from_value(old).expect("old receipt");
+        assert_eq!(back.verdicts[0].verdict, Verdict::NoData);
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::metric::{Series, Unit};
+use super::series::{Series, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,6 +106,8 @@ pub enum Verdict {
     Fail,
     /// A failing gate whose severity is `warn`: shown, never blocks.
     Warn,
+    /// `no_data` everywhere it is written; `nodata` is how audit receipts spelled it before.
+    #[serde(alias = "nodata")]
     NoData,
 }
 
@@ -552,7 +554,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::metric::Sample;
+    use crate::domain::series::Sample;
     use chrono::{DateTime, Utc};
 
     const POLL: Duration = Duration::from_secs(10);
