@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub metric: String,
-    /// The same words as `check --json` (`no_data`, not `nodata`); old receipts still read.
-    pub verdict: Verdict,
+    /// `Verdict::as_str`: the same words as `check --json` (`no_data`); the `nodata` of older
+    /// receipts reads as `no_data`.
+    #[serde(deserialize_with = "verdict_name")]
+    pub verdict: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,6 +28,15 @@ pub struct VerdictRecord {
     /// The sequential judge's evidence, estimate, range and requests, when the metric has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequential: Option<crate::domain::sequential::Figures>,
+}
+
+fn verdict_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    Ok(if name == "nodata" {
+        Verdict::NoData.as_str().to_string()
+    } else {
+        name
+    })
 }
 
 /// The receipt vocabulary of the promotion engines this console drives.
@@ -251,7 +262,7 @@ mod tests {
             to_weight: Some(25),
             verdicts: vec![VerdictRecord {
                 metric: "p95 latency".into(),
-                verdict: Verdict::Pass,
+                verdict: "pass".into(),
                 baseline: Some(0.18),
                 canary: Some(0.19),
                 threshold: Some(0.2),
@@ -366,7 +377,7 @@ mod tests {
     #[test]
     fn no_data_is_spelled_as_check_json_spells_it_and_old_receipts_still_read() {
         let mut r = record("ok");
-        r.verdicts[0].verdict = Verdict::NoData;
+        r.verdicts[0].verdict = Verdict::NoData.as_str().into();
         let json = serde_json::to_value(&r).expect("json");
         assert_eq!(json["verdicts"][0]["verdict"], "no_data", "{json}");
         assert_eq!(
@@ -376,6 +387,6 @@ mod tests {
         let mut old = json.clone();
         old["verdicts"][0]["verdict"] = "nodata".into();
         let back: AuditRecord = serde_json::from_value(old).expect("old receipt");
-        assert_eq!(back.verdicts[0].verdict, Verdict::NoData);
+        assert_eq!(back.verdicts[0].verdict, "no_data");
     }
 }

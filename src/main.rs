@@ -388,7 +388,7 @@ fn record_override(
             .iter()
             .map(|m| VerdictRecord {
                 metric: m.name.clone(),
-                verdict: m.verdict,
+                verdict: m.verdict.as_str().into(),
                 baseline: m.baseline,
                 canary: m.canary,
                 threshold: m.threshold,

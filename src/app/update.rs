@@ -866,7 +866,7 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
             .zip(&model.panels)
             .map(|((name, e), p)| VerdictRecord {
                 metric: name.clone(),
-                verdict: e.verdict,
+                verdict: e.verdict.as_str().into(),
                 baseline: e.baseline,
                 canary: e.canary,
                 threshold: e.threshold,

@@ -106,12 +106,22 @@ pub enum Verdict {
     Fail,
     /// A failing gate whose severity is `warn`: shown, never blocks.
     Warn,
-    /// `no_data` everywhere it is written; `nodata` is how audit receipts spelled it before.
-    #[serde(alias = "nodata")]
     NoData,
 }
 
 impl Verdict {
+    /// The name written in `check --json` and in audit receipts (serde's): `no_data`, not `nodata`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Pending => "pending",
+            Self::Collecting => "collecting",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::NoData => "no_data",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pass => "PASS",
@@ -848,5 +858,20 @@ mod tests {
             toml::from_str::<Gate>("maxx = 1").is_err(),
             "typos are errors"
         );
+    }
+
+    #[test]
+    fn verdict_names_are_serdes_no_data_included() {
+        for v in [
+            Verdict::Pass,
+            Verdict::Pending,
+            Verdict::Collecting,
+            Verdict::Fail,
+            Verdict::Warn,
+            Verdict::NoData,
+        ] {
+            assert_eq!(serde_json::to_value(v).expect("json"), v.as_str());
+        }
+        assert_eq!(Verdict::NoData.as_str(), "no_data");
     }
 }
