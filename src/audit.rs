@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ActionKind;
+use crate::domain::Verdict;
+use crate::domain::action::ActionKind;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub metric: String,
+    /// `Verdict::as_str`: the same words as `check --json` (`no_data`); the `nodata` of older
+    /// receipts reads as `no_data`.
+    #[serde(deserialize_with = "verdict_name")]
     pub verdict: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
@@ -24,6 +28,15 @@ pub struct VerdictRecord {
     /// The sequential judge's evidence, estimate, range and requests, when the metric has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequential: Option<crate::domain::sequential::Figures>,
+}
+
+fn verdict_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    Ok(if name == "nodata" {
+        Verdict::NoData.as_str().to_string()
+    } else {
+        name
+    })
 }
 
 /// The receipt vocabulary of the promotion engines this console drives.
@@ -359,5 +372,21 @@ mod tests {
         assert_eq!((back.from_step, back.to_step), (2, Some(3)));
         // People read 1-based: index 2 → 3 is "3 → 4".
         assert!(render_table(&[&back]).contains("3 → 4"));
+    }
+
+    #[test]
+    fn no_data_is_spelled_as_check_json_spells_it_and_old_receipts_still_read() {
+        let mut r = record("ok");
+        r.verdicts[0].verdict = Verdict::NoData.as_str().into();
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["verdicts"][0]["verdict"], "no_data", "{json}");
+        assert_eq!(
+            json["verdicts"][0]["verdict"],
+            serde_json::to_value(Verdict::NoData).expect("json")
+        );
+        let mut old = json.clone();
+        old["verdicts"][0]["verdict"] = "nodata".into();
+        let back: AuditRecord = serde_json::from_value(old).expect("old receipt");
+        assert_eq!(back.verdicts[0].verdict, "no_data");
     }
 }

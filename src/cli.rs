@@ -33,6 +33,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub rollout: Option<String>,
 
+    /// Test-only: panic right after the first frame, so the end-to-end tests can prove the terminal
+    /// is restored. A hidden flag rather than an environment variable (which any user's shell could
+    /// carry in unseen) or `cfg(debug_assertions)` (CI runs the tests in release).
+    #[arg(long, global = true, hide = true)]
+    pub test_panic_after_first_frame: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod metrics;
+pub mod notify;
 pub mod paths;
 pub mod setup;
 pub mod sim;

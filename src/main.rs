@@ -18,6 +18,10 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.test_panic_after_first_frame {
+        rollout_console::app::runtime::PANIC_AFTER_FIRST_FRAME
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     refuse_read_only_where_it_means_nothing(&cli, &matches);
     match &cli.command {
         Some(Command::Completions(args)) => {
@@ -384,7 +388,7 @@ fn record_override(
             .iter()
             .map(|m| VerdictRecord {
                 metric: m.name.clone(),
-                verdict: format!("{:?}", m.verdict).to_lowercase(),
+                verdict: m.verdict.as_str().into(),
                 baseline: m.baseline,
                 canary: m.canary,
                 threshold: m.threshold,

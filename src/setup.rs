@@ -12,12 +12,12 @@ use crate::app::runtime::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
 use crate::backend::http::{HttpController, HttpReader};
-use crate::backend::notify::Notifier;
 use crate::config::{BackendKind, Config, ConfigError};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
 use crate::metrics::client::PrometheusClient;
 use crate::metrics::source::{PrometheusSource, Selectors};
+use crate::notify::Notifier;
 use crate::sim::backend::{SimController, SimReader};
 use crate::sim::source::SimMetrics;
 use crate::sim::{Scenario, SimOptions, Simulator, demo};
@@ -149,10 +149,19 @@ fn config_error(path: &Path, what: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config error in {}: {what}", path.display()))
 }
 
+/// A secret from its file, without the trailing newline. An empty file is an error naming it (as
+/// Prometheus's `bearer_token_file` is): it would otherwise go out as `Authorization: Bearer `.
 fn read_secret(path: &Path, what: &str, config: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
+    let secret = std::fs::read_to_string(path)
         .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-        .map_err(|e| config_error(config, format!("{what} {}: {e}", path.display())))
+        .map_err(|e| config_error(config, format!("{what} {}: {e}", path.display())))?;
+    if secret.is_empty() {
+        return Err(config_error(
+            config,
+            format!("{what} {} is empty", path.display()),
+        ));
+    }
+    Ok(secret)
 }
 
 /// Build the console a config describes. `rollout` and `read_only` come from the CLI (they win).
@@ -587,5 +596,28 @@ pub async fn default_rollout(config: &Config, path: &Path) -> Result<Option<Stri
             path.display()
         ))),
         Ok(_) | Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_secret_file_is_refused_by_name() {
+        let empty = tempfile::NamedTempFile::new().expect("tempfile");
+        std::fs::write(empty.path(), "\n").expect("write");
+        let config = Path::new("/etc/rollout-console.toml");
+        let err = read_secret(empty.path(), "[backend] token_file", config)
+            .expect_err("an empty token file is refused")
+            .to_string();
+        assert!(
+            err.contains("[backend] token_file") && err.contains("is empty"),
+            "{err}"
+        );
+        assert!(err.contains(&empty.path().display().to_string()), "{err}");
+        std::fs::write(empty.path(), "s3cret\n").expect("write");
+        let secret = read_secret(empty.path(), "[backend] token_file", config).expect("secret");
+        assert_eq!(secret, "s3cret");
     }
 }

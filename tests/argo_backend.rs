@@ -16,9 +16,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use rollout_console::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
-use rollout_console::backend::{
-    ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
-};
+use rollout_console::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
+use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{AnalysisPhase, RolloutState};
 
 const NS: &str = "jesse-test";

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rollout_console::backend::command::{CommandController, CommandReader};
-use rollout_console::backend::{
-    ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
-};
+use rollout_console::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use rollout_console::config::{self, CommandConfig};
+use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{RolloutState, Step};
 use rollout_console::setup::{Identity, from_config};
 

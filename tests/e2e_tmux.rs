@@ -119,8 +119,8 @@ fn read_only_changes_nothing_and_writes_no_action() {
 fn a_panic_restores_the_terminal_and_prints_the_report() {
     let t = Tmux::start("panic");
     t.run_console(
-        "demo --speed 1 --seed 16",
-        "ROLLOUT_CONSOLE_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0",
+        "demo --speed 1 --seed 16 --test-panic-after-first-frame",
+        "RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0",
     );
     let screen = t.wait_text("panicking after the first frame");
     assert!(

@@ -6,10 +6,9 @@ mod simulate;
 use std::time::Duration;
 
 use rollout_console::backend::http::{HttpController, HttpReader};
-use rollout_console::backend::{
-    ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader,
-};
+use rollout_console::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use rollout_console::domain::RolloutState;
+use rollout_console::domain::action::ActionKind;
 use rollout_console::sim::Scenario;
 use simulate::in_process;
 

@@ -7,7 +7,8 @@ use common::Harness;
 use crossterm::event::{KeyCode, KeyModifiers};
 use rollout_console::app::model::Overlay;
 use rollout_console::app::{Effect, Msg, update};
-use rollout_console::backend::{ActionError, ActionKind};
+use rollout_console::backend::ActionError;
+use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{RolloutState, Verdict};
 use rollout_console::sim::Scenario;
 
@@ -468,7 +469,7 @@ fn a_repeated_metrics_warning_is_reported_once() {
 
 #[test]
 fn actions_the_backend_denies_are_disabled_with_the_reason() {
-    use rollout_console::backend::Permissions;
+    use rollout_console::domain::action::Permissions;
     let mut h = Harness::new(Scenario::Healthy, false);
     assert!(
         h.pending

@@ -94,7 +94,7 @@ fn help_overlay() {
 
 #[test]
 fn aborted_by_a_failed_analysis() {
-    use rollout_console::backend::ActionKind;
+    use rollout_console::domain::action::ActionKind;
     use rollout_console::domain::{AnalysisPhase, AnalysisResult};
     let mut h = Harness::new(Scenario::Healthy, false);
     // What the Argo backend offers.

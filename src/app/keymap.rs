@@ -7,8 +7,8 @@ use super::msg::{Msg, ScrollTo};
 
 /// Rows (or events) a page key scrolls.
 const PAGE: isize = 10;
-use crate::backend::ActionKind;
 use crate::domain::RolloutState;
+use crate::domain::action::ActionKind;
 
 pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
     if key.kind == KeyEventKind::Release {

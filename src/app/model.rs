@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::backend::ActionKind;
+use crate::domain::action::ActionKind;
 use crate::domain::format::age;
 use crate::domain::judge::{
     Classification, JudgeResult, JudgeSettings, Score, ScoreInput, ScoreThresholds, score,
@@ -556,7 +556,7 @@ pub struct Model {
     /// `[judge] alpha`: the sequential judge's false-alarm budget for the whole rollout.
     pub sequential_alpha: f64,
     /// What this user may not do (asked once at start); `None` until answered.
-    pub permissions: Option<crate::backend::Permissions>,
+    pub permissions: Option<crate::domain::action::Permissions>,
     /// The actions the backend can take at all (promote-full, retry and undo are optional).
     pub actions: Vec<ActionKind>,
     /// Set when the track selectors come from the rollout's pod-template hashes.

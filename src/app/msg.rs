@@ -1,7 +1,8 @@
 use chrono::{DateTime, Utc};
 
-use crate::backend::{ActionError, ActionKind};
+use crate::backend::ActionError;
 use crate::domain::Rollout;
+use crate::domain::action::ActionKind;
 use crate::metrics::FetchResult;
 
 /// Everything that can happen to the console: keys (already mapped), ticks, and the answers of
@@ -38,7 +39,7 @@ pub enum Msg {
     PromptBackspace,
     PromptNextField,
     PermissionsFetched {
-        result: Result<crate::backend::Permissions, String>,
+        result: Result<crate::domain::action::Permissions, String>,
     },
     /// The backend's watch saw the rollout change: re-read it now rather than at the next poll.
     RolloutChanged,

@@ -30,7 +30,7 @@ pub struct EffectRunner {
     pub backend: BackendHandle,
     pub source: Arc<dyn MetricsSource>,
     pub audit: AuditLog,
-    pub notifier: Option<Arc<crate::backend::notify::Notifier>>,
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 
@@ -172,7 +172,7 @@ impl EffectRunner {
                     receipt.response = serde_json::to_value(r).ok();
                 }
                 if let Some(notifier) = self.notifier.clone() {
-                    let text = crate::backend::notify::message(&receipt);
+                    let text = crate::notify::message(&receipt);
                     let tx = self.tx.clone();
                     tokio::spawn(async move {
                         if let Err(e) = notifier.send(&text).await {
@@ -211,6 +211,10 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Set by the hidden `--test-panic-after-first-frame` flag (see `cli::Cli`), for the tests only.
+pub static PANIC_AFTER_FIRST_FRAME: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Run the interactive console until the user quits or a signal arrives.
 pub async fn run_console(
     mut model: Model,
@@ -238,8 +242,8 @@ pub async fn run_console(
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
-    // Lets the end-to-end tests prove the terminal is restored on a panic.
-    let panic_for_test = std::env::var_os("ROLLOUT_CONSOLE_TEST_PANIC").is_some();
+    // Lets the end-to-end tests prove the terminal is restored on a panic (hidden CLI flag).
+    let panic_for_test = PANIC_AFTER_FIRST_FRAME.load(std::sync::atomic::Ordering::Relaxed);
 
     loop {
         let frame_due = last_draw.map_or(Instant::now(), |t| t + FRAME_INTERVAL);
@@ -279,7 +283,7 @@ pub async fn run_console(
             }
             dirty = false;
             if panic_for_test {
-                panic!("ROLLOUT_CONSOLE_TEST_PANIC is set: panicking after the first frame");
+                panic!("--test-panic-after-first-frame: panicking after the first frame");
             }
         }
     }

@@ -7,7 +7,8 @@ use super::effect::Effect;
 use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField, Unresolved};
 use super::msg::{Msg, ScrollTo};
 use crate::audit::{AuditRecord, VerdictRecord};
-use crate::backend::{ActionError, ActionKind, ActionRequest};
+use crate::backend::{ActionError, ActionRequest};
+use crate::domain::action::ActionKind;
 use crate::domain::counts::Counts;
 use crate::domain::format::{age, short_duration};
 use crate::domain::gate::DEFAULT_MIN_REQUESTS;
@@ -865,7 +866,7 @@ fn confirm(model: &mut Model) -> Vec<Effect> {
             .zip(&model.panels)
             .map(|((name, e), p)| VerdictRecord {
                 metric: name.clone(),
-                verdict: format!("{:?}", e.verdict).to_lowercase(),
+                verdict: e.verdict.as_str().into(),
                 baseline: e.baseline,
                 canary: e.canary,
                 threshold: e.threshold,

@@ -10,8 +10,9 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader};
+use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::config::CommandConfig;
+use crate::domain::action::ActionKind;
 use crate::domain::{Rollout, Step};
 
 /// How much of a command's output goes into an error or a message: a line in the events pane.

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use std::time::Duration;
 
-use super::{ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader};
+use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::domain::Rollout;
+use crate::domain::action::ActionKind;
 
 #[derive(Clone)]
 pub struct HttpReader {
@@ -30,6 +31,10 @@ impl HttpReader {
     pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Self, String> {
         let mut base =
             Url::parse(url).map_err(|e| format!("[backend] url {url:?} is not a URL: {e}"))?;
+        if token.as_deref().is_some_and(str::is_empty) {
+            // Never `Authorization: Bearer ` with nothing after it.
+            return Err("[backend] token_file is empty".to_string());
+        }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -232,5 +237,23 @@ impl RolloutController for HttpController {
                 error_text(&bytes)
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_token_is_refused_not_sent_as_a_bare_bearer() {
+        let err = HttpReader::new(
+            "http://deploy.example/",
+            Some(String::new()),
+            Duration::from_secs(1),
+        )
+        .err()
+        .expect("refused");
+        assert!(err.contains("token_file is empty"), "{err}");
+        assert!(HttpReader::new("http://deploy.example/", None, Duration::from_secs(1)).is_ok());
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::metric::{Series, Unit};
+use super::series::{Series, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,6 +110,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The name written in `check --json` and in audit receipts (serde's): `no_data`, not `nodata`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Pending => "pending",
+            Self::Collecting => "collecting",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::NoData => "no_data",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pass => "PASS",
@@ -552,7 +564,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::metric::Sample;
+    use crate::domain::series::Sample;
     use chrono::{DateTime, Utc};
 
     const POLL: Duration = Duration::from_secs(10);
@@ -846,5 +858,20 @@ mod tests {
             toml::from_str::<Gate>("maxx = 1").is_err(),
             "typos are errors"
         );
+    }
+
+    #[test]
+    fn verdict_names_are_serdes_no_data_included() {
+        for v in [
+            Verdict::Pass,
+            Verdict::Pending,
+            Verdict::Collecting,
+            Verdict::Fail,
+            Verdict::Warn,
+            Verdict::NoData,
+        ] {
+            assert_eq!(serde_json::to_value(v).expect("json"), v.as_str());
+        }
+        assert_eq!(Verdict::NoData.as_str(), "no_data");
     }
 }

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metric::Unit;
+use super::series::Unit;
 
 /// Which direction of change is bad for a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::format::short_duration;
 use super::gate::{Gate, Severity};
-use super::metric::{Series, Unit};
 use super::rollout::{Rollout, RolloutState};
+use super::series::{Series, Unit};
 
 /// One gated metric's series over (at least) the current step.
 pub struct GateSeries<'a> {

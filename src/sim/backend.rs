@@ -6,8 +6,9 @@ use chrono::Utc;
 use std::sync::{Arc, Mutex};
 
 use super::Simulator;
-use crate::backend::{ActionError, ActionKind, ActionRequest, RolloutController, RolloutReader};
+use crate::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::domain::Rollout;
+use crate::domain::action::ActionKind;
 use crate::domain::rollout::TransitionError;
 
 /// Read access to the simulated rollout.

@@ -15,7 +15,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use super::{Simulator, exposition};
-use crate::backend::{ActionError, ActionKind};
+use crate::backend::ActionError;
+use crate::domain::action::ActionKind;
 
 #[derive(Clone)]
 struct AppState {

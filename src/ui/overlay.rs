@@ -11,7 +11,7 @@ use crate::app::Model;
 use crate::app::explain::Tone;
 use crate::app::keymap::{KEYS, action_keys_text};
 use crate::app::model::{Overlay, Prompt, PromptField};
-use crate::backend::ActionKind;
+use crate::domain::action::ActionKind;
 
 const PROMPT_WIDTH: u16 = 76;
 

@@ -6,12 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
 
+use super::fields::{POD_TEMPLATE_HASH, current_step_index, i64_at, str_at, time_at};
 use crate::domain::format::age;
 use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, RolloutState, Step};
-
-/// The label Argo puts on every ReplicaSet it manages; `status.stableRS` and
-/// `status.currentPodHash` name ReplicaSets by its value.
-pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 
 /// How Argo's step list folds into ours: one console step per `setWeight`, with the pause after it
 /// as its hold. Argo goes to 100% by itself after the last step, so a final 100% step is added.
@@ -124,20 +121,6 @@ fn parse_phase(s: &str) -> Option<Phase> {
     }
 }
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-fn time_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
-    str_at(v, pointer)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn i64_at(v: &Value, pointer: &str) -> Option<i64> {
-    v.pointer(pointer).and_then(Value::as_i64)
-}
-
 /// `status.observedGeneration` is a string in older controllers (sometimes a hash, before v0.10)
 /// and a number in newer ones; like `isGenerationObserved`, anything non-numeric counts as observed.
 pub fn generation_observed(ro: &Value) -> bool {
@@ -168,13 +151,6 @@ fn argo_steps(ro: &Value) -> &[Value] {
     ro.pointer("/spec/strategy/canary/steps")
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
-}
-
-/// `status.currentStepIndex`, 0 when unset (as `GetCurrentCanaryStep` does).
-pub fn current_step_index(ro: &Value) -> usize {
-    i64_at(ro, "/status/currentStepIndex")
-        .and_then(|i| usize::try_from(i).ok())
-        .unwrap_or(0)
 }
 
 /// The client-side phase of rollouts from controllers before `status.phase` existed

@@ -2,6 +2,7 @@
 //! The reader only ever GETs, LISTs and WATCHes (plus the RBAC self-check); the controller, built
 //! only in read-write mode, adds the patches of `kubectl argo rollouts` (see `patch.rs`).
 
+pub mod fields;
 pub mod mapping;
 pub mod patch;
 
@@ -24,10 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, watch};
 
-use super::{
-    ActionError, ActionKind, ActionRequest, Permissions, RolloutController, RolloutReader,
-};
+use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::domain::Rollout;
+use crate::domain::action::{ActionKind, Permissions};
 
 /// Where the cluster is: like kubectl, `KUBECONFIG` or `~/.kube/config` (or in-cluster) unless a
 /// file is given; the kubeconfig's current context unless `context` is set.
@@ -261,7 +261,7 @@ impl ArgoReader {
         };
         let api: Api<DynamicObject> =
             Api::namespaced_with(c.client.clone(), &c.namespace, &analysis_run_resource());
-        let selector = format!("{}={hash}", mapping::POD_TEMPLATE_HASH);
+        let selector = format!("{}={hash}", fields::POD_TEMPLATE_HASH);
         match api.list(&ListParams::default().labels(&selector)).await {
             Ok(list) => {
                 let runs: Vec<Value> = list
@@ -726,7 +726,7 @@ impl RolloutController for ArgoController {
                 message: format!(
                     "now at step {} (Argo step index {})",
                     current + 1,
-                    mapping::current_step_index(&ro)
+                    fields::current_step_index(&ro)
                 ),
             });
         }

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::mapping::{POD_TEMPLATE_HASH, current_step_index};
+use super::fields::{POD_TEMPLATE_HASH, current_step_index};
 
 /// The content type of every patch here but undo's (`types.MergePatchType` in the plugin).
 pub const MERGE_PATCH: &str = "application/merge-patch+json";
