@@ -115,7 +115,7 @@ pub struct MetricPanel {
     pub last_good: Option<DateTime<Utc>>,
     pub error: Option<String>,
     /// Why the last answer had no series for a track, when the source could tell.
-    pub empty: Option<crate::metrics::EmptyAnswer>,
+    pub empty: Option<crate::domain::metric::EmptyAnswer>,
     /// The queries of the last poll as sent, `(what, query)`, for the detail view.
     pub sent_queries: Vec<(String, String)>,
 }

@@ -11,3 +11,20 @@ pub struct MetricDef {
     pub unit: Unit,
     pub gate: Gate,
 }
+
+/// Which track's query answered with no series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyTrack {
+    Baseline,
+    Canary,
+    Both,
+}
+
+/// Why a query answered with no series, found by asking Prometheus for the metric by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmptyAnswer {
+    /// No series of this metric name exists at all: a typo, or nothing scrapes it.
+    MetricMissing { name: String },
+    /// The metric exists, but the track's selector matches none of its series.
+    SelectorEmpty { track: EmptyTrack },
+}

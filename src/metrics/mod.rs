@@ -97,22 +97,8 @@ pub struct FetchResult {
     pub queries: usize,
 }
 
-/// Which track's query answered with no series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmptyTrack {
-    Baseline,
-    Canary,
-    Both,
-}
-
-/// Why a query answered with no series, found by asking Prometheus for the metric by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EmptyAnswer {
-    /// No series of this metric name exists at all: a typo, or nothing scrapes it.
-    MetricMissing { name: String },
-    /// The metric exists, but the track's selector matches none of its series.
-    SelectorEmpty { track: EmptyTrack },
-}
+// What an empty answer means is the domain's to say; the source finds it out.
+pub use crate::domain::metric::{EmptyAnswer, EmptyTrack};
 
 #[async_trait]
 pub trait MetricsSource: Send + Sync {

@@ -11,7 +11,7 @@ use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
 use crate::domain::format::{change_pct, compact_number, short_duration};
-use crate::metrics::{EmptyAnswer, EmptyTrack};
+use crate::domain::metric::{EmptyAnswer, EmptyTrack};
 
 fn value(panel: &MetricPanel, v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| panel.def.unit.format(v))
