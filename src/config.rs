@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backend::command::CommandSettings;
 use crate::domain::format::humantime_serde;
 use crate::domain::{Gate, Unit};
 use crate::metrics::client::{self, PrometheusSettings};
@@ -201,6 +202,24 @@ pub struct CommandConfig {
     /// The phases, for status commands whose JSON has no `steps`.
     #[serde(default)]
     pub steps: Vec<crate::domain::Step>,
+}
+
+/// The command backend's settings.
+impl From<&CommandConfig> for CommandSettings {
+    fn from(c: &CommandConfig) -> Self {
+        CommandSettings {
+            status: c.status.clone(),
+            promote: c.promote.clone(),
+            pause: c.pause.clone(),
+            resume: c.resume.clone(),
+            rollback: c.rollback.clone(),
+            promote_full: c.promote_full.clone(),
+            retry: c.retry.clone(),
+            undo: c.undo.clone(),
+            timeout: c.timeout,
+            steps: c.steps.clone(),
+        }
+    }
 }
 
 fn default_command_timeout() -> Duration {
