@@ -117,19 +117,19 @@ pub struct PrometheusConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-impl PrometheusConfig {
-    /// The Prometheus client's settings.
-    pub fn settings(&self) -> PrometheusSettings {
+/// The Prometheus client's settings.
+impl From<&PrometheusConfig> for PrometheusSettings {
+    fn from(c: &PrometheusConfig) -> Self {
         PrometheusSettings {
-            url: self.url.clone(),
-            timeout: self.timeout,
-            bearer_token_file: self.bearer_token_file.clone(),
-            basic_auth: self.basic_auth.as_ref().map(|b| client::BasicAuth {
+            url: c.url.clone(),
+            timeout: c.timeout,
+            bearer_token_file: c.bearer_token_file.clone(),
+            basic_auth: c.basic_auth.as_ref().map(|b| client::BasicAuth {
                 username: b.username.clone(),
                 password_file: b.password_file.clone(),
             }),
-            headers: self.headers.clone(),
-            ca_file: self.ca_file.clone(),
+            headers: c.headers.clone(),
+            ca_file: c.ca_file.clone(),
         }
     }
 }
