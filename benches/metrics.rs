@@ -88,11 +88,10 @@ fn bench_parse() {
 fn bench_poll() {
     use rollout_console::app::model::{MetricPanel, Model, Settings};
     use rollout_console::app::{Effect, Msg, update};
+    use rollout_console::config::PrometheusConfig;
     use rollout_console::domain::{Gate, MetricDef, Unit};
     use rollout_console::metrics::MetricsSource;
-    use rollout_console::metrics::client::{
-        PrometheusClient, PrometheusSettings as PrometheusConfig,
-    };
+    use rollout_console::metrics::client::PrometheusClient;
     use rollout_console::metrics::source::{PrometheusSource, Selectors};
     use rollout_console::sim::{SimOptions, Simulator, server};
     use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backend::command::CommandSettings;
 use crate::domain::format::humantime_serde;
 use crate::domain::{Gate, Unit};
 use crate::metrics::client::{self, PrometheusSettings};
@@ -116,19 +117,19 @@ pub struct PrometheusConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-impl PrometheusConfig {
-    /// The Prometheus client's settings.
-    pub fn settings(&self) -> PrometheusSettings {
+/// The Prometheus client's settings.
+impl From<&PrometheusConfig> for PrometheusSettings {
+    fn from(c: &PrometheusConfig) -> Self {
         PrometheusSettings {
-            url: self.url.clone(),
-            timeout: self.timeout,
-            bearer_token_file: self.bearer_token_file.clone(),
-            basic_auth: self.basic_auth.as_ref().map(|b| client::BasicAuth {
+            url: c.url.clone(),
+            timeout: c.timeout,
+            bearer_token_file: c.bearer_token_file.clone(),
+            basic_auth: c.basic_auth.as_ref().map(|b| client::BasicAuth {
                 username: b.username.clone(),
                 password_file: b.password_file.clone(),
             }),
-            headers: self.headers.clone(),
-            ca_file: self.ca_file.clone(),
+            headers: c.headers.clone(),
+            ca_file: c.ca_file.clone(),
         }
     }
 }
@@ -201,6 +202,24 @@ pub struct CommandConfig {
     /// The phases, for status commands whose JSON has no `steps`.
     #[serde(default)]
     pub steps: Vec<crate::domain::Step>,
+}
+
+/// The command backend's settings.
+impl From<&CommandConfig> for CommandSettings {
+    fn from(c: &CommandConfig) -> Self {
+        CommandSettings {
+            status: c.status.clone(),
+            promote: c.promote.clone(),
+            pause: c.pause.clone(),
+            resume: c.resume.clone(),
+            rollback: c.rollback.clone(),
+            promote_full: c.promote_full.clone(),
+            retry: c.retry.clone(),
+            undo: c.undo.clone(),
+            timeout: c.timeout,
+            steps: c.steps.clone(),
+        }
+    }
 }
 
 fn default_command_timeout() -> Duration {

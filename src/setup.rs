@@ -374,8 +374,7 @@ pub fn from_config(
         service,
         rollout: name.clone(),
     };
-    let client =
-        PrometheusClient::new(&prometheus.settings()).map_err(|e| config_error(path, e))?;
+    let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
     let query_selectors = Some(selectors.clone());
     let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
     let panels = config
@@ -488,7 +487,7 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     if config.backend.as_ref().map(|b| b.kind) == Some(BackendKind::Demo) {
         return Ok(());
     }
-    let Ok(client) = PrometheusClient::new(&prometheus.settings()) else {
+    let Ok(client) = PrometheusClient::new(prometheus) else {
         return Ok(()); // from_config has already reported a bad [prometheus] section
     };
     // The selectors as they will be; with pod-template hashes, a stand-in hash.

@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rollout_console::config::PrometheusConfig;
 use rollout_console::domain::counts::{CountKind, Counts, grid};
-use rollout_console::metrics::client::{PrometheusClient, PrometheusSettings as PrometheusConfig};
+use rollout_console::metrics::client::PrometheusClient;
 use rollout_console::metrics::source::{PrometheusSource, Selectors};
 use rollout_console::metrics::{
     Counters, CountsQuery, FetchRequest, FetchResult, MetricQuery, MetricsSource,

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use rollout_console::app::model::{Freshness, MetricPanel, Model, Settings, SloPanel};
 use rollout_console::app::{Effect, Msg, update};
+use rollout_console::config::PrometheusConfig;
 use rollout_console::domain::gate::ForSpec;
 use rollout_console::domain::{Gate, MetricDef, SloDef, Unit, Verdict};
-use rollout_console::metrics::client::{PrometheusClient, PrometheusSettings as PrometheusConfig};
+use rollout_console::metrics::client::PrometheusClient;
 use rollout_console::metrics::source::{PrometheusSource, Selectors};
 use rollout_console::metrics::template::{Vars, render};
 use rollout_console::metrics::{FetchRequest, MetricQuery, MetricsSource, SloQuery};

@@ -31,6 +31,12 @@ pub struct PrometheusSettings {
     pub ca_file: Option<PathBuf>,
 }
 
+impl From<&PrometheusSettings> for PrometheusSettings {
+    fn from(settings: &PrometheusSettings) -> Self {
+        settings.clone()
+    }
+}
+
 /// A user name and the file holding the password.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BasicAuth {
@@ -74,7 +80,8 @@ impl fmt::Debug for PrometheusClient {
 }
 
 impl PrometheusClient {
-    pub fn new(cfg: &PrometheusSettings) -> Result<Self, String> {
+    pub fn new(settings: impl Into<PrometheusSettings>) -> Result<Self, String> {
+        let cfg = &settings.into();
         let base = base_url(&cfg.url)?;
         let join = |path: &str| {
             base.join(path)
@@ -311,7 +318,7 @@ mod tests {
     }
 
     fn client(url: &str) -> PrometheusClient {
-        PrometheusClient::new(&config(url)).expect("client")
+        PrometheusClient::new(config(url)).expect("client")
     }
 
     fn secret_file(contents: &str) -> tempfile::NamedTempFile {
@@ -387,7 +394,7 @@ mod tests {
         let err = PrometheusClient::new(&cfg).expect_err("bad ca");
         assert!(err.contains(&ca.path().display().to_string()), "{err}");
 
-        let err = PrometheusClient::new(&config("ftp://x")).expect_err("scheme");
+        let err = PrometheusClient::new(config("ftp://x")).expect_err("scheme");
         assert!(err.contains("http://"), "{err}");
     }
 

@@ -351,7 +351,7 @@ mod tests {
     }
 
     fn client(url: &str) -> PrometheusClient {
-        PrometheusClient::new(&config(url)).expect("client")
+        PrometheusClient::new(config(url)).expect("client")
     }
 
     fn t(secs: i64) -> DateTime<Utc> {

@@ -1,0 +1,385 @@
+//! `kind = "command"`: deploys driven by scripts and CLIs (flyctl, `canary-deploy.sh --promote`).
+//! Each command is an argv template from `[backend.command]`, run without a shell: a placeholder's
+//! value is one argument's text, never parsed, so a reason like `"; rm -rf /` is just text.
+//! The reader only ever runs `status`; the controller, built only in read-write mode, adds the
+//! action commands. The contract is in assets/deploy-api.md.
+//! This module holds the reader and the controller; the templates are in `template`, running a
+//! process in `process`.
+
+mod process;
+mod template;
+
+use async_trait::async_trait;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use self::process::{
+    RunError, describe_exit, excerpt, first_line, io_reason, kept, output_excerpt, run,
+};
+use self::template::{Template, Values, Var};
+use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
+use crate::domain::action::ActionKind;
+use crate::domain::{Rollout, Step};
+
+/// The commands to run (what the config's `[backend.command]` maps to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSettings {
+    /// Prints the rollout as the deploy API's `Rollout` JSON on stdout.
+    pub status: Vec<String>,
+    pub promote: Option<Vec<String>>,
+    pub pause: Option<Vec<String>>,
+    pub resume: Option<Vec<String>>,
+    pub rollback: Option<Vec<String>>,
+    /// Optional: skip the remaining steps (offered as `P` only when set).
+    pub promote_full: Option<Vec<String>>,
+    /// Optional: start an aborted rollout again (offered as `t` only when set).
+    pub retry: Option<Vec<String>>,
+    /// Optional: restore the previous revision (offered as `u` only when set).
+    pub undo: Option<Vec<String>>,
+    /// Per command run; the process is killed when it is over.
+    pub timeout: Duration,
+    /// The phases, for status commands whose JSON has no `steps`.
+    pub steps: Vec<Step>,
+}
+
+impl From<&CommandSettings> for CommandSettings {
+    fn from(settings: &CommandSettings) -> Self {
+        settings.clone()
+    }
+}
+
+/// The action templates, each optional: an unconfigured action is refused when pressed.
+#[derive(Debug, Clone, PartialEq)]
+struct Actions {
+    promote: Option<Template>,
+    pause: Option<Template>,
+    resume: Option<Template>,
+    rollback: Option<Template>,
+    promote_full: Option<Template>,
+    retry: Option<Template>,
+    undo: Option<Template>,
+}
+
+impl Actions {
+    /// The basic four are always offered (pressing an unconfigured one says which key to add);
+    /// promote-full, retry and undo only when configured.
+    fn offered(&self) -> Vec<ActionKind> {
+        let mut kinds = ActionKind::BASIC.to_vec();
+        for (kind, template) in [
+            (ActionKind::PromoteFull, &self.promote_full),
+            (ActionKind::Retry, &self.retry),
+            (ActionKind::Undo, &self.undo),
+        ] {
+            if template.is_some() {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
+
+    fn parse(config: &CommandSettings) -> Result<Self, String> {
+        let parse = |key, argv: &Option<Vec<String>>| {
+            argv.as_deref()
+                .map(|argv| Template::parse(key, argv, &Var::ALL))
+                .transpose()
+        };
+        Ok(Self {
+            promote: parse("promote", &config.promote)?,
+            pause: parse("pause", &config.pause)?,
+            resume: parse("resume", &config.resume)?,
+            rollback: parse("rollback", &config.rollback)?,
+            promote_full: parse("promote_full", &config.promote_full)?,
+            retry: parse("retry", &config.retry)?,
+            undo: parse("undo", &config.undo)?,
+        })
+    }
+
+    fn get(&self, kind: ActionKind) -> Option<&Template> {
+        match kind {
+            ActionKind::Promote => self.promote.as_ref(),
+            ActionKind::Pause => self.pause.as_ref(),
+            ActionKind::Resume => self.resume.as_ref(),
+            ActionKind::Rollback => self.rollback.as_ref(),
+            ActionKind::PromoteFull => self.promote_full.as_ref(),
+            ActionKind::Retry => self.retry.as_ref(),
+            ActionKind::Undo => self.undo.as_ref(),
+        }
+    }
+}
+
+/// `steps` may be absent or empty: many deploy CLIs know the weight, not the plan. Then
+/// `[backend.command] steps` is the plan.
+fn parse_rollout(stdout: &[u8], config_steps: &[Step]) -> Result<Rollout, String> {
+    let mut value: serde_json::Value = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
+    if let Some(fields) = value.as_object_mut()
+        && fields.get("steps").is_none_or(serde_json::Value::is_null)
+    {
+        fields.insert("steps".into(), serde_json::Value::Array(Vec::new()));
+    }
+    let mut rollout: Rollout = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if rollout.steps.is_empty() {
+        rollout.steps = config_steps.to_vec();
+    }
+    Ok(rollout)
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandReader {
+    status: Template,
+    steps: Vec<Step>,
+    timeout: Duration,
+    actions: Vec<ActionKind>,
+}
+
+impl CommandReader {
+    /// Checks every configured command (actions too, so a typo fails in watch mode as well).
+    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, String> {
+        let config = &settings.into();
+        let status = Template::parse("status", &config.status, &[Var::Name])?;
+        let actions = Actions::parse(config)?;
+        if config.timeout.is_zero() {
+            return Err("[backend.command] timeout must be more than 0 (e.g. \"30s\")".into());
+        }
+        Ok(Self {
+            status,
+            steps: config.steps.clone(),
+            timeout: config.timeout,
+            actions: actions.offered(),
+        })
+    }
+
+    async fn status(&self, name: &str) -> Result<Rollout, String> {
+        let values = Values {
+            name,
+            ..Values::default()
+        };
+        let shown = format!("status command `{}`", self.status.shown(&values));
+        let started = std::time::Instant::now();
+        let result = run(&self.status.render(&values), self.timeout).await;
+        tracing::debug!(
+            program = %self.status.program(),
+            rollout = %name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "status command ran"
+        );
+        let done = match result {
+            Ok(done) => done,
+            Err(RunError::Start(e)) => {
+                return Err(format!("{shown} could not start: {}", io_reason(&e)));
+            }
+            Err(RunError::TimedOut) => {
+                return Err(format!(
+                    "{shown} did not finish within {} (killed)",
+                    humantime::format_duration(self.timeout)
+                ));
+            }
+            Err(RunError::Wait(e)) => return Err(format!("{shown} failed: {}", io_reason(&e))),
+        };
+        if !done.status.success() {
+            // CLIs print their error on stderr; some only on stdout.
+            let why = match excerpt(&done.stderr) {
+                err if err.is_empty() => excerpt(&done.stdout),
+                err => err,
+            };
+            let why = if why.is_empty() {
+                "(no output)".into()
+            } else {
+                why
+            };
+            return Err(format!("{shown} {}: {why}", describe_exit(done.status)));
+        }
+        let rollout = parse_rollout(&done.stdout, &self.steps).map_err(|e| {
+            format!(
+                "{shown} printed something that is not a Rollout JSON: {e} ({})",
+                first_line(&done.stdout)
+            )
+        })?;
+        if rollout.steps.is_empty() {
+            return Err(format!(
+                "{shown} printed a Rollout without steps and [backend.command] has none: add \
+                 steps = [{{ weight = 5, hold = \"10m\" }}, ..., {{ weight = 100 }}]"
+            ));
+        }
+        Ok(rollout)
+    }
+}
+
+#[async_trait]
+impl RolloutReader for CommandReader {
+    fn describe(&self) -> String {
+        format!("deploy commands ({})", self.status.program())
+    }
+
+    fn actions(&self) -> Vec<ActionKind> {
+        self.actions.clone()
+    }
+
+    /// An action runs status, the action and status again, each within `timeout`.
+    fn call_timeout(&self) -> Duration {
+        self.timeout * 3 + Duration::from_secs(5)
+    }
+
+    async fn list(&self) -> Result<Vec<String>, String> {
+        Err(
+            "the command backend has no list command: name the rollout with --rollout or a \
+             [[rollouts]] entry"
+                .into(),
+        )
+    }
+
+    async fn get(&self, name: &str) -> Result<Rollout, String> {
+        self.status(name).await
+    }
+}
+
+/// What the last action command printed, in full (up to its last 16 KiB per stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionOutput {
+    pub kind: ActionKind,
+    pub rollout: String,
+    /// `None` when it was killed (timeout or signal).
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Read and control: only built when the console is not read-only.
+#[derive(Debug)]
+pub struct CommandController {
+    reader: CommandReader,
+    actions: Actions,
+    last_output: Mutex<Option<ActionOutput>>,
+}
+
+impl CommandController {
+    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, String> {
+        let config = &settings.into();
+        Ok(Self {
+            reader: CommandReader::new(config)?,
+            actions: Actions::parse(config)?,
+            last_output: Mutex::new(None),
+        })
+    }
+
+    /// The output of the last action command that ran (or timed out). On success an excerpt is also in
+    /// the returned `Rollout.message` (when status has none); on failure, in the error text.
+    pub fn last_output(&self) -> Option<ActionOutput> {
+        self.last_output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn keep(&self, output: ActionOutput) {
+        *self
+            .last_output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(output);
+    }
+}
+
+super::read_through_reader!(CommandController);
+
+#[async_trait]
+impl RolloutController for CommandController {
+    async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
+        req.check_step_given()?;
+        let kind = req.kind.as_str();
+        let Some(template) = self.actions.get(req.kind) else {
+            return Err(ActionError::Rejected(format!(
+                "no {kind} command configured in [backend.command]"
+            )));
+        };
+        // A script can't be trusted to check `expected_step`, so read right before acting. This
+        // narrows the race with another operator; it cannot close it (the script may check `{step}`).
+        let before = self
+            .reader
+            .status(&req.rollout)
+            .await
+            .map_err(|e| ActionError::Rejected(format!("{e}; nothing was done")))?;
+        // No expected step: a rollback sent while the console could not read the state.
+        if let Some(seen) = req.expected_step.filter(|seen| *seen != before.step) {
+            return Err(ActionError::Conflict {
+                current_step: Some(before.step),
+                message: format!(
+                    "status says step {}, you saw step {}",
+                    before.step + 1,
+                    seen + 1
+                ),
+            });
+        }
+        let values = Values {
+            name: &req.rollout,
+            step: before.step,
+            weight: before.canary_weight,
+            actor: &req.actor,
+            reason: &req.reason,
+        };
+        let shown = format!("{kind} command `{}`", template.shown(&values));
+        // The program and the action only: argv may carry the actor and the reason.
+        tracing::info!(action = kind, rollout = %req.rollout, program = %template.program(), "running action command");
+        let result = run(&template.render(&values), self.reader.timeout).await;
+        let output = |exit_code, timed_out, stdout: &[u8], stderr: &[u8]| ActionOutput {
+            kind: req.kind,
+            rollout: req.rollout.clone(),
+            exit_code,
+            timed_out,
+            stdout: kept(stdout),
+            stderr: kept(stderr),
+        };
+        let done = match result {
+            Ok(done) => done,
+            Err(RunError::Start(e)) => {
+                return Err(ActionError::Rejected(format!(
+                    "{shown} could not start: {}; nothing was done",
+                    io_reason(&e)
+                )));
+            }
+            Err(RunError::TimedOut) => {
+                self.keep(output(None, true, b"", b""));
+                return Err(ActionError::Unknown(format!(
+                    "{shown} did not finish within {} (killed); it may have acted",
+                    humantime::format_duration(self.reader.timeout)
+                )));
+            }
+            Err(RunError::Wait(e)) => {
+                return Err(ActionError::Unknown(format!(
+                    "{shown} failed: {}",
+                    io_reason(&e)
+                )));
+            }
+        };
+        self.keep(output(
+            done.status.code(),
+            false,
+            &done.stdout,
+            &done.stderr,
+        ));
+        let printed = output_excerpt(&done.stdout, &done.stderr);
+        tracing::info!(action = kind, rollout = %req.rollout, status = %describe_exit(done.status), "action command finished");
+        if !done.status.success() {
+            let printed = if printed.is_empty() {
+                "(no output)".to_string()
+            } else {
+                printed
+            };
+            let why = format!("{shown} {}: {printed}", describe_exit(done.status));
+            // An exit code is the script's own refusal; a signal stopped it at an unknown point.
+            return Err(if done.status.code().is_some() {
+                ActionError::Rejected(why)
+            } else {
+                ActionError::Unknown(why)
+            });
+        }
+        let mut after = self.reader.status(&req.rollout).await.map_err(|e| {
+            ActionError::Unknown(format!(
+                "{shown} succeeded, but reading it back failed: {e}"
+            ))
+        })?;
+        if after.message.is_none() && !printed.is_empty() {
+            after.message = Some(format!("{kind}: {printed}"));
+        }
+        Ok(after)
+    }
+}
