@@ -251,8 +251,7 @@ mod tests {
             Some(String::new()),
             Duration::from_secs(1),
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert!(err.contains("token_file is empty"), "{err}");
         assert!(HttpReader::new("http://deploy.example/", None, Duration::from_secs(1)).is_ok());
     }
