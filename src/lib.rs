@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod paths;
 pub mod setup;
 pub mod sim;
+pub mod tui;
 pub mod ui;

@@ -4,12 +4,12 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use rollout_console::app::model::Model;
-use rollout_console::app::runtime::run_console;
 use rollout_console::audit::AuditLog;
 use rollout_console::cli::{AuditArgs, CheckArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
+use rollout_console::tui::run_console;
 use rollout_console::{paths, ui};
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
