@@ -12,4 +12,5 @@ pub mod notify;
 pub mod paths;
 pub mod setup;
 pub mod sim;
+pub mod tui;
 pub mod ui;

@@ -4,12 +4,12 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use rollout_console::app::model::Model;
-use rollout_console::app::runtime::run_console;
 use rollout_console::audit::AuditLog;
 use rollout_console::cli::{AuditArgs, CheckArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
+use rollout_console::tui::run_console;
 use rollout_console::{paths, ui};
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.test_panic_after_first_frame {
-        rollout_console::app::runtime::PANIC_AFTER_FIRST_FRAME
+        rollout_console::tui::PANIC_AFTER_FIRST_FRAME
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
     refuse_read_only_where_it_means_nothing(&cli, &matches);

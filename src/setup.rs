@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::app::Msg;
 use crate::app::model::{EventLevel, MetricPanel, Model, PodHashTracks, Settings, SloPanel};
-use crate::app::runtime::EffectRunner;
+use crate::app::runner::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
 use crate::backend::http::{HttpController, HttpReader};

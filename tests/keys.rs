@@ -942,7 +942,8 @@ fn e_opens_the_whole_event_log_which_scrolls_by_event() {
 fn every_key_in_the_table_does_something_and_help_lists_them_all() {
     use clap::CommandFactory;
     use crossterm::event::KeyEvent;
-    use rollout_console::app::keymap::{KEYS, map_key};
+    use rollout_console::app::keymap::KEYS;
+    use rollout_console::tui::keys::map_key;
     let h = Harness::new(Scenario::Healthy, false);
     for k in KEYS {
         let first = k.key.split_whitespace().next().expect("a key");

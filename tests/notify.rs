@@ -8,7 +8,7 @@ use chrono::Utc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rollout_console::app::runtime::EffectRunner;
+use rollout_console::app::runner::EffectRunner;
 use rollout_console::app::{Effect, Msg};
 use rollout_console::audit::{AuditLog, AuditRecord};
 use rollout_console::backend::{ActionRequest, BackendHandle};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-use rollout_console::app::runtime::EffectRunner;
+use rollout_console::app::runner::EffectRunner;
 use rollout_console::app::{Effect, Msg};
 use rollout_console::audit::AuditLog;
 use rollout_console::backend::{BackendHandle, RolloutReader};

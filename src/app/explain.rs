@@ -3,16 +3,9 @@
 //! what the console advises ("console advises hold: …"); the controller may do otherwise.
 
 use super::model::Model;
+pub use super::model::Tone;
 use crate::domain::format::{age, short_duration};
 use crate::domain::{RolloutState, Severity, Verdict};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Good,
-    Neutral,
-    Warn,
-    Bad,
-}
 
 /// The first failed, errored or inconclusive analysis metric, in words.
 pub fn bad_analysis(r: &crate::domain::Rollout) -> Option<String> {

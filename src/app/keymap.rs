@@ -1,6 +1,7 @@
-//! Keys to messages. Which message a key means depends on what is open (k9s-like conventions).
-
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+//! The key table and what a key means: which `Msg` a key press is, given what is open
+//! (k9s-like conventions), the footer's key hints, and the one list of keys (`KEYS`) the help
+//! overlay, the footer and `--help` are made from. Keys arrive here as our own `KeyPress`; the
+//! terminal's key events are decoded into it by `tui::keys`.
 
 use super::model::{Model, Overlay};
 use super::msg::{Msg, ScrollTo};
@@ -10,58 +11,83 @@ const PAGE: isize = 10;
 use crate::domain::RolloutState;
 use crate::domain::action::ActionKind;
 
-pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
-    if key.kind == KeyEventKind::Release {
-        return None;
-    }
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
+/// A key, as the console tells keys apart (independent of the terminal library).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Any other key: it means nothing, except that it cancels a y/N prompt.
+    Other,
+}
+
+/// A key press: the key and whether Ctrl was held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPress {
+    pub key: Key,
+    pub ctrl: bool,
+}
+
+/// What the key press means right now, if anything.
+pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
+    let ctrl = press.ctrl;
+    let code = press.key;
+    if ctrl && matches!(code, Key::Char('c') | Key::Char('C')) {
         return Some(Msg::Quit);
     }
     match &model.overlay {
-        Overlay::Detail { .. } | Overlay::Events { .. } => match key.code {
-            KeyCode::Esc | KeyCode::Enter => Some(Msg::CloseOverlay),
-            KeyCode::Char('e') if matches!(model.overlay, Overlay::Events { .. }) => {
+        Overlay::Detail { .. } | Overlay::Events { .. } => match code {
+            Key::Esc | Key::Enter => Some(Msg::CloseOverlay),
+            Key::Char('e') if matches!(model.overlay, Overlay::Events { .. }) => {
                 Some(Msg::CloseOverlay)
             }
-            KeyCode::Char('q') => Some(Msg::Quit),
-            KeyCode::Down | KeyCode::Char('j') => Some(Msg::Scroll(ScrollTo::By(1))),
-            KeyCode::Up | KeyCode::Char('k') => Some(Msg::Scroll(ScrollTo::By(-1))),
-            KeyCode::PageDown | KeyCode::Char(' ') => Some(Msg::Scroll(ScrollTo::By(PAGE))),
-            KeyCode::PageUp => Some(Msg::Scroll(ScrollTo::By(-PAGE))),
-            KeyCode::Home | KeyCode::Char('g') => Some(Msg::Scroll(ScrollTo::Top)),
-            KeyCode::End | KeyCode::Char('G') => Some(Msg::Scroll(ScrollTo::Bottom)),
+            Key::Char('q') => Some(Msg::Quit),
+            Key::Down | Key::Char('j') => Some(Msg::Scroll(ScrollTo::By(1))),
+            Key::Up | Key::Char('k') => Some(Msg::Scroll(ScrollTo::By(-1))),
+            Key::PageDown | Key::Char(' ') => Some(Msg::Scroll(ScrollTo::By(PAGE))),
+            Key::PageUp => Some(Msg::Scroll(ScrollTo::By(-PAGE))),
+            Key::Home | Key::Char('g') => Some(Msg::Scroll(ScrollTo::Top)),
+            Key::End | Key::Char('G') => Some(Msg::Scroll(ScrollTo::Bottom)),
             _ => None,
         },
-        Overlay::Help => match key.code {
-            KeyCode::Esc | KeyCode::Char('?') => Some(Msg::CloseOverlay),
-            KeyCode::Char('q') => Some(Msg::Quit),
+        Overlay::Help => match code {
+            Key::Esc | Key::Char('?') => Some(Msg::CloseOverlay),
+            Key::Char('q') => Some(Msg::Quit),
             _ => None,
         },
         Overlay::Confirm(prompt) if prompt.needs_override() && prompt.moved_on.is_none() => {
-            match key.code {
-                KeyCode::Esc => Some(Msg::Cancel),
-                KeyCode::Enter => Some(Msg::Confirmed),
-                KeyCode::Tab | KeyCode::BackTab => Some(Msg::PromptNextField),
-                KeyCode::Backspace => Some(Msg::PromptBackspace),
-                KeyCode::Char(c) if !ctrl => Some(Msg::PromptInput(c)),
+            match code {
+                Key::Esc => Some(Msg::Cancel),
+                Key::Enter => Some(Msg::Confirmed),
+                Key::Tab | Key::BackTab => Some(Msg::PromptNextField),
+                Key::Backspace => Some(Msg::PromptBackspace),
+                Key::Char(c) if !ctrl => Some(Msg::PromptInput(c)),
                 _ => None,
             }
         }
         // Default answer No: only `y` confirms, anything else cancels.
-        Overlay::Confirm(_) => match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => Some(Msg::Confirmed),
+        Overlay::Confirm(_) => match code {
+            Key::Char('y') | Key::Char('Y') => Some(Msg::Confirmed),
             _ => Some(Msg::Cancel),
         },
-        Overlay::None => match key.code {
-            KeyCode::Char('q') => Some(Msg::Quit),
-            KeyCode::Char('?') => Some(Msg::ToggleHelp),
-            KeyCode::Char('p') => Some(Msg::Request(ActionKind::Promote)),
-            KeyCode::Char('P') => Some(Msg::Request(ActionKind::PromoteFull)),
-            KeyCode::Char('r') => Some(Msg::Request(ActionKind::Rollback)),
-            KeyCode::Char('t') => Some(Msg::Request(ActionKind::Retry)),
-            KeyCode::Char('u') => Some(Msg::Request(ActionKind::Undo)),
-            KeyCode::Char(' ') => {
+        Overlay::None => match code {
+            Key::Char('q') => Some(Msg::Quit),
+            Key::Char('?') => Some(Msg::ToggleHelp),
+            Key::Char('p') => Some(Msg::Request(ActionKind::Promote)),
+            Key::Char('P') => Some(Msg::Request(ActionKind::PromoteFull)),
+            Key::Char('r') => Some(Msg::Request(ActionKind::Rollback)),
+            Key::Char('t') => Some(Msg::Request(ActionKind::Retry)),
+            Key::Char('u') => Some(Msg::Request(ActionKind::Undo)),
+            Key::Char(' ') => {
                 let paused = model
                     .rollout
                     .as_ref()
@@ -72,12 +98,12 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Msg> {
                     ActionKind::Pause
                 }))
             }
-            KeyCode::Char('w') => Some(Msg::CycleWindow),
-            KeyCode::Enter => Some(Msg::OpenDetail),
-            KeyCode::Char('e') => Some(Msg::OpenEvents),
-            KeyCode::Tab | KeyCode::Down | KeyCode::Char('j') => Some(Msg::FocusNext),
-            KeyCode::BackTab | KeyCode::Up | KeyCode::Char('k') => Some(Msg::FocusPrev),
-            KeyCode::Esc => Some(Msg::CloseOverlay),
+            Key::Char('w') => Some(Msg::CycleWindow),
+            Key::Enter => Some(Msg::OpenDetail),
+            Key::Char('e') => Some(Msg::OpenEvents),
+            Key::Tab | Key::Down | Key::Char('j') => Some(Msg::FocusNext),
+            Key::BackTab | Key::Up | Key::Char('k') => Some(Msg::FocusPrev),
+            Key::Esc => Some(Msg::CloseOverlay),
             _ => None,
         },
     }

@@ -1,13 +1,14 @@
 //! The Elm-style core: `Model` (state), `Msg` (what happened), a pure `update` that returns
-//! `Effect`s, the keymap, and the runtime that runs effects and owns the terminal.
+//! `Effect`s, the keymap, and the runner that carries out effects. The terminal lives in `tui`.
 
 pub mod check;
+pub mod derived;
 pub mod effect;
 pub mod explain;
 pub mod keymap;
 pub mod model;
 pub mod msg;
-pub mod runtime;
+pub mod runner;
 pub mod update;
 
 pub use effect::Effect;

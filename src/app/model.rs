@@ -398,6 +398,34 @@ impl SloPanel {
     }
 }
 
+/// How a line reads: good news, neutral, a warning or bad news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    Good,
+    #[default]
+    Neutral,
+    Warn,
+    Bad,
+}
+
+/// What the view shows that is worked out from the rest of the model. `update` refreshes it at
+/// the end of every call (`derived::refresh_derived`), so the view only reads fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Derived {
+    /// The "why" line: where the rollout is and why, in words.
+    pub why: (Tone, String),
+    /// Whether the current step may be promoted; `None` without a rollout.
+    pub readiness: Option<crate::domain::readiness::Readiness>,
+    /// The statistical judge's score; `None` when no metric has a judge.
+    pub judge_score: Option<Score>,
+    /// The judge is still short of data (see `Model::judge_collecting`).
+    pub judge_collecting: bool,
+    /// How long the action in flight has been running.
+    pub in_flight_for: Option<Duration>,
+    /// The keys that work right now, for the footer: (key, what it does).
+    pub footer_keys: Vec<(&'static str, String)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventLevel {
     Info,
@@ -570,6 +598,8 @@ pub struct Model {
     /// draw (`Msg::OverlayMeasured`); `usize::MAX` until measured. `update` clamps with it so
     /// that the app never calls into the view.
     pub overlay_last_scroll: usize,
+    /// Worked out from the fields above at the end of every `update`, for the view.
+    pub derived: Derived,
     pub quit: bool,
 }
 
@@ -606,6 +636,7 @@ impl Model {
             query_selectors: None,
             screen: (80, 24),
             overlay_last_scroll: usize::MAX,
+            derived: Derived::default(),
             quit: false,
         }
     }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use super::derived::refresh_derived;
 use super::effect::Effect;
 use super::model::{EventLevel, InFlight, Model, Overlay, Prompt, PromptField, Unresolved};
 use super::msg::{Msg, ScrollTo};
@@ -18,6 +19,12 @@ use crate::domain::{AnalysisPhase, AnalysisResult, Rollout, Unit, Verdict};
 use crate::metrics::{CountsQuery, FetchRequest, FetchResult, MetricQuery, SloQuery};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    let effects = apply(model, msg);
+    refresh_derived(model);
+    effects
+}
+
+fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => {
             model.now = now;

@@ -5,8 +5,6 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use crate::app::Model;
-use crate::app::keymap::footer_keys;
-use crate::app::update::in_flight_for;
 use crate::domain::format::short_duration;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -15,7 +13,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge()));
         spans.push(Span::styled(" actions disabled ", theme.dim()));
     }
-    if let (Some(f), Some(d)) = (model.in_flight, in_flight_for(model)) {
+    if let (Some(f), Some(d)) = (model.in_flight, model.derived.in_flight_for) {
         spans.push(Span::styled(
             format!(" {} in flight {}… ", f.kind.verb(), short_duration(d)),
             theme.badge(),
@@ -24,13 +22,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     // An action's outcome that a read had to decide stays in view until the next action.
     if let Some((level, text)) = &model.action_status {
         let tone = match level {
-            crate::app::model::EventLevel::Bad => crate::app::explain::Tone::Bad,
-            crate::app::model::EventLevel::Good => crate::app::explain::Tone::Good,
-            _ => crate::app::explain::Tone::Warn,
+            crate::app::model::EventLevel::Bad => crate::app::model::Tone::Bad,
+            crate::app::model::EventLevel::Good => crate::app::model::Tone::Good,
+            _ => crate::app::model::Tone::Warn,
         };
         spans.push(Span::styled(format!(" {text} "), theme.tone(tone)));
     }
-    let mut keys = footer_keys(model);
+    let mut keys = model.derived.footer_keys.clone();
     // On a narrow terminal the view keys go first (Enter, the way to the whole story, last);
     // the action keys, help and quit stay.
     let width = |keys: &[(&str, String)], spans: &[Span]| {

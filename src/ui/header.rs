@@ -5,8 +5,7 @@ use ratatui::widgets::Paragraph;
 
 use super::Theme;
 use crate::app::Model;
-use crate::app::explain::{Tone, why};
-use crate::app::model::STALE_AFTER_POLLS;
+use crate::app::model::{STALE_AFTER_POLLS, Tone};
 use crate::domain::RolloutState;
 use crate::domain::format::short_duration;
 
@@ -269,8 +268,8 @@ fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
         };
         return Some((forms, tone));
     }
-    let sc = model.judge_score()?;
-    if model.judge_collecting() {
+    let sc = model.derived.judge_score.as_ref()?;
+    if model.derived.judge_collecting {
         return Some((
             vec!["  judge collecting".into(), "  judge …".into()],
             Tone::Neutral,
@@ -285,7 +284,7 @@ fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
 }
 
 pub fn draw_why(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let (tone, text) = why(model);
+    let (tone, text) = model.derived.why.clone();
     let line = Line::from(vec![
         Span::styled(" » ", theme.dim()),
         Span::styled(text, theme.tone(tone)),

@@ -8,9 +8,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::Theme;
 use super::layout::centered;
 use crate::app::Model;
-use crate::app::explain::Tone;
 use crate::app::keymap::{KEYS, action_keys_text};
-use crate::app::model::{Overlay, Prompt, PromptField};
+use crate::app::model::{Overlay, Prompt, PromptField, Tone};
 use crate::domain::action::ActionKind;
 
 const PROMPT_WIDTH: u16 = 76;

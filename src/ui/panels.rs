@@ -7,8 +7,7 @@ use ratatui::widgets::{Block, LineGauge, Paragraph};
 
 use super::Theme;
 use crate::app::Model;
-use crate::app::explain::Tone;
-use crate::app::model::{EventLevel, Freshness, SloPanel};
+use crate::app::model::{EventLevel, Freshness, SloPanel, Tone};
 use crate::domain::format::short_duration;
 use crate::domain::slo::{Alert, BudgetStatus, Exhaustion};
 

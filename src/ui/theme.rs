@@ -2,8 +2,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::app::explain::Tone;
-use crate::app::model::EventLevel;
+use crate::app::model::{EventLevel, Tone};
 use crate::domain::Verdict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

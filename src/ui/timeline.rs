@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, LineGauge, Paragraph};
 
 use super::Theme;
 use crate::app::Model;
-use crate::app::explain::Tone;
+use crate::app::model::Tone;
 use crate::domain::format::short_duration;
 use crate::domain::{AnalysisPhase, Rollout, RolloutState};
 
@@ -231,7 +231,7 @@ fn readiness_span(model: &Model, theme: &Theme) -> Option<Span<'static>> {
     if r.state.is_terminal() {
         return None;
     }
-    let ready = model.readiness()?;
+    let ready = model.derived.readiness.as_ref()?;
     Some(if ready.ready {
         Span::styled(
             "✓ READY TO PROMOTE",

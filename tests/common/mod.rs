@@ -8,11 +8,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::time::Duration;
 
-use rollout_console::app::keymap::map_key;
 use rollout_console::app::model::{Model, Settings};
 use rollout_console::app::{Effect, Msg, update};
 use rollout_console::sim::source::answer;
 use rollout_console::sim::{Scenario, SimOptions, Simulator, demo};
+use rollout_console::tui::keys::map_key;
 use rollout_console::ui::{self, Theme};
 
 pub fn t0() -> DateTime<Utc> {
