@@ -1273,6 +1273,13 @@ fn a_rolled_back_canary_is_not_passed_because_a_hold_ended() {
                 p.def.name,
                 r.reason
             );
+            // Nor is a decision promised for it.
+            assert!(
+                !r.reason.contains("decision in"),
+                "{}: {}",
+                p.def.name,
+                r.reason
+            );
         }
     }
 }

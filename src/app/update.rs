@@ -675,7 +675,10 @@ fn judge_counts(
             .then(|| r.hold_remaining(now))
             .flatten(),
     };
-    let result = sequential::evaluate(counts, settings, &context);
+    let mut result = sequential::evaluate(counts, settings, &context);
+    if r.state.is_terminal() {
+        result = result.ended(settings);
+    }
     if panel
         .sticky_fail
         .as_ref()

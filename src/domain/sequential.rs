@@ -773,6 +773,18 @@ pub fn evaluate(counts: &Counts, s: &SequentialSettings, ctx: &Context) -> Seque
 }
 
 /// The verdict in words: a headline (decision and effect), then the evidence and the counts.
+impl SequentialResult {
+    /// The result for a rollout that has ended: it takes no more decisions, so no pace or hold
+    /// is promised in its words.
+    pub fn ended(mut self, s: &SequentialSettings) -> Self {
+        self.eta = None;
+        self.canary_rate = None;
+        self.hold_left = None;
+        self.reason = reason(&self, s);
+        self
+    }
+}
+
 fn reason(r: &SequentialResult, s: &SequentialSettings) -> String {
     let (headline, detail) = (headline(r, s), detail(r, s));
     match r.decision {
