@@ -699,7 +699,7 @@ mod tests {
         // One story: the README walks from the demo to this file, so their rules must agree.
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
         let c = load(&path).expect("config.example.toml must parse");
-        let demo = crate::sim::demo::metric_panels();
+        let demo = crate::sim::demo::metrics();
         assert_eq!(c.metrics.len(), demo.len());
         for (m, panel) in c.metrics.iter().zip(&demo) {
             assert_eq!(m.name, panel.def.name);

@@ -20,7 +20,7 @@ use crate::metrics::source::{PrometheusSource, Selectors};
 use crate::notify::Notifier;
 use crate::sim::backend::{SimController, SimReader};
 use crate::sim::source::SimMetrics;
-use crate::sim::{Scenario, SimOptions, Simulator, demo};
+use crate::sim::{Scenario, SimOptions, Simulator};
 
 /// Everything `run_console` needs besides the terminal.
 pub struct Console {
@@ -131,8 +131,8 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
     }
     Console {
         settings,
-        panels: demo::metric_panels(),
-        slos: demo::slo_panels(),
+        panels: demo_panels::metric_panels(),
+        slos: demo_panels::slo_panels(),
         backend,
         source,
         audit_path: d.audit_path,
@@ -595,6 +595,33 @@ pub async fn default_rollout(config: &Config, path: &Path) -> Result<Option<Stri
             path.display()
         ))),
         Ok(_) | Err(_) => Ok(None),
+    }
+}
+
+/// The demo's panels, built from the simulator's definitions (`sim::demo`): the wiring joins
+/// them, so neither the simulator nor the app imports the other.
+pub mod demo_panels {
+    use crate::app::model::{MetricPanel, SloPanel};
+    use crate::sim::demo;
+
+    pub fn metric_panels() -> Vec<MetricPanel> {
+        demo::metrics()
+            .into_iter()
+            .map(|m| {
+                let mut panel = MetricPanel::new(m.def, m.query);
+                panel.counters = m.counters;
+                panel.sequential = m.sequential;
+                panel.critical = m.critical;
+                panel
+            })
+            .collect()
+    }
+
+    pub fn slo_panels() -> Vec<SloPanel> {
+        demo::slos()
+            .into_iter()
+            .map(|(def, query)| SloPanel::new(def, query))
+            .collect()
     }
 }
 

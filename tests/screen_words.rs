@@ -160,7 +160,7 @@ fn the_header_ages_each_source_and_marks_the_failing_one() {
     // Prometheus never answered since the start.
     h.model = rollout_console::app::model::Model::new(
         common::settings(false),
-        rollout_console::sim::demo::metric_panels(),
+        rollout_console::setup::demo_panels::metric_panels(),
         vec![],
         h.now,
     );
@@ -242,7 +242,7 @@ fn an_empty_answer_says_which_is_empty() {
     let mut h = Harness::new(Scenario::Healthy, false);
     let mut model = rollout_console::app::model::Model::new(
         common::settings(false),
-        rollout_console::sim::demo::metric_panels(),
+        rollout_console::setup::demo_panels::metric_panels(),
         vec![],
         h.now,
     );

@@ -1,21 +1,32 @@
-//! The demo's built-in metric and SLO definitions: what `rollout-console demo` judges.
+//! The demo's built-in metric and SLO definitions: what `rollout-console demo` judges. The app
+//! turns them into panels (`app::demo`); the simulator knows nothing of the app.
 
-use crate::app::model::{MetricPanel, SloPanel};
 use crate::domain::gate::ForSpec;
 use crate::domain::sequential::SequentialSettings;
-use crate::domain::{Gate, MetricDef, Severity, Unit};
+use crate::domain::{Gate, MetricDef, Severity, SloDef, Unit};
 use crate::metrics::Counters;
 
-pub fn metric_panels() -> Vec<MetricPanel> {
-    let panel = |name: &str, query: &str, unit, gate| {
-        MetricPanel::new(
-            MetricDef {
-                name: name.into(),
-                unit,
-                gate,
-            },
-            query.into(),
-        )
+/// One metric the demo shows: its definition, the simulator's series for it, and its judge.
+#[derive(Debug, Clone)]
+pub struct DemoMetric {
+    pub def: MetricDef,
+    pub query: String,
+    pub counters: Option<Counters>,
+    pub sequential: Option<SequentialSettings>,
+    pub critical: bool,
+}
+
+pub fn metrics() -> Vec<DemoMetric> {
+    let panel = |name: &str, query: &str, unit, gate| DemoMetric {
+        def: MetricDef {
+            name: name.into(),
+            unit,
+            gate,
+        },
+        query: query.into(),
+        counters: None,
+        sequential: None,
+        critical: false,
     };
     let mut panels = vec![
         panel(
@@ -81,6 +92,7 @@ pub fn metric_panels() -> Vec<MetricPanel> {
     panels
 }
 
-pub fn slo_panels() -> Vec<SloPanel> {
-    vec![SloPanel::new(super::slo(), "sim:slo".into())]
+/// The demo's SLOs and the simulator's series for each.
+pub fn slos() -> Vec<(SloDef, String)> {
+    vec![(super::slo(), "sim:slo".into())]
 }

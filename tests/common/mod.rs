@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use rollout_console::app::model::{Model, Settings};
 use rollout_console::app::{Effect, Msg, update};
+use rollout_console::setup::demo_panels as demo;
 use rollout_console::sim::source::answer;
-use rollout_console::sim::{Scenario, SimOptions, Simulator, demo};
+use rollout_console::sim::{Scenario, SimOptions, Simulator};
 use rollout_console::tui::keys::map_key;
 use rollout_console::ui::{self, Theme};
 
