@@ -300,39 +300,17 @@ fn seconds(ms: i64) -> String {
 mod tests {
     use super::*;
     use crate::metrics::test_stub::{Reply, reply, stub};
+    use crate::metrics::test_stub::{client, config, success, t};
     use serde_json::json;
     use std::io::Write as _;
     use tokio::net::TcpListener;
 
     // ---- Helpers ----
 
-    fn config(url: &str) -> PrometheusSettings {
-        PrometheusSettings {
-            url: url.to_string(),
-            timeout: Duration::from_secs(5),
-            bearer_token_file: None,
-            basic_auth: None,
-            headers: BTreeMap::new(),
-            ca_file: None,
-        }
-    }
-
-    fn client(url: &str) -> PrometheusClient {
-        PrometheusClient::new(config(url)).expect("client")
-    }
-
     fn secret_file(contents: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().expect("tempfile");
         f.write_all(contents.as_bytes()).expect("write");
         f
-    }
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).expect("time")
-    }
-
-    fn success(data: serde_json::Value) -> String {
-        json!({"status": "success", "data": data}).to_string()
     }
 
     fn vector(value: &str) -> String {

@@ -331,36 +331,14 @@ impl MetricsSource for PrometheusSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::client::PrometheusSettings;
+    use crate::metrics::test_stub::{BASELINE, CANARY, client, metric, source, success, t};
+
     use crate::metrics::test_stub::{Reply, Seen, reply, stub};
     use serde_json::json;
-    use std::collections::BTreeMap;
+
     use tokio::net::TcpListener;
 
     // ---- Helpers ----
-
-    fn config(url: &str) -> PrometheusSettings {
-        PrometheusSettings {
-            url: url.to_string(),
-            timeout: Duration::from_secs(5),
-            bearer_token_file: None,
-            basic_auth: None,
-            headers: BTreeMap::new(),
-            ca_file: None,
-        }
-    }
-
-    fn client(url: &str) -> PrometheusClient {
-        PrometheusClient::new(config(url)).expect("client")
-    }
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).expect("time")
-    }
-
-    fn success(data: serde_json::Value) -> String {
-        json!({"status": "success", "data": data}).to_string()
-    }
 
     fn vector(value: &str) -> String {
         success(json!({"resultType": "vector", "result": [
@@ -369,30 +347,6 @@ mod tests {
     }
 
     // ---- The metrics source ----
-
-    const BASELINE: &str = r#"job="checkout", track="baseline""#;
-    const CANARY: &str = r#"job="checkout", track="canary""#;
-
-    fn source(url: &str) -> PrometheusSource {
-        PrometheusSource::new(
-            client(url),
-            Selectors {
-                baseline: BASELINE.into(),
-                canary: CANARY.into(),
-                service: r#"job="checkout""#.into(),
-                rollout: "checkout".into(),
-            },
-        )
-    }
-
-    fn metric(name: &str, query: &str) -> MetricQuery {
-        MetricQuery {
-            name: name.into(),
-            query: query.into(),
-            window: None,
-            counts: None,
-        }
-    }
 
     /// One point per step over the requested range, valued by track.
     fn range_answer(seen: &Seen, series: usize, warn: bool) -> Reply {

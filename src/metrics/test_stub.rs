@@ -1,5 +1,5 @@
 //! A tiny HTTP/1.1 stub on 127.0.0.1 that records what it was sent, for the unit tests of
-//! `metrics::prometheus`.
+//! the Prometheus client and source, and the fixtures they share.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -144,4 +144,62 @@ pub async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<
     );
     let _ = socket.write_all(response.as_bytes()).await;
     let _ = socket.shutdown().await;
+}
+
+// ---- Fixtures shared by the Prometheus unit tests ----
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::metrics::MetricQuery;
+use crate::metrics::client::{PrometheusClient, PrometheusSettings};
+use crate::metrics::source::{PrometheusSource, Selectors};
+
+pub const BASELINE: &str = r#"job="checkout", track="baseline""#;
+pub const CANARY: &str = r#"job="checkout", track="canary""#;
+
+pub fn config(url: &str) -> PrometheusSettings {
+    PrometheusSettings {
+        url: url.to_string(),
+        timeout: Duration::from_secs(5),
+        bearer_token_file: None,
+        basic_auth: None,
+        headers: BTreeMap::new(),
+        ca_file: None,
+    }
+}
+
+pub fn client(url: &str) -> PrometheusClient {
+    PrometheusClient::new(config(url)).expect("client")
+}
+
+pub fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).expect("time")
+}
+
+pub fn success(data: serde_json::Value) -> String {
+    json!({"status": "success", "data": data}).to_string()
+}
+
+pub fn source(url: &str) -> PrometheusSource {
+    PrometheusSource::new(
+        client(url),
+        Selectors {
+            baseline: BASELINE.into(),
+            canary: CANARY.into(),
+            service: r#"job="checkout""#.into(),
+            rollout: "checkout".into(),
+        },
+    )
+}
+
+pub fn metric(name: &str, query: &str) -> MetricQuery {
+    MetricQuery {
+        name: name.into(),
+        query: query.into(),
+        window: None,
+        counts: None,
+    }
 }

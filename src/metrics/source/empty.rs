@@ -67,64 +67,17 @@ impl PrometheusSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::client::{PrometheusClient, PrometheusSettings};
-    use crate::metrics::source::Selectors;
+    use crate::metrics::test_stub::{metric, source, success, t};
+
     use crate::metrics::test_stub::{reply, stub};
-    use crate::metrics::{FetchRequest, MetricQuery, MetricsSource};
+    use crate::metrics::{FetchRequest, MetricsSource};
     use serde_json::json;
-    use std::collections::BTreeMap;
+
     use std::time::Duration;
 
     // ---- Helpers ----
 
-    fn config(url: &str) -> PrometheusSettings {
-        PrometheusSettings {
-            url: url.to_string(),
-            timeout: Duration::from_secs(5),
-            bearer_token_file: None,
-            basic_auth: None,
-            headers: BTreeMap::new(),
-            ca_file: None,
-        }
-    }
-
-    fn client(url: &str) -> PrometheusClient {
-        PrometheusClient::new(config(url)).expect("client")
-    }
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).expect("time")
-    }
-
-    fn success(data: serde_json::Value) -> String {
-        json!({"status": "success", "data": data}).to_string()
-    }
-
     // ---- The metrics source ----
-
-    const BASELINE: &str = r#"job="checkout", track="baseline""#;
-    const CANARY: &str = r#"job="checkout", track="canary""#;
-
-    fn source(url: &str) -> PrometheusSource {
-        PrometheusSource::new(
-            client(url),
-            Selectors {
-                baseline: BASELINE.into(),
-                canary: CANARY.into(),
-                service: r#"job="checkout""#.into(),
-                rollout: "checkout".into(),
-            },
-        )
-    }
-
-    fn metric(name: &str, query: &str) -> MetricQuery {
-        MetricQuery {
-            name: name.into(),
-            query: query.into(),
-            window: None,
-            counts: None,
-        }
-    }
 
     /// An empty range answer: the metric name is looked up once per query, and the panel is told
     /// which is empty, the name or the track's selector.
