@@ -226,30 +226,29 @@ impl Rollout {
         age(self.step_started_at, now)
     }
 
+    /// The holds of the steps after the current one.
+    fn later_holds(&self) -> Duration {
+        self.steps
+            .iter()
+            .skip(self.step + 1)
+            .filter_map(|s| s.hold)
+            .sum()
+    }
+
     /// Sum of the remaining holds: what is left of this one plus every later step's hold.
     pub fn eta_to_full(&self, now: DateTime<Utc>) -> Option<Duration> {
         if self.state.is_terminal() {
             return None;
         }
         let current = self.hold_remaining(now).unwrap_or(Duration::ZERO);
-        let later: Duration = self
-            .steps
-            .iter()
-            .skip(self.step + 1)
-            .filter_map(|s| s.hold)
-            .sum();
+        let later = self.later_holds();
         Some(current + later)
     }
 
     /// Where the way to 100% stands: a countdown only while the holds are running, else why
     /// there is none (a countdown that does not move is a lie on screen).
     pub fn eta(&self, now: DateTime<Utc>) -> Eta {
-        let later: Duration = self
-            .steps
-            .iter()
-            .skip(self.step + 1)
-            .filter_map(|s| s.hold)
-            .sum();
+        let later = self.later_holds();
         let current = self.hold_remaining(now);
         match self.state {
             RolloutState::Completed => Eta::Completed,
