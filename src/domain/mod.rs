@@ -1,6 +1,7 @@
 //! The pure core: no I/O, no async, no clock. Every function that needs the time takes `now`.
 
 pub mod action;
+pub mod attention;
 pub mod counts;
 pub mod evalue;
 pub mod format;
