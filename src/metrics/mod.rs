@@ -5,6 +5,7 @@ pub mod client;
 pub mod counts;
 pub mod decode;
 mod names;
+pub mod range_cache;
 pub mod source;
 pub mod template;
 #[cfg(test)]

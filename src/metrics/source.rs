@@ -13,6 +13,7 @@ use futures::future::join_all;
 
 use super::client::PrometheusClient;
 use super::decode::{PromError, QueryData, Response};
+use super::range_cache::{Plan, Range, RangeCache};
 use super::template::{self, Vars};
 use super::{
     CountsQuery, EmptyAnswer, EmptyTrack, FetchRequest, FetchResult, MetricQuery, MetricsSource,
@@ -47,6 +48,8 @@ pub struct PrometheusSource {
     /// Metric-name lookups behind empty answers, by the two rendered queries: the name that
     /// has no series (`None`: all exist). Asked once per query; forgotten once it has data.
     empty_lookups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// The range answers so far: each poll asks only for what is new.
+    ranges: RangeCache,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -72,6 +75,7 @@ impl PrometheusSource {
             client,
             selectors,
             empty_lookups: Default::default(),
+            ranges: RangeCache::default(),
         }
     }
 
@@ -107,18 +111,28 @@ impl PrometheusSource {
             (Err(e), _) | (_, Err(e)) => return (Outcome::failed(e), None),
         };
         let key = format!("{baseline}\n{canary}");
-        let promql = canary.clone();
-        let (baseline, canary) = futures::join!(
-            self.client.query_range(&baseline, start, end, step),
-            self.client.query_range(&canary, start, end, step),
+        let range = Range {
+            start_ms: start.timestamp_millis(),
+            end_ms: end.timestamp_millis(),
+            step_ms: i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1),
+        };
+        let (baseline_plan, canary_plan) = (
+            self.ranges.plan(&baseline, range),
+            self.ranges.plan(&canary, range),
+        );
+        let (baseline_answer, canary_answer) = futures::join!(
+            self.query_plan(&baseline, baseline_plan, step),
+            self.query_plan(&canary, canary_plan, step),
         );
         let mut warnings = Vec::new();
-        let result = match (baseline, canary) {
+        let result = match (baseline_answer, canary_answer) {
             // Prometheus down: say it once, not once per track.
             (Err(b), Err(c)) if b == c => Err(b.to_string()),
-            (baseline, canary) => {
-                let baseline = one_series(baseline, "baseline", &mut warnings);
-                let canary = one_series(canary, "canary", &mut warnings);
+            (baseline_answer, canary_answer) => {
+                let baseline = one_series(baseline_answer, "baseline", &mut warnings)
+                    .map(|s| self.ranges.merge(&baseline, baseline_plan, s));
+                let canary = one_series(canary_answer, "canary", &mut warnings)
+                    .map(|s| self.ranges.merge(&canary, canary_plan, s));
                 match (baseline, canary) {
                     (Ok(baseline), Ok(canary)) => Ok(TrackSeries { baseline, canary }),
                     (Err(b), Err(c)) => Err(format!("{b}; {c}")),
@@ -134,7 +148,7 @@ impl PrometheusSource {
                     (false, true) => Some(EmptyTrack::Canary),
                     (false, false) => None,
                 };
-                self.why_empty(&key, &promql, track, end).await
+                self.why_empty(&key, &canary, track, end).await
             }
             Err(_) => None,
         };
@@ -144,6 +158,20 @@ impl PrometheusSource {
             queries: 2,
         };
         (outcome, empty)
+    }
+
+    /// The part of a range query the cache does not hold yet.
+    async fn query_plan(
+        &self,
+        promql: &str,
+        plan: Plan,
+        step: Duration,
+    ) -> Result<Response, PromError> {
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        tracing::trace!(points = plan.points(), full = plan.is_full(), "range query");
+        self.client
+            .query_range(promql, at(plan.from_ms), at(plan.range.end_ms), step)
+            .await
     }
 
     async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
@@ -296,6 +324,8 @@ impl MetricsSource for PrometheusSource {
                 .map(|(q, c)| self.fetch_counts(q, c, tracks, request.now, request.step)),
         );
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
+        // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
+        self.ranges.forget_older_than(start.timestamp_millis());
 
         let mut result = FetchResult::default();
         for (query, (outcome, empty)) in request.metrics.iter().zip(metrics) {
@@ -476,6 +506,54 @@ mod tests {
             assert_eq!(s.param("end"), "1700000010");
             assert_eq!(s.param("step"), "15");
         }
+    }
+
+    #[tokio::test]
+    async fn the_next_poll_asks_only_for_the_new_points_and_gives_the_whole_window() {
+        let server = stub(|seen| {
+            let param = |k: &str| seen.param(k).parse::<f64>().expect("number param");
+            let (mut at, end, step) = (param("start"), param("end"), param("step"));
+            let mut values = Vec::new();
+            while at <= end {
+                values.push(json!([at, format!("{}", at - 1_700_000_000.0)]));
+                at += step;
+            }
+            reply(
+                200,
+                success(
+                    json!({"resultType": "matrix", "result": [{"metric": {}, "values": values}]}),
+                ),
+            )
+        })
+        .await;
+        let src = source(&server.url("/"));
+        let mut request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(300),
+            step: Duration::from_secs(15),
+            metrics: vec![metric("latency", "latency{$selector}")],
+            slos: vec![],
+            tracks: None,
+        };
+        let first = src.fetch(&request).await;
+        request.now = t(1_700_000_030);
+        let second = src.fetch(&request).await;
+        let starts: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("start").to_string())
+            .collect();
+        // Two tracks per poll: the whole 5 minutes first, then from the last point fetched.
+        assert_eq!(
+            starts,
+            ["1699999695", "1699999695", "1699999995", "1699999995"]
+        );
+        let points = |r: &FetchResult| r.metrics[0].1.as_ref().expect("series").canary.points.len();
+        assert_eq!(points(&first), 21);
+        assert_eq!(points(&second), 21, "the window slid by two steps");
+        let canary = &second.metrics[0].1.as_ref().expect("series").canary;
+        assert_eq!(canary.points.first().map(|p| p.value), Some(-275.0));
+        assert_eq!(canary.points.last().map(|p| p.value), Some(25.0));
     }
 
     #[tokio::test]
