@@ -1,6 +1,7 @@
 //! Metrics sources: where baseline and canary series and SLO error ratios come from.
 //! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
 
+pub mod budget;
 pub mod client;
 pub mod counts;
 pub mod decode;
