@@ -233,4 +233,47 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_rollback_the_state_machine_refuses_is_said_not_dropped() {
+        let started = now();
+        let why = "canary error rate 5.00% > max 1.00% for 2 checks (controller analysis)";
+
+        // The usual case: rolled back, the reason in the message.
+        let mut r = initial_rollout("checkout", 20.0, started);
+        roll_back(&mut r, 0, why, now() + secs(30));
+        assert_eq!((r.state, r.canary_weight), (RolloutState::RolledBack, 0));
+        assert_eq!(
+            r.message.as_deref(),
+            Some(format!("rolled back: {why}").as_str())
+        );
+
+        // Already over: nothing changes but the message, which says why nothing was done.
+        let mut done = initial_rollout("checkout", 20.0, started);
+        done.state = RolloutState::Completed;
+        done.canary_weight = 100;
+        roll_back(&mut done, 0, why, now() + secs(30));
+        assert_eq!(
+            (done.state, done.canary_weight),
+            (RolloutState::Completed, 100)
+        );
+        let msg = done.message.clone().unwrap_or_default();
+        assert!(
+            msg.starts_with("controller could not roll back")
+                && msg.contains(why)
+                && msg.contains("already completed"),
+            "{msg}"
+        );
+
+        // Moved past the step it judged: the same, in the state machine's words.
+        let mut moved = initial_rollout("checkout", 20.0, started);
+        moved.step = 1;
+        roll_back(&mut moved, 0, why, now() + secs(30));
+        assert_eq!(moved.state, RolloutState::Progressing);
+        let msg = moved.message.clone().unwrap_or_default();
+        assert!(
+            msg.starts_with("controller could not roll back") && msg.contains("moved on"),
+            "{msg}"
+        );
+    }
 }
