@@ -154,6 +154,21 @@ pub enum BackendHandle {
 }
 
 impl BackendHandle {
+    /// The one place read-only is decided: a read-only console gets `reader` alone, so no key
+    /// press can reach a mutating method; otherwise `controller` builds the control side from it.
+    /// Each backend's `build` ends here.
+    pub fn new<R, C>(reader: R, read_only: bool, controller: impl FnOnce(R) -> C) -> Self
+    where
+        R: RolloutReader + 'static,
+        C: RolloutController + 'static,
+    {
+        if read_only {
+            Self::ReadOnly(Arc::new(reader))
+        } else {
+            Self::ReadWrite(Arc::new(controller(reader)))
+        }
+    }
+
     pub fn reader(&self) -> Arc<dyn RolloutReader> {
         match self {
             Self::ReadOnly(r) => r.clone(),

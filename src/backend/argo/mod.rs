@@ -2,6 +2,7 @@
 //! The reader only ever GETs, LISTs and WATCHes (plus the RBAC self-check); the controller, built
 //! only in read-write mode, adds the patches of `kubectl argo rollouts` (see `patch.rs`).
 
+mod build;
 pub mod fields;
 pub mod mapping;
 pub mod patch;
@@ -28,6 +29,8 @@ use tokio::sync::{OnceCell, watch};
 use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::{ActionKind, Permissions};
+
+pub use self::build::build;
 
 /// Where the cluster is: like kubectl, `KUBECONFIG` or `~/.kube/config` (or in-cluster) unless a
 /// file is given; the kubeconfig's current context unless `context` is set.
