@@ -948,6 +948,56 @@ mod tests {
     }
 
     #[test]
+    fn backend_is_one_variant_per_kind_mapped_to_its_adapters_settings() {
+        let at = Path::new("c.toml");
+        let argo = "[backend]\nkind = \"argo\"\ncontext = \"prod\"\nnamespace = \"shop\"\n";
+        let Some(BackendConfig::Argo(c)) = parse(argo, at).expect("argo").backend else {
+            panic!("kind = \"argo\"");
+        };
+        let s = c.settings().expect("settings");
+        assert_eq!(
+            (s.context.as_deref(), s.namespace.as_deref(), s.timeout),
+            (Some("prod"), Some("shop"), Some(BACKEND_TIMEOUT))
+        );
+        let with_url = format!("{argo}url = \"http://x\"\n");
+        let Some(BackendConfig::Argo(c)) = parse(&with_url, at).expect("parses").backend else {
+            panic!("kind = \"argo\"");
+        };
+        let err = c.settings().expect_err("argo has no url");
+        assert!(err.contains("from the kubeconfig"), "{err}");
+
+        let demo = "[backend]\nkind = \"demo\"\nseed = 7\nspeed = 2.5\n";
+        let backend = parse(demo, at).expect("demo").backend;
+        assert_eq!(
+            backend,
+            Some(BackendConfig::Demo(DemoConfig {
+                scenario: None,
+                seed: Some(7),
+                speed: Some(2.5),
+            }))
+        );
+
+        let http = "[backend]\nkind = \"http\"\n";
+        let Some(BackendConfig::Http(c)) = parse(http, at).expect("http").backend else {
+            panic!("kind = \"http\"");
+        };
+        let err = c.settings().expect_err("no url");
+        assert!(err.contains("kind = \"http\" needs url"), "{err}");
+        let c = HttpConfig {
+            url: Some("http://deploy:8080".into()),
+            token_file: None,
+        };
+        assert_eq!(c.settings().expect("settings").url, "http://deploy:8080");
+
+        let command = "[backend]\nkind = \"command\"\n";
+        let Some(BackendConfig::Command(c)) = parse(command, at).expect("command").backend else {
+            panic!("kind = \"command\"");
+        };
+        let err = c.settings().expect_err("no [backend.command]");
+        assert!(err.contains("needs a [backend.command] section"), "{err}");
+    }
+
+    #[test]
     fn a_missing_explicit_config_is_an_error_not_a_fallback() {
         let err = locate(Some(Path::new("/nonexistent/rc.toml")), None)
             .unwrap_err()

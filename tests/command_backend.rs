@@ -670,3 +670,35 @@ fn a_rollout_named_only_on_the_command_line_uses_pod_hash_tracks() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn build_runs_only_status_when_read_only_and_names_a_zero_timeout() {
+    use rollout_console::backend::command::{CommandError, CommandSettings, build};
+    let dir = temp();
+    let settings = CommandSettings::from(&config(dir.path()));
+    let watch = build(settings.clone(), true).expect("read-only");
+    assert!(watch.is_read_only() && watch.controller().is_none());
+    assert_eq!(
+        watch.reader().get("checkout").await.expect("status").step,
+        0
+    );
+    let drive = build(settings.clone(), false).expect("read-write");
+    let r = drive
+        .controller()
+        .expect("a controller")
+        .act(&request(ActionKind::Promote, 0))
+        .await
+        .expect("promote");
+    assert_eq!(r.step, 1);
+    assert_eq!(runs(dir.path(), "promote"), 1);
+    let zero = CommandSettings {
+        timeout: Duration::ZERO,
+        ..settings
+    };
+    let err = build(zero, true).err().expect("a zero timeout");
+    assert!(matches!(err, CommandError::ZeroTimeout), "{err:?}");
+    assert!(
+        err.to_string().contains("timeout must be more than 0"),
+        "{err}"
+    );
+}
