@@ -1,5 +1,9 @@
 //! From a config (or the demo's options) to the objects the console runs with: settings, panels,
 //! the backend handle (read-only = reader only) and the metrics source. No terminal here.
+//! `from_config` calls one function per concern: `backend` (one line per kind: each backend
+//! builds itself from its settings), `selectors` and `metrics_source` (Prometheus),
+//! `metric_panels`, `slo_panels` and `notifier`. Secret files are read with
+//! `metrics::client::read_secret`, the one reader of them.
 
 use chrono::Utc;
 use std::path::{Path, PathBuf};
@@ -11,7 +15,7 @@ use crate::app::model::{EventLevel, MetricPanel, Model, PodHashTracks, Settings,
 use crate::app::runner::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
-use crate::config::{BackendConfig, Config, ConfigError, DemoConfig};
+use crate::config::{BackendConfig, Config, ConfigError, DemoConfig, PrometheusConfig};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
 use crate::metrics::client::{PrometheusClient, read_secret};
@@ -190,8 +194,7 @@ pub fn from_config(
     let (selectors, pod_hash_tracks) =
         selectors(config, &name, &mut intro).map_err(|e| config_error(path, e))?;
     let query_selectors = Some(selectors.clone());
-    let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
-    let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
+    let source = metrics_source(prometheus, selectors).map_err(|e| config_error(path, e))?;
     let settings = Settings {
         rollout_name: name,
         read_only: backend.is_read_only(),
@@ -336,6 +339,15 @@ fn selectors(
         rollout: name.to_string(),
     };
     Ok((selectors, pod_hash_tracks))
+}
+
+/// The Prometheus source of `[prometheus]`, querying with `selectors`.
+fn metrics_source(
+    prometheus: &PrometheusConfig,
+    selectors: Selectors,
+) -> Result<Arc<dyn MetricsSource>, String> {
+    let client = PrometheusClient::new(prometheus)?;
+    Ok(Arc::new(PrometheusSource::new(client, selectors)))
 }
 
 /// The first metric or SLO whose query uses `$service`, by its config name.
