@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backend::argo::ArgoSettings;
 use crate::backend::command::CommandSettings;
+use crate::backend::http::HttpSettings;
 use crate::domain::format::humantime_serde;
 use crate::domain::{Gate, Unit};
 use crate::metrics::client::{self, PrometheusSettings};
@@ -138,39 +140,167 @@ fn default_timeout() -> Duration {
     Duration::from_secs(5)
 }
 
+/// `[backend]`: which backend (`kind`) and that backend's own settings. A new backend adds its
+/// keys to the table below, a variant here, and its line in `setup::backend`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "BackendTable")]
+pub enum BackendConfig {
+    Http(HttpConfig),
+    Command(CommandBackendConfig),
+    Argo(ArgoConfig),
+    Demo(DemoConfig),
+}
+
+/// `kind = "http"`: the deploy API at `url`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HttpConfig {
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// `kind = "command"`: the scripts of `[backend.command]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CommandBackendConfig {
+    pub command: Option<CommandConfig>,
+}
+
+/// `kind = "argo"`: the kubeconfig context and namespace.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ArgoConfig {
+    /// Default: the kubeconfig's current context, like kubectl.
+    pub context: Option<String>,
+    /// Default: the context's namespace.
+    pub namespace: Option<String>,
+    /// Not Argo keys: kept only to say that the kubeconfig gives the server and credentials.
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// `kind = "demo"`: the simulator's scenario, seed and speed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DemoConfig {
+    pub scenario: Option<String>,
+    pub seed: Option<u64>,
+    pub speed: Option<f64>,
+}
+
+/// The `[backend]` table as written: one table for every kind, so an unknown key's error lists
+/// every key at its line and column (the contract of the config's error messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BackendKind {
+enum BackendKind {
     Http,
     Argo,
     Command,
     Demo,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BackendConfig {
-    pub kind: BackendKind,
+struct BackendTable {
+    kind: BackendKind,
     #[serde(default)]
-    pub url: Option<String>,
+    url: Option<String>,
     #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// For `kind = "demo"`: the scenario, seed and speed of the simulator.
+    token_file: Option<PathBuf>,
     #[serde(default)]
-    pub scenario: Option<String>,
+    scenario: Option<String>,
     #[serde(default)]
-    pub seed: Option<u64>,
+    seed: Option<u64>,
     #[serde(default)]
-    pub speed: Option<f64>,
-    /// For `kind = "command"`: the scripts or CLIs that read and drive the rollout.
+    speed: Option<f64>,
     #[serde(default)]
-    pub command: Option<CommandConfig>,
-    /// For `kind = "argo"`: the kubeconfig context (default: its current context, like kubectl).
+    command: Option<CommandConfig>,
     #[serde(default)]
-    pub context: Option<String>,
-    /// For `kind = "argo"`: the rollouts' namespace (default: the context's namespace).
+    context: Option<String>,
     #[serde(default)]
-    pub namespace: Option<String>,
+    namespace: Option<String>,
+}
+
+/// Keys of another kind are ignored, as they always were (argo's url / token_file excepted: see
+/// `ArgoConfig::settings`).
+impl From<BackendTable> for BackendConfig {
+    fn from(t: BackendTable) -> Self {
+        match t.kind {
+            BackendKind::Http => Self::Http(HttpConfig {
+                url: t.url,
+                token_file: t.token_file,
+            }),
+            BackendKind::Command => Self::Command(CommandBackendConfig { command: t.command }),
+            BackendKind::Argo => Self::Argo(ArgoConfig {
+                context: t.context,
+                namespace: t.namespace,
+                url: t.url,
+                token_file: t.token_file,
+            }),
+            BackendKind::Demo => Self::Demo(DemoConfig {
+                scenario: t.scenario,
+                seed: t.seed,
+                speed: t.speed,
+            }),
+        }
+    }
+}
+
+/// Every backend's calls give up after this long (the console's own timeout is longer).
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpConfig {
+    /// The deploy API client's settings; reads the token file (an empty one is refused).
+    pub fn settings(&self) -> Result<HttpSettings, String> {
+        let url = self
+            .url
+            .clone()
+            .ok_or("[backend] kind = \"http\" needs url = \"http://host:port\"")?;
+        let token = self
+            .token_file
+            .as_deref()
+            .map(|f| client::read_secret(f, "[backend] token_file"))
+            .transpose()?;
+        Ok(HttpSettings {
+            url,
+            token,
+            timeout: BACKEND_TIMEOUT,
+        })
+    }
+}
+
+impl CommandBackendConfig {
+    /// The command backend's settings: `[backend.command]` with a status command.
+    pub fn settings(&self) -> Result<CommandSettings, String> {
+        let example = "status = [\"./deploy.sh\", \"status\", \"{name}\"] \
+                       (and promote / pause / resume / rollback to act)";
+        let command = self.command.as_ref().ok_or_else(|| {
+            format!("[backend] kind = \"command\" needs a [backend.command] section with {example}")
+        })?;
+        if command.status.is_empty() {
+            return Err(format!(
+                "[backend.command] status is empty: give the command that prints the \
+                 rollout's JSON, e.g. {example}"
+            ));
+        }
+        Ok(command.into())
+    }
+}
+
+impl ArgoConfig {
+    /// The Argo client's settings. The server and credentials come from the kubeconfig, as for
+    /// kubectl, so a url or token_file is a mistake worth naming.
+    pub fn settings(&self) -> Result<ArgoSettings, String> {
+        if self.url.is_some() || self.token_file.is_some() {
+            return Err(
+                "[backend] kind = \"argo\" takes the server and credentials from the \
+                 kubeconfig: remove url / token_file (choose a context = \"...\" instead)"
+                    .into(),
+            );
+        }
+        Ok(ArgoSettings {
+            kubeconfig: None,
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            timeout: Some(BACKEND_TIMEOUT),
+        })
+    }
 }
 
 /// `[backend.command]`: argv templates run without a shell (see assets/deploy-api.md).
@@ -815,6 +945,56 @@ mod tests {
             c.metrics[0].sequential_settings().map(|s| s.warmup),
             Some(Duration::from_secs(30))
         );
+    }
+
+    #[test]
+    fn backend_is_one_variant_per_kind_mapped_to_its_adapters_settings() {
+        let at = Path::new("c.toml");
+        let argo = "[backend]\nkind = \"argo\"\ncontext = \"prod\"\nnamespace = \"shop\"\n";
+        let Some(BackendConfig::Argo(c)) = parse(argo, at).expect("argo").backend else {
+            panic!("kind = \"argo\"");
+        };
+        let s = c.settings().expect("settings");
+        assert_eq!(
+            (s.context.as_deref(), s.namespace.as_deref(), s.timeout),
+            (Some("prod"), Some("shop"), Some(BACKEND_TIMEOUT))
+        );
+        let with_url = format!("{argo}url = \"http://x\"\n");
+        let Some(BackendConfig::Argo(c)) = parse(&with_url, at).expect("parses").backend else {
+            panic!("kind = \"argo\"");
+        };
+        let err = c.settings().expect_err("argo has no url");
+        assert!(err.contains("from the kubeconfig"), "{err}");
+
+        let demo = "[backend]\nkind = \"demo\"\nseed = 7\nspeed = 2.5\n";
+        let backend = parse(demo, at).expect("demo").backend;
+        assert_eq!(
+            backend,
+            Some(BackendConfig::Demo(DemoConfig {
+                scenario: None,
+                seed: Some(7),
+                speed: Some(2.5),
+            }))
+        );
+
+        let http = "[backend]\nkind = \"http\"\n";
+        let Some(BackendConfig::Http(c)) = parse(http, at).expect("http").backend else {
+            panic!("kind = \"http\"");
+        };
+        let err = c.settings().expect_err("no url");
+        assert!(err.contains("kind = \"http\" needs url"), "{err}");
+        let c = HttpConfig {
+            url: Some("http://deploy:8080".into()),
+            token_file: None,
+        };
+        assert_eq!(c.settings().expect("settings").url, "http://deploy:8080");
+
+        let command = "[backend]\nkind = \"command\"\n";
+        let Some(BackendConfig::Command(c)) = parse(command, at).expect("command").backend else {
+            panic!("kind = \"command\"");
+        };
+        let err = c.settings().expect_err("no [backend.command]");
+        assert!(err.contains("needs a [backend.command] section"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! From a config (or the demo's options) to the objects the console runs with: settings, panels,
 //! the backend handle (read-only = reader only) and the metrics source. No terminal here.
+//! `from_config` calls one function per concern: `backend` (one line per kind: each backend
+//! builds itself from its settings), `selectors` and `metrics_source` (Prometheus),
+//! `metric_panels`, `slo_panels` and `notifier`. Secret files are read with
+//! `metrics::client::read_secret`, the one reader of them.
 
 use chrono::Utc;
 use std::path::{Path, PathBuf};
@@ -11,11 +15,10 @@ use crate::app::model::{EventLevel, MetricPanel, Model, PodHashTracks, Settings,
 use crate::app::runner::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
-use crate::backend::http::{HttpController, HttpReader};
-use crate::config::{BackendKind, Config, ConfigError};
+use crate::config::{BackendConfig, Config, ConfigError, DemoConfig, PrometheusConfig};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
-use crate::metrics::client::PrometheusClient;
+use crate::metrics::client::{PrometheusClient, read_secret};
 use crate::metrics::source::{PrometheusSource, Selectors};
 use crate::notify::Notifier;
 use crate::sim::backend::{SimController, SimReader};
@@ -103,11 +106,12 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         service_rps: d.service_rps,
     };
     let sim = Arc::new(Mutex::new(Simulator::new(options, Utc::now())));
-    // Read-only mode is enforced here: the app is handed a reader with no mutating methods.
-    let backend = if d.read_only {
-        BackendHandle::ReadOnly(Arc::new(SimReader::new(sim.clone())))
-    } else {
-        BackendHandle::ReadWrite(Arc::new(SimController::new(sim.clone())))
+    // Read-only: the app is handed a reader with no mutating methods.
+    let backend = {
+        let sim = sim.clone();
+        BackendHandle::new(SimReader::new(sim.clone()), d.read_only, move |_| {
+            SimController::new(sim)
+        })
     };
     let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::new(sim));
     let settings = Settings {
@@ -126,7 +130,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         d.scenario,
         d.scenario.description()
     )];
-    if d.read_only {
+    if backend.is_read_only() {
         intro.push("watch mode: read-only, no action can be sent".into());
     }
     Console {
@@ -149,21 +153,6 @@ fn config_error(path: &Path, what: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config error in {}: {what}", path.display()))
 }
 
-/// A secret from its file, without the trailing newline. An empty file is an error naming it (as
-/// Prometheus's `bearer_token_file` is): it would otherwise go out as `Authorization: Bearer `.
-fn read_secret(path: &Path, what: &str, config: &Path) -> Result<String, ConfigError> {
-    let secret = std::fs::read_to_string(path)
-        .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-        .map_err(|e| config_error(config, format!("{what} {}: {e}", path.display())))?;
-    if secret.is_empty() {
-        return Err(config_error(
-            config,
-            format!("{what} {} is empty", path.display()),
-        ));
-    }
-    Ok(secret)
-}
-
 /// Build the console a config describes. `rollout` and `read_only` come from the CLI (they win).
 pub fn from_config(
     config: &Config,
@@ -175,120 +164,18 @@ pub fn from_config(
 ) -> Result<Console, ConfigError> {
     let read_only = read_only || config.read_only;
     let audit_path = config.audit_log.clone().unwrap_or(default_audit);
-    let backend_cfg = config.backend.as_ref().ok_or_else(|| {
+    let backend_config = config.backend.as_ref().ok_or_else(|| {
         config_error(
             path,
             "no [backend] section; add one (kind = \"http\", or \"demo\" for the simulator)",
         )
     })?;
-    if backend_cfg.kind == BackendKind::Demo {
-        let scenario = match backend_cfg.scenario.as_deref() {
-            Some(s) => s
-                .parse()
-                .map_err(|e: String| config_error(path, format!("[backend] scenario: {e}")))?,
-            None => Scenario::Healthy,
-        };
-        let name = rollout
-            .or_else(|| config.rollouts.first().map(|r| r.name.clone()))
-            .unwrap_or_else(|| "checkout".into());
-        return Ok(demo(
-            DemoSetup {
-                scenario,
-                speed: backend_cfg.speed.unwrap_or(20.0),
-                service_rps: crate::sim::SERVICE_RPS,
-                seed: backend_cfg.seed.unwrap_or(1),
-                poll_interval: config.poll_interval,
-                rollout: name,
-                read_only,
-                audit_path,
-            },
-            who,
-        ));
-    }
-    let backend = match backend_cfg.kind {
-        BackendKind::Http => {
-            let url = backend_cfg.url.as_deref().ok_or_else(|| {
-                config_error(
-                    path,
-                    "[backend] kind = \"http\" needs url = \"http://host:port\"",
-                )
-            })?;
-            let token = backend_cfg
-                .token_file
-                .as_deref()
-                .map(|f| read_secret(f, "[backend] token_file", path))
-                .transpose()?;
-            let reader = HttpReader::new(url, token, Duration::from_secs(10))
-                .map_err(|e| config_error(path, e))?;
-            if read_only {
-                BackendHandle::ReadOnly(Arc::new(reader))
-            } else {
-                BackendHandle::ReadWrite(Arc::new(HttpController::new(reader)))
-            }
-        }
-        BackendKind::Command => {
-            use crate::backend::command::{CommandController, CommandReader};
-            let example = "status = [\"./deploy.sh\", \"status\", \"{name}\"] \
-                           (and promote / pause / resume / rollback to act)";
-            let command = backend_cfg.command.as_ref().ok_or_else(|| {
-                config_error(
-                    path,
-                    format!(
-                        "[backend] kind = \"command\" needs a [backend.command] section with \
-                         {example}"
-                    ),
-                )
-            })?;
-            if command.status.is_empty() {
-                return Err(config_error(
-                    path,
-                    format!(
-                        "[backend.command] status is empty: give the command that prints the \
-                         rollout's JSON, e.g. {example}"
-                    ),
-                ));
-            }
-            // Read-only builds the reader alone: no action command can be reached from the keys.
-            if read_only {
-                let reader = CommandReader::new(command).map_err(|e| config_error(path, e))?;
-                BackendHandle::ReadOnly(Arc::new(reader))
-            } else {
-                let controller =
-                    CommandController::new(command).map_err(|e| config_error(path, e))?;
-                BackendHandle::ReadWrite(Arc::new(controller))
-            }
-        }
-        BackendKind::Argo => {
-            use crate::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
-            // The server and credentials come from the kubeconfig, as for kubectl.
-            if backend_cfg.url.is_some() || backend_cfg.token_file.is_some() {
-                return Err(config_error(
-                    path,
-                    "[backend] kind = \"argo\" takes the server and credentials from the \
-                     kubeconfig: remove url / token_file (choose a context = \"...\" instead)",
-                ));
-            }
-            let reader = ArgoReader::new(ArgoSettings {
-                kubeconfig: None,
-                context: backend_cfg.context.clone(),
-                namespace: backend_cfg.namespace.clone(),
-                timeout: Some(Duration::from_secs(10)),
-            });
-            // Read-only builds the reader alone: it has no method that patches.
-            if read_only {
-                BackendHandle::ReadOnly(Arc::new(reader))
-            } else {
-                BackendHandle::ReadWrite(Arc::new(ArgoController::new(reader)))
-            }
-        }
-        other => {
-            return Err(config_error(
-                path,
-                format!(
-                    "[backend] kind = \"{}\" is not in this build yet; use \"http\", \"command\" or \"demo\"",
-                    format!("{other:?}").to_lowercase()
-                ),
-            ));
+    let backend = match backend(backend_config, read_only).map_err(|e| config_error(path, e))? {
+        Backend::Deploy(backend) => backend,
+        Backend::Simulator(demo_config) => {
+            let setup =
+                demo_from_config(demo_config, config, path, rollout, read_only, audit_path)?;
+            return Ok(demo(setup, who));
         }
     };
     let prometheus = config.prometheus.as_ref().ok_or_else(|| {
@@ -297,54 +184,134 @@ pub fn from_config(
             "no [prometheus] section: add url = \"http://127.0.0.1:9090\"",
         )
     })?;
-    let name = rollout
-        .or_else(|| config.rollouts.first().map(|r| r.name.clone()))
-        .ok_or_else(|| {
-            config_error(
-                path,
-                "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry",
-            )
-        })?;
+    let name = rollout_name(config, rollout).ok_or_else(|| {
+        config_error(
+            path,
+            "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry",
+        )
+    })?;
+    let mut intro = Vec::new();
+    let (selectors, pod_hash_tracks) =
+        selectors(config, &name, &mut intro).map_err(|e| config_error(path, e))?;
+    let query_selectors = Some(selectors.clone());
+    let source = metrics_source(prometheus, selectors).map_err(|e| config_error(path, e))?;
+    let settings = Settings {
+        rollout_name: name,
+        read_only: backend.is_read_only(),
+        poll_interval: config.poll_interval,
+        min_budget_to_promote_pct: config.policy.min_budget_to_promote,
+        actor: who.actor,
+        ssh_client: who.ssh_client,
+        source_label: format!("{} · {}", source.describe(), backend.reader().describe()),
+        audit_path: audit_path.display().to_string(),
+    };
+    intro.insert(
+        0,
+        format!("config {}: {}", path.display(), settings.source_label),
+    );
+    if backend.is_read_only() {
+        intro.push("watch mode: read-only, no action can be sent".into());
+    }
+    Ok(Console {
+        settings,
+        panels: metric_panels(config),
+        slos: slo_panels(config),
+        backend,
+        source,
+        audit_path,
+        intro,
+        notifier: notifier(config, path)?,
+        judge_thresholds: config.judge.thresholds(),
+        sequential_alpha: config.judge.alpha,
+        pod_hash_tracks,
+        query_selectors,
+    })
+}
+
+/// What `[backend]` builds: a deploy backend, or the simulator (which is the metrics source too,
+/// so `demo` builds the whole console).
+enum Backend<'a> {
+    Deploy(BackendHandle),
+    Simulator(&'a DemoConfig),
+}
+
+/// The backend `[backend]` names, read-only or not: each kind maps its config to its settings
+/// and builds itself. One line per backend.
+fn backend(config: &BackendConfig, read_only: bool) -> Result<Backend<'_>, String> {
+    use crate::backend::{argo, command, http};
+    let handle = match config {
+        BackendConfig::Http(c) => http::build(c.settings()?, read_only).map_err(|e| e.to_string()),
+        BackendConfig::Command(c) => {
+            command::build(c.settings()?, read_only).map_err(|e| e.to_string())
+        }
+        BackendConfig::Argo(c) => Ok(argo::build(c.settings()?, read_only)),
+        BackendConfig::Demo(c) => return Ok(Backend::Simulator(c)),
+    };
+    handle.map(Backend::Deploy)
+}
+
+/// `kind = "demo"` in a config: the simulator with the config's scenario, seed and speed.
+fn demo_from_config(
+    demo: &DemoConfig,
+    config: &Config,
+    path: &Path,
+    rollout: Option<String>,
+    read_only: bool,
+    audit_path: PathBuf,
+) -> Result<DemoSetup, ConfigError> {
+    let scenario = match demo.scenario.as_deref() {
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| config_error(path, format!("[backend] scenario: {e}")))?,
+        None => Scenario::Healthy,
+    };
+    Ok(DemoSetup {
+        scenario,
+        speed: demo.speed.unwrap_or(20.0),
+        service_rps: crate::sim::SERVICE_RPS,
+        seed: demo.seed.unwrap_or(1),
+        poll_interval: config.poll_interval,
+        rollout: rollout_name(config, rollout).unwrap_or_else(|| "checkout".into()),
+        read_only,
+        audit_path,
+    })
+}
+
+/// `--rollout NAME`, else the first `[[rollouts]]` entry.
+fn rollout_name(config: &Config, rollout: Option<String>) -> Option<String> {
+    rollout.or_else(|| config.rollouts.first().map(|r| r.name.clone()))
+}
+
+/// The PromQL selectors of rollout `name`'s tracks and service, and the pod-hash tracks when the
+/// config names no baseline and canary (with a line for the intro saying so).
+fn selectors(
+    config: &Config,
+    name: &str,
+    intro: &mut Vec<String>,
+) -> Result<(Selectors, Option<PodHashTracks>), String> {
     // `--rollout NAME` without an entry: the tracks come from the pod-template hashes and there
     // is no service selector (fine for Argo, whose rollouts report their hashes).
     let unlisted;
     let entry = match config.rollouts.iter().find(|r| r.name == name) {
         Some(entry) => entry,
         None => {
-            unlisted = crate::config::RolloutConfig::unlisted(&name);
+            unlisted = crate::config::RolloutConfig::unlisted(name);
             &unlisted
         }
     };
     let service = match &entry.service {
         Some(service) => service.clone(),
         None => {
-            let uses = |q: &str| q.contains("$service") || q.contains("${service}");
-            let user = config
-                .metrics
-                .iter()
-                .find(|m| uses(m.query.get_ref()))
-                .map(|m| format!("[[metrics]] {:?}", m.name))
-                .or_else(|| {
-                    config
-                        .slos
-                        .iter()
-                        .find(|s| uses(s.error_ratio.get_ref()))
-                        .map(|s| format!("[[slos]] {:?}", s.name))
-                });
-            if let Some(user) = user {
-                return Err(config_error(
-                    path,
-                    format!(
-                        "rollout {name:?} has no service selector, and {user} uses $service: \
-                         add a [[rollouts]] entry with name = {name:?} and \
-                         service = '<label matchers>'"
-                    ),
+            if let Some(user) = service_user(config) {
+                return Err(format!(
+                    "rollout {name:?} has no service selector, and {user} uses $service: \
+                     add a [[rollouts]] entry with name = {name:?} and \
+                     service = '<label matchers>'"
                 ));
             }
             String::new()
         }
     };
-    let mut intro = Vec::new();
     let (baseline, canary, pod_hash_tracks) = match (&entry.baseline, &entry.canary) {
         (Some(b), Some(c)) => (b.clone(), c.clone(), None),
         (None, None) => {
@@ -359,12 +326,9 @@ pub fn from_config(
             (String::new(), String::new(), Some(tracks))
         }
         (Some(_), None) | (None, Some(_)) => {
-            return Err(config_error(
-                path,
-                format!(
-                    "[[rollouts]] {name:?} sets only one of baseline / canary: set both, or \
-                     neither to use the rollout's pod-template hashes"
-                ),
+            return Err(format!(
+                "[[rollouts]] {name:?} sets only one of baseline / canary: set both, or \
+                 neither to use the rollout's pod-template hashes"
             ));
         }
     };
@@ -372,12 +336,40 @@ pub fn from_config(
         baseline,
         canary,
         service,
-        rollout: name.clone(),
+        rollout: name.to_string(),
     };
-    let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
-    let query_selectors = Some(selectors.clone());
-    let source: Arc<dyn MetricsSource> = Arc::new(PrometheusSource::new(client, selectors));
-    let panels = config
+    Ok((selectors, pod_hash_tracks))
+}
+
+/// The Prometheus source of `[prometheus]`, querying with `selectors`.
+fn metrics_source(
+    prometheus: &PrometheusConfig,
+    selectors: Selectors,
+) -> Result<Arc<dyn MetricsSource>, String> {
+    let client = PrometheusClient::new(prometheus)?;
+    Ok(Arc::new(PrometheusSource::new(client, selectors)))
+}
+
+/// The first metric or SLO whose query uses `$service`, by its config name.
+fn service_user(config: &Config) -> Option<String> {
+    let uses = |q: &str| q.contains("$service") || q.contains("${service}");
+    config
+        .metrics
+        .iter()
+        .find(|m| uses(m.query.get_ref()))
+        .map(|m| format!("[[metrics]] {:?}", m.name))
+        .or_else(|| {
+            config
+                .slos
+                .iter()
+                .find(|s| uses(s.error_ratio.get_ref()))
+                .map(|s| format!("[[slos]] {:?}", s.name))
+        })
+}
+
+/// A panel per `[[metrics]]` entry.
+fn metric_panels(config: &Config) -> Vec<MetricPanel> {
+    config
         .metrics
         .iter()
         .map(|m| {
@@ -397,8 +389,12 @@ pub fn from_config(
             p.weight = m.weight;
             p
         })
-        .collect();
-    let slos = config
+        .collect()
+}
+
+/// A panel per `[[slos]]` entry.
+fn slo_panels(config: &Config) -> Vec<SloPanel> {
+    config
         .slos
         .iter()
         .map(|s| {
@@ -411,39 +407,7 @@ pub fn from_config(
                 s.error_ratio.get_ref().clone(),
             )
         })
-        .collect();
-    let settings = Settings {
-        rollout_name: name,
-        read_only,
-        poll_interval: config.poll_interval,
-        min_budget_to_promote_pct: config.policy.min_budget_to_promote,
-        actor: who.actor,
-        ssh_client: who.ssh_client,
-        source_label: format!("{} · {}", source.describe(), backend.reader().describe()),
-        audit_path: audit_path.display().to_string(),
-    };
-    intro.insert(
-        0,
-        format!("config {}: {}", path.display(), settings.source_label),
-    );
-    if read_only {
-        intro.push("watch mode: read-only, no action can be sent".into());
-    }
-    let notifier = notifier(config, path)?;
-    Ok(Console {
-        settings,
-        panels,
-        slos,
-        backend,
-        source,
-        audit_path,
-        intro,
-        notifier,
-        judge_thresholds: config.judge.thresholds(),
-        sequential_alpha: config.judge.alpha,
-        pod_hash_tracks,
-        query_selectors,
-    })
+        .collect()
 }
 
 /// The webhook from `[notify]`: `webhook_url_file`, else `$ROLLOUT_CONSOLE_WEBHOOK_URL`, else
@@ -457,7 +421,9 @@ fn notifier(config: &Config, path: &Path) -> Result<Option<Arc<Notifier>>, Confi
         std::env::var("ROLLOUT_CONSOLE_WEBHOOK_URL").ok(),
         &n.webhook_url,
     ) {
-        (Some(file), _, _) => read_secret(file, "[notify] webhook_url_file", path)?,
+        (Some(file), _, _) => {
+            read_secret(file, "[notify] webhook_url_file").map_err(|e| config_error(path, e))?
+        }
         (None, Some(env), _) => env,
         (None, None, Some(url)) => url.clone(),
         (None, None, None) => {
@@ -484,7 +450,7 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     let Some(prometheus) = &config.prometheus else {
         return Ok(());
     };
-    if config.backend.as_ref().map(|b| b.kind) == Some(BackendKind::Demo) {
+    if matches!(config.backend, Some(BackendConfig::Demo(_))) {
         return Ok(());
     }
     let Ok(client) = PrometheusClient::new(prometheus) else {
@@ -568,24 +534,19 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
 /// names it; several are an error listing them. `None` leaves the choice to `from_config` (other
 /// backends, or a backend that does not answer: its error then says to pass --rollout).
 pub async fn default_rollout(config: &Config, path: &Path) -> Result<Option<String>, ConfigError> {
-    use crate::backend::RolloutReader;
-    let Some(backend) = &config.backend else {
-        return Ok(None);
-    };
-    let (BackendKind::Http, Some(url), true) =
-        (backend.kind, &backend.url, config.rollouts.is_empty())
+    let (Some(BackendConfig::Http(http)), true) = (&config.backend, config.rollouts.is_empty())
     else {
         return Ok(None);
     };
-    let token = backend
-        .token_file
-        .as_deref()
-        .map(|f| read_secret(f, "[backend] token_file", path))
-        .transpose()?;
-    let Ok(reader) = HttpReader::new(url, token, Duration::from_secs(10)) else {
+    let Some(url) = &http.url else {
+        return Ok(None);
+    };
+    let settings = http.settings().map_err(|e| config_error(path, e))?;
+    // Read-only: listing is all this does.
+    let Ok(backend) = crate::backend::http::build(settings, true) else {
         return Ok(None); // from_config reports a bad url
     };
-    match reader.list().await {
+    match backend.reader().list().await {
         Ok(names) if names.len() == 1 => Ok(names.into_iter().next()),
         Ok(names) if names.len() > 1 => Err(ConfigError(format!(
             "the deploy API at {url} has {} rollouts ({}): pass --rollout NAME, or add a \
@@ -629,21 +590,91 @@ pub mod demo_panels {
 mod tests {
     use super::*;
 
+    fn who() -> Identity {
+        Identity {
+            actor: "alice@bastion".into(),
+            ssh_client: None,
+        }
+    }
+
+    /// The config with `[backend] token_file` and `[prometheus] bearer_token_file` set to `token`.
+    fn build_with_token(token: &Path, key: &str) -> Result<Console, ConfigError> {
+        let (prom, deploy) = match key {
+            "bearer_token_file" => (format!("bearer_token_file = {token:?}\n"), String::new()),
+            _ => (String::new(), format!("token_file = {token:?}\n")),
+        };
+        let text = format!(
+            "[prometheus]\nurl = \"http://127.0.0.1:9\"\n{prom}[backend]\nkind = \"http\"\n\
+             url = \"http://127.0.0.1:9\"\n{deploy}[[rollouts]]\nname = \"checkout\"\n\
+             baseline = 'track=\"baseline\"'\ncanary = 'track=\"canary\"'\n"
+        );
+        let path = Path::new("/etc/rollout-console.toml");
+        let config = crate::config::parse(&text, path).expect("parses");
+        from_config(&config, path, None, true, who(), "/tmp/audit.jsonl".into())
+    }
+
     #[test]
     fn an_empty_secret_file_is_refused_by_name() {
+        // One read_secret for the deploy API's token and Prometheus's: both refuse an empty file.
         let empty = tempfile::NamedTempFile::new().expect("tempfile");
         std::fs::write(empty.path(), "\n").expect("write");
-        let config = Path::new("/etc/rollout-console.toml");
-        let err = read_secret(empty.path(), "[backend] token_file", config)
-            .expect_err("an empty token file is refused")
+        for (key, named) in [
+            ("token_file", "[backend] token_file"),
+            ("bearer_token_file", "bearer_token_file"),
+        ] {
+            let err = build_with_token(empty.path(), key)
+                .err()
+                .expect("an empty token file is refused")
+                .to_string();
+            assert!(
+                err.starts_with("config error in /etc/rollout-console.toml: ")
+                    && err.contains(named)
+                    && err.contains("is empty"),
+                "{err}"
+            );
+            assert!(err.contains(&empty.path().display().to_string()), "{err}");
+        }
+        let err = build_with_token(Path::new("/nonexistent/token"), "token_file")
+            .err()
+            .expect("a missing token file is refused")
             .to_string();
         assert!(
-            err.contains("[backend] token_file") && err.contains("is empty"),
+            err.contains("cannot read [backend] token_file /nonexistent/token"),
             "{err}"
         );
-        assert!(err.contains(&empty.path().display().to_string()), "{err}");
         std::fs::write(empty.path(), "s3cret\n").expect("write");
-        let secret = read_secret(empty.path(), "[backend] token_file", config).expect("secret");
-        assert_eq!(secret, "s3cret");
+        let console = build_with_token(empty.path(), "token_file").expect("a token");
+        assert!(console.backend.is_read_only());
+        assert_eq!(
+            read_secret(empty.path(), "[backend] token_file").expect("secret"),
+            "s3cret"
+        );
+    }
+
+    #[test]
+    fn each_backend_is_read_only_when_asked_and_the_demo_too() {
+        let path = Path::new("c.toml");
+        for read_only in [true, false] {
+            let config =
+                crate::config::parse("[backend]\nkind = \"demo\"\n", path).expect("parses");
+            let console = from_config(&config, path, None, read_only, who(), "/tmp/a.jsonl".into())
+                .expect("demo");
+            assert_eq!(console.backend.is_read_only(), read_only);
+            assert_eq!(console.backend.controller().is_none(), read_only);
+            assert_eq!(console.settings.read_only, read_only);
+            let argo = "[prometheus]\nurl = \"http://127.0.0.1:9\"\n[backend]\nkind = \"argo\"\n\
+                        [[rollouts]]\nname = \"checkout\"\n";
+            let config = crate::config::parse(argo, path).expect("parses");
+            let console = from_config(&config, path, None, read_only, who(), "/tmp/a.jsonl".into())
+                .expect("argo");
+            assert_eq!(console.backend.is_read_only(), read_only);
+            assert_eq!(
+                console
+                    .intro
+                    .iter()
+                    .any(|l| l.starts_with("watch mode: read-only")),
+                read_only
+            );
+        }
     }
 }

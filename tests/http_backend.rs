@@ -207,3 +207,52 @@ async fn a_rollback_with_the_state_unknown_goes_without_a_step_and_only_a_rollba
     assert_eq!(last["action"], "rollback", "{actions}");
     assert!(last["expected_step"].is_null(), "{actions}");
 }
+
+#[tokio::test]
+async fn build_hands_a_read_only_console_the_reader_alone_and_names_a_bad_url() {
+    use rollout_console::backend::http::{HttpError, HttpSettings, build};
+    let sim = in_process(Scenario::Healthy, 9).await;
+    let settings = HttpSettings {
+        url: sim.url.clone(),
+        token: None,
+        timeout: Duration::from_secs(5),
+    };
+    let watch = build(settings.clone(), true).expect("read-only");
+    assert!(watch.is_read_only() && watch.controller().is_none());
+    assert_eq!(
+        watch.reader().list().await.expect("list"),
+        ["checkout".to_string()]
+    );
+    let drive = build(settings.clone(), false).expect("read-write");
+    assert!(!drive.is_read_only() && drive.controller().is_some());
+
+    let bad = HttpSettings {
+        url: "deploy.example".into(),
+        ..settings.clone()
+    };
+    let err = build(bad, true).err().expect("not a URL");
+    assert!(matches!(err, HttpError::BadUrl { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("[backend] url \"deploy.example\" is not a URL: "),
+        "{err}"
+    );
+    let empty = HttpSettings {
+        token: Some(String::new()),
+        ..settings
+    };
+    let err = build(empty, true).err().expect("an empty token");
+    assert!(matches!(err, HttpError::EmptyToken), "{err:?}");
+    assert!(
+        !format!(
+            "{:?}",
+            HttpSettings {
+                token: Some("s3cret".into()),
+                url: String::new(),
+                timeout: Duration::from_secs(1),
+            }
+        )
+        .contains("s3cret"),
+        "the token never shows in Debug"
+    );
+}

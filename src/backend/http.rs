@@ -5,9 +5,80 @@ use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use std::time::Duration;
 
-use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
+use super::{ActionError, ActionRequest, BackendHandle, RolloutController, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
+
+/// The deploy API's address, the bearer token's contents (read from `token_file` by the caller:
+/// this module reads no files) and the per-request timeout.
+#[derive(Clone, PartialEq)]
+pub struct HttpSettings {
+    pub url: String,
+    pub token: Option<String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("HttpSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `kind = "http"` from its settings: the reader alone when read-only.
+pub fn build(settings: HttpSettings, read_only: bool) -> Result<BackendHandle, HttpError> {
+    let reader = HttpReader::new(&settings.url, settings.token, settings.timeout)?;
+    Ok(BackendHandle::new(reader, read_only, HttpController::new))
+}
+
+/// What went wrong talking to the deploy API (or setting up to); `Display` is the words shown.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("[backend] url {url:?} is not a URL: {source}")]
+    BadUrl {
+        url: String,
+        source: <Url as std::str::FromStr>::Err,
+    },
+    /// Never `Authorization: Bearer ` with nothing after it.
+    #[error("[backend] token_file is empty")]
+    EmptyToken,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("{0} cannot carry a path")]
+    NoPath(Url),
+    #[error("{url} did not answer in time")]
+    Timeout { url: Url, source: reqwest::Error },
+    #[error("cannot connect to {url}")]
+    Connect { url: Url, source: reqwest::Error },
+    #[error("{url}: {source}")]
+    Transport { url: Url, source: reqwest::Error },
+    /// A non-2xx answer, with the API's `{"error": ...}` or an excerpt of the body.
+    #[error("{url} answered {status}: {text}")]
+    Status {
+        url: Url,
+        status: StatusCode,
+        text: String,
+    },
+    #[error("{url} sent a body that is not the API's shape: {source}")]
+    Shape { url: Url, source: serde_json::Error },
+}
+
+impl HttpError {
+    fn transport(url: &Url, source: reqwest::Error) -> Self {
+        let url = url.clone();
+        if source.is_timeout() {
+            Self::Timeout { url, source }
+        } else if source.is_connect() {
+            Self::Connect { url, source }
+        } else {
+            Self::Transport { url, source }
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct HttpReader {
@@ -28,12 +99,13 @@ impl std::fmt::Debug for HttpReader {
 
 impl HttpReader {
     /// `token` is the bearer token's contents (read from `token_file` by the caller).
-    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Self, String> {
-        let mut base =
-            Url::parse(url).map_err(|e| format!("[backend] url {url:?} is not a URL: {e}"))?;
+    pub fn new(url: &str, token: Option<String>, timeout: Duration) -> Result<Self, HttpError> {
+        let mut base = Url::parse(url).map_err(|source| HttpError::BadUrl {
+            url: url.to_string(),
+            source,
+        })?;
         if token.as_deref().is_some_and(str::is_empty) {
-            // Never `Authorization: Bearer ` with nothing after it.
-            return Err("[backend] token_file is empty".to_string());
+            return Err(HttpError::EmptyToken);
         }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -42,7 +114,7 @@ impl HttpReader {
             .timeout(timeout)
             .user_agent(concat!("rollout-console/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(HttpError::Client)?;
         Ok(Self {
             client,
             base,
@@ -50,12 +122,12 @@ impl HttpReader {
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Result<Url, String> {
+    fn url(&self, segments: &[&str]) -> Result<Url, HttpError> {
         let mut url = self.base.clone();
         {
             let mut path = url
                 .path_segments_mut()
-                .map_err(|_| format!("{} cannot carry a path", self.base))?;
+                .map_err(|_| HttpError::NoPath(self.base.clone()))?;
             path.pop_if_empty();
             // Each segment is percent-encoded: a rollout name cannot change the path.
             path.extend(segments);
@@ -73,23 +145,26 @@ impl HttpReader {
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         segments: &[&str],
-    ) -> Result<T, String> {
+    ) -> Result<T, HttpError> {
         let url = self.url(segments)?;
         let response = self
             .authorize(self.client.get(url.clone()))
             .send()
             .await
-            .map_err(|e| describe_transport(&url, &e))?;
+            .map_err(|e| HttpError::transport(&url, e))?;
         let status = response.status();
         let body = response
             .bytes()
             .await
-            .map_err(|e| describe_transport(&url, &e))?;
+            .map_err(|e| HttpError::transport(&url, e))?;
         if !status.is_success() {
-            return Err(format!("{url} answered {status}: {}", error_text(&body)));
+            return Err(HttpError::Status {
+                url,
+                status,
+                text: error_text(&body),
+            });
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| format!("{url} sent a body that is not the API's shape: {e}"))
+        serde_json::from_slice(&body).map_err(|source| HttpError::Shape { url, source })
     }
 }
 
@@ -110,16 +185,6 @@ fn error_text(body: &[u8]) -> String {
                 excerpt
             }
         }
-    }
-}
-
-fn describe_transport(url: &Url, e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        format!("{url} did not answer in time")
-    } else if e.is_connect() {
-        format!("cannot connect to {url}")
-    } else {
-        format!("{url}: {e}")
     }
 }
 
@@ -151,12 +216,17 @@ impl RolloutReader for HttpReader {
     }
 
     async fn list(&self) -> Result<Vec<String>, String> {
-        let list: RolloutList = self.get_json(&["rollouts"]).await?;
+        let list: RolloutList = self
+            .get_json(&["rollouts"])
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(list.rollouts.into_iter().map(|r| r.name).collect())
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.get_json(&["rollouts", name]).await
+        self.get_json(&["rollouts", name])
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -186,7 +256,7 @@ impl RolloutController for HttpController {
         };
         let url = r
             .url(&["rollouts", &req.rollout, path])
-            .map_err(ActionError::Rejected)?;
+            .map_err(|e| ActionError::Rejected(e.to_string()))?;
         let mut body = serde_json::json!({
             "actor": req.actor,
             "reason": req.reason,
@@ -208,16 +278,20 @@ impl RolloutController for HttpController {
             Err(e) if e.is_connect() => {
                 return Err(ActionError::Rejected(format!(
                     "{}; nothing was sent",
-                    describe_transport(&url, &e)
+                    HttpError::transport(&url, e)
                 )));
             }
-            Err(e) => return Err(ActionError::Unknown(describe_transport(&url, &e))),
+            Err(e) => {
+                return Err(ActionError::Unknown(
+                    HttpError::transport(&url, e).to_string(),
+                ));
+            }
         };
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ActionError::Unknown(describe_transport(&url, &e)))?;
+            .map_err(|e| ActionError::Unknown(HttpError::transport(&url, e).to_string()))?;
         match status {
             s if s.is_success() => serde_json::from_slice(&bytes).map_err(|e| {
                 ActionError::Unknown(format!(
@@ -252,7 +326,8 @@ mod tests {
             Duration::from_secs(1),
         )
         .expect_err("refused");
-        assert!(err.contains("token_file is empty"), "{err}");
+        assert!(matches!(err, HttpError::EmptyToken), "{err}");
+        assert!(err.to_string().contains("token_file is empty"), "{err}");
         assert!(HttpReader::new("http://deploy.example/", None, Duration::from_secs(1)).is_ok());
     }
 }

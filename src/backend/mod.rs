@@ -1,6 +1,13 @@
 //! Deploy backends, split by capability: a read side every mode gets, and a control side that
 //! only a read-write console is ever handed. Read-only mode builds the read side alone, so no key
 //! press can reach a mutating method.
+//!
+//! Each backend takes its own settings type (`http::HttpSettings`, `command::CommandSettings`,
+//! `argo::ArgoSettings`; `config` maps to them, never the other way) and builds itself with one
+//! function, `build(settings, read_only)`, which ends in `BackendHandle::new`: the one place
+//! read-only is decided. Errors are typed per adapter (`HttpError`, `CommandError`, `ArgoError`);
+//! the reader trait still carries their words. A new backend: its module here (`pub mod` below)
+//! and its kind in `config::BackendConfig` and `setup::backend`.
 
 pub mod argo;
 pub mod command;
@@ -154,6 +161,21 @@ pub enum BackendHandle {
 }
 
 impl BackendHandle {
+    /// The one place read-only is decided: a read-only console gets `reader` alone, so no key
+    /// press can reach a mutating method; otherwise `controller` builds the control side from it.
+    /// Each backend's `build` ends here.
+    pub fn new<R, C>(reader: R, read_only: bool, controller: impl FnOnce(R) -> C) -> Self
+    where
+        R: RolloutReader + 'static,
+        C: RolloutController + 'static,
+    {
+        if read_only {
+            Self::ReadOnly(Arc::new(reader))
+        } else {
+            Self::ReadWrite(Arc::new(controller(reader)))
+        }
+    }
+
     pub fn reader(&self) -> Arc<dyn RolloutReader> {
         match self {
             Self::ReadOnly(r) => r.clone(),

@@ -261,7 +261,11 @@ fn shown_url(base: &Url) -> String {
     url.as_str().trim_end_matches('/').to_string()
 }
 
-fn read_secret(path: &Path, what: &str) -> Result<String, String> {
+/// A secret from its file, without the trailing newline: the one reader of every secret file
+/// (Prometheus's token and password here; the deploy API's token and the webhook URL through
+/// `config` and `setup`). An empty file is an error naming it: it would otherwise go out as
+/// `Authorization: Bearer `.
+pub fn read_secret(path: &Path, what: &str) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
     let secret = text.trim_end_matches(['\r', '\n']);

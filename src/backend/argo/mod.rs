@@ -2,6 +2,7 @@
 //! The reader only ever GETs, LISTs and WATCHes (plus the RBAC self-check); the controller, built
 //! only in read-write mode, adds the patches of `kubectl argo rollouts` (see `patch.rs`).
 
+mod build;
 pub mod fields;
 pub mod mapping;
 pub mod patch;
@@ -28,6 +29,8 @@ use tokio::sync::{OnceCell, watch};
 use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::{ActionKind, Permissions};
+
+pub use self::build::build;
 
 /// Where the cluster is: like kubectl, `KUBECONFIG` or `~/.kube/config` (or in-cluster) unless a
 /// file is given; the kubeconfig's current context unless `context` is set.
@@ -112,6 +115,48 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// What went wrong reaching the cluster or reading a rollout; `Display` is the words shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgoError {
+    #[error("cannot read kubeconfig {}: {source}", .path.display())]
+    ReadKubeconfig {
+        path: PathBuf,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("kubeconfig {}: {source}", .path.display())]
+    Kubeconfig {
+        path: PathBuf,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("kubeconfig context {context:?}: {source}")]
+    Context {
+        context: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("no kubeconfig and not in a cluster: {0}")]
+    NoCluster(#[source] kube::config::InferConfigError),
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    /// The API server's answer (or none) to a read of `what`.
+    #[error("{what}: {}", describe_error(.source))]
+    Api { what: String, source: kube::Error },
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
+    /// An object the console cannot show as a rollout (`mapping`'s words).
+    #[error("{0}")]
+    Mapping(String),
+}
+
+/// Words, where the reader's trait and the RBAC and watch paths still carry them.
+impl From<ArgoError> for String {
+    fn from(e: ArgoError) -> Self {
+        e.to_string()
+    }
+}
+
 fn describe_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) if !s.message.is_empty() => {
@@ -131,26 +176,35 @@ impl ArgoReader {
         }
     }
 
-    async fn connect(settings: &ArgoSettings) -> Result<Connection, String> {
+    async fn connect(settings: &ArgoSettings) -> Result<Connection, ArgoError> {
         let options = KubeConfigOptions {
             context: settings.context.clone(),
             ..KubeConfigOptions::default()
         };
         let mut config = match (&settings.kubeconfig, &settings.context) {
             (Some(path), _) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+                let kubeconfig =
+                    Kubeconfig::read_from(path).map_err(|source| ArgoError::ReadKubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?;
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
+                    .map_err(|source| ArgoError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?
             }
             // A named context only makes sense in a kubeconfig: no in-cluster fallback.
-            (None, Some(context)) => Config::from_kubeconfig(&options)
-                .await
-                .map_err(|e| format!("kubeconfig context {context:?}: {e}"))?,
-            (None, None) => Config::infer()
-                .await
-                .map_err(|e| format!("no kubeconfig and not in a cluster: {e}"))?,
+            (None, Some(context)) => {
+                Config::from_kubeconfig(&options)
+                    .await
+                    .map_err(|source| ArgoError::Context {
+                        context: context.clone(),
+                        source,
+                    })?
+            }
+            (None, None) => Config::infer().await.map_err(ArgoError::NoCluster)?,
         };
         if let Some(timeout) = settings.timeout {
             config.connect_timeout = Some(timeout);
@@ -162,10 +216,8 @@ impl ArgoReader {
             .unwrap_or_else(|| config.default_namespace.clone());
         let mut watch_config = config.clone();
         watch_config.read_timeout = Some(WATCH_SILENCE);
-        let client = Client::try_from(config)
-            .map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
-        let watch_client = Client::try_from(watch_config)
-            .map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
+        let client = Client::try_from(config).map_err(ArgoError::Client)?;
+        let watch_client = Client::try_from(watch_config).map_err(ArgoError::Client)?;
         Ok(Connection {
             client,
             watch_client,
@@ -173,26 +225,30 @@ impl ArgoReader {
         })
     }
 
-    async fn connection(&self) -> Result<&Connection, String> {
+    async fn connection(&self) -> Result<&Connection, ArgoError> {
         self.connection
             .get_or_try_init(|| Self::connect(&self.settings))
             .await
     }
 
-    async fn rollouts(&self) -> Result<(Api<DynamicObject>, String), String> {
+    async fn rollouts(&self) -> Result<(Api<DynamicObject>, String), ArgoError> {
         let c = self.connection().await?;
         let api = Api::namespaced_with(c.client.clone(), &c.namespace, &rollout_resource());
         Ok((api, c.namespace.clone()))
     }
 
     /// The Rollout object as the API returns it.
-    pub async fn object(&self, name: &str) -> Result<Value, String> {
+    pub async fn object(&self, name: &str) -> Result<Value, ArgoError> {
         let (api, ns) = self.rollouts().await?;
-        let obj = api
-            .get(name)
-            .await
-            .map_err(|e| format!("rollout {ns}/{name}: {}", describe_error(&e)))?;
-        serde_json::to_value(obj).map_err(|e| format!("rollout {ns}/{name}: {e}"))
+        let what = || format!("rollout {ns}/{name}");
+        let obj = api.get(name).await.map_err(|source| ArgoError::Api {
+            what: what(),
+            source,
+        })?;
+        serde_json::to_value(obj).map_err(|source| ArgoError::Json {
+            what: what(),
+            source,
+        })
     }
 
     /// The ReplicaSets of the rollout's selector, for the versions. A failure (e.g. no RBAC to list
@@ -208,7 +264,7 @@ impl ArgoReader {
     }
 
     /// The ReplicaSets of the rollout's selector (undo.go `listReplicaSets` lists the same way).
-    async fn try_replicasets(&self, ro: &Value) -> Result<Vec<Value>, String> {
+    async fn try_replicasets(&self, ro: &Value) -> Result<Vec<Value>, ArgoError> {
         let selector = ro
             .pointer("/status/selector")
             .and_then(Value::as_str)
@@ -230,12 +286,9 @@ impl ArgoReader {
         let list = api
             .list(&ListParams::default().labels(&selector))
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot list ReplicaSets ({selector}) in {}: {}",
-                    c.namespace,
-                    describe_error(&e)
-                )
+            .map_err(|source| ArgoError::Api {
+                what: format!("cannot list ReplicaSets ({selector}) in {}", c.namespace),
+                source,
             })?;
         Ok(list
             .items
@@ -281,9 +334,9 @@ impl ArgoReader {
 
     /// The console's model of `ro`, with its versions (ReplicaSets) and analysis (AnalysisRuns),
     /// both listed at once.
-    async fn model(&self, ro: &Value) -> Result<Rollout, String> {
+    async fn model(&self, ro: &Value) -> Result<Rollout, ArgoError> {
         let (rs, analysis) = tokio::join!(self.replicasets(ro), self.analysis(ro));
-        let mut rollout = mapping::to_rollout(ro, &rs, Utc::now())?;
+        let mut rollout = mapping::to_rollout(ro, &rs, Utc::now()).map_err(ArgoError::Mapping)?;
         rollout.analysis = analysis;
         Ok(rollout)
     }
@@ -557,7 +610,10 @@ impl RolloutReader for ArgoReader {
         let list = api
             .list(&ListParams::default())
             .await
-            .map_err(|e| format!("rollouts in {ns}: {}", describe_error(&e)))?;
+            .map_err(|source| ArgoError::Api {
+                what: format!("rollouts in {ns}"),
+                source,
+            })?;
         Ok(list
             .items
             .into_iter()
@@ -570,7 +626,7 @@ impl RolloutReader for ArgoReader {
             Some(ro) => ro,
             None => self.object(name).await?,
         };
-        self.model(&ro).await
+        Ok(self.model(&ro).await?)
     }
 
     /// A task that watches the rollout (see `watch_loop`) until the receiver is dropped.
@@ -602,7 +658,7 @@ impl ArgoController {
         self.reader
             .model(&value)
             .await
-            .map_err(ActionError::Unknown)
+            .map_err(|e| ActionError::Unknown(e.to_string()))
     }
 
     pub fn new(reader: ArgoReader) -> Self {
@@ -659,7 +715,7 @@ impl ArgoController {
             .reader
             .connection()
             .await
-            .map_err(ActionError::Rejected)?;
+            .map_err(|e| ActionError::Rejected(e.to_string()))?;
         let what = format!(
             "patch {}/{name} (undo to revision {})",
             c.namespace, plan.revision
@@ -744,7 +800,7 @@ impl RolloutController for ArgoController {
             .reader
             .rollouts()
             .await
-            .map_err(ActionError::Rejected)?;
+            .map_err(|e| ActionError::Rejected(e.to_string()))?;
         let params = PatchParams::default();
         let mut spec = plan.spec;
         let mut last = None;

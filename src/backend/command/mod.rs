@@ -10,14 +10,11 @@ mod process;
 mod template;
 
 use async_trait::async_trait;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use self::process::{
-    RunError, describe_exit, excerpt, first_line, io_reason, kept, output_excerpt, run,
-};
+use self::process::{RunError, describe_exit, excerpt, first_line, io_reason, output_excerpt, run};
 use self::template::{Template, Values, Var};
-use super::{ActionError, ActionRequest, RolloutController, RolloutReader};
+use super::{ActionError, ActionRequest, BackendHandle, RolloutController, RolloutReader};
 use crate::domain::action::ActionKind;
 use crate::domain::{Rollout, Step};
 
@@ -45,6 +42,68 @@ pub struct CommandSettings {
 impl From<&CommandSettings> for CommandSettings {
     fn from(settings: &CommandSettings) -> Self {
         settings.clone()
+    }
+}
+
+/// `kind = "command"` from its settings: the reader alone when read-only (it runs only
+/// `status`), so no action command can be reached from the keys. Every command is checked
+/// either way, so a typo fails in watch mode as well.
+pub fn build(settings: CommandSettings, read_only: bool) -> Result<BackendHandle, CommandError> {
+    let reader = CommandReader::new(&settings)?;
+    let actions = Actions::parse(&settings)?;
+    Ok(BackendHandle::new(reader, read_only, |reader| {
+        CommandController { reader, actions }
+    }))
+}
+
+/// What went wrong with a command (or its template); `Display` is the words shown.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A template that does not parse: an unknown or misplaced placeholder, an empty argv.
+    #[error("{0}")]
+    Template(String),
+    #[error("[backend.command] timeout must be more than 0 (e.g. \"30s\")")]
+    ZeroTimeout,
+    #[error("{shown} could not start: {}", io_reason(.source))]
+    Start {
+        shown: String,
+        source: std::io::Error,
+    },
+    #[error("{shown} did not finish within {} (killed)", humantime::format_duration(*.timeout))]
+    TimedOut { shown: String, timeout: Duration },
+    #[error("{shown} failed: {}", io_reason(.source))]
+    Wait {
+        shown: String,
+        source: std::io::Error,
+    },
+    /// It ran and failed: how it ended, and what it printed (stderr, else stdout).
+    #[error("{shown} {exit}: {printed}")]
+    Exit {
+        shown: String,
+        exit: String,
+        printed: String,
+    },
+    #[error("{shown} printed something that is not a Rollout JSON: {reason} ({first_line})")]
+    NotRollout {
+        shown: String,
+        reason: String,
+        first_line: String,
+    },
+    #[error(
+        "{shown} printed a Rollout without steps and [backend.command] has none: add \
+         steps = [{{ weight = 5, hold = \"10m\" }}, ..., {{ weight = 100 }}]"
+    )]
+    NoSteps { shown: String },
+    #[error(
+        "the command backend has no list command: name the rollout with --rollout or a \
+         [[rollouts]] entry"
+    )]
+    NoList,
+}
+
+impl From<String> for CommandError {
+    fn from(template: String) -> Self {
+        Self::Template(template)
     }
 }
 
@@ -77,7 +136,7 @@ impl Actions {
         kinds
     }
 
-    fn parse(config: &CommandSettings) -> Result<Self, String> {
+    fn parse(config: &CommandSettings) -> Result<Self, CommandError> {
         let parse = |key, argv: &Option<Vec<String>>| {
             argv.as_deref()
                 .map(|argv| Template::parse(key, argv, &Var::ALL))
@@ -133,12 +192,12 @@ pub struct CommandReader {
 
 impl CommandReader {
     /// Checks every configured command (actions too, so a typo fails in watch mode as well).
-    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, String> {
+    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, CommandError> {
         let config = &settings.into();
         let status = Template::parse("status", &config.status, &[Var::Name])?;
         let actions = Actions::parse(config)?;
         if config.timeout.is_zero() {
-            return Err("[backend.command] timeout must be more than 0 (e.g. \"30s\")".into());
+            return Err(CommandError::ZeroTimeout);
         }
         Ok(Self {
             status,
@@ -148,7 +207,7 @@ impl CommandReader {
         })
     }
 
-    async fn status(&self, name: &str) -> Result<Rollout, String> {
+    async fn status(&self, name: &str) -> Result<Rollout, CommandError> {
         let values = Values {
             name,
             ..Values::default()
@@ -164,16 +223,14 @@ impl CommandReader {
         );
         let done = match result {
             Ok(done) => done,
-            Err(RunError::Start(e)) => {
-                return Err(format!("{shown} could not start: {}", io_reason(&e)));
-            }
+            Err(RunError::Start(source)) => return Err(CommandError::Start { shown, source }),
             Err(RunError::TimedOut) => {
-                return Err(format!(
-                    "{shown} did not finish within {} (killed)",
-                    humantime::format_duration(self.timeout)
-                ));
+                return Err(CommandError::TimedOut {
+                    shown,
+                    timeout: self.timeout,
+                });
             }
-            Err(RunError::Wait(e)) => return Err(format!("{shown} failed: {}", io_reason(&e))),
+            Err(RunError::Wait(source)) => return Err(CommandError::Wait { shown, source }),
         };
         if !done.status.success() {
             // CLIs print their error on stderr; some only on stdout.
@@ -186,19 +243,24 @@ impl CommandReader {
             } else {
                 why
             };
-            return Err(format!("{shown} {}: {why}", describe_exit(done.status)));
+            return Err(CommandError::Exit {
+                shown,
+                exit: describe_exit(done.status),
+                printed: why,
+            });
         }
-        let rollout = parse_rollout(&done.stdout, &self.steps).map_err(|e| {
-            format!(
-                "{shown} printed something that is not a Rollout JSON: {e} ({})",
-                first_line(&done.stdout)
-            )
-        })?;
+        let rollout = match parse_rollout(&done.stdout, &self.steps) {
+            Ok(rollout) => rollout,
+            Err(reason) => {
+                return Err(CommandError::NotRollout {
+                    shown,
+                    reason,
+                    first_line: first_line(&done.stdout),
+                });
+            }
+        };
         if rollout.steps.is_empty() {
-            return Err(format!(
-                "{shown} printed a Rollout without steps and [backend.command] has none: add \
-                 steps = [{{ weight = 5, hold = \"10m\" }}, ..., {{ weight = 100 }}]"
-            ));
+            return Err(CommandError::NoSteps { shown });
         }
         Ok(rollout)
     }
@@ -220,28 +282,12 @@ impl RolloutReader for CommandReader {
     }
 
     async fn list(&self) -> Result<Vec<String>, String> {
-        Err(
-            "the command backend has no list command: name the rollout with --rollout or a \
-             [[rollouts]] entry"
-                .into(),
-        )
+        Err(CommandError::NoList.to_string())
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.status(name).await
+        self.status(name).await.map_err(|e| e.to_string())
     }
-}
-
-/// What the last action command printed, in full (up to its last 16 KiB per stream).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionOutput {
-    pub kind: ActionKind,
-    pub rollout: String,
-    /// `None` when it was killed (timeout or signal).
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 /// Read and control: only built when the console is not read-only.
@@ -249,33 +295,15 @@ pub struct ActionOutput {
 pub struct CommandController {
     reader: CommandReader,
     actions: Actions,
-    last_output: Mutex<Option<ActionOutput>>,
 }
 
 impl CommandController {
-    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, String> {
+    pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, CommandError> {
         let config = &settings.into();
         Ok(Self {
             reader: CommandReader::new(config)?,
             actions: Actions::parse(config)?,
-            last_output: Mutex::new(None),
         })
-    }
-
-    /// The output of the last action command that ran (or timed out). On success an excerpt is also in
-    /// the returned `Rollout.message` (when status has none); on failure, in the error text.
-    pub fn last_output(&self) -> Option<ActionOutput> {
-        self.last_output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn keep(&self, output: ActionOutput) {
-        *self
-            .last_output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(output);
     }
 }
 
@@ -320,42 +348,24 @@ impl RolloutController for CommandController {
         // The program and the action only: argv may carry the actor and the reason.
         tracing::info!(action = kind, rollout = %req.rollout, program = %template.program(), "running action command");
         let result = run(&template.render(&values), self.reader.timeout).await;
-        let output = |exit_code, timed_out, stdout: &[u8], stderr: &[u8]| ActionOutput {
-            kind: req.kind,
-            rollout: req.rollout.clone(),
-            exit_code,
-            timed_out,
-            stdout: kept(stdout),
-            stderr: kept(stderr),
-        };
         let done = match result {
             Ok(done) => done,
-            Err(RunError::Start(e)) => {
-                return Err(ActionError::Rejected(format!(
-                    "{shown} could not start: {}; nothing was done",
-                    io_reason(&e)
-                )));
+            Err(RunError::Start(source)) => {
+                let e = CommandError::Start { shown, source };
+                return Err(ActionError::Rejected(format!("{e}; nothing was done")));
             }
             Err(RunError::TimedOut) => {
-                self.keep(output(None, true, b"", b""));
-                return Err(ActionError::Unknown(format!(
-                    "{shown} did not finish within {} (killed); it may have acted",
-                    humantime::format_duration(self.reader.timeout)
-                )));
+                let e = CommandError::TimedOut {
+                    shown,
+                    timeout: self.reader.timeout,
+                };
+                return Err(ActionError::Unknown(format!("{e}; it may have acted")));
             }
-            Err(RunError::Wait(e)) => {
-                return Err(ActionError::Unknown(format!(
-                    "{shown} failed: {}",
-                    io_reason(&e)
-                )));
+            Err(RunError::Wait(source)) => {
+                let e = CommandError::Wait { shown, source };
+                return Err(ActionError::Unknown(e.to_string()));
             }
         };
-        self.keep(output(
-            done.status.code(),
-            false,
-            &done.stdout,
-            &done.stderr,
-        ));
         let printed = output_excerpt(&done.stdout, &done.stderr);
         tracing::info!(action = kind, rollout = %req.rollout, status = %describe_exit(done.status), "action command finished");
         if !done.status.success() {
@@ -364,7 +374,12 @@ impl RolloutController for CommandController {
             } else {
                 printed
             };
-            let why = format!("{shown} {}: {printed}", describe_exit(done.status));
+            let why = CommandError::Exit {
+                shown,
+                exit: describe_exit(done.status),
+                printed,
+            }
+            .to_string();
             // An exit code is the script's own refusal; a signal stopped it at an unknown point.
             return Err(if done.status.code().is_some() {
                 ActionError::Rejected(why)

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 /// How much of a command's output goes into an error or a message: a line in the events pane.
 pub(super) const EXCERPT_CHARS: usize = 300;
-/// How much of an action's output `last_output` keeps (the end: where CLIs put the outcome).
-const KEPT_OUTPUT_BYTES: usize = 16 * 1024;
 
 /// A command that ran to its end (with any exit status).
 pub(super) struct Finished {
@@ -139,11 +137,6 @@ pub(super) fn first_line(bytes: &[u8]) -> String {
         }
         Some(line) => format!("first line: {line}"),
     }
-}
-
-pub(super) fn kept(bytes: &[u8]) -> String {
-    let start = bytes.len().saturating_sub(KEPT_OUTPUT_BYTES);
-    String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
 #[cfg(test)]
