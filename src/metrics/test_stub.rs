@@ -161,3 +161,24 @@ pub fn metric(name: &str, query: &str) -> MetricQuery {
         counts: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stub's answers that are not HTTP (the raw escape hatch, and closing without a word)
+    /// reach the client as failed requests, and the request is still recorded.
+    #[tokio::test]
+    async fn answers_that_are_not_http_fail_the_request() {
+        for (what, answer) in [
+            ("bytes", shared::Reply::bytes("SSH-2.0-OpenSSH_9.6\r\n")),
+            ("close", shared::Reply::Close),
+        ] {
+            let server = shared::start(move |_| answer.clone());
+            let result = client(&server.url).query("up", t(1_700_000_000)).await;
+            assert!(result.is_err(), "{what}: {result:?}");
+            assert_eq!(server.requests().len(), 1, "{what}");
+            assert_eq!(server.requests()[0].param("query").as_deref(), Some("up"));
+        }
+    }
+}
