@@ -1,5 +1,6 @@
 //! rollout-console: a terminal console for canary rollouts, judged against Prometheus-compatible
-//! metrics. See DEVELOPERS.md for the architecture: pollers → events → update → state → view.
+//! metrics. The architecture (pollers → messages → update → model → view, and which layer may
+//! import which) is in README.md's Architecture section; `scripts/layers.py` checks the layers.
 
 pub mod app;
 pub mod audit;

@@ -98,6 +98,38 @@ pub mod humantime_serde {
     }
 }
 
+/// Which end of a text an [`excerpt`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The beginning (a name, a body): `checkout-…`.
+    Start,
+    /// The end (a command's output, where its error usually is): `…failed: no such pod`.
+    End,
+}
+
+/// `text` in at most `max` characters: whole if it fits, else the end `keep` names, with `…`
+/// marking the cut (the `…` counts in `max`). The one excerpt the views, the metrics client's
+/// errors and the command backend's errors share; each caller says its own length.
+pub fn excerpt(text: &str, max: usize, keep: Keep) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let room = max.saturating_sub(1);
+    match keep {
+        Keep::Start => {
+            let mut out: String = text.chars().take(room).collect();
+            out.push('…');
+            out
+        }
+        Keep::End => {
+            let mut out = String::from('…');
+            out.extend(text.chars().skip(count - room));
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +162,15 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         let err = parse_duration("ten minutes").unwrap_err();
         assert!(err.contains("expected a duration"), "{err}");
+    }
+
+    #[test]
+    fn an_excerpt_keeps_either_end_within_its_length() {
+        assert_eq!(excerpt("checkout", 8, Keep::Start), "checkout");
+        assert_eq!(excerpt("checkout", 5, Keep::Start), "chec…");
+        assert_eq!(excerpt("checkout", 5, Keep::End), "…kout");
+        assert_eq!(excerpt("ünïcødé", 4, Keep::Start), "ünï…");
+        assert_eq!(excerpt("abc", 0, Keep::End), "…");
+        assert_eq!(excerpt("", 0, Keep::Start), "");
     }
 }

@@ -364,34 +364,25 @@ fn convert(data: RawData) -> Result<QueryData, PromError> {
     })
 }
 
-/// The start of a body, on one line, for an error message.
+/// The start of a body, on one line, for an error message: its words (control characters
+/// dropped) in EXCERPT_CHARS characters, `…` marking a cut (also when only part of the body
+/// was read).
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut truncated = false;
-    for word in text.split_whitespace() {
-        if chars >= EXCERPT_CHARS {
-            truncated = true;
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-            chars += 1;
-        }
-        for c in word.chars().filter(|c| !c.is_control()) {
-            if chars >= EXCERPT_CHARS {
-                truncated = true;
-                break;
-            }
-            out.push(c);
-            chars += 1;
-        }
-    }
-    if out.is_empty() {
+    use crate::domain::format::{self, Keep};
+
+    let read = body.len().min(EXCERPT_CHARS * 4);
+    let text = String::from_utf8_lossy(&body[..read]);
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| word.chars().filter(|c| !c.is_control()).collect())
+        .filter(|word: &String| !word.is_empty())
+        .collect();
+    let line = words.join(" ");
+    if line.is_empty() {
         return "(empty body)".to_string();
     }
-    if truncated || body.len() > EXCERPT_CHARS * 4 {
+    let mut out = format::excerpt(&line, EXCERPT_CHARS + 1, Keep::Start);
+    if read < body.len() && line.chars().count() <= EXCERPT_CHARS + 1 {
         out.push('…');
     }
     out

@@ -1,5 +1,9 @@
-//! Metrics sources: where baseline and canary series and SLO error ratios come from.
-//! The simulator implements this today; the Prometheus HTTP client plugs into the same trait.
+//! Metrics sources: where baseline and canary series, request counts and SLO error ratios come
+//! from. The [`MetricsSource`] trait is implemented by the simulator (`sim::source`) and by
+//! Prometheus (and compatible engines): `client` (HTTP, auth, TLS), `decode` (the API's answers,
+//! `PromError`), `source` (the `PrometheusSource`: per-track queries, raw counters, why an answer
+//! is empty), `counts` (exact counts from raw counters), `names` and `template` (query
+//! templating).
 
 pub mod budget;
 pub mod client;

@@ -1,19 +1,21 @@
-//! A tiny HTTP/1.1 stub on 127.0.0.1 that records what it was sent, for the unit tests of
-//! the Prometheus client and source, and the fixtures they share.
+//! The stub HTTP server of the unit tests of the Prometheus client and source (the integration
+//! tests' axum stub, `tests/common/stub.rs`, included here: one stub for both), seen through
+//! the small API these tests use, and the fixtures they share.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+
+#[path = "../../tests/common/stub.rs"]
+mod shared;
+
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub method: String,
     pub path: String,
     /// URL query and form body parameters, decoded.
     pub params: Vec<(String, String)>,
+    /// Names lowercased.
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
@@ -31,8 +33,24 @@ impl Seen {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// What the shared stub recorded, with the query (and, for a POST, the body) decoded.
+    fn from_request(request: &shared::Request) -> Seen {
+        let mut params = decode_pairs(request.query_string());
+        if request.method == "POST" {
+            params.extend(decode_pairs(&request.body));
+        }
+        Seen {
+            method: request.method.clone(),
+            path: request.path().to_string(),
+            params,
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+        }
+    }
 }
 
+/// A JSON answer, after `delay`.
 pub struct Reply {
     pub status: u16,
     pub body: String,
@@ -47,34 +65,35 @@ pub fn reply(status: u16, body: impl ToString) -> Reply {
     }
 }
 
-pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
-
 pub struct Stub {
-    pub addr: SocketAddr,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
+    server: shared::Stub,
 }
 
 impl Stub {
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}{path}", self.server.url)
     }
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().expect("lock").clone()
+        self.server
+            .requests()
+            .iter()
+            .map(Seen::from_request)
+            .collect()
     }
 }
 
+/// Start a stub answering every request with `handler(&seen)`. (`async` for the callers'
+/// sake: the stub runs on its own thread and runtime.)
 pub async fn stub(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Stub {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let handler: Handler = Arc::new(handler);
-    let recorded = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(serve(socket, handler.clone(), recorded.clone()));
-        }
+    let server = shared::start(move |request| {
+        let Reply {
+            status,
+            body,
+            delay,
+        } = handler(&Seen::from_request(request));
+        shared::Reply::slow(delay, shared::Reply::Json(status, body))
     });
-    Stub { addr, seen }
+    Stub { server }
 }
 
 pub fn decode_pairs(encoded: &str) -> Vec<(String, String)> {
@@ -83,67 +102,6 @@ pub fn decode_pairs(encoded: &str) -> Vec<(String, String)> {
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-pub async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + 4 + length {
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let body = String::from_utf8_lossy(&buf[head_end + 4..head_end + 4 + length]).into_owned();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let mut params = decode_pairs(query);
-    if method == "POST" {
-        params.extend(decode_pairs(&body));
-    }
-    let request = Seen {
-        method,
-        path: path.to_string(),
-        params,
-        headers,
-        body,
-    };
-    seen.lock().expect("lock").push(request.clone());
-    let Reply {
-        status,
-        body,
-        delay,
-    } = handler(&request);
-    tokio::time::sleep(delay).await;
-    let response = format!(
-        "HTTP/1.1 {status} Stub\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = socket.write_all(response.as_bytes()).await;
-    let _ = socket.shutdown().await;
 }
 
 // ---- Fixtures shared by the Prometheus unit tests ----
@@ -201,5 +159,26 @@ pub fn metric(name: &str, query: &str) -> MetricQuery {
         query: query.into(),
         window: None,
         counts: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stub's answers that are not HTTP (the raw escape hatch, and closing without a word)
+    /// reach the client as failed requests, and the request is still recorded.
+    #[tokio::test]
+    async fn answers_that_are_not_http_fail_the_request() {
+        for (what, answer) in [
+            ("bytes", shared::Reply::bytes("SSH-2.0-OpenSSH_9.6\r\n")),
+            ("close", shared::Reply::Close),
+        ] {
+            let server = shared::start(move |_| answer.clone());
+            let result = client(&server.url).query("up", t(1_700_000_000)).await;
+            assert!(result.is_err(), "{what}: {result:?}");
+            assert_eq!(server.requests().len(), 1, "{what}");
+            assert_eq!(server.requests()[0].param("query").as_deref(), Some("up"));
+        }
     }
 }

@@ -13,7 +13,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge()));
         spans.push(Span::styled(" actions disabled ", theme.dim()));
     }
-    if let (Some(f), Some(d)) = (model.in_flight, model.derived.in_flight_for) {
+    // `derived.in_flight_for` is the age of `model.in_flight`: it is there whenever that is.
+    if let Some(f) = model.in_flight {
+        let d = model.derived.in_flight_for.unwrap_or_default();
         spans.push(Span::styled(
             format!(" {} in flight {}… ", f.kind.verb(), short_duration(d)),
             theme.badge(),

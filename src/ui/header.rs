@@ -7,7 +7,7 @@ use super::Theme;
 use crate::app::Model;
 use crate::app::model::{STALE_AFTER_POLLS, Tone};
 use crate::domain::RolloutState;
-use crate::domain::format::short_duration;
+use crate::domain::format::{self, Keep, short_duration};
 
 fn state_symbol(state: RolloutState) -> &'static str {
     match state {
@@ -58,13 +58,7 @@ impl Part {
 
 /// `text` in at most `n` characters, `…` marking a cut.
 fn clip(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        text.to_string()
-    } else {
-        let mut s: String = text.chars().take(n.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
+    format::excerpt(text, n, Keep::Start)
 }
 
 /// The header, laid out by priority: the state word, the step, READ-ONLY, the judge's word and a

@@ -1,29 +1,43 @@
-//! A tiny std-only HTTP/1.1 stub server for failure tests: every connection is served on its
-//! own thread with whatever [`Reply`] the test's closure picks for the [`Request`], and every
-//! request is recorded so the test can check what was sent. One request per connection
-//! (answers carry `Connection: close`). Dropping the [`Stub`] closes its port.
+//! A stub HTTP server for failure tests, built on axum: every request is answered with whatever
+//! [`Reply`] the test's closure picks for the [`Request`], and recorded so the test can check
+//! what was sent. One request per connection (answers carry `Connection: close`). Each stub
+//! runs on its own thread with its own tokio runtime, so it can be started from a plain `#[test]`
+//! or from inside an async test; dropping the [`Stub`] closes its port and its connections.
 //!
-//! Self-contained (std only); include it from a test file with
+//! Besides HTTP answers it can misbehave the ways failure tests need: answer late
+//! ([`Reply::Slow`]), never ([`Reply::Hang`]), close without answering ([`Reply::Close`]), or
+//! write bytes that are not HTTP at all ([`Reply::Bytes`], the raw escape hatch: the bytes go on
+//! the socket as they are, under hyper's feet).
+//!
+//! Include it from a test file with
 //!
 //! ```ignore
 //! #[path = "common/stub.rs"]
 //! mod stub;
 //! ```
+//!
+//! (The library's own unit tests use it too: `src/metrics/test_stub.rs` includes this file.)
 // Each test crate that includes this file uses a different part of it. (`unused`, not
 // `dead_code`: includers may put `#[allow(dead_code)]` on their `mod`, and clippy denies a
 // duplicated attribute.)
 #![allow(unused)]
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long a connection may take to send its request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::serve::IncomingStream;
+
 /// Requests larger than this are refused (413).
 const MAX_BODY: usize = 16 << 20;
 
@@ -33,7 +47,7 @@ pub struct Request {
     pub method: String,
     /// As sent: `/api/v1/query?query=up`.
     pub path_and_query: String,
-    /// In order, names as sent.
+    /// In order, names lowercased (as hyper hands them over).
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
@@ -95,6 +109,9 @@ pub enum Reply {
     Hang,
     /// Close the connection without answering.
     Close,
+    /// Write these bytes on the socket as they are (no status line, no headers: not HTTP
+    /// unless they say so), then close the connection.
+    Bytes(Vec<u8>),
 }
 
 impl Reply {
@@ -115,6 +132,11 @@ impl Reply {
     pub fn slow(delay: Duration, reply: Reply) -> Reply {
         Reply::Slow(delay, Box::new(reply))
     }
+
+    /// Raw bytes on the socket instead of an HTTP answer (see [`Reply::Bytes`]).
+    pub fn bytes(raw: impl Into<Vec<u8>>) -> Reply {
+        Reply::Bytes(raw.into())
+    }
 }
 
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
@@ -122,7 +144,12 @@ type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 struct Shared {
     handler: Box<Handler>,
     requests: Mutex<Vec<Request>>,
-    stop: AtomicBool,
+}
+
+impl Shared {
+    fn lock_requests(&self) -> std::sync::MutexGuard<'_, Vec<Request>> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A running stub server on `127.0.0.1:<free port>`.
@@ -131,7 +158,8 @@ pub struct Stub {
     pub url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
 }
 
 /// Start a stub that answers every request with `reply(&request)`.
@@ -145,21 +173,43 @@ impl Stub {
     pub fn start(reply: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the stub on 127.0.0.1:0");
         let addr = listener.local_addr().expect("the stub's address");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener for tokio");
         let shared = Arc::new(Shared {
             handler: Box::new(reply),
             requests: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
         });
-        let for_acceptor = Arc::clone(&shared);
-        let acceptor = std::thread::Builder::new()
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared))
+            .into_make_service_with_connect_info::<Conn>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the stub's tokio runtime");
+        let server = std::thread::Builder::new()
             .name(format!("stub-{}", addr.port()))
-            .spawn(move || accept_loop(&listener, &for_acceptor))
-            .expect("start the stub's accept thread");
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("hand the stub's listener to tokio");
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = stopped => {}
+                    }
+                });
+                // Dropping the runtime here drops the listener and every connection task
+                // (slow and hung answers included).
+            })
+            .expect("start the stub's thread");
         Stub {
             url: format!("http://{addr}"),
             addr,
             shared,
-            acceptor: Some(acceptor),
+            stop: Some(stop),
+            server: Some(server),
         }
     }
 
@@ -174,15 +224,15 @@ impl Stub {
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Request> {
-        self.lock_requests().clone()
+        self.shared.lock_requests().clone()
     }
 
     pub fn request_count(&self) -> usize {
-        self.lock_requests().len()
+        self.shared.lock_requests().len()
     }
 
     pub fn clear_requests(&self) {
-        self.lock_requests().clear();
+        self.shared.lock_requests().clear();
     }
 
     /// Wait until at least `n` requests arrived, and return them all; panics after `timeout`.
@@ -203,23 +253,15 @@ impl Stub {
         }
     }
 
-    /// Stop accepting and close the port (connections being served end within ~50 ms).
-    /// Idempotent; also done on drop.
+    /// Stop serving: the port and every open connection are closed on return. Idempotent;
+    /// also done on drop.
     pub fn stop(&mut self) {
-        let Some(acceptor) = self.acceptor.take() else {
-            return;
-        };
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept() up; it sees the flag and drops the listener.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        let _ = acceptor.join();
-    }
-
-    fn lock_requests(&self) -> std::sync::MutexGuard<'_, Vec<Request>> {
-        self.shared
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
+        }
     }
 }
 
@@ -229,46 +271,76 @@ impl Drop for Stub {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for conn in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
+/// The connection a request came on, for the answers that are not HTTP: a second handle on
+/// its socket (a dup of the descriptor), to shut it down or write raw bytes on it.
+#[derive(Clone)]
+struct Conn(Option<Arc<TcpStream>>);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Conn {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        let dup = stream.io().as_fd().try_clone_to_owned().ok();
+        Conn(dup.map(|fd| Arc::new(TcpStream::from(fd))))
+    }
+}
+
+impl Conn {
+    fn close(&self) {
+        if let Some(socket) = &self.0 {
+            let _ = socket.shutdown(Shutdown::Both);
         }
-        match conn {
-            Ok(stream) => {
-                let shared = Arc::clone(shared);
-                let spawned = std::thread::Builder::new()
-                    .name("stub-conn".into())
-                    .spawn(move || serve(stream, &shared));
-                if spawned.is_err() {
-                    std::thread::sleep(Duration::from_millis(10));
+    }
+
+    /// Write all of `bytes` (the socket is non-blocking: retry while it would block).
+    fn write_raw(&self, bytes: &[u8]) {
+        let Some(socket) = &self.0 else {
+            return;
+        };
+        let mut socket: &TcpStream = socket;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut rest = bytes;
+        while !rest.is_empty() && Instant::now() < deadline {
+            match socket.write(rest) {
+                Ok(0) => return,
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
                 }
+                Err(_) => return,
             }
-            // E.g. too many open files: don't spin.
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }
 
-fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
-    let request = match read_request(&stream) {
-        Ok(Some(request)) => request,
-        Ok(None) => return,
-        Err(status) => {
-            let _ = write_response(&stream, status, "text/plain", "bad request\n");
-            return;
-        }
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return answer(
+            413,
+            "text/plain",
+            "request too large (or cut short)\n".into(),
+        );
     };
-    if shared.stop.load(Ordering::SeqCst) {
-        return;
-    }
-    shared
-        .requests
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(request.clone());
+    let request = Request {
+        method: parts.method.to_string(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.to_string(), ToString::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.to_string(), value)
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    shared.lock_requests().push(request.clone());
     let reply =
         catch_unwind(AssertUnwindSafe(|| (shared.handler)(&request))).unwrap_or_else(|_| {
             Reply::Raw(
@@ -277,163 +349,42 @@ fn serve(stream: TcpStream, shared: &Shared) {
                 "the stub's reply closure panicked\n".into(),
             )
         });
-    respond(&stream, reply, &shared.stop);
+    respond(reply, &conn).await
 }
 
-/// `Ok(None)`: the client closed without sending a request (e.g. the stop wake-up).
-fn read_request(stream: &TcpStream) -> Result<Option<Request>, u16> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    match reader.read_line(&mut line) {
-        Ok(0) | Err(_) => return Ok(None),
-        Ok(_) => {}
-    }
-    let mut parts = line.split_whitespace();
-    let (Some(method), Some(target), Some(_version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(400);
-    };
-    let (method, path_and_query) = (method.to_string(), target.to_string());
-    let mut headers = Vec::new();
+async fn respond(mut reply: Reply, conn: &Conn) -> Response {
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return Ok(None),
-            Ok(_) => {}
-        }
-        let header = line.trim_end_matches(['\r', '\n']);
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').ok_or(400_u16)?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse::<usize>().map_err(|_| 400_u16))
-        .transpose()?
-        .unwrap_or(0);
-    if length > MAX_BODY {
-        return Err(413);
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return Ok(None);
-    }
-    Ok(Some(Request {
-        method,
-        path_and_query,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }))
-}
-
-fn respond(stream: &TcpStream, reply: Reply, stop: &AtomicBool) {
-    match reply {
-        Reply::Json(status, body) => finish(stream, status, "application/json", &body),
-        Reply::Raw(status, content_type, body) => finish(stream, status, &content_type, &body),
-        Reply::Slow(delay, reply) => {
-            if sleep_unless_stopped(delay, stop) {
-                respond(stream, *reply, stop);
+        reply = match reply {
+            Reply::Json(status, body) => return answer(status, "application/json", body),
+            Reply::Raw(status, content_type, body) => return answer(status, &content_type, body),
+            Reply::Slow(delay, reply) => {
+                tokio::time::sleep(delay).await;
+                *reply
+            }
+            Reply::Hang => std::future::pending().await,
+            Reply::Close => {
+                conn.close();
+                // hyper's answer goes nowhere: the socket is shut.
+                return answer(500, "text/plain", String::new());
+            }
+            Reply::Bytes(bytes) => {
+                conn.write_raw(&bytes);
+                conn.close();
+                return answer(500, "text/plain", String::new());
             }
         }
-        Reply::Hang => hang(stream, stop),
-        Reply::Close => {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
     }
 }
 
-/// Answer, then close gracefully: half-close, and let the client read before the socket goes
-/// (closing with unread input would send a reset that can eat the answer).
-fn finish(stream: &TcpStream, status: u16, content_type: &str, body: &str) {
-    if write_response(stream, status, content_type, body).is_err() {
-        return;
+fn answer(status: u16, content_type: &str, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
     }
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let mut sink = [0_u8; 1024];
-    let mut reader = stream;
-    while Instant::now() < deadline {
-        match reader.read(&mut sink) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-fn write_response(
-    mut stream: &TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &str,
-) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        reason(status),
-        body.len()
-    )?;
-    stream.flush()
-}
-
-/// Hold the connection without answering until the client leaves or the stub stops.
-fn hang(stream: &TcpStream, stop: &AtomicBool) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut sink = [0_u8; 1024];
-    let mut reader = stream;
-    while !stop.load(Ordering::SeqCst) {
-        match reader.read(&mut sink) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-/// Sleep `delay` in small steps; `false` if the stub stopped meanwhile.
-fn sleep_unless_stopped(delay: Duration, stop: &AtomicBool) -> bool {
-    let deadline = Instant::now() + delay;
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(20)));
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// `a%20b+c` → `a b c`.

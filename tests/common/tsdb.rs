@@ -2,7 +2,8 @@
 //! started as a child process on a free loopback port with a temporary data dir, scraping the
 //! given targets, and stopped when the [`Tsdb`] is dropped (so also when a test panics).
 //!
-//! Self-contained (std + serde_json + tempfile only); include it from a test file with
+//! Self-contained (std, serde_json, tempfile, and tokio + reqwest for its HTTP client); include
+//! it from a test file with
 //!
 //! ```ignore
 //! #[path = "common/tsdb.rs"]
@@ -46,8 +47,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -782,97 +783,63 @@ fn sample_value(pair: &Value) -> Option<f64> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 client (std only).
+// The harness's HTTP client: reqwest, driven by one background tokio runtime, so it can be
+// called from a plain `#[test]` and from inside an async test alike (it blocks the caller's
+// thread, never enters the caller's runtime).
 
-/// `GET path_and_query` on `addr` (`host:port`), `Connection: close`; returns the status and
-/// the body (chunked transfer decoded). `Err` says why there was no answer.
+/// `GET path_and_query` on `addr` (`host:port`), one connection per request; returns the
+/// status and the body. `Err` says why there was no answer.
 pub fn http_get(
     addr: &str,
     path_and_query: &str,
     timeout: Duration,
 ) -> Result<(u16, String), String> {
-    let sock: SocketAddr = addr
-        .parse()
-        .map_err(|e| format!("bad address {addr:?}: {e}"))?;
-    let mut stream =
-        TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("set timeouts: {e}"))?;
-    write!(
-        stream,
-        "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rollout-console-tsdb-harness\r\n\
-         Accept: application/json\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| format!("send GET {path_and_query} to {addr}: {e}"))?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("read the answer to GET {path_and_query} from {addr}: {e}"))?;
-    parse_response(&raw).map_err(|e| format!("GET {path_and_query} on {addr}: {e}"))
-}
-
-fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
-    let head_end = find(raw, b"\r\n\r\n").ok_or_else(|| {
-        format!(
-            "incomplete HTTP answer ({} bytes): {:?}",
-            raw.len(),
-            String::from_utf8_lossy(&raw[..raw.len().min(200)])
-        )
-    })?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let (mut chunked, mut length) = (false, None);
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-                "content-length" => length = value.parse::<usize>().ok(),
-                _ => {}
+    static CLIENT: OnceLock<(tokio::runtime::Runtime, reqwest::Client)> = OnceLock::new();
+    let (runtime, client) = CLIENT.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tsdb-http")
+            .enable_all()
+            .build()
+            .expect("the tsdb harness's HTTP runtime");
+        let client = reqwest::Client::builder()
+            .user_agent("rollout-console-tsdb-harness")
+            // No pooled connection outlives a request (an engine may restart in between).
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("the tsdb harness's HTTP client");
+        (runtime, client)
+    });
+    let url = format!("http://{addr}{path_and_query}");
+    let request = client
+        .get(&url)
+        .header("accept", "application/json")
+        .timeout(timeout);
+    let (tx, rx) = mpsc::channel();
+    runtime.spawn(async move {
+        let answer = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                response.text().await.map(|body| (status, body))
             }
-        }
-    }
-    let body = &raw[head_end + 4..];
-    let body = if chunked {
-        dechunk(body)?
-    } else if let Some(n) = length {
-        body[..n.min(body.len())].to_vec()
-    } else {
-        body.to_vec()
-    };
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+            Err(e) => Err(e),
+        };
+        let _ = tx.send(answer.map_err(|e| error_chain(&e)));
+    });
+    rx.recv()
+        .map_err(|_| "the tsdb harness's HTTP runtime is gone".to_string())?
+        .map_err(|e| format!("GET {path_and_query} on {addr}: {e}"))
 }
 
-fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = find(body, b"\r\n").ok_or("truncated chunk size")?;
-        let size_text = String::from_utf8_lossy(&body[..line_end]);
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|e| format!("bad chunk size {size_text:?}: {e}"))?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if body.len() < size {
-            return Err("truncated chunk".into());
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
+/// An error and its sources: `error sending request: connection refused`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    text
 }
 
 /// Percent-encode everything but the RFC 3986 unreserved characters (for a query value).

@@ -101,6 +101,8 @@ pub(super) fn printable(bytes: &[u8]) -> String {
 
 /// The non-empty lines joined with " | ", keeping the end when too long.
 pub(super) fn excerpt(bytes: &[u8]) -> String {
+    use crate::domain::format::{Keep, excerpt as excerpt_of};
+
     let text = printable(bytes);
     let joined = text
         .lines()
@@ -108,13 +110,8 @@ pub(super) fn excerpt(bytes: &[u8]) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" | ");
-    let count = joined.chars().count();
-    if count <= EXCERPT_CHARS {
-        joined
-    } else {
-        let tail: String = joined.chars().skip(count - EXCERPT_CHARS).collect();
-        format!("…{tail}")
-    }
+    // EXCERPT_CHARS of the end, and the `…`.
+    excerpt_of(&joined, EXCERPT_CHARS + 1, Keep::End)
 }
 
 /// stderr first (where errors usually are), then stdout.
