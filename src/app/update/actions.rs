@@ -178,41 +178,22 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
         actor: model.settings.actor.clone(),
         reason: reason.clone(),
     };
-    let evals = model.gate_evaluations();
-    let receipt = AuditRecord {
-        id: Some(receipt_id(model.now, &prompt.rollout, prompt.action)),
-        resolves: None,
-        time: model.now,
-        actor: model.settings.actor.clone(),
-        ssh_client: model.settings.ssh_client.clone(),
-        rollout: prompt.rollout.clone(),
-        action: prompt.action.as_str().into(),
-        operation: crate::audit::operation(prompt.action, false).into(),
-        from_step: prompt.seen_step,
-        from_weight: prompt.from_weight,
-        to_step: prompt.to.map(|t| t.0),
-        to_weight: prompt.to.map(|t| t.1),
-        verdicts: evals
-            .iter()
-            .zip(&model.panels)
-            .map(|((name, e), p)| VerdictRecord {
-                metric: name.clone(),
-                verdict: e.verdict.as_str().into(),
-                baseline: e.baseline,
-                canary: e.canary,
-                threshold: e.threshold,
-                reason: e.reasons.join("; "),
-                sequential: p.sequential_shown().map(|r| r.figures()),
-            })
-            .collect(),
-        override_reason: (prompt.needs_override()).then(|| reason.clone()),
-        state_unknown: prompt.state_unknown.as_ref().map(|e| {
-            format!("sent without a step check: the last read failed ({e}); steps and weights are the last known")
-        }),
-        result: "pending".into(),
-        message: None,
-        response: None,
-    };
+    let mut receipt = AuditRecord::new(
+        model.now,
+        (&model.settings.actor, model.settings.ssh_client.as_deref()),
+        &prompt.rollout,
+        prompt.action.as_str(),
+        crate::audit::operation(prompt.action, false),
+        (prompt.seen_step, prompt.from_weight),
+    );
+    receipt.id = Some(receipt_id(model.now, &prompt.rollout, prompt.action));
+    receipt.to_step = prompt.to.map(|t| t.0);
+    receipt.to_weight = prompt.to.map(|t| t.1);
+    receipt.verdicts = receipt_verdicts(model);
+    receipt.override_reason = prompt.needs_override().then(|| reason.clone());
+    receipt.state_unknown = prompt.state_unknown.as_ref().map(|e| {
+        format!("sent without a step check: the last read failed ({e}); steps and weights are the last known")
+    });
     model.in_flight = Some(InFlight {
         kind: prompt.action,
         since: model.now,
@@ -345,47 +326,31 @@ pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout)
         r.canary_weight
     );
     let applied = took_effect(&u, r);
-    let (level, text, result) = if applied {
-        (
-            EventLevel::Good,
-            format!("{verb} took effect: {where_}"),
-            "confirmed",
-        )
+    let (level, text) = if applied {
+        (EventLevel::Good, format!("{verb} took effect: {where_}"))
     } else {
         (
             EventLevel::Bad,
             format!("{verb} did not take effect: still {where_}"),
-            "not_applied",
         )
     };
     model.push_event(level, text.clone());
     model.action_status = Some((level, text.clone()));
-    let first = *u.receipt;
-    let completed = r.state == crate::domain::RolloutState::Completed;
-    let receipt = AuditRecord {
-        // Distinct from the first even when the read comes in the same millisecond.
-        id: first.id.as_ref().map(|id| format!("{id}-resolved")),
-        resolves: first.id.clone(),
-        time: at,
-        operation: if applied {
-            crate::audit::operation(u.kind, completed).into()
-        } else {
-            first.operation.clone()
-        },
-        to_step: Some(r.step),
-        to_weight: Some(r.canary_weight),
-        // The first receipt has the verdicts the action was decided on.
-        verdicts: vec![],
-        override_reason: None,
-        result: result.into(),
-        message: Some(format!(
-            "{text} (read after the UNKNOWN outcome of receipt {})",
-            first.id.as_deref().unwrap_or("?")
-        )),
-        response: serde_json::to_value(r).ok(),
-        ..first
-    };
+    let receipt = u.receipt.resolution(at, u.kind, applied, r, &text);
     vec![Effect::Audit {
         receipt: Box::new(receipt),
     }]
+}
+
+/// Every metric's verdict as a receipt records it: the gate's evaluation and the sequential
+/// judge's figures, at the moment of decision.
+pub(crate) fn receipt_verdicts(model: &Model) -> Vec<VerdictRecord> {
+    model
+        .gate_evaluations()
+        .iter()
+        .zip(&model.panels)
+        .map(|((name, e), p)| {
+            VerdictRecord::new(name, e, p.sequential_shown().map(|r| r.figures()))
+        })
+        .collect()
 }

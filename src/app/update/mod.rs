@@ -12,6 +12,7 @@ use super::derived::refresh_derived;
 use super::effect::Effect;
 use super::model::{EventLevel, Model, Overlay, PromptField};
 use super::msg::{Msg, ScrollTo};
+pub(crate) use actions::receipt_verdicts;
 use actions::{confirm, finish_action, open_prompt, resolve_unknown};
 use metrics::apply_metrics;
 use poll::{fetch_metrics, fetch_rollout, polls_due};
