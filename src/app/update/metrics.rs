@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use crate::app::explain::alert_label;
 use crate::app::model::{EventLevel, MetricPanel, Model};
 use crate::domain::counts::Counts;
 use crate::domain::gate::DEFAULT_MIN_REQUESTS;
@@ -171,7 +172,7 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
                 if status.alert != slo.status.as_ref().and_then(|s| s.alert)
                     && let Some(alert) = status.alert
                 {
-                    let what = format!("{alert:?}").to_uppercase();
+                    let what = alert_label(alert);
                     events.push((
                         EventLevel::Bad,
                         format!("SLO {name}: burn-rate alert {what} (multi-window)"),

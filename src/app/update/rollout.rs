@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::app::explain::{AnalysisVoice, analysis_words};
 use crate::app::model::{EventLevel, Model, Overlay};
 use crate::domain::format::short_duration;
 use crate::domain::{AnalysisPhase, AnalysisResult, Rollout};
@@ -130,24 +131,6 @@ fn note_analysis(model: &mut Model, old: &[AnalysisResult], new: &[AnalysisResul
             p if p.is_bad() => EventLevel::Bad,
             _ => EventLevel::Info,
         };
-        let value = result
-            .value
-            .as_deref()
-            .map(|v| format!(" value {v}"))
-            .unwrap_or_default();
-        let message = result
-            .message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
-        model.push_event(
-            level,
-            format!(
-                "analysis {} {}{value}{message} ({})",
-                result.metric,
-                result.phase.label(),
-                result.run
-            ),
-        );
+        model.push_event(level, analysis_words(result, AnalysisVoice::Event));
     }
 }
