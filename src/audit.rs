@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Verdict;
 use crate::domain::action::ActionKind;
+use crate::domain::{GateEvaluation, Rollout, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub metric: String,
-    /// `Verdict::as_str`: the same words as `check --json` (`no_data`); the `nodata` of older
-    /// receipts reads as `no_data`.
+    /// Written as `check --json` writes it (`no_data`); the `nodata` of older receipts reads as
+    /// `no_data`.
     #[serde(deserialize_with = "verdict_name")]
-    pub verdict: String,
+    pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,13 +30,91 @@ pub struct VerdictRecord {
     pub sequential: Option<crate::domain::sequential::Figures>,
 }
 
-fn verdict_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+impl VerdictRecord {
+    /// One metric's gate evaluation (its reasons joined by `; `) and the judge's figures.
+    pub fn new(
+        metric: &str,
+        e: &GateEvaluation,
+        sequential: Option<crate::domain::sequential::Figures>,
+    ) -> Self {
+        Self {
+            metric: metric.to_string(),
+            verdict: e.verdict,
+            baseline: e.baseline,
+            canary: e.canary,
+            threshold: e.threshold,
+            reason: e.reasons.join("; "),
+            sequential,
+        }
+    }
+}
+
+fn verdict_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
+    use serde::de::IntoDeserializer;
     let name = String::deserialize(d)?;
-    Ok(if name == "nodata" {
-        Verdict::NoData.as_str().to_string()
-    } else {
-        name
-    })
+    match name.as_str() {
+        "nodata" => Ok(Verdict::NoData),
+        other => Verdict::deserialize(other.into_deserializer()),
+    }
+}
+
+/// Receipts are compared with their JSON spelling (`v.verdict == "no_data"`).
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A receipt's outcome, as written in its `result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditResult {
+    /// The draft, before the backend answered.
+    Pending,
+    /// The backend's answers.
+    Ok,
+    Conflict,
+    Rejected,
+    Unknown,
+    /// In a receipt that resolves an `unknown` one (`resolves`): the action took effect, or not.
+    Confirmed,
+    NotApplied,
+    /// A `gate_override`'s: `check`'s overall verdict.
+    Pass,
+    Fail,
+    Inconclusive,
+    Completed,
+}
+
+impl AuditResult {
+    /// The word written in the receipt (serde's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ok => "ok",
+            Self::Conflict => "conflict",
+            Self::Rejected => "rejected",
+            Self::Unknown => "unknown",
+            Self::Confirmed => "confirmed",
+            Self::NotApplied => "not_applied",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Inconclusive => "inconclusive",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AuditResult {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The receipt vocabulary of the promotion engines this console drives.
@@ -103,13 +181,107 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_unknown: Option<String>,
     /// `pending` in the draft; `ok`, `conflict`, `rejected` or `unknown` once the backend answered;
-    /// `confirmed` or `not_applied` in the receipt that resolves an `unknown` one (`resolves`).
-    pub result: String,
+    /// `confirmed` or `not_applied` in the receipt that resolves an `unknown` one (`resolves`);
+    /// `check`'s verdict in a `gate_override`.
+    pub result: AuditResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// What the backend answered (the updated rollout) when it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<serde_json::Value>,
+}
+
+impl AuditRecord {
+    /// The one constructor of a receipt: who did what (`action`, `operation`) to which rollout,
+    /// from which step and weight. The rest starts empty, the result `pending`.
+    pub fn new(
+        time: DateTime<Utc>,
+        (actor, ssh_client): (&str, Option<&str>),
+        rollout: &str,
+        action: &str,
+        operation: &str,
+        (from_step, from_weight): (usize, u8),
+    ) -> Self {
+        Self {
+            id: None,
+            resolves: None,
+            time,
+            actor: actor.to_string(),
+            ssh_client: ssh_client.map(str::to_string),
+            rollout: rollout.to_string(),
+            action: action.to_string(),
+            operation: operation.to_string(),
+            from_step,
+            from_weight,
+            to_step: None,
+            to_weight: None,
+            verdicts: Vec::new(),
+            override_reason: None,
+            state_unknown: None,
+            result: AuditResult::Pending,
+            message: None,
+            response: None,
+        }
+    }
+
+    /// The backend's answer to the action `kind`, written into its draft: the result, the
+    /// message and, when it answered with the rollout, where the rollout is now.
+    pub fn answered(
+        &mut self,
+        time: DateTime<Utc>,
+        kind: ActionKind,
+        result: AuditResult,
+        message: Option<String>,
+        now: Option<&Rollout>,
+    ) {
+        self.time = time;
+        self.result = result;
+        self.message = message;
+        if let Some(r) = now {
+            self.to_step = Some(r.step);
+            self.to_weight = Some(r.canary_weight);
+            let completed = r.state == crate::domain::RolloutState::Completed;
+            self.operation = operation(kind, completed).into();
+            self.response = serde_json::to_value(r).ok();
+        }
+    }
+
+    /// The receipt that resolves this `unknown` one from a read of the rollout at `time`:
+    /// `confirmed` (with `operation` as it took effect) or `not_applied` (the first's).
+    pub fn resolution(
+        &self,
+        time: DateTime<Utc>,
+        kind: ActionKind,
+        applied: bool,
+        read: &Rollout,
+        text: &str,
+    ) -> Self {
+        let mut receipt = self.clone();
+        // Distinct from the first even when the read comes in the same millisecond.
+        receipt.id = self.id.as_ref().map(|id| format!("{id}-resolved"));
+        receipt.resolves = self.id.clone();
+        receipt.time = time;
+        if applied {
+            let completed = read.state == crate::domain::RolloutState::Completed;
+            receipt.operation = operation(kind, completed).into();
+        }
+        receipt.to_step = Some(read.step);
+        receipt.to_weight = Some(read.canary_weight);
+        // The first receipt has the verdicts the action was decided on.
+        receipt.verdicts = vec![];
+        receipt.override_reason = None;
+        receipt.result = if applied {
+            AuditResult::Confirmed
+        } else {
+            AuditResult::NotApplied
+        };
+        receipt.message = Some(format!(
+            "{text} (read after the UNKNOWN outcome of receipt {})",
+            self.id.as_deref().unwrap_or("?")
+        ));
+        receipt.response = serde_json::to_value(read).ok();
+        receipt
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -210,7 +382,7 @@ pub fn render_table(records: &[&AuditRecord]) -> String {
                 r.rollout.clone(),
                 op.to_string(),
                 step,
-                r.result.clone(),
+                r.result.to_string(),
                 note,
             ]
         })
@@ -246,43 +418,36 @@ pub fn render_table(records: &[&AuditRecord]) -> String {
 mod tests {
     use super::*;
 
-    fn record(result: &str) -> AuditRecord {
-        AuditRecord {
-            id: None,
-            resolves: None,
-            time: DateTime::<Utc>::UNIX_EPOCH,
-            actor: "alice@bastion".into(),
-            ssh_client: Some("10.1.2.3".into()),
-            rollout: "checkout".into(),
-            action: ActionKind::Promote.as_str().into(),
-            operation: operation(ActionKind::Promote, false).into(),
-            from_step: 0,
-            from_weight: 5,
-            to_step: Some(1),
-            to_weight: Some(25),
-            verdicts: vec![VerdictRecord {
-                metric: "p95 latency".into(),
-                verdict: "pass".into(),
-                baseline: Some(0.18),
-                canary: Some(0.19),
-                threshold: Some(0.2),
-                reason: "ok".into(),
-                sequential: None,
-            }],
-            override_reason: None,
-            state_unknown: None,
-            result: result.into(),
-            message: None,
-            response: None,
-        }
+    fn record(result: AuditResult) -> AuditRecord {
+        let mut r = AuditRecord::new(
+            DateTime::<Utc>::UNIX_EPOCH,
+            ("alice@bastion", Some("10.1.2.3")),
+            "checkout",
+            ActionKind::Promote.as_str(),
+            operation(ActionKind::Promote, false),
+            (0, 5),
+        );
+        r.to_step = Some(1);
+        r.to_weight = Some(25);
+        r.verdicts = vec![VerdictRecord {
+            metric: "p95 latency".into(),
+            verdict: Verdict::Pass,
+            baseline: Some(0.18),
+            canary: Some(0.19),
+            threshold: Some(0.2),
+            reason: "ok".into(),
+            sequential: None,
+        }];
+        r.result = result;
+        r
     }
 
     #[test]
     fn appends_one_line_per_record_and_reads_them_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::new(dir.path().join("nested/audit.jsonl"));
-        log.append(&record("ok")).expect("first");
-        log.append(&record("conflict")).expect("second");
+        log.append(&record(AuditResult::Ok)).expect("first");
+        log.append(&record(AuditResult::Conflict)).expect("second");
         let text = std::fs::read_to_string(log.path()).expect("read");
         assert_eq!(text.lines().count(), 2);
         assert!(
@@ -292,15 +457,15 @@ mod tests {
             "{text}"
         );
         let back = log.read_all().expect("parse");
-        assert_eq!(back[1].result, "conflict");
-        assert_eq!(back[0], record("ok"));
+        assert_eq!(back[1].result, AuditResult::Conflict);
+        assert_eq!(back[0], record(AuditResult::Ok));
     }
 
     #[test]
     fn select_filters_by_rollout_and_age() {
-        let mut old = record("ok");
+        let mut old = record(AuditResult::Ok);
         old.time = DateTime::<Utc>::UNIX_EPOCH;
-        let mut new = record("ok");
+        let mut new = record(AuditResult::Ok);
         new.time = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(10);
         let mut other = new.clone();
         other.rollout = "search".into();
@@ -341,10 +506,10 @@ mod tests {
 
     #[test]
     fn table_columns_stay_aligned_whatever_the_result() {
-        let mut ovr = record("inconclusive");
+        let mut ovr = record(AuditResult::Inconclusive);
         ovr.operation = GATE_OVERRIDE.into();
         ovr.to_step = None;
-        let ok = record("ok");
+        let ok = record(AuditResult::Ok);
         let table = render_table(&[&ovr, &ok]);
         // Every NOTE/RESULT column starts where its header does.
         let lines: Vec<&str> = table.lines().collect();
@@ -358,7 +523,7 @@ mod tests {
 
     #[test]
     fn step_fields_say_they_are_0_based_indexes_and_old_receipts_still_read() {
-        let json = serde_json::to_value(record("ok")).expect("json");
+        let json = serde_json::to_value(record(AuditResult::Ok)).expect("json");
         assert_eq!(json["from_step_index"], 0, "{json}");
         assert_eq!(json["to_step_index"], 1, "{json}");
         assert!(json.get("from_step").is_none(), "{json}");
@@ -376,8 +541,8 @@ mod tests {
 
     #[test]
     fn no_data_is_spelled_as_check_json_spells_it_and_old_receipts_still_read() {
-        let mut r = record("ok");
-        r.verdicts[0].verdict = Verdict::NoData.as_str().into();
+        let mut r = record(AuditResult::Ok);
+        r.verdicts[0].verdict = Verdict::NoData;
         let json = serde_json::to_value(&r).expect("json");
         assert_eq!(json["verdicts"][0]["verdict"], "no_data", "{json}");
         assert_eq!(
@@ -387,6 +552,33 @@ mod tests {
         let mut old = json.clone();
         old["verdicts"][0]["verdict"] = "nodata".into();
         let back: AuditRecord = serde_json::from_value(old).expect("old receipt");
-        assert_eq!(back.verdicts[0].verdict, "no_data");
+        assert_eq!(back.verdicts[0].verdict, Verdict::NoData);
+    }
+
+    #[test]
+    fn a_receipt_is_written_byte_for_byte_as_before_its_fields_were_typed() {
+        let line = serde_json::to_string(&record(AuditResult::Ok)).expect("json");
+        assert_eq!(
+            line,
+            r#"{"time":"1970-01-01T00:00:00Z","actor":"alice@bastion","ssh_client":"10.1.2.3","rollout":"checkout","action":"promote","operation":"traffic_promoted","from_step_index":0,"from_weight":5,"to_step_index":1,"to_weight":25,"verdicts":[{"metric":"p95 latency","verdict":"pass","baseline":0.18,"canary":0.19,"threshold":0.2,"reason":"ok"}],"result":"ok"}"#
+        );
+        for result in [
+            AuditResult::Pending,
+            AuditResult::Ok,
+            AuditResult::Conflict,
+            AuditResult::Rejected,
+            AuditResult::Unknown,
+            AuditResult::Confirmed,
+            AuditResult::NotApplied,
+            AuditResult::Pass,
+            AuditResult::Fail,
+            AuditResult::Inconclusive,
+            AuditResult::Completed,
+        ] {
+            let json = serde_json::to_value(result).expect("json");
+            assert_eq!(json, result.as_str());
+            let back: AuditResult = serde_json::from_value(json).expect("reads back");
+            assert_eq!(back, result);
+        }
     }
 }

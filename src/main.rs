@@ -3,17 +3,20 @@ use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use rollout_console::app::model::Model;
+use rollout_console::app::check::{CheckOptions, run_check};
 use rollout_console::audit::AuditLog;
-use rollout_console::cli::{AuditArgs, CheckArgs, Cli, Command, SimulateArgs};
+use rollout_console::cli::{AuditArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
 use rollout_console::tui::run_console;
 use rollout_console::{paths, ui};
 
-/// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+/// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error (`check` adds 1 fail and 3
+/// inconclusive). An audit log that cannot be read (`audit`) is a runtime failure, exit 1: the
+/// config that named it was fine.
 const EXIT_CONFIG: u8 = 2;
+const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -186,7 +189,14 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
             let (console, config, path) = configured(&cli, true).await?;
             // A query Prometheus cannot parse is a config error now, not a NO DATA panel later.
             setup::check_queries(&config, &path, &console.settings.rollout_name).await?;
-            run_check(console, args).await
+            let (model, runner, rx) = console.start(Utc::now());
+            let options = CheckOptions {
+                wait: args.wait,
+                timeout: args.timeout,
+                json: args.json,
+                override_reason: args.override_reason.clone(),
+            };
+            Ok(run_check(model, runner, rx, &options).await?)
         }
         // Answered in `main`, before the runtime starts.
         Some(Command::Completions(_) | Command::Man) => Ok(0),
@@ -283,130 +293,6 @@ async fn configured(
     Ok((console, config, path))
 }
 
-/// `check`: poll through the same update loop as the TUI, then report; with --wait, until the
-/// hold is satisfied, a rollback-severity gate fails, or the timeout.
-async fn run_check(console: Console, args: &CheckArgs) -> color_eyre::Result<u8> {
-    use rollout_console::app::check::{render_human, report, rollback_advised};
-    use rollout_console::app::{Effect, Msg, update};
-    let poll = console.settings.poll_interval;
-    // The same model and effect runner as the TUI (timeouts, error wording); `check` never acts.
-    let (mut model, runner, mut rx) = console.start(Utc::now());
-    let started = std::time::Instant::now();
-    loop {
-        // Read the rollout first, so the metrics range covers the whole current step.
-        for phase in 0..2 {
-            model.polls = Default::default();
-            let mut waiting = 0;
-            for effect in update(&mut model, Msg::Tick(Utc::now())) {
-                let wanted = matches!(
-                    (&effect, phase),
-                    (Effect::FetchRollout { .. }, 0) | (Effect::FetchMetrics { .. }, 1)
-                );
-                if wanted {
-                    runner.spawn(effect);
-                    waiting += 1;
-                }
-            }
-            while waiting > 0 {
-                let Some(msg) = rx.recv().await else { break };
-                update(&mut model, msg);
-                waiting -= 1;
-            }
-        }
-        let mut r = report(&model, args.override_reason.as_deref());
-        let done = !args.wait
-            || r.ready_to_promote
-            || rollback_advised(&r)
-            || r.verdict == rollout_console::app::check::Overall::Completed;
-        let timed_out = args.wait && !done && started.elapsed() >= args.timeout;
-        if timed_out {
-            r.summary.push(format!(
-                "timed out after {} waiting for the hold",
-                humantime::format_duration(args.timeout)
-            ));
-            r.verdict = rollout_console::app::check::Overall::Inconclusive;
-            r.exit_code = r.verdict.exit_code();
-        }
-        if done || timed_out {
-            if !r.policy.is_empty() && r.override_reason.is_some() {
-                record_override(&r, runner.audit.path(), &model)?;
-            }
-            // The override lifts the budget policy only; say so rather than ignore it silently.
-            if args.override_reason.is_some() {
-                if matches!(r.verdict, rollout_console::app::check::Overall::Fail) {
-                    eprintln!(
-                        "check: --override-reason lifts only the error-budget policy ([policy] \
-                         min_budget_to_promote), never a failing gate: the verdict stays FAIL"
-                    );
-                } else if r.policy.is_empty() {
-                    eprintln!(
-                        "check: --override-reason not used: no error budget is under [policy] \
-                         min_budget_to_promote"
-                    );
-                }
-            }
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                print!("{}", render_human(&r));
-            }
-            return Ok(r.exit_code);
-        }
-        let why = r
-            .readiness
-            .first()
-            .or(r.summary.first())
-            .cloned()
-            .unwrap_or_default();
-        eprintln!("check: waiting ({why})");
-        tokio::time::sleep(poll).await;
-    }
-}
-
-/// A budget-policy override from CI goes to the audit log like any action.
-fn record_override(
-    r: &rollout_console::app::check::CheckReport,
-    path: &std::path::Path,
-    model: &Model,
-) -> color_eyre::Result<()> {
-    use rollout_console::audit::{AuditRecord, VerdictRecord};
-    let record = AuditRecord {
-        id: None,
-        resolves: None,
-        time: Utc::now(),
-        actor: model.settings.actor.clone(),
-        ssh_client: model.settings.ssh_client.clone(),
-        rollout: r.rollout.clone(),
-        action: rollout_console::audit::GATE_OVERRIDE.into(),
-        operation: rollout_console::audit::GATE_OVERRIDE.into(),
-        from_step: r.step.unwrap_or(0),
-        from_weight: r.canary_weight.unwrap_or(0),
-        to_step: None,
-        to_weight: None,
-        verdicts: r
-            .metrics
-            .iter()
-            .map(|m| VerdictRecord {
-                metric: m.name.clone(),
-                verdict: m.verdict.as_str().into(),
-                baseline: m.baseline,
-                canary: m.canary,
-                threshold: m.threshold,
-                reason: m.reasons.join("; "),
-                sequential: m.sequential.clone(),
-            })
-            .collect(),
-        override_reason: r.override_reason.clone(),
-        state_unknown: None,
-        result: format!("{:?}", r.verdict).to_lowercase(),
-        message: Some(r.policy.join("; ")),
-        response: None,
-    };
-    AuditLog::new(path.to_path_buf())
-        .append(&record)
-        .map_err(|e| color_eyre::eyre::eyre!("cannot write the audit log {}: {e}", path.display()))
-}
-
 fn identity() -> Identity {
     let (actor, ssh_client) = paths::actor();
     Identity { actor, ssh_client }
@@ -440,9 +326,17 @@ fn run_audit(cli: &Cli, args: &AuditArgs) -> color_eyre::Result<u8> {
             .unwrap_or_else(paths::default_audit_log),
         None => paths::default_audit_log(),
     };
-    let records = AuditLog::new(path.clone())
-        .read_all()
-        .map_err(ConfigError)?;
+    let records = match AuditLog::new(path.clone()).read_all() {
+        Ok(records) => records,
+        Err(why) => {
+            eprintln!(
+                "rollout-console: cannot read the audit log {why} — nothing was listed; check the \
+                 file's permissions, or repair or move aside the line named (each line is one JSON \
+                 receipt); `audit_log` in the config names the file"
+            );
+            return Ok(EXIT_FAILURE);
+        }
+    };
     let selected =
         rollout_console::audit::select(&records, cli.rollout.as_deref(), args.since, Utc::now());
     if args.json {

@@ -472,3 +472,39 @@ fn without_rollout_or_entries_the_http_backends_only_rollout_is_shown() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
     assert_eq!(report["rollout"], "payments", "{out}");
 }
+
+#[test]
+fn an_audit_log_that_cannot_be_read_is_a_runtime_failure_not_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("data/rollout-console/audit.jsonl");
+    std::fs::create_dir_all(log.parent().expect("parent")).expect("mkdir");
+    let audit = || {
+        let out = Command::new(BIN)
+            .arg("audit")
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env_remove("ROLLOUT_CONSOLE_CONFIG")
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A corrupt line: named with its number, exit 1 (2 is a usage or config error).
+    std::fs::write(&log, "{not json}\n").expect("write");
+    let (code, err) = audit();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot read the audit log") && err.contains("audit.jsonl:1:"),
+        "{err}"
+    );
+    assert!(err.contains("each line is one JSON receipt"), "{err}");
+    // A file that cannot be read at all (here a directory): the same outcome.
+    std::fs::remove_file(&log).expect("rm");
+    std::fs::create_dir(&log).expect("mkdir in its place");
+    let (code, err) = audit();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot read the audit log"), "{err}");
+}

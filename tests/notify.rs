@@ -49,26 +49,16 @@ fn promote() -> Effect {
         actor: "alice@bastion".into(),
         reason: String::new(),
     };
-    let receipt = AuditRecord {
-        id: None,
-        resolves: None,
-        time: Utc::now(),
-        actor: "alice@bastion".into(),
-        ssh_client: None,
-        rollout: "checkout".into(),
-        action: "promote".into(),
-        operation: "traffic_promoted".into(),
-        from_step: 0,
-        from_weight: 5,
-        to_step: Some(1),
-        to_weight: Some(25),
-        verdicts: vec![],
-        override_reason: None,
-        state_unknown: None,
-        result: "pending".into(),
-        message: None,
-        response: None,
-    };
+    let mut receipt = AuditRecord::new(
+        Utc::now(),
+        ("alice@bastion", None),
+        "checkout",
+        "promote",
+        "traffic_promoted",
+        (0, 5),
+    );
+    receipt.to_step = Some(1);
+    receipt.to_weight = Some(25);
     Effect::Act {
         request,
         receipt: Box::new(receipt),

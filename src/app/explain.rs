@@ -5,26 +5,54 @@
 use super::model::Model;
 pub use super::model::Tone;
 use crate::domain::format::{age, short_duration};
-use crate::domain::{RolloutState, Severity, Verdict};
+use crate::domain::slo::Alert;
+use crate::domain::{AnalysisResult, RolloutState, Severity, Verdict};
 
-/// The first failed, errored or inconclusive analysis metric, in words.
-pub fn bad_analysis(r: &crate::domain::Rollout) -> Option<String> {
-    let a = r.analysis.iter().find(|a| a.phase.is_bad())?;
-    let value = a
-        .value
-        .as_deref()
-        .map(|v| format!(" (value {v})"))
-        .unwrap_or_default();
+/// Where an analysis result is told: the "why" line puts the value in parentheses, an event
+/// leaves it bare and names the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisVoice {
+    /// `analysis web FAILED (value [0.91]): message`
+    Why,
+    /// `analysis web FAILED value [0.91]: message (run)`
+    Event,
+}
+
+/// One Argo analysis result in words: its metric, phase, value and message.
+pub fn analysis_words(a: &AnalysisResult, voice: AnalysisVoice) -> String {
+    let value = a.value.as_deref().map(|v| match voice {
+        AnalysisVoice::Why => format!(" (value {v})"),
+        AnalysisVoice::Event => format!(" value {v}"),
+    });
     let message = a
         .message
         .as_deref()
         .map(|m| format!(": {m}"))
         .unwrap_or_default();
-    Some(format!(
-        "analysis {} {}{value}{message}",
+    let run = match voice {
+        AnalysisVoice::Why => String::new(),
+        AnalysisVoice::Event => format!(" ({})", a.run),
+    };
+    format!(
+        "analysis {} {}{}{message}{run}",
         a.metric,
-        a.phase.label()
-    ))
+        a.phase.label(),
+        value.unwrap_or_default()
+    )
+}
+
+/// The first failed, errored or inconclusive analysis metric, in words.
+pub fn bad_analysis(r: &crate::domain::Rollout) -> Option<String> {
+    let a = r.analysis.iter().find(|a| a.phase.is_bad())?;
+    Some(analysis_words(a, AnalysisVoice::Why))
+}
+
+/// A burn-rate alert as the console prints it: `PAGE`, `TICKET`.
+pub fn alert_label(alert: Alert) -> &'static str {
+    match alert {
+        Alert::Page => "PAGE",
+        Alert::Ticket => "TICKET",
+    }
 }
 
 pub fn why(model: &Model) -> (Tone, String) {

@@ -1,5 +1,7 @@
 //! The Elm-style core: `Model` (state), `Msg` (what happened), a pure `update` that returns
-//! `Effect`s, the keymap, and the runner that carries out effects. The terminal lives in `tui`.
+//! `Effect`s (`update/`: polling, the rollout's answer, the metrics' answer, actions and their
+//! receipts), the keymap, the runner that carries out effects, and `check/` (the headless gate:
+//! its report and its run). The terminal lives in `tui`.
 
 pub mod check;
 pub mod derived;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::effect::Effect;
 use super::msg::Msg;
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, AuditResult};
 use crate::backend::{ActionError, BackendHandle};
 use crate::metrics::MetricsSource;
 
@@ -146,22 +146,23 @@ impl EffectRunner {
                         }
                     }
                 };
-                receipt.time = Utc::now();
-                (receipt.result, receipt.message) = match &result {
-                    Ok(r) => ("ok".into(), r.message.clone()),
+                let (answer, message) = match &result {
+                    Ok(r) => (AuditResult::Ok, r.message.clone()),
                     Err(e @ ActionError::Conflict { .. }) => {
-                        ("conflict".into(), Some(e.to_string()))
+                        (AuditResult::Conflict, Some(e.to_string()))
                     }
-                    Err(e @ ActionError::Rejected(_)) => ("rejected".into(), Some(e.to_string())),
-                    Err(e @ ActionError::Unknown(_)) => ("unknown".into(), Some(e.to_string())),
+                    Err(e @ ActionError::Rejected(_)) => {
+                        (AuditResult::Rejected, Some(e.to_string()))
+                    }
+                    Err(e @ ActionError::Unknown(_)) => (AuditResult::Unknown, Some(e.to_string())),
                 };
-                if let Ok(r) = &result {
-                    receipt.to_step = Some(r.step);
-                    receipt.to_weight = Some(r.canary_weight);
-                    let completed = r.state == crate::domain::RolloutState::Completed;
-                    receipt.operation = crate::audit::operation(request.kind, completed).into();
-                    receipt.response = serde_json::to_value(r).ok();
-                }
+                receipt.answered(
+                    Utc::now(),
+                    request.kind,
+                    answer,
+                    message,
+                    result.as_ref().ok(),
+                );
                 if let Some(notifier) = self.notifier.clone() {
                     let text = crate::notify::message(&receipt);
                     let tx = self.tx.clone();

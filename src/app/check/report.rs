@@ -1,11 +1,11 @@
-//! The headless gate behind `rollout-console check`: the same model, `update` and domain core as
-//! the TUI, turned into one report with an exit code. Pure: the runner in main.rs does the I/O.
+//! The report of `rollout-console check`: the model judged as it stands, turned into one report
+//! (its `--json` contract, its table for people) with an exit code. Pure.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::model::Model;
+use crate::app::model::Model;
 use crate::domain::policy::promotion_blockers;
 use crate::domain::slo::Alert;
 use crate::domain::{Severity, Unit, Verdict};
@@ -380,7 +380,7 @@ pub fn render_human(r: &CheckReport) -> String {
             vec!["unknown".to_string()]
         };
         let alert = match s.alert {
-            Some(a) => format!("{a:?} alert").to_uppercase(),
+            Some(a) => format!("{} ALERT", crate::app::explain::alert_label(a)),
             None if measured => "no alert".into(),
             None => "alert unknown".into(),
         };

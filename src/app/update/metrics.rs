@@ -1,0 +1,237 @@
+//! The metrics' answer: each panel's series, gate evaluation and judges (the Mann–Whitney
+//! classification, the sequential test on the counts), the SLOs, and what changed, as events.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::app::explain::alert_label;
+use crate::app::model::{EventLevel, MetricPanel, Model};
+use crate::domain::counts::Counts;
+use crate::domain::gate::DEFAULT_MIN_REQUESTS;
+use crate::domain::sequential::{self, Decision};
+use crate::domain::{Rollout, Unit, Verdict};
+use crate::metrics::FetchResult;
+
+/// The steps' starts, oldest first, for the judge's warm-up.
+fn step_starts(r: &Rollout) -> Vec<DateTime<Utc>> {
+    let mut starts: Vec<DateTime<Utc>> = r.history.iter().map(|h| h.started_at).collect();
+    if !starts.contains(&r.step_started_at) {
+        starts.push(r.step_started_at);
+    }
+    starts.sort();
+    starts
+}
+
+/// Canary requests behind each canary point (its window), where the counts cover that window.
+fn requests_behind(
+    counts: &Counts,
+    points: &crate::domain::Series,
+    window: Duration,
+) -> Vec<(DateTime<Utc>, f64)> {
+    let Some(first) = counts.blocks.first().map(|b| b.start) else {
+        return Vec::new();
+    };
+    let span = chrono::Duration::from_std(window).unwrap_or_default();
+    points
+        .points
+        .iter()
+        .filter(|p| p.at - span >= first)
+        .map(|p| (p.at, counts.canary_requests_within(p.at, window)))
+        .collect()
+}
+
+pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
+    model.polls.queries_last_poll = result.queries;
+    let poll = model.settings.poll_interval;
+    // The judge compares the points of the current step only: the canary at its current weight.
+    let step_start = model.rollout.as_ref().map(|r| r.step_started_at);
+    let alpha = model.sequential_alpha_per_metric();
+    let rollout = model.rollout.clone();
+    let mut counts_by_name = result.counts;
+    let mut empty_by_name = result.empty;
+    let mut events = Vec::new();
+    for (name, answer) in result.metrics {
+        let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
+            continue;
+        };
+        let before = panel.verdict();
+        let was_known = panel.eval.is_some() || panel.sequential_result.is_some();
+        let counts = counts_by_name
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| counts_by_name.swap_remove(i).1);
+        let counts = match counts {
+            Some(Ok(counts)) => {
+                if panel.counts_error.take().is_some() {
+                    events.push((EventLevel::Good, format!("{name}: requests counted again")));
+                }
+                if let (Some(settings), Some(r)) = (panel.sequential, &rollout) {
+                    judge_counts(panel, &settings, &counts, r, alpha, model.now);
+                }
+                Some(counts)
+            }
+            Some(Err(e)) => {
+                if panel.counts_error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("{name}: counting requests: {e}")));
+                }
+                panel.counts_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        match answer {
+            Ok(series) => {
+                let requests = counts.as_ref().map(|c| {
+                    requests_behind(
+                        c,
+                        &series.canary,
+                        panel
+                            .window
+                            .unwrap_or(crate::metrics::source::DEFAULT_WINDOW),
+                    )
+                });
+                let min_requests = panel.def.gate.min_requests.or_else(|| {
+                    matches!(panel.def.unit, Unit::Ratio | Unit::Percent)
+                        .then_some(DEFAULT_MIN_REQUESTS)
+                });
+                let eval = panel.def.gate.evaluate_counted(
+                    &panel.def.name,
+                    panel.def.unit,
+                    &series.baseline,
+                    &series.canary,
+                    poll,
+                    requests.as_deref().zip(min_requests),
+                );
+                if series.canary.latest().is_some() || series.baseline.latest().is_some() {
+                    panel.last_good = Some(at);
+                }
+                if panel.error.take().is_some() {
+                    events.push((EventLevel::Good, format!("{name}: query answers again")));
+                }
+                if let Some(settings) = &panel.judge {
+                    // One point per query window: overlapping windows are not independent.
+                    let spacing = panel
+                        .window
+                        .unwrap_or(crate::metrics::source::DEFAULT_WINDOW);
+                    let in_step = |s: &crate::domain::Series| -> Vec<f64> {
+                        let points: Vec<crate::domain::Sample> = s
+                            .points
+                            .iter()
+                            .filter(|p| step_start.is_none_or(|t| p.at >= t))
+                            .copied()
+                            .collect();
+                        crate::domain::judge::independent_points(&points, spacing)
+                    };
+                    let (b, c) = (in_step(&series.baseline), in_step(&series.canary));
+                    panel.judge_result = Some(crate::domain::judge::classify(
+                        &b,
+                        &c,
+                        settings,
+                        panel.def.unit,
+                    ));
+                }
+                panel.series = series;
+                panel.eval = Some(eval);
+                panel.empty = empty_by_name
+                    .iter()
+                    .position(|(n, _)| *n == name)
+                    .map(|i| empty_by_name.swap_remove(i).1);
+            }
+            Err(e) => {
+                if panel.error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("{name}: {e}")));
+                }
+                panel.error = Some(e);
+            }
+        }
+        let after = panel.verdict();
+        // Counting starting (first counts, or a new step judged afresh) is not news; any other
+        // change is.
+        let started =
+            matches!(before, Verdict::NoData | Verdict::Pass) && after == Verdict::Collecting;
+        if before != after && was_known && !started {
+            let level = match after {
+                Verdict::Pass => EventLevel::Good,
+                Verdict::Fail => EventLevel::Bad,
+                _ => EventLevel::Warn,
+            };
+            let reason = panel.reason();
+            events.push((
+                level,
+                format!("{name}: {} → {} ({reason})", before.label(), after.label()),
+            ));
+        }
+    }
+    for (name, answer) in result.slos {
+        let Some(slo) = model.slos.iter_mut().find(|s| s.def.name == name) else {
+            continue;
+        };
+        match answer {
+            Ok(m) => {
+                let status = slo.def.evaluate(&m);
+                if status.alert != slo.status.as_ref().and_then(|s| s.alert)
+                    && let Some(alert) = status.alert
+                {
+                    let what = alert_label(alert);
+                    events.push((
+                        EventLevel::Bad,
+                        format!("SLO {name}: burn-rate alert {what} (multi-window)"),
+                    ));
+                }
+                slo.status = Some(status);
+                slo.last_good = Some(at);
+                slo.error = None;
+            }
+            Err(e) => {
+                if slo.error.as_deref() != Some(e.as_str()) {
+                    events.push((EventLevel::Bad, format!("SLO {name}: {e}")));
+                }
+                slo.error = Some(e);
+            }
+        }
+    }
+    // Prometheus repeats a warning on every answer: say it once, and again only after it went away.
+    for w in &result.warnings {
+        if !model.metrics_warnings.contains(w) {
+            events.push((EventLevel::Warn, format!("metrics warning: {w}")));
+        }
+    }
+    model.metrics_warnings = result.warnings;
+    for (level, text) in events {
+        model.push_event(level, text);
+    }
+}
+
+/// Run the sequential judge on the counts; a FAIL stays for the canary version it was found on.
+fn judge_counts(
+    panel: &mut MetricPanel,
+    settings: &sequential::SequentialSettings,
+    counts: &Counts,
+    r: &Rollout,
+    alpha: f64,
+    now: DateTime<Utc>,
+) {
+    let context = sequential::Context {
+        alpha,
+        step_starts: step_starts(r),
+        // A rollout that has ended holds no more: no "hold ended" PASS after a rollback.
+        hold_left: (!r.state.is_terminal())
+            .then(|| r.hold_remaining(now))
+            .flatten(),
+    };
+    let mut result = sequential::evaluate(counts, settings, &context);
+    if r.state.is_terminal() {
+        result = result.ended(settings);
+    }
+    if panel
+        .sticky_fail
+        .as_ref()
+        .is_some_and(|(version, _)| *version != r.canary_version)
+    {
+        panel.sticky_fail = None;
+    }
+    if result.decision == Decision::Fail && panel.sticky_fail.is_none() {
+        panel.sticky_fail = Some((r.canary_version.clone(), result.clone()));
+    }
+    panel.sequential_result = Some(result);
+}

@@ -1,0 +1,233 @@
+//! The pure state transition: `update(&mut Model, Msg) -> Vec<Effect>`, the single entry point.
+//! No I/O, no clock. This file dispatches each message; the work is by concern in `poll`
+//! (polling and generations), `rollout` (the rollout's answer and its events), `metrics` (the
+//! metrics' answer: panels, judges, SLOs) and `actions` (prompt, confirm, result, receipts).
+
+mod actions;
+mod metrics;
+mod poll;
+mod rollout;
+
+use super::derived::refresh_derived;
+use super::effect::Effect;
+use super::model::{EventLevel, Model, Overlay, PromptField};
+use super::msg::{Msg, ScrollTo};
+pub(crate) use actions::receipt_verdicts;
+use actions::{confirm, finish_action, open_prompt, resolve_unknown};
+use metrics::apply_metrics;
+use poll::{fetch_metrics, fetch_rollout, polls_due};
+use rollout::apply_rollout;
+
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    let effects = apply(model, msg);
+    refresh_derived(model);
+    effects
+}
+
+fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => {
+            model.now = now;
+            let mut effects = polls_due(model);
+            if !model.polls.watch_asked {
+                model.polls.watch_asked = true;
+                effects.push(Effect::WatchRollout {
+                    name: model.settings.rollout_name.clone(),
+                });
+            }
+            if model.permissions.is_none()
+                && !model.settings.read_only
+                && !model.polls.permissions_asked
+            {
+                model.polls.permissions_asked = true;
+                effects.push(Effect::FetchPermissions {
+                    name: model.settings.rollout_name.clone(),
+                });
+            }
+            effects
+        }
+        Msg::PermissionsFetched { result } => {
+            match result {
+                Ok(p) => {
+                    for (kind, why) in &p.denied {
+                        model.push_event(
+                            EventLevel::Warn,
+                            format!("{} is not allowed for you: {why}", kind.verb()),
+                        );
+                    }
+                    model.permissions = Some(p);
+                }
+                // Unknown permissions deny nothing: the backend still refuses what it must.
+                Err(e) => model.push_event(
+                    EventLevel::Warn,
+                    format!("could not check your permissions: {e}"),
+                ),
+            }
+            vec![]
+        }
+        Msg::Notice(level, text) => {
+            model.push_event(level, text);
+            vec![]
+        }
+        Msg::Quit => {
+            model.quit = true;
+            vec![]
+        }
+        Msg::ToggleHelp => {
+            model.overlay = match model.overlay {
+                Overlay::Help => Overlay::None,
+                _ => Overlay::Help,
+            };
+            vec![]
+        }
+        Msg::CloseOverlay => {
+            model.overlay = Overlay::None;
+            vec![]
+        }
+        Msg::OpenDetail => {
+            if model.focus < model.panels.len() {
+                model.overlay = Overlay::Detail {
+                    metric: model.focus,
+                    scroll: 0,
+                };
+                model.overlay_last_scroll = usize::MAX;
+            }
+            vec![]
+        }
+        Msg::OpenEvents => {
+            model.overlay = Overlay::Events { scroll: 0 };
+            model.overlay_last_scroll = usize::MAX;
+            vec![]
+        }
+        Msg::Resize(width, height) => {
+            model.screen = (width, height);
+            vec![]
+        }
+        Msg::OverlayMeasured(last) => {
+            model.overlay_last_scroll = last;
+            if let Overlay::Events { scroll } | Overlay::Detail { scroll, .. } = &mut model.overlay
+            {
+                *scroll = (*scroll).min(last);
+            }
+            vec![]
+        }
+        Msg::Scroll(to) => {
+            // Events scroll by event, the detail by row; never past the last page (as last
+            // measured), so the first key back up moves the view.
+            let last = model.overlay_last_scroll;
+            let (Overlay::Events { scroll } | Overlay::Detail { scroll, .. }) = &mut model.overlay
+            else {
+                return vec![];
+            };
+            *scroll = match to {
+                ScrollTo::By(n) if n < 0 => (*scroll).min(last).saturating_sub(n.unsigned_abs()),
+                ScrollTo::By(n) => scroll.saturating_add(n.unsigned_abs()).min(last),
+                ScrollTo::Top => 0,
+                ScrollTo::Bottom => last,
+            };
+            vec![]
+        }
+        Msg::CycleWindow => {
+            model.chart_window = model.chart_window.next();
+            // A new window makes the answer in flight useless: ask again, drop the old answer.
+            model.polls.metrics_in_flight = false;
+            vec![fetch_metrics(model)]
+        }
+        Msg::FocusNext => {
+            if !model.panels.is_empty() {
+                model.focus = (model.focus + 1) % model.panels.len();
+            }
+            vec![]
+        }
+        Msg::FocusPrev => {
+            if !model.panels.is_empty() {
+                model.focus = (model.focus + model.panels.len() - 1) % model.panels.len();
+            }
+            vec![]
+        }
+        Msg::Request(kind) => {
+            open_prompt(model, kind);
+            vec![]
+        }
+        Msg::Confirmed => confirm(model),
+        Msg::Cancel => {
+            if let Overlay::Confirm(p) = &model.overlay {
+                let text = format!("{} cancelled; nothing was done", p.action.verb());
+                model.overlay = Overlay::None;
+                model.push_event(EventLevel::Info, text);
+            }
+            vec![]
+        }
+        Msg::PromptInput(c) => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                p.error = None;
+                match p.field {
+                    PromptField::Name => p.typed_name.push(c),
+                    PromptField::Reason => p.reason.push(c),
+                }
+            }
+            vec![]
+        }
+        Msg::PromptBackspace => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                match p.field {
+                    PromptField::Name => p.typed_name.pop(),
+                    PromptField::Reason => p.reason.pop(),
+                };
+            }
+            vec![]
+        }
+        Msg::PromptNextField => {
+            if let Overlay::Confirm(p) = &mut model.overlay {
+                p.field = match p.field {
+                    PromptField::Name => PromptField::Reason,
+                    PromptField::Reason => PromptField::Name,
+                };
+            }
+            vec![]
+        }
+        // A newer read supersedes one in flight: its late answer is dropped by generation.
+        Msg::RolloutChanged => vec![fetch_rollout(model)],
+        Msg::RolloutFetched {
+            generation,
+            at,
+            result,
+        } => {
+            if generation != model.polls.rollout_generation {
+                return vec![]; // a late answer to an older request
+            }
+            model.polls.rollout_in_flight = false;
+            let first = model.rollout.is_none();
+            let mut effects = match &result {
+                Ok(r) => resolve_unknown(model, at, r),
+                Err(_) => vec![],
+            };
+            apply_rollout(model, at, result);
+            // Requests are counted from the canary's start, known only now: count at once
+            // rather than a poll later.
+            let counts_wait = model.panels.iter().any(|p| p.counters.is_some());
+            if first && model.rollout.is_some() && counts_wait {
+                effects.push(fetch_metrics(model));
+            }
+            effects
+        }
+        Msg::MetricsFetched {
+            generation,
+            at,
+            result,
+        } => {
+            if generation != model.polls.metrics_generation {
+                return vec![];
+            }
+            model.polls.metrics_in_flight = false;
+            apply_metrics(model, at, result);
+            vec![]
+        }
+        Msg::ActionFinished {
+            kind,
+            at,
+            result,
+            audit_error,
+        } => finish_action(model, kind, at, result, audit_error),
+    }
+}
