@@ -303,7 +303,7 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
     let (model, runner, rx) = console.start(Utc::now());
     tracing::info!(rollout = %model.settings.rollout_name, read_only = model.settings.read_only, source = %model.settings.source_label, "console started");
     let model = run_console(model, runner, rx, ui::Theme::from_env()).await?;
-    if let Some(r) = &model.rollout {
+    if let Some(r) = &model.current().rollout {
         println!(
             "rollout-console: left {} at step {}/{} ({}%), {}. Audit log: {}",
             r.name,
