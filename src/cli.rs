@@ -125,7 +125,7 @@ pub struct SimulateArgs {
     /// svc-K, each with its own seed from --seed and a fixed mix of scenarios (mostly healthy; a
     /// latency regression, an error spike, a slow burn, one paused by a person, one completed),
     /// which replaces --scenario. /metrics labels each one's series rollout="<name>".
-    #[arg(long, value_name = "N", value_parser = parse_fleet, conflicts_with = "rollout")]
+    #[arg(long, value_name = "N", value_parser = parse_fleet)]
     pub fleet: Option<usize>,
 
     #[command(flatten)]

@@ -120,3 +120,34 @@ fn a_fleet_of_eight_is_listed_read_acted_on_and_scraped_one_by_one() {
         assert_eq!(series, 2 * 29, "{name}");
     }
 }
+
+#[test]
+fn a_fleet_outside_1_to_200_or_with_rollout_is_refused_clearly() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollout-console"))
+            .args(args)
+            .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for n in ["0", "201", "many"] {
+        let (code, err) = run(&["simulate", "--listen", "127.0.0.1:0", "--fleet", n]);
+        assert_eq!(code, Some(2), "--fleet {n}: {err}");
+        assert!(err.contains("a fleet is 1 to 200 rollouts"), "{err}");
+    }
+    let (code, err) = run(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--fleet",
+        "3",
+        "--rollout",
+        "x",
+    ]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("drop --rollout"), "{err}");
+}
