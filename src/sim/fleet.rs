@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
+use super::history::truncate_to_second;
 use super::{Scenario, SimOptions, Simulator};
 
 /// The most rollouts `simulate --fleet` serves.
@@ -121,6 +122,8 @@ pub fn simulate(member: &Member, base: &SimOptions, now: DateTime<Utc>) -> Simul
         rollout_name: member.name.clone(),
         ..base.clone()
     };
+    // Whole seconds, as the simulator keeps its clock (a pause at 09:27:00, not 09:27:00.068).
+    let now = truncate_to_second(now);
     let ago = |secs: i64| now - chrono::Duration::seconds(secs);
     match member.start {
         Start::Fresh => Simulator::new(options, now),
