@@ -26,6 +26,7 @@ const ROLLOUTS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/ro
 const ROLLOUT_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/rollouts/canary-demo";
 const RUNS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/analysisruns";
 const RS_PATH: &str = "/apis/apps/v1/namespaces/jesse-test/replicasets";
+const SSAR_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 const MERGE: &str = "application/merge-patch+json";
 const JSON_PATCH: &str = "application/json-patch+json";
 
@@ -100,8 +101,14 @@ struct Fake {
     status_subresource: bool,
     /// SSAR answers by "resource" or "resource/subresource": (allowed, reason).
     access: Vec<(String, bool, String)>,
-    /// Open watch streams; dropping one ends its stream.
-    watchers: Vec<mpsc::UnboundedSender<Value>>,
+    /// More Rollouts, in any namespace (`metadata.namespace`), beside `rollout` in jesse-test.
+    others: Vec<Value>,
+    /// Namespaces whose rollouts this user may not list or watch (403, and SSARs deny).
+    forbidden: Vec<String>,
+    /// Whether the user may list rollouts cluster-wide (the SSAR without a namespace).
+    cluster_wide: bool,
+    /// Open watch streams, by namespace ("": cluster-wide); dropping one ends its stream.
+    watchers: Vec<(String, mpsc::UnboundedSender<Value>)>,
     /// Every watch is answered with a 410 Gone ERROR event, then closed.
     watch_gone: bool,
     /// Changes are not announced to the watches (a slow watch).
@@ -120,8 +127,39 @@ impl Fake {
     }
 
     fn notify(&mut self, kind: &str) {
-        let event = json!({"type": kind, "object": self.rollout.clone()});
-        self.watchers.retain(|w| w.send(event.clone()).is_ok());
+        let rollout = self.rollout.clone();
+        self.announce(kind, rollout);
+    }
+
+    /// An event about `object` to the watches of its namespace (and the cluster-wide ones).
+    fn announce(&mut self, kind: &str, object: Value) {
+        let ns = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let event = json!({"type": kind, "object": object});
+        self.watchers
+            .retain(|(w, tx)| (*w != ns && !w.is_empty()) || tx.send(event.clone()).is_ok());
+    }
+
+    /// One of `others` changes: the next resourceVersion and a MODIFIED event.
+    fn change_other(&mut self, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        self.version += 1;
+        let version = self.version.to_string();
+        let other = self
+            .others
+            .iter_mut()
+            .find(|o| o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+            .expect("a rollout of the fake");
+        f(other);
+        other["metadata"]["resourceVersion"] = json!(version);
+        let other = other.clone();
+        self.announce("MODIFIED", other);
+    }
+
+    /// Every rollout, with its namespace.
+    fn all_rollouts(&self) -> impl Iterator<Item = &Value> {
+        std::iter::once(&self.rollout).chain(self.others.iter())
     }
 }
 
@@ -191,8 +229,36 @@ fn list(kind: &str, version: u64, items: Vec<Value>) -> Response {
     .into_response()
 }
 
+/// `k=v`, `k!=v` and `k` terms, as far as these tests write selectors.
+fn matches_labels(object: &Value, selector: &str) -> bool {
+    let labels = &object["metadata"]["labels"];
+    selector.split(',').all(|term| {
+        if let Some((k, v)) = term.split_once("!=") {
+            labels[k].as_str() != Some(v)
+        } else if let Some((k, v)) = term.split_once('=') {
+            labels[k].as_str() == Some(v)
+        } else {
+            !labels[term].is_null()
+        }
+    })
+}
+
+/// A rollouts collection path: `Some(namespace)` ("" for cluster-wide), and the name if any.
+fn rollouts_route(path: &str) -> Option<(String, Option<String>)> {
+    let rest = path.strip_prefix("/apis/argoproj.io/v1alpha1/")?;
+    if rest == "rollouts" {
+        return Some((String::new(), None));
+    }
+    let rest = rest.strip_prefix("namespaces/")?;
+    let (ns, rest) = rest.split_once('/')?;
+    match rest.strip_prefix("rollouts")? {
+        "" => Some((ns.to_string(), None)),
+        name => Some((ns.to_string(), Some(name.strip_prefix('/')?.to_string()))),
+    }
+}
+
 /// A watch: newline-delimited events, as long as the fake keeps the sender.
-fn watch_stream(fake: &mut Fake) -> Response {
+fn watch_stream(fake: &mut Fake, namespace: &str) -> Response {
     if fake.watch_gone {
         let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
             "metadata": {}, "status": "Failure", "message": "too old resource version: 1 (2)",
@@ -203,7 +269,7 @@ fn watch_stream(fake: &mut Fake) -> Response {
             .expect("response");
     }
     let (tx, rx) = mpsc::unbounded_channel::<Value>();
-    fake.watchers.push(tx);
+    fake.watchers.push((namespace.to_string(), tx));
     let lines = futures::stream::unfold(rx, |mut rx| async move {
         let event = rx.recv().await?;
         Some((Ok::<_, std::convert::Infallible>(format!("{event}\n")), rx))
@@ -237,22 +303,56 @@ async fn handle(
     };
     let watching = recorded.is_watch();
     let field_selector = recorded.query("fieldSelector");
+    let label_selector = recorded.query("labelSelector");
     fake.requests.push(recorded);
     let path = uri.path();
-    match (method.as_str(), path) {
-        ("GET", ROLLOUTS_PATH) if watching => watch_stream(&mut fake),
-        ("GET", ROLLOUTS_PATH) => {
-            let name = fake.rollout["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default();
-            let items = match field_selector.as_deref() {
-                None => vec![fake.rollout.clone()],
-                Some(s) if s == format!("metadata.name={name}") => vec![fake.rollout.clone()],
-                Some(_) => vec![],
-            };
-            list("RolloutList", fake.version, items)
+    if let ("GET", Some((ns, name))) = (method.as_str(), rollouts_route(path)) {
+        if fake.forbidden.contains(&ns) {
+            return status(
+                403,
+                &format!(
+                    "rollouts.argoproj.io is forbidden: User \"alice\" cannot list resource \
+                     \"rollouts\" in API group \"argoproj.io\" in the namespace \"{ns}\""
+                ),
+            );
         }
-        ("GET", ROLLOUT_PATH) => axum::Json(fake.rollout.clone()).into_response(),
+        let in_scope = |o: &&Value| ns.is_empty() || o["metadata"]["namespace"] == ns.as_str();
+        if let Some(name) = name {
+            return match fake
+                .all_rollouts()
+                .filter(in_scope)
+                .find(|o| o["metadata"]["name"] == name.as_str())
+            {
+                Some(o) => axum::Json(o.clone()).into_response(),
+                None => status(404, &format!("rollouts.argoproj.io \"{name}\" not found")),
+            };
+        }
+        if watching {
+            return watch_stream(&mut fake, &ns);
+        }
+        let items = fake
+            .all_rollouts()
+            .filter(in_scope)
+            .filter(|o| match field_selector.as_deref() {
+                None => true,
+                Some(s) => {
+                    Some(s)
+                        == o["metadata"]["name"]
+                            .as_str()
+                            .map(|n| format!("metadata.name={n}"))
+                            .as_deref()
+                }
+            })
+            .filter(|o| {
+                label_selector
+                    .as_deref()
+                    .is_none_or(|s| matches_labels(o, s))
+            })
+            .cloned()
+            .collect();
+        return list("RolloutList", fake.version, items);
+    }
+    match (method.as_str(), path) {
         ("PATCH", p) if p == format!("{ROLLOUT_PATH}/status") => {
             if !fake.status_subresource {
                 return status(404, "the server could not find the requested resource");
@@ -290,7 +390,7 @@ async fn handle(
             Some(code) => status(code, "the server could not find the requested resource"),
             None => list("AnalysisRunList", fake.version, fake.analysisruns.clone()),
         },
-        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
+        ("POST", SSAR_PATH) => {
             let mut review: Value = serde_json::from_slice(&body).expect("review");
             let attr = |k: &str| {
                 review
@@ -303,12 +403,18 @@ async fn handle(
                 "" => attr("resource"),
                 sub => format!("{}/{sub}", attr("resource")),
             };
-            let (allowed, reason) = fake
-                .access
-                .iter()
-                .find(|(k, _, _)| *k == key)
-                .map(|(_, a, r)| (*a, r.clone()))
-                .unwrap_or((true, String::new()));
+            let ns = attr("namespace");
+            let (allowed, reason) = if ns.is_empty() {
+                (fake.cluster_wide, String::new())
+            } else if fake.forbidden.contains(&ns) {
+                (false, format!("no role in {ns}"))
+            } else {
+                fake.access
+                    .iter()
+                    .find(|(k, _, _)| *k == key)
+                    .map(|(_, a, r)| (*a, r.clone()))
+                    .unwrap_or((true, String::new()))
+            };
             review["status"] = json!({"allowed": allowed, "reason": reason});
             (StatusCode::CREATED, axum::Json(review)).into_response()
         }
@@ -341,6 +447,9 @@ impl Harness {
             analysisruns_error: None,
             status_subresource: true,
             access: Vec::new(),
+            others: Vec::new(),
+            forbidden: Vec::new(),
+            cluster_wide: false,
             watchers: Vec::new(),
             watch_gone: false,
             watch_lagging: false,
@@ -388,7 +497,8 @@ users:
         let settings = ArgoSettings {
             kubeconfig: Some(path),
             context: Some("fake".into()),
-            namespace: None,
+            namespaces: Vec::new(),
+            selector: None,
             timeout: Some(std::time::Duration::from_secs(5)),
         };
         Self {
@@ -417,12 +527,11 @@ users:
         fake.changed();
     }
 
-    /// The LISTs of the rollout by name (the watcher's), and the WATCHes.
+    /// The LISTs of jesse-test's rollouts (the watcher's), and the WATCHes.
     fn watch_requests(&self) -> (Vec<Recorded>, Vec<Recorded>) {
         self.requests()
             .into_iter()
             .filter(|r| r.method == "GET" && r.path() == ROLLOUTS_PATH)
-            .filter(|r| r.query("fieldSelector").is_some())
             .partition(|r| !r.is_watch())
     }
 
@@ -493,7 +602,18 @@ async fn reads_through_the_chosen_context_with_its_token() {
     );
     assert_eq!(reader.list().await.expect("list"), [NAME]);
     let requests = h.requests();
-    assert!(requests.iter().all(|r| r.method == "GET"), "{requests:?}");
+    // Reads only, besides the one RBAC question: may this context list cluster-wide? (No: the
+    // context's namespace is listed, and its rollouts keep their bare names.)
+    let (reviews, reads): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.path() == SSAR_PATH);
+    assert!(reads.iter().all(|r| r.method == "GET"), "{requests:?}");
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        reviews[0]
+            .body
+            .as_ref()
+            .map(|b| b["spec"]["resourceAttributes"].clone()),
+        Some(json!({"verb": "list", "group": "argoproj.io", "resource": "rollouts"}))
+    );
     assert!(
         requests
             .iter()
@@ -1019,18 +1139,13 @@ async fn a_watch_reports_every_change_and_get_reads_what_it_saw() {
     let mut changes = c.watch(NAME).expect("argo watches");
     h.wait_for_watches(1).await;
 
-    // LIST by name for a resourceVersion, then WATCH from exactly that version.
+    // LIST the namespace's whole set for a resourceVersion (not one rollout by name), then
+    // WATCH from exactly that version.
     let (lists, watches) = h.watch_requests();
     assert_eq!((lists.len(), watches.len()), (1, 1));
-    assert_eq!(
-        lists[0].query("fieldSelector").as_deref(),
-        Some("metadata.name=canary-demo")
-    );
+    assert_eq!(lists[0].query("fieldSelector"), None);
     let w = &watches[0];
-    assert_eq!(
-        w.query("fieldSelector").as_deref(),
-        Some("metadata.name=canary-demo")
-    );
+    assert_eq!(w.query("fieldSelector"), None);
     assert_eq!(w.query("resourceVersion").as_deref(), Some("28253567"));
     assert_eq!(w.query("timeoutSeconds").as_deref(), Some("60"));
     assert_eq!(w.query("allowWatchBookmarks").as_deref(), Some("true"));

@@ -1,6 +1,12 @@
-//! The reader: the kube client built from the kubeconfig and context (on first use), the reads
-//! of a Rollout with its ReplicaSets and AnalysisRuns, and the cache of Rollout objects a live
-//! watch keeps (`watch.rs`), which `get` answers from.
+//! The reader: the kube client built from the kubeconfig and context (on first use), which
+//! namespaces are in play (the scope), the names of rollouts in them, and the reads of a Rollout
+//! with its ReplicaSets and AnalysisRuns (from the watch's cache, `cache.rs`, when it is live).
+//!
+//! Names: with one namespace in play (`namespaces = ["a"]`, the old `namespace = "a"`, or the
+//! context's namespace when it may not list cluster-wide) a rollout is its bare name, as before.
+//! With several (`namespaces = ["a", "b"]`, or cluster-wide) `list` returns `namespace/name`.
+//! `get`, `watch`, `permissions` and the actions take either form: `namespace/name` always, and a
+//! bare name means the home namespace (the first configured one, else the context's), as in kubectl.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -9,11 +15,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OnceCell, watch};
 
-use super::watch::WATCH_SILENCE;
+use super::cache::Cache;
+use super::watch::{WATCH_SILENCE, Watchers};
 use super::{ArgoError, ArgoSettings, describe_error, fields, mapping};
 use crate::backend::RolloutReader;
 use crate::domain::Rollout;
@@ -25,24 +31,33 @@ pub(super) struct Connection {
     /// The same cluster and credentials without the per-read timeout: a quiet watch is not a
     /// dead one (the server ends it after `WATCH_TIMEOUT_SECS`; this catches a silent drop).
     pub(super) watch_client: Client,
-    pub(super) namespace: String,
+    /// Where a bare name lives: the first configured namespace, else the context's.
+    pub(super) home: String,
 }
 
-/// The object a live watch last saw, and when the watch last confirmed it.
-#[derive(Debug, Clone)]
-struct Cached {
-    object: Value,
-    confirmed: Instant,
+/// Which namespaces `list` covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// One namespace: names are bare.
+    One(String),
+    /// The configured namespaces, in order: names are `namespace/name`.
+    Several(Vec<String>),
+    /// Nothing configured and the context may list rollouts cluster-wide: `namespace/name`.
+    All,
 }
 
 /// Read side. The client is built on first use: loading a kubeconfig may run an exec credential
 /// plugin (async), and the console is assembled before its runtime does any I/O.
 #[derive(Clone)]
 pub struct ArgoReader {
-    settings: ArgoSettings,
+    pub(super) settings: ArgoSettings,
     connection: Arc<OnceCell<Connection>>,
-    /// Rollouts under a live watch, by name: `get` reads these instead of a GET.
-    watched: Arc<Mutex<HashMap<String, Cached>>>,
+    /// Decided at the first `list` (cluster-wide needs an RBAC check).
+    scope: Arc<OnceCell<Scope>>,
+    /// Rollouts under a live watch, by namespace: `get` and `list` read these instead of the API.
+    pub(super) cache: Arc<Mutex<Cache>>,
+    /// One LIST + WATCH per namespace, shared by every `watch(name)` in it.
+    pub(super) watchers: Arc<Mutex<Watchers>>,
 }
 
 impl std::fmt::Debug for ArgoReader {
@@ -81,12 +96,32 @@ pub(super) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+pub(super) fn is_forbidden(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403)
+}
+
+/// The object's own namespace, else the home one.
+fn namespace_of<'a>(ro: &'a Value, c: &'a Connection) -> &'a str {
+    fields::str_at(ro, "/metadata/namespace").unwrap_or(&c.home)
+}
+
+/// What `ArgoReader::listing` found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// As `list` names them (see the module comment), namespace by namespace, sorted.
+    pub names: Vec<String>,
+    /// The namespaces that could not be listed (`ArgoError::Forbidden` for RBAC).
+    pub denied: Vec<ArgoError>,
+}
+
 impl ArgoReader {
     pub fn new(settings: ArgoSettings) -> Self {
         Self {
             settings,
             connection: Arc::new(OnceCell::new()),
-            watched: Arc::new(Mutex::new(HashMap::new())),
+            scope: Arc::new(OnceCell::new()),
+            cache: Arc::new(Mutex::new(Cache::default())),
+            watchers: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -124,9 +159,10 @@ impl ArgoReader {
             config.connect_timeout = Some(timeout);
             config.read_timeout = Some(timeout);
         }
-        let namespace = settings
-            .namespace
-            .clone()
+        let home = settings
+            .namespaces
+            .first()
+            .cloned()
             .unwrap_or_else(|| config.default_namespace.clone());
         let mut watch_config = config.clone();
         watch_config.read_timeout = Some(WATCH_SILENCE);
@@ -135,7 +171,7 @@ impl ArgoReader {
         Ok(Connection {
             client,
             watch_client,
-            namespace,
+            home,
         })
     }
 
@@ -145,15 +181,138 @@ impl ArgoReader {
             .await
     }
 
-    pub(super) async fn rollouts(&self) -> Result<(Api<DynamicObject>, String), ArgoError> {
-        let c = self.connection().await?;
-        let api = Api::namespaced_with(c.client.clone(), &c.namespace, &rollout_resource());
-        Ok((api, c.namespace.clone()))
+    /// `namespace/name` or a bare name (in the home namespace) as (namespace, name).
+    pub(super) async fn locate(&self, name: &str) -> Result<(String, String), ArgoError> {
+        match name.split_once('/') {
+            Some((ns, name)) => Ok((ns.to_string(), name.to_string())),
+            None => Ok((self.connection().await?.home.clone(), name.to_string())),
+        }
     }
 
-    /// The Rollout object as the API returns it.
+    /// The Rollouts of one namespace.
+    pub(super) async fn rollouts(&self, namespace: &str) -> Result<Api<DynamicObject>, ArgoError> {
+        let c = self.connection().await?;
+        Ok(Api::namespaced_with(
+            c.client.clone(),
+            namespace,
+            &rollout_resource(),
+        ))
+    }
+
+    /// Which namespaces `list` covers (see the module comment). Asked once: with nothing
+    /// configured, one SelfSubjectAccessReview says whether the context may list cluster-wide.
+    pub(super) async fn scope(&self) -> Result<&Scope, ArgoError> {
+        self.scope
+            .get_or_try_init(|| async {
+                Ok(match self.settings.namespaces.as_slice() {
+                    [one] => Scope::One(one.clone()),
+                    [] => {
+                        let everywhere = self
+                            .can(None, "list", "argoproj.io", "rollouts", None, None)
+                            .await;
+                        match everywhere {
+                            Ok(None) => Scope::All,
+                            Ok(Some(_)) => Scope::One(self.connection().await?.home.clone()),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "cluster-wide RBAC check failed");
+                                Scope::One(self.connection().await?.home.clone())
+                            }
+                        }
+                    }
+                    several => Scope::Several(several.to_vec()),
+                })
+            })
+            .await
+    }
+
+    /// The name `list` shows for `namespace`'s `name` under `scope`.
+    fn shown(scope: &Scope, namespace: &str, name: &str) -> String {
+        match scope {
+            Scope::One(_) => name.to_string(),
+            Scope::Several(_) | Scope::All => format!("{namespace}/{name}"),
+        }
+    }
+
+    /// Every Rollout in scope that matches the selector, as `list` names them, and the
+    /// namespaces that could not be listed (each error names the namespace and the verb). A
+    /// namespace under a live watch is answered from the cache, without a request.
+    pub async fn listing(&self) -> Result<Listing, ArgoError> {
+        let scope = self.scope().await?.clone();
+        let c = self.connection().await?;
+        let mut params = ListParams::default();
+        if let Some(selector) = &self.settings.selector {
+            params = params.labels(selector);
+        }
+        let namespaces = match &scope {
+            Scope::One(ns) => vec![ns.clone()],
+            Scope::Several(all) => all.clone(),
+            Scope::All => {
+                let api: Api<DynamicObject> = Api::all_with(c.client.clone(), &rollout_resource());
+                let list = api.list(&params).await.map_err(|source| ArgoError::Api {
+                    what: "rollouts in all namespaces".into(),
+                    source,
+                })?;
+                let names = list
+                    .items
+                    .into_iter()
+                    .filter_map(|o| {
+                        Some(Self::shown(
+                            &scope,
+                            &o.metadata.namespace?,
+                            &o.metadata.name?,
+                        ))
+                    })
+                    .collect();
+                return Ok(Listing {
+                    names,
+                    denied: Vec::new(),
+                });
+            }
+        };
+        let params = &params;
+        let lists = futures::future::join_all(namespaces.iter().map(|ns| async move {
+            if let Some(names) = self.cached_names(ns) {
+                return Ok(names);
+            }
+            let api = self.rollouts(ns).await?;
+            match api.list(params).await {
+                Ok(list) => Ok(list
+                    .items
+                    .into_iter()
+                    .filter_map(|o| o.metadata.name)
+                    .collect()),
+                Err(source) if is_forbidden(&source) => Err(ArgoError::Forbidden {
+                    verb: "list",
+                    namespace: ns.clone(),
+                    source,
+                }),
+                Err(source) => Err(ArgoError::Api {
+                    what: format!("rollouts in {ns}"),
+                    source,
+                }),
+            }
+        }))
+        .await;
+        let mut listing = Listing::default();
+        for (ns, list) in namespaces.iter().zip(lists) {
+            match list {
+                Ok(mut names) => {
+                    names.sort();
+                    listing
+                        .names
+                        .extend(names.iter().map(|n| Self::shown(&scope, ns, n)));
+                }
+                Err(e) => listing.denied.push(e),
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The Rollout object as the API returns it (`name` in either form).
     pub async fn object(&self, name: &str) -> Result<Value, ArgoError> {
-        let (api, ns) = self.rollouts().await?;
+        let (ns, name) = self.locate(name).await?;
+        let name = name.as_str();
+        let api = self.rollouts(&ns).await?;
         let what = || format!("rollout {ns}/{name}");
         let obj = api.get(name).await.map_err(|source| ArgoError::Api {
             what: what(),
@@ -195,13 +354,14 @@ impl ArgoReader {
             return Ok(Vec::new());
         };
         let c = self.connection().await?;
+        let ns = namespace_of(ro, c);
         let api: Api<DynamicObject> =
-            Api::namespaced_with(c.client.clone(), &c.namespace, &replicaset_resource());
+            Api::namespaced_with(c.client.clone(), ns, &replicaset_resource());
         let list = api
             .list(&ListParams::default().labels(&selector))
             .await
             .map_err(|source| ArgoError::Api {
-                what: format!("cannot list ReplicaSets ({selector}) in {}", c.namespace),
+                what: format!("cannot list ReplicaSets ({selector}) in {ns}"),
                 source,
             })?;
         Ok(list
@@ -226,8 +386,11 @@ impl ArgoReader {
         let Ok(c) = self.connection().await else {
             return Vec::new();
         };
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(c.client.clone(), &c.namespace, &analysis_run_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            c.client.clone(),
+            namespace_of(ro, c),
+            &analysis_run_resource(),
+        );
         let selector = format!("{}={hash}", fields::POD_TEMPLATE_HASH);
         match api.list(&ListParams::default().labels(&selector)).await {
             Ok(list) => {
@@ -254,99 +417,58 @@ impl ArgoReader {
         rollout.analysis = analysis;
         Ok(rollout)
     }
-
-    /// The watched object, while the watch is live and has confirmed it recently.
-    pub(super) fn cached(&self, name: &str) -> Option<Value> {
-        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        watched
-            .get(name)
-            .filter(|c| c.confirmed.elapsed() < WATCH_SILENCE)
-            .map(|c| c.object.clone())
-    }
-
-    pub(super) fn remember(&self, name: &str, object: Option<Value>) {
-        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        match object {
-            Some(object) => {
-                watched.insert(
-                    name.to_string(),
-                    Cached {
-                        object,
-                        confirmed: Instant::now(),
-                    },
-                );
-            }
-            None => {
-                watched.remove(name);
-            }
-        }
-    }
-
-    /// After our own patch: the API's answer is newer than the watch's copy until the watch
-    /// delivers it, and the console re-reads at once.
-    pub(super) fn patched(&self, name: &str, object: &Value) {
-        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = watched.get_mut(name) {
-            c.object = object.clone();
-        }
-    }
-
-    /// A bookmark: the watch is alive and nothing changed.
-    pub(super) fn confirm(&self, name: &str) {
-        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = watched.get_mut(name) {
-            c.confirmed = Instant::now();
-        }
-    }
 }
 
 #[async_trait]
 impl RolloutReader for ArgoReader {
     fn describe(&self) -> String {
-        let ns = self
-            .settings
-            .namespace
-            .as_deref()
-            .unwrap_or("(context default)");
-        match &self.settings.context {
-            Some(ctx) => format!("Argo Rollouts in namespace {ns}, context {ctx}"),
-            None => format!("Argo Rollouts in namespace {ns}"),
+        let mut words = match self.settings.namespaces.as_slice() {
+            [] => "Argo Rollouts in the context's namespaces".to_string(),
+            [ns] => format!("Argo Rollouts in namespace {ns}"),
+            all => format!("Argo Rollouts in namespaces {}", all.join(", ")),
+        };
+        if let Some(selector) = &self.settings.selector {
+            words.push_str(&format!(" ({selector})"));
         }
+        if let Some(ctx) = &self.settings.context {
+            words.push_str(&format!(", context {ctx}"));
+        }
+        words
     }
 
     fn actions(&self) -> Vec<ActionKind> {
         ActionKind::ALL.to_vec()
     }
 
+    /// A namespace that cannot be listed is logged and left out; only when none can is it an
+    /// error (all the reasons).
     async fn list(&self) -> Result<Vec<String>, String> {
-        let (api, ns) = self.rollouts().await?;
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|source| ArgoError::Api {
-                what: format!("rollouts in {ns}"),
-                source,
-            })?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|o| o.metadata.name)
-            .collect())
+        let listing = self.listing().await?;
+        for e in &listing.denied {
+            tracing::warn!(error = %e, "namespace left out of the list");
+        }
+        if listing.names.is_empty() && !listing.denied.is_empty() {
+            let words: Vec<String> = listing.denied.iter().map(ToString::to_string).collect();
+            return Err(words.join("; "));
+        }
+        Ok(listing.names)
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, String> {
-        let ro = match self.cached(name) {
+        let (ns, bare) = self.locate(name).await?;
+        let ro = match self.cached(&ns, &bare) {
             Some(ro) => ro,
             None => self.object(name).await?,
         };
         Ok(self.model(&ro).await?)
     }
 
-    /// A task that watches the rollout (see `watch_loop`) until the receiver is dropped.
+    /// Joins (or starts) the watch of the rollout's namespace (see `watch.rs`) until the
+    /// receiver is dropped: N rollouts in M namespaces are M watches.
     fn watch(&self, name: &str) -> Option<watch::Receiver<u64>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (changes, receiver) = watch::channel(0);
-        runtime.spawn(self.clone().watch_loop(name.to_string(), changes));
+        runtime.spawn(self.clone().follow(name.to_string(), changes));
         Some(receiver)
     }
 

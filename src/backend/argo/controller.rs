@@ -21,10 +21,15 @@ pub struct ArgoController {
 
 impl ArgoController {
     /// The API's answer to our patch, as the console's model; the watch's copy is updated too.
-    async fn answer(&self, name: &str, patched: DynamicObject) -> Result<Rollout, ActionError> {
+    async fn answer(
+        &self,
+        ns: &str,
+        name: &str,
+        patched: DynamicObject,
+    ) -> Result<Rollout, ActionError> {
         let value = serde_json::to_value(patched)
             .map_err(|e| ActionError::Unknown(format!("the patched rollout: {e}")))?;
-        self.reader.patched(name, &value);
+        self.reader.patched(ns, name, &value);
         self.reader
             .model(&value)
             .await
@@ -73,7 +78,7 @@ impl ArgoController {
     /// undo.go: the previous revision's pod template from the ReplicaSets, sent as one JSON
     /// patch (RFC 6902) to the main resource. Nothing is sent when the ReplicaSets cannot be
     /// listed: without them there is no revision to go back to.
-    async fn undo(&self, name: &str, ro: &Value) -> Result<Rollout, ActionError> {
+    async fn undo(&self, ns: &str, name: &str, ro: &Value) -> Result<Rollout, ActionError> {
         let replicasets = self
             .reader
             .try_replicasets(ro)
@@ -86,13 +91,10 @@ impl ArgoController {
             .connection()
             .await
             .map_err(|e| ActionError::Rejected(e.to_string()))?;
-        let what = format!(
-            "patch {}/{name} (undo to revision {})",
-            c.namespace, plan.revision
-        );
+        let what = format!("patch {ns}/{name} (undo to revision {})", plan.revision);
         // kube's `Patch::Json` needs its `jsonpatch` feature (and the json-patch crate); the
         // request is built as a merge patch of the same bytes and only the content type changed.
-        let url = DynamicObject::url_path(&rollout_resource(), Some(&c.namespace));
+        let url = DynamicObject::url_path(&rollout_resource(), Some(ns));
         let mut request = kube::core::Request::new(url)
             .patch(name, &PatchParams::default(), &Patch::Merge(&plan.body))
             .map_err(|e| ActionError::Rejected(format!("{what}: {e}")))?;
@@ -105,7 +107,7 @@ impl ArgoController {
             .request(request)
             .await
             .map_err(|e| action_error(&e, false, &what))?;
-        self.answer(name, patched).await
+        self.answer(ns, name, patched).await
     }
 }
 
@@ -132,10 +134,15 @@ fn action_error(e: &kube::Error, applied_before: bool, what: &str) -> ActionErro
 impl RolloutController for ArgoController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
         req.check_step_given()?;
-        let name = req.rollout.as_str();
+        let (ns, name) = self
+            .reader
+            .locate(&req.rollout)
+            .await
+            .map_err(|e| ActionError::Rejected(format!("{e}; nothing was sent")))?;
+        let (ns, name) = (ns.as_str(), name.as_str());
         let ro = self
             .reader
-            .object(name)
+            .object(&req.rollout)
             .await
             .map_err(|e| ActionError::Rejected(format!("{e}; nothing was sent")))?;
         // The step exactly as `get` showed it (a completed rollout sits on the last step).
@@ -163,12 +170,12 @@ impl RolloutController for ArgoController {
             ));
         }
         if req.kind == ActionKind::Undo {
-            return self.undo(name, &ro).await;
+            return self.undo(ns, name, &ro).await;
         }
         let plan = Self::plan(req.kind, &ro).map_err(ActionError::Rejected)?;
-        let (api, ns) = self
+        let api = self
             .reader
-            .rollouts()
+            .rollouts(ns)
             .await
             .map_err(|e| ActionError::Rejected(e.to_string()))?;
         let params = PatchParams::default();
@@ -212,6 +219,6 @@ impl RolloutController for ArgoController {
         let Some(patched) = last else {
             return Err(ActionError::Rejected("there was nothing to send".into()));
         };
-        self.answer(name, patched).await
+        self.answer(ns, name, patched).await
     }
 }

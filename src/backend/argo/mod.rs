@@ -4,25 +4,29 @@
 //!
 //! One job per file: `client` (the kube client from the kubeconfig and context, the reader and
 //! its cache of Rollout objects), `rbac` (the SelfSubjectAccessReview checks), `watch` (LIST +
-//! WATCH keeping the cache live), `controller` (the actions, through `patch`); `mapping` and
+//! WATCH keeping the cache live), `controller` (the actions, through `patch`), `cache` (the watched Rollouts by namespace),
+//! `selector` (the label selector's syntax); `mapping` and
 //! `fields` turn Argo's JSON into the console's model. This file is the public face: the
 //! settings, the error type and the re-exports.
 
 mod build;
+mod cache;
 mod client;
 mod controller;
 pub mod fields;
 pub mod mapping;
 pub mod patch;
 mod rbac;
+mod selector;
 mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use self::build::build;
-pub use self::client::ArgoReader;
+pub use self::client::{ArgoReader, Listing};
 pub use self::controller::ArgoController;
+pub use self::selector::validate as validate_selector;
 
 /// Where the cluster is: like kubectl, `KUBECONFIG` or `~/.kube/config` (or in-cluster) unless a
 /// file is given; the kubeconfig's current context unless `context` is set.
@@ -30,8 +34,12 @@ pub use self::controller::ArgoController;
 pub struct ArgoSettings {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
-    /// Defaults to the context's namespace, then `default`.
-    pub namespace: Option<String>,
+    /// The namespaces whose Rollouts `list` shows. Empty: every namespace when the context may
+    /// list rollouts cluster-wide, else the context's namespace (then `default`). The first one
+    /// is where a bare name lives.
+    pub namespaces: Vec<String>,
+    /// A Kubernetes label selector (`app=shop,tier!=batch`) the listed Rollouts must match.
+    pub selector: Option<String>,
     pub timeout: Option<Duration>,
 }
 
@@ -64,6 +72,13 @@ pub enum ArgoError {
     Json {
         what: String,
         source: serde_json::Error,
+    },
+    /// RBAC forbids `verb` on rollouts in `namespace`; the other namespaces still work.
+    #[error("no RBAC permission to {verb} rollouts in namespace {namespace}: {}", describe_error(.source))]
+    Forbidden {
+        verb: &'static str,
+        namespace: String,
+        source: kube::Error,
     },
     /// An object the console cannot show as a rollout (`mapping`'s words).
     #[error("{0}")]

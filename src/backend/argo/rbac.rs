@@ -13,12 +13,23 @@ impl ArgoReader {
     /// Asks the API server (SelfSubjectAccessReview) whether this user may `patch` the rollout
     /// and its `status` subresource, and `list` ReplicaSets (undo reads the previous template
     /// there), and turns the answers into the actions to disable.
+    /// Asked in the rollout's own namespace (`namespace/name` or the home one).
     pub async fn rbac(&self, name: &str) -> Result<Permissions, String> {
+        let (ns, name) = self.locate(name).await?;
+        let (ns, name) = (&ns, name.as_str());
         let main = self
-            .can("patch", "argoproj.io", "rollouts", None, Some(name))
+            .can(
+                Some(ns),
+                "patch",
+                "argoproj.io",
+                "rollouts",
+                None,
+                Some(name),
+            )
             .await?;
         let status = self
             .can(
+                Some(ns),
                 "patch",
                 "argoproj.io",
                 "rollouts",
@@ -26,8 +37,9 @@ impl ArgoReader {
                 Some(name),
             )
             .await?;
-        let list_rs = self.can("list", "apps", "replicasets", None, None).await?;
-        let ns = &self.connection().await?.namespace;
+        let list_rs = self
+            .can(Some(ns), "list", "apps", "replicasets", None, None)
+            .await?;
         let mut denied = Vec::new();
         if let Some(why) = main {
             let why = format!("no RBAC permission to patch rollouts in {ns}{why}");
@@ -63,8 +75,10 @@ impl ArgoReader {
     }
 
     /// `None` when allowed, else the reason suffix (": <server's reason>" or empty).
+    /// `namespace: None` asks about every namespace (cluster-wide).
     pub(super) async fn can(
         &self,
+        namespace: Option<&str>,
         verb: &str,
         group: &str,
         resource: &str,
@@ -75,7 +89,7 @@ impl ArgoReader {
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
-                    namespace: Some(c.namespace.clone()),
+                    namespace: namespace.map(str::to_string),
                     verb: Some(verb.into()),
                     group: Some(group.into()),
                     resource: Some(resource.into()),
