@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use rollout_console::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
+use rollout_console::backend::argo::{ArgoController, ArgoError, ArgoReader, ArgoSettings};
 use rollout_console::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{AnalysisPhase, RolloutState};
@@ -1445,4 +1445,249 @@ async fn with_the_state_unknown_abort_goes_without_a_step_check_and_nothing_else
         )]
     );
     assert_eq!(r.state, RolloutState::RolledBack);
+}
+
+// Many rollouts: namespaces, a selector, one watch per namespace, RBAC per namespace.
+
+const SHOP_ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts";
+
+/// The canary fixture as another rollout, `ns/name` with `labels`.
+fn other(ns: &str, name: &str, labels: Value) -> Value {
+    let mut ro = canary_at(0, false);
+    ro["metadata"]["namespace"] = json!(ns);
+    ro["metadata"]["name"] = json!(name);
+    ro["metadata"]["labels"] = labels;
+    ro
+}
+
+impl Harness {
+    fn settings_for(&self, namespaces: &[&str], selector: Option<&str>) -> ArgoSettings {
+        ArgoSettings {
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+            selector: selector.map(str::to_string),
+            ..self.settings.clone()
+        }
+    }
+
+    /// GETs of rollouts (LIST, WATCH or one object) in any namespace.
+    fn rollout_reads(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path().starts_with("/apis/argoproj.io/"))
+            .filter(|r| r.path().contains("/rollouts"))
+            .collect()
+    }
+
+    /// (LISTs, WATCHes) of a namespace's rollouts collection.
+    fn collection_requests(&self, path: &str) -> (usize, usize) {
+        let (watches, lists): (Vec<_>, Vec<_>) = self
+            .rollout_reads()
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .partition(Recorded::is_watch);
+        (lists.len(), watches.len())
+    }
+}
+
+#[tokio::test]
+async fn lists_the_rollouts_of_two_namespaces_that_match_the_selector() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other(NS, "api", json!({"team": "payments"})),
+            other(NS, "batch", json!({"team": "data"})),
+            other("shop", "web", json!({"team": "payments"})),
+            other("shop", "cart", json!({"team": "payments"})),
+            other("elsewhere", "x", json!({"team": "payments"})),
+        ]
+    });
+    let settings = h.settings_for(&[NS, "shop"], Some("team=payments"));
+    let reader = ArgoReader::new(settings.clone());
+    assert_eq!(
+        reader.list().await.expect("list"),
+        ["jesse-test/api", "shop/cart", "shop/web"],
+        "namespace/name, only the selected ones, namespace by namespace"
+    );
+    let mut lists: Vec<Recorded> = h.rollout_reads();
+    lists.sort_by(|a, b| a.uri.cmp(&b.uri));
+    assert_eq!(
+        lists.iter().map(Recorded::path).collect::<Vec<_>>(),
+        [ROLLOUTS_PATH, SHOP_ROLLOUTS],
+        "one LIST per namespace"
+    );
+    assert!(
+        lists
+            .iter()
+            .all(|r| r.query("labelSelector").as_deref() == Some("team=payments")),
+        "{lists:?}"
+    );
+    assert!(
+        h.requests().iter().all(|r| r.path() != SSAR_PATH),
+        "configured namespaces need no cluster-wide check"
+    );
+
+    // `namespace/name` reads that namespace (its versions too); a bare name is the first
+    // configured namespace's.
+    reader.get("shop/cart").await.expect("get shop/cart");
+    let paths: Vec<String> = h.requests().iter().map(|r| r.path().to_string()).collect();
+    assert!(
+        paths.contains(&format!("{SHOP_ROLLOUTS}/cart")),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"/apis/apps/v1/namespaces/shop/replicasets".to_string()));
+    reader.get(NAME).await.expect("a bare name");
+    assert!(h.requests().iter().any(|r| r.path() == ROLLOUT_PATH));
+
+    // An action on `namespace/name` patches that namespace's rollout.
+    let c = ArgoController::new(ArgoReader::new(settings));
+    c.act(&ActionRequest {
+        rollout: format!("{NS}/{NAME}"),
+        ..request(ActionKind::Pause, 0)
+    })
+    .await
+    .expect("pause");
+    assert_eq!(h.patches().len(), 1);
+    assert_eq!(h.patches()[0].0, ROLLOUT_PATH);
+}
+
+#[tokio::test]
+async fn one_list_and_one_watch_per_namespace_whatever_the_number_of_rollouts() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other(NS, "api", json!({})),
+            other(NS, "batch", json!({})),
+            other("shop", "web", json!({})),
+            other("shop", "cart", json!({})),
+        ]
+    });
+    let reader = ArgoReader::new(h.settings_for(&[NS, "shop"], None));
+    let names = reader.list().await.expect("list");
+    assert_eq!(names.len(), 5, "{names:?}");
+    let mut followers: Vec<(String, tokio::sync::watch::Receiver<u64>)> = names
+        .iter()
+        .map(|n| (n.clone(), reader.watch(n).expect("argo watches")))
+        .collect();
+    for _ in 0..100 {
+        let (_, a) = h.collection_requests(ROLLOUTS_PATH);
+        let (_, b) = h.collection_requests(SHOP_ROLLOUTS);
+        if a + b >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first LIST is `list`'s; then the two watches' own LIST and WATCH.
+    assert_eq!(h.collection_requests(ROLLOUTS_PATH), (2, 1));
+    assert_eq!(h.collection_requests(SHOP_ROLLOUTS), (2, 1));
+
+    // A change of shop/cart wakes its follower, and only it.
+    h.set(|f| {
+        f.change_other("shop", "cart", |o| {
+            o["status"]["currentStepIndex"] = json!(2)
+        })
+    });
+    let (_, cart) = followers
+        .iter_mut()
+        .find(|(n, _)| n == "shop/cart")
+        .expect("followed");
+    tokio::time::timeout(Duration::from_secs(5), cart.changed())
+        .await
+        .expect("a change within 5s")
+        .expect("the watch lives");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (name, changes) in &followers {
+        if name != "shop/cart" {
+            assert!(!changes.has_changed().expect("lives"), "{name} woke up");
+        }
+    }
+
+    // While the watches live, `list` and every `get` answer from the cache: no rollout request.
+    let before = h.rollout_reads().len();
+    for name in &names {
+        let r = reader.get(name).await.expect("get");
+        if name == "shop/cart" {
+            assert_eq!(r.step, 1, "the watch's copy");
+        }
+    }
+    assert_eq!(reader.list().await.expect("list"), names);
+    assert_eq!(h.rollout_reads().len(), before, "{:?}", h.rollout_reads());
+
+    // All followers gone: both watches stop (a closed stream brings no re-list).
+    drop(followers);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.set(|f| f.watchers.clear());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.collection_requests(ROLLOUTS_PATH), (2, 1));
+    assert_eq!(h.collection_requests(SHOP_ROLLOUTS), (2, 1));
+}
+
+#[tokio::test]
+async fn a_namespace_that_may_not_be_listed_is_named_and_the_others_are_listed() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other("shop", "web", json!({})),
+            other("secret", "vault", json!({})),
+        ];
+        f.forbidden = vec!["secret".into()];
+    });
+    let reader = ArgoReader::new(h.settings_for(&[NS, "secret", "shop"], None));
+    let listing = reader.listing().await.expect("listing");
+    assert_eq!(listing.names, ["jesse-test/canary-demo", "shop/web"]);
+    assert_eq!(listing.denied.len(), 1);
+    assert!(
+        matches!(&listing.denied[0],
+                 ArgoError::Forbidden { verb: "list", namespace, .. } if namespace == "secret"),
+        "{:?}",
+        listing.denied
+    );
+    let why = listing.denied[0].to_string();
+    assert!(
+        why.starts_with("no RBAC permission to list rollouts in namespace secret: "),
+        "{why}"
+    );
+    assert_eq!(reader.list().await.expect("the others"), listing.names);
+
+    // Permissions are asked in the rollout's own namespace.
+    let p = reader.rbac("secret/vault").await.expect("ssar");
+    assert_eq!(
+        p.denied(ActionKind::Pause),
+        Some("no RBAC permission to patch rollouts in secret: no role in secret")
+    );
+    assert!(
+        reader
+            .rbac("shop/web")
+            .await
+            .expect("ssar")
+            .denied
+            .is_empty()
+    );
+
+    // Nothing listable at all: the error names the namespace and the verb.
+    let only = ArgoReader::new(h.settings_for(&["secret"], None));
+    let err = only.list().await.expect_err("nothing to list");
+    assert!(err.contains("list rollouts in namespace secret"), "{err}");
+}
+
+#[tokio::test]
+async fn with_no_namespace_configured_a_context_that_may_list_cluster_wide_lists_all() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![other("shop", "web", json!({}))];
+        f.cluster_wide = true;
+    });
+    let reader = ArgoReader::new(h.settings.clone());
+    assert_eq!(
+        reader.list().await.expect("list"),
+        ["jesse-test/canary-demo", "shop/web"]
+    );
+    assert!(
+        h.requests()
+            .iter()
+            .any(|r| r.path() == "/apis/argoproj.io/v1alpha1/rollouts")
+    );
+    // A bare name is still the context's namespace's.
+    reader.get(NAME).await.expect("get");
+    assert!(h.requests().iter().any(|r| r.path() == ROLLOUT_PATH));
 }

@@ -252,7 +252,7 @@ impl ArgoReader {
                     what: "rollouts in all namespaces".into(),
                     source,
                 })?;
-                let names = list
+                let mut names: Vec<String> = list
                     .items
                     .into_iter()
                     .filter_map(|o| {
@@ -263,6 +263,7 @@ impl ArgoReader {
                         ))
                     })
                     .collect();
+                names.sort();
                 return Ok(Listing {
                     names,
                     denied: Vec::new(),
