@@ -988,6 +988,40 @@ mod tests {
     }
 
     #[test]
+    fn argo_namespaces_and_selector_map_to_its_settings() {
+        let at = Path::new("c.toml");
+        let settings = |extra: &str| {
+            let text = format!("[backend]\nkind = \"argo\"\n{extra}");
+            let Some(BackendConfig::Argo(c)) = parse(&text, at).expect("parses").backend else {
+                panic!("kind = \"argo\"");
+            };
+            c.settings()
+        };
+        let s = settings("namespaces = [\"a\", \"b\"]\nselector = \"team=payments,tier!=batch\"\n")
+            .expect("valid");
+        assert_eq!(s.namespaces, ["a", "b"]);
+        assert_eq!(s.selector.as_deref(), Some("team=payments,tier!=batch"));
+        assert_eq!(
+            settings("").expect("valid").namespaces,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            settings("namespace = \"x\"\n").expect("valid").namespaces,
+            ["x"]
+        );
+
+        let err = settings("namespace = \"x\"\nnamespaces = [\"a\"]\n").expect_err("both");
+        assert!(err.contains("namespace and namespaces"), "{err}");
+        let err = settings("namespaces = []\n").expect_err("empty");
+        assert!(err.contains("namespaces is empty"), "{err}");
+        let err = settings("selector = \"team=payments,\"\n").expect_err("stray comma");
+        assert!(err.starts_with("[backend] selector: "), "{err}");
+        assert!(err.contains("stray comma"), "{err}");
+        let err = settings("selector = \"team in (a, b\"\n").expect_err("unbalanced");
+        assert!(err.contains("unbalanced parentheses"), "{err}");
+    }
+
+    #[test]
     fn backend_is_one_variant_per_kind_mapped_to_its_adapters_settings() {
         let at = Path::new("c.toml");
         let argo = "[backend]\nkind = \"argo\"\ncontext = \"prod\"\nnamespace = \"shop\"\n";
