@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
@@ -20,7 +20,10 @@ use tokio::sync::{OnceCell, watch};
 
 use super::cache::Cache;
 use super::watch::{WATCH_SILENCE, Watchers};
-use super::{ArgoError, ArgoSettings, describe_error, fields, mapping};
+use super::{
+    ArgoError, ArgoSettings, analysis_run_resource, describe_error, fields, is_forbidden, mapping,
+    replicaset_resource, rollout_resource,
+};
 use crate::backend::RolloutReader;
 use crate::domain::Rollout;
 use crate::domain::action::{ActionKind, Permissions};
@@ -67,37 +70,6 @@ impl std::fmt::Debug for ArgoReader {
             .field("settings", &self.settings)
             .finish()
     }
-}
-
-pub(super) fn rollout_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
-        "rollouts",
-    )
-}
-
-fn analysis_run_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "AnalysisRun"),
-        "analysisruns",
-    )
-}
-
-/// Untyped, so a ReplicaSet's pod template goes back into the rollout (undo) exactly as the API
-/// server wrote it, with fields newer than our k8s-openapi.
-fn replicaset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("apps", "v1", "ReplicaSet"),
-        "replicasets",
-    )
-}
-
-pub(super) fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404)
-}
-
-pub(super) fn is_forbidden(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 403)
 }
 
 /// The object's own namespace, else the home one.

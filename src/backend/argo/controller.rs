@@ -7,8 +7,7 @@ use kube::Resource;
 use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use super::client::{is_not_found, rollout_resource};
-use super::{ArgoReader, describe_error, fields, mapping, patch};
+use super::{ArgoReader, describe_error, fields, is_not_found, mapping, patch, rollout_resource};
 use crate::backend::{ActionError, ActionRequest, RolloutController};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;

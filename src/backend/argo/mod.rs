@@ -2,12 +2,17 @@
 //! The reader only ever GETs, LISTs and WATCHes (plus the RBAC self-check); the controller, built
 //! only in read-write mode, adds the patches of `kubectl argo rollouts` (see `patch.rs`).
 //!
-//! One job per file: `client` (the kube client from the kubeconfig and context, the reader and
-//! its cache of Rollout objects), `rbac` (the SelfSubjectAccessReview checks), `watch` (LIST +
-//! WATCH keeping the cache live), `controller` (the actions, through `patch`), `cache` (the watched Rollouts by namespace),
-//! `selector` (the label selector's syntax); `mapping` and
-//! `fields` turn Argo's JSON into the console's model. This file is the public face: the
-//! settings, the error type and the re-exports.
+//! One job per file: `client` (the kube client from the kubeconfig and context, the namespaces
+//! in play, the names, the reads), `cache` (the Rollouts a live watch keeps, by namespace),
+//! `rbac` (the SelfSubjectAccessReview checks, per namespace), `watch` (one LIST + WATCH per
+//! namespace keeping the cache live), `controller` (the actions, through `patch`), `selector`
+//! (the label selector's syntax); `mapping` and `fields` turn Argo's JSON into the console's
+//! model. This file is the public face: the settings, the error type and the re-exports (and
+//! the API resource names the files share).
+//!
+//! Requests per poll, N rollouts in M namespaces, each followed through `watch(name)`: M open
+//! watches (each re-listed about once a minute), no LIST or GET of a Rollout (`list` and `get`
+//! answer from the cache), and per `get` one LIST of ReplicaSets and one of AnalysisRuns.
 
 mod build;
 mod cache;
@@ -20,6 +25,7 @@ mod rbac;
 mod selector;
 mod watch;
 
+use kube::api::{ApiResource, GroupVersionKind};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -100,4 +106,36 @@ fn describe_error(e: &kube::Error) -> String {
         kube::Error::Api(s) => format!("the API server answered {} ({})", s.code, s.reason),
         other => other.to_string(),
     }
+}
+
+/// The API's names for what is read and patched here, and the answers that change the course.
+fn rollout_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
+        "rollouts",
+    )
+}
+
+fn analysis_run_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "AnalysisRun"),
+        "analysisruns",
+    )
+}
+
+/// Untyped, so a ReplicaSet's pod template goes back into the rollout (undo) exactly as the API
+/// server wrote it, with fields newer than our k8s-openapi.
+fn replicaset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "ReplicaSet"),
+        "replicasets",
+    )
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+fn is_forbidden(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403)
 }

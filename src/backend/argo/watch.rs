@@ -12,8 +12,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-use super::client::rollout_resource;
-use super::{ArgoReader, describe_error};
+use super::{ArgoReader, describe_error, rollout_resource};
 
 /// How long the server keeps one watch open; then the watcher re-lists, which also refreshes the
 /// cached objects.
