@@ -12,7 +12,9 @@
 //!
 //! Requests per poll, N rollouts in M namespaces, each followed through `watch(name)`: M open
 //! watches (each re-listed about once a minute), no LIST or GET of a Rollout (`list` and `get`
-//! answer from the cache), and per `get` one LIST of ReplicaSets and one of AnalysisRuns.
+//! answer from the cache), and per `get` one LIST of ReplicaSets and one of AnalysisRuns. Only
+//! cluster-wide (no namespace configured) is `list` one LIST of every namespace each time; and a
+//! rollout outside the selector is read with a GET, as it is not in its namespace's watch.
 
 mod build;
 mod cache;

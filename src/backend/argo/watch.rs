@@ -38,11 +38,21 @@ impl ArgoReader {
     /// For one `watch(name)`: joins (or starts) the watch of the rollout's namespace and bumps
     /// `changes` whenever that rollout changed, until `changes` has no receiver.
     pub(super) async fn follow(self, name: String, changes: watch::Sender<u64>) {
-        let (namespace, bare) = match self.locate(&name).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(rollout = %name, error = %e, "cannot watch");
-                return;
+        // A bare name needs the client (the home namespace): retried as a watch would be.
+        let mut failures: u32 = 0;
+        let (namespace, bare) = loop {
+            match self.locate(&name).await {
+                Ok(found) => break found,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let delay =
+                        Duration::from_secs(1u64 << (failures - 1).min(5)).min(WATCH_BACKOFF_MAX);
+                    tracing::warn!(rollout = %name, error = %e, ?delay, "cannot watch yet");
+                    tokio::select! {
+                        () = changes.closed() => return,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
             }
         };
         let mut counters = self.join(&namespace);
