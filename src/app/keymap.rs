@@ -5,11 +5,11 @@
 
 use super::model::{Model, Overlay};
 use super::msg::{Msg, ScrollTo};
+use crate::domain::RolloutState;
+use crate::domain::action::ActionKind;
 
 /// Rows (or events) a page key scrolls.
 const PAGE: isize = 10;
-use crate::domain::RolloutState;
-use crate::domain::action::ActionKind;
 
 /// A key, as the console tells keys apart (independent of the terminal library).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
