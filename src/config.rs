@@ -117,6 +117,17 @@ pub struct PrometheusConfig {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The most queries per second the console sends (a token bucket with one second's burst):
+    /// the open rollout's first, then the fleet rows needing attention, then the rest.
+    #[serde(default = "default_max_queries_per_second")]
+    pub max_queries_per_second: toml::Spanned<f64>,
+    /// Ask Prometheus for `stats=all` and log the samples each poll touched (for the benchmark).
+    #[serde(default)]
+    pub query_stats: bool,
+}
+
+fn default_max_queries_per_second() -> toml::Spanned<f64> {
+    toml::Spanned::new(0..0, crate::metrics::budget::DEFAULT_MAX_QUERIES_PER_SECOND)
 }
 
 /// The Prometheus client's settings.
@@ -132,6 +143,8 @@ impl From<&PrometheusConfig> for PrometheusSettings {
             }),
             headers: c.headers.clone(),
             ca_file: c.ca_file.clone(),
+            max_queries_per_second: *c.max_queries_per_second.get_ref(),
+            query_stats: c.query_stats,
         }
     }
 }
@@ -625,6 +638,18 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             ),
             None,
         ));
+    }
+    if let Some(p) = &c.prometheus {
+        let rate = *p.max_queries_per_second.get_ref();
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err((
+                format!(
+                    "[prometheus] max_queries_per_second must be more than 0 (e.g. {}), got {rate}",
+                    crate::metrics::budget::DEFAULT_MAX_QUERIES_PER_SECOND
+                ),
+                Some(p.max_queries_per_second.span()),
+            ));
+        }
     }
     for s in &c.slos {
         if !(0.0..100.0).contains(&s.objective) || s.objective <= 0.0 {

@@ -60,6 +60,8 @@ fn source_for(url: &str, timeout: Duration) -> PrometheusSource {
         basic_auth: None,
         headers: BTreeMap::new(),
         ca_file: None,
+        max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
+        query_stats: false,
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),
@@ -92,6 +94,7 @@ fn request(lookback: Duration) -> FetchRequest {
             window: Duration::from_secs(3600),
         }],
         tracks: None,
+        priority: rollout_console::metrics::Priority::Open,
     }
 }
 

@@ -13,7 +13,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Certificate, Url};
 use tokio::sync::Semaphore;
 
-use super::decode::{PromError, Response, parse_response};
+use super::budget::{DEFAULT_MAX_QUERIES_PER_SECOND, Priority, QueryBudget};
+use super::decode::{PromError, Response, parse_response, samples_touched};
 
 /// Requests in flight at once, so a big config cannot stampede Prometheus.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -29,6 +30,27 @@ pub struct PrometheusSettings {
     pub basic_auth: Option<BasicAuth>,
     pub headers: BTreeMap<String, String>,
     pub ca_file: Option<PathBuf>,
+    /// The budget every query draws a token from (`[prometheus] max_queries_per_second`).
+    pub max_queries_per_second: f64,
+    /// Ask for `stats=all` and read the samples each query touched (`[prometheus] query_stats`;
+    /// for the benchmark: Prometheus answers with more, so it is off by default).
+    pub query_stats: bool,
+}
+
+impl PrometheusSettings {
+    /// Settings for `url` with every other key at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            timeout: Duration::from_secs(5),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+            max_queries_per_second: DEFAULT_MAX_QUERIES_PER_SECOND,
+            query_stats: false,
+        }
+    }
 }
 
 impl From<&PrometheusSettings> for PrometheusSettings {
@@ -60,6 +82,8 @@ pub struct PrometheusClient {
     header_names: Vec<String>,
     timeout: Duration,
     limit: Semaphore,
+    budget: QueryBudget,
+    query_stats: bool,
 }
 
 impl fmt::Debug for PrometheusClient {
@@ -75,6 +99,7 @@ impl fmt::Debug for PrometheusClient {
             .field("timeout", &self.timeout)
             .field("auth", &auth)
             .field("headers", &self.header_names)
+            .field("query_stats", &self.query_stats)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +170,8 @@ impl PrometheusClient {
             header_names: cfg.headers.keys().cloned().collect(),
             timeout: cfg.timeout,
             limit: Semaphore::new(MAX_IN_FLIGHT),
+            budget: QueryBudget::new(cfg.max_queries_per_second),
+            query_stats: cfg.query_stats,
         })
     }
 
@@ -153,16 +180,45 @@ impl PrometheusClient {
         &self.shown_url
     }
 
-    /// An instant query at `at` (`/api/v1/query`).
+    /// The query budget this client draws from (for the debug log and the benchmark).
+    pub fn budget(&self) -> &QueryBudget {
+        &self.budget
+    }
+
+    /// An instant query at `at` (`/api/v1/query`) for the open rollout.
     pub async fn query(&self, promql: &str, at: DateTime<Utc>) -> Result<Response, PromError> {
+        self.query_with(Priority::Open, promql, at).await
+    }
+
+    /// An instant query at `at`, waiting its turn in the budget at `priority`.
+    pub async fn query_with(
+        &self,
+        priority: Priority,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Response, PromError> {
         let time = seconds(at.timestamp_millis());
-        self.send(&self.query_url, &[("query", promql), ("time", &time)])
+        self.send(priority, &self.query_url, &[("query", promql), ("time", &time)])
             .await
     }
 
-    /// A range query over `[start, end]` every `step` (`/api/v1/query_range`).
+    /// A range query over `[start, end]` every `step` (`/api/v1/query_range`) for the open
+    /// rollout.
     pub async fn query_range(
         &self,
+        promql: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Response, PromError> {
+        self.query_range_with(Priority::Open, promql, start, end, step)
+            .await
+    }
+
+    /// A range query, waiting its turn in the budget at `priority`.
+    pub async fn query_range_with(
+        &self,
+        priority: Priority,
         promql: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
@@ -179,10 +235,24 @@ impl PrometheusClient {
             ("end", &end),
             ("step", &step),
         ];
-        self.send(&self.range_url, &params).await
+        self.send(priority, &self.range_url, &params).await
     }
 
-    async fn send(&self, url: &Url, params: &[(&str, &str)]) -> Result<Response, PromError> {
+    async fn send(
+        &self,
+        priority: Priority,
+        url: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<Response, PromError> {
+        // A token first (the most urgent waiting query gets the next one), then a slot in flight.
+        self.budget.take(priority).await;
+        let with_stats: Vec<(&str, &str)>;
+        let params = if self.query_stats {
+            with_stats = params.iter().copied().chain([("stats", "all")]).collect();
+            with_stats.as_slice()
+        } else {
+            params
+        };
         let _permit =
             self.limit.acquire().await.map_err(|_| {
                 PromError::Transport(format!("{}: client shut down", self.shown_url))
@@ -205,7 +275,11 @@ impl PrometheusClient {
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport(e))?;
-        parse_response(status, &body)
+        let mut answer = parse_response(status, &body)?;
+        if self.query_stats {
+            answer.samples_touched = samples_touched(&body);
+        }
+        Ok(answer)
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

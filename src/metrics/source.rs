@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
+use super::budget::Priority;
 use super::client::PrometheusClient;
 use super::decode::{PromError, QueryData, Response};
 use super::range_cache::{Plan, Range, RangeCache};
@@ -57,6 +58,10 @@ struct Outcome<T> {
     result: Result<T, String>,
     warnings: Vec<String>,
     queries: usize,
+    /// Points asked for by its range queries (the cost the range cache keeps down).
+    points: u64,
+    /// Samples the engine touched answering it, when asked for and told.
+    samples: Option<u64>,
 }
 
 impl<T> Outcome<T> {
@@ -65,7 +70,26 @@ impl<T> Outcome<T> {
             result: Err(error),
             warnings: Vec::new(),
             queries: 0,
+            points: 0,
+            samples: None,
         }
+    }
+}
+
+/// The samples touched by the answers that say, summed (`None` when none says).
+fn samples_touched<'a>(
+    responses: impl IntoIterator<Item = &'a Result<Response, PromError>>,
+) -> Option<u64> {
+    responses
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok()?.samples_touched)
+        .reduce(u64::saturating_add)
+}
+
+/// Adds one share's samples touched to a running total; unknown stays unknown.
+fn add_samples(into: &mut Option<u64>, more: Option<u64>) {
+    if let Some(more) = more {
+        *into = Some(into.unwrap_or(0).saturating_add(more));
     }
 }
 
@@ -95,6 +119,7 @@ impl PrometheusSource {
 
     async fn fetch_metric(
         &self,
+        priority: Priority,
         query: &MetricQuery,
         (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
@@ -121,9 +146,11 @@ impl PrometheusSource {
             self.ranges.plan(&canary, range),
         );
         let (baseline_answer, canary_answer) = futures::join!(
-            self.query_plan(&baseline, baseline_plan, step),
-            self.query_plan(&canary, canary_plan, step),
+            self.query_plan(priority, &baseline, baseline_plan, step),
+            self.query_plan(priority, &canary, canary_plan, step),
         );
+        let samples = samples_touched([&baseline_answer, &canary_answer]);
+        let points = u64::try_from(baseline_plan.points() + canary_plan.points()).unwrap_or(0);
         let mut warnings = Vec::new();
         let result = match (baseline_answer, canary_answer) {
             // Prometheus down: say it once, not once per track.
@@ -148,7 +175,7 @@ impl PrometheusSource {
                     (false, true) => Some(EmptyTrack::Canary),
                     (false, false) => None,
                 };
-                self.why_empty(&key, &canary, track, end).await
+                self.why_empty(priority, &key, &canary, track, end).await
             }
             Err(_) => None,
         };
@@ -156,6 +183,8 @@ impl PrometheusSource {
             result,
             warnings,
             queries: 2,
+            points,
+            samples,
         };
         (outcome, empty)
     }
@@ -163,6 +192,7 @@ impl PrometheusSource {
     /// The part of a range query the cache does not hold yet.
     async fn query_plan(
         &self,
+        priority: Priority,
         promql: &str,
         plan: Plan,
         step: Duration,
@@ -170,11 +200,22 @@ impl PrometheusSource {
         let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         tracing::trace!(points = plan.points(), full = plan.is_full(), "range query");
         self.client
-            .query_range(promql, at(plan.from_ms), at(plan.range.end_ms), step)
+            .query_range_with(
+                priority,
+                promql,
+                at(plan.from_ms),
+                at(plan.range.end_ms),
+                step,
+            )
             .await
     }
 
-    async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
+    async fn fetch_slo(
+        &self,
+        priority: Priority,
+        slo: &SloQuery,
+        at: DateTime<Utc>,
+    ) -> Outcome<SloMeasurement> {
         let slo_label = template::prom_duration(slo.window);
         let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
             .chain(BURN_WINDOWS)
@@ -186,7 +227,13 @@ impl PrometheusSource {
                 Err(e) => return Outcome::failed(e),
             }
         }
-        let responses = join_all(queries.iter().map(|q| self.client.query(q, at))).await;
+        let responses = join_all(
+            queries
+                .iter()
+                .map(|q| self.client.query_with(priority, q, at)),
+        )
+        .await;
+        let samples = samples_touched(&responses);
         let mut warnings = Vec::new();
         let mut ratios = Vec::with_capacity(windows.len());
         let mut failure = None;
@@ -212,6 +259,8 @@ impl PrometheusSource {
             result,
             warnings,
             queries: queries.len(),
+            points: 0,
+            samples,
         }
     }
 }
@@ -310,9 +359,14 @@ impl MetricsSource for PrometheusSource {
             request
                 .metrics
                 .iter()
-                .map(|q| self.fetch_metric(q, tracks, start, end, step)),
+                .map(|q| self.fetch_metric(request.priority, q, tracks, start, end, step)),
         );
-        let slos = join_all(request.slos.iter().map(|s| self.fetch_slo(s, request.now)));
+        let slos = join_all(
+            request
+                .slos
+                .iter()
+                .map(|s| self.fetch_slo(request.priority, s, request.now)),
+        );
         let counted: Vec<(&MetricQuery, &CountsQuery)> = request
             .metrics
             .iter()
@@ -321,15 +375,20 @@ impl MetricsSource for PrometheusSource {
         let counts = join_all(
             counted
                 .iter()
-                .map(|(q, c)| self.fetch_counts(q, c, tracks, request.now, request.step)),
+                .map(|(q, c)| {
+                self.fetch_counts(request.priority, q, c, tracks, request.now, request.step)
+            }),
         );
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
 
         let mut result = FetchResult::default();
+        let mut points = 0;
         for (query, (outcome, empty)) in request.metrics.iter().zip(metrics) {
             result.queries += outcome.queries;
+            points += outcome.points;
+            add_samples(&mut result.samples_touched, outcome.samples);
             if let Some(why) = empty {
                 result.empty.push((query.name.clone(), why));
             }
@@ -338,16 +397,22 @@ impl MetricsSource for PrometheusSource {
         }
         for (slo, outcome) in request.slos.iter().zip(slos) {
             result.queries += outcome.queries;
+            add_samples(&mut result.samples_touched, outcome.samples);
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.slos.push((slo.name.clone(), outcome.result));
         }
         for ((query, _), outcome) in counted.iter().zip(counts) {
             result.queries += outcome.queries;
+            points += outcome.points;
+            add_samples(&mut result.samples_touched, outcome.samples);
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.counts.push((query.name.clone(), outcome.result));
         }
         tracing::debug!(
+            priority = ?request.priority,
             queries = result.queries,
+            range_points = points,
+            samples_touched = ?result.samples_touched,
             metrics = result.metrics.len(),
             slos = result.slos.len(),
             counts = result.counts.len(),
@@ -444,6 +509,7 @@ mod tests {
             ],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = src.fetch(&request).await;
 
@@ -534,6 +600,7 @@ mod tests {
             metrics: vec![metric("latency", "latency{$selector}")],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let first = src.fetch(&request).await;
         request.now = t(1_700_000_030);
@@ -584,6 +651,7 @@ mod tests {
             metrics: vec![metric("p95", "latency{$selector}")],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let waiting = src.fetch(&request).await;
         assert_eq!(
@@ -637,6 +705,7 @@ mod tests {
                 }],
                 slos: vec![],
                 tracks: None,
+                priority: crate::metrics::Priority::Open,
             })
             .await;
         let err = result.metrics[0].1.as_ref().expect_err("down");
@@ -712,6 +781,7 @@ mod tests {
                 },
             ],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = src.fetch(&request).await;
         let availability = result.slos[0].1.as_ref().expect("availability");

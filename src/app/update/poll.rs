@@ -79,6 +79,7 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
             .pod_hash_tracks
             .as_ref()
             .and_then(|p| p.tracks(model.rollout.as_ref())),
+        priority: crate::metrics::Priority::Open,
     };
     // What this poll sends, as sent, for the detail view.
     for p in &mut model.panels {
