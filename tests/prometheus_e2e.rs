@@ -92,6 +92,7 @@ fn request(lookback: Duration) -> FetchRequest {
             name: "availability".into(),
             error_ratio: SLO_RATIO.into(),
             window: Duration::from_secs(3600),
+            recorded: Vec::new(),
         }],
         tracks: None,
         priority: rollout_console::metrics::Priority::Open,
@@ -235,6 +236,7 @@ fn model() -> Model {
             name: "availability".into(),
             objective_pct: 99.95,
             window: Duration::from_secs(3600),
+            recorded: Vec::new(),
         },
         SLO_RATIO.into(),
     );

@@ -198,8 +198,12 @@ impl PrometheusClient {
         at: DateTime<Utc>,
     ) -> Result<Response, PromError> {
         let time = seconds(at.timestamp_millis());
-        self.send(priority, &self.query_url, &[("query", promql), ("time", &time)])
-            .await
+        self.send(
+            priority,
+            &self.query_url,
+            &[("query", promql), ("time", &time)],
+        )
+        .await
     }
 
     /// A range query over `[start, end]` every `step` (`/api/v1/query_range`) for the open
@@ -560,6 +564,105 @@ mod tests {
             err.to_string(),
             format!("{said} (Prometheus rejected the query; HTTP 400, bad_data)")
         );
+    }
+
+    /// A budget of 2 per second: 6 queries at once, and at every moment no more have reached
+    /// the server than the bucket allows (a burst of 2, then 2 a second). Bounds only, measured
+    /// on the real clock after the fact, so a slow machine cannot make it fail.
+    #[tokio::test]
+    async fn the_client_sends_no_more_than_its_budget() {
+        let server = stub(|_| reply(200, vector("1"))).await;
+        let cfg = PrometheusSettings {
+            max_queries_per_second: 2.0,
+            ..config(&server.url(""))
+        };
+        let client = std::sync::Arc::new(PrometheusClient::new(&cfg).expect("client"));
+        let created = std::time::Instant::now();
+        let all = {
+            let client = std::sync::Arc::clone(&client);
+            tokio::spawn(async move {
+                let queries = (0..6).map(|i| {
+                    let priority = if i % 2 == 0 {
+                        Priority::Open
+                    } else {
+                        Priority::Background
+                    };
+                    let client = &client;
+                    async move { client.query_with(priority, "up", t(1_700_000_000)).await }
+                });
+                futures::future::join_all(queries).await
+            })
+        };
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let seen = server.seen().len();
+            let allowed = 2.0 + 2.0 * created.elapsed().as_secs_f64();
+            assert!(
+                seen as f64 <= allowed,
+                "{seen} queries sent by {:?}",
+                created.elapsed()
+            );
+        }
+        for answer in all.await.expect("task") {
+            answer.expect("query");
+        }
+        assert_eq!(server.seen().len(), 6);
+        // 2 at once, then 4 more at 2 a second: never faster than 2 seconds.
+        assert!(
+            created.elapsed() >= Duration::from_millis(1_950),
+            "{:?}",
+            created.elapsed()
+        );
+        let taken = client.budget().taken();
+        assert_eq!(taken.map(|(_, n)| n), [3, 0, 3]);
+    }
+
+    #[tokio::test]
+    async fn stats_are_asked_for_only_when_set_and_read_when_given() {
+        let server = stub(|seen| {
+            let mut body = json!({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {}, "value": [1_700_000_000, "1"]}
+            ]}});
+            if seen.param("stats") == "all" {
+                body["data"]["stats"] = json!({
+                    "timings": {"evalTotalTime": 0.001},
+                    "samples": {"totalQueryableSamples": 1234, "peakSamples": 12,
+                                "totalQueryableSamplesPerStep": [[1_700_000_000, 1234]]}
+                });
+            }
+            reply(200, body)
+        })
+        .await;
+        let plain = client(&server.url(""));
+        let answer = plain.query("up", t(1_700_000_000)).await.expect("plain");
+        assert_eq!(answer.samples_touched, None);
+
+        let cfg = PrometheusSettings {
+            query_stats: true,
+            ..config(&server.url(""))
+        };
+        let with_stats = PrometheusClient::new(&cfg).expect("client");
+        let answer = with_stats
+            .query("up", t(1_700_000_000))
+            .await
+            .expect("stats");
+        assert_eq!(answer.samples_touched, Some(1234));
+        let range = with_stats
+            .query_range(
+                "up",
+                t(1_700_000_000),
+                t(1_700_000_060),
+                Duration::from_secs(15),
+            )
+            .await;
+        // A vector where a matrix belongs is the source's business; the stats are still read.
+        assert_eq!(range.expect("range").samples_touched, Some(1234));
+
+        let seen = server.seen();
+        assert_eq!(seen[0].param("stats"), "");
+        assert_eq!(seen[1].param("stats"), "all");
+        assert_eq!(seen[2].param("stats"), "all");
+        assert_eq!(seen[2].param("step"), "15");
     }
 
     #[tokio::test]

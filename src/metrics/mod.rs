@@ -62,6 +62,9 @@ pub struct SloQuery {
     pub name: String,
     pub error_ratio: String,
     pub window: Duration,
+    /// Recorded series by window label, read instead of `error_ratio` over that window:
+    /// templates whose `$window` is the label as Prometheus writes it (`5m`, `1d`, `30d`, `4w`).
+    pub recorded: Vec<(String, String)>,
 }
 
 /// One poll: every series over `[now - lookback, now]` at `step`.

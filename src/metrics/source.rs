@@ -221,8 +221,14 @@ impl PrometheusSource {
             .chain(BURN_WINDOWS)
             .collect();
         let mut queries = Vec::with_capacity(windows.len());
-        for (_, window) in &windows {
-            match template::render(&slo.error_ratio, &self.vars("", *window)) {
+        for (label, window) in &windows {
+            // A recorded series for this window when the config names one, else the query.
+            let vars = self.vars("", *window);
+            let rendered = match recorded(slo, label, *window) {
+                Some(series) => template::render_recorded(series, &vars),
+                None => template::render(&slo.error_ratio, &vars),
+            };
+            match rendered {
                 Ok(q) => queries.push(q),
                 Err(e) => return Outcome::failed(e),
             }
@@ -263,6 +269,16 @@ impl PrometheusSource {
             samples,
         }
     }
+}
+
+/// The recorded series template of an SLO for one window: listed by its label (`5m`, `30d`),
+/// or for the SLO's own window also as Prometheus writes it (`4w` for 28 days).
+fn recorded<'a>(slo: &'a SloQuery, label: &str, window: Duration) -> Option<&'a str> {
+    let own = template::prom_label(window);
+    slo.recorded
+        .iter()
+        .find(|(l, _)| l == label || (window == slo.window && *l == own))
+        .map(|(_, t)| t.as_str())
 }
 
 /// A range answer as one track's series: one series, or none (no data yet).
@@ -372,13 +388,9 @@ impl MetricsSource for PrometheusSource {
             .iter()
             .filter_map(|q| Some((q, q.counts.as_ref()?)))
             .collect();
-        let counts = join_all(
-            counted
-                .iter()
-                .map(|(q, c)| {
-                self.fetch_counts(request.priority, q, c, tracks, request.now, request.step)
-            }),
-        );
+        let counts = join_all(counted.iter().map(|(q, c)| {
+            self.fetch_counts(request.priority, q, c, tracks, request.now, request.step)
+        }));
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
@@ -768,16 +780,19 @@ mod tests {
                     name: "availability".into(),
                     error_ratio: r#"errors{$service, rollout="$rollout"}[$window]"#.into(),
                     window: Duration::from_secs(28 * 86_400),
+                    recorded: Vec::new(),
                 },
                 SloQuery {
                     name: "aggregated badly".into(),
                     error_ratio: "many{$service}[$window]".into(),
                     window: Duration::from_secs(86_400),
+                    recorded: Vec::new(),
                 },
                 SloQuery {
                     name: "selector in an SLO".into(),
                     error_ratio: "x{$selector}".into(),
                     window: Duration::from_secs(86_400),
+                    recorded: Vec::new(),
                 },
             ],
             tracks: None,
@@ -819,5 +834,155 @@ mod tests {
             seen.iter()
                 .any(|s| s.param("query") == r#"errors{job="checkout", rollout="checkout"}[28d]"#)
         );
+    }
+
+    /// A Sloth-style template gives every window a recorded series; a Pyrra-style table only
+    /// some, and the rest are computed from `error_ratio`.
+    #[tokio::test]
+    async fn recorded_series_are_read_per_window_and_the_rest_fall_back() {
+        let server = stub(|seen| {
+            let q = seen.param("query");
+            if let Some(rest) = q.strip_prefix("slo:sli_error:ratio_rate") {
+                let label = rest.split('{').next().unwrap_or("");
+                let v = match label {
+                    "5m" => "0.05",
+                    "30d" => "0.0003",
+                    _ => "0.002",
+                };
+                reply(200, vector(v))
+            } else if q.starts_with("http_requests:burnrate") {
+                reply(200, vector("0.07"))
+            } else {
+                reply(200, vector("0.001"))
+            }
+        })
+        .await;
+        let src = source(&server.url(""));
+        let sloth = r#"slo:sli_error:ratio_rate$window{sloth_service="checkout", sloth_slo="availability"}"#;
+        let all_windows: Vec<(String, String)> = ["30d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+            .into_iter()
+            .map(|l| (l.to_string(), sloth.to_string()))
+            .collect();
+        let request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![],
+            slos: vec![
+                SloQuery {
+                    name: "sloth".into(),
+                    error_ratio: "errors{$service}[$window]".into(),
+                    window: Duration::from_secs(30 * 86_400),
+                    recorded: all_windows,
+                },
+                SloQuery {
+                    name: "pyrra".into(),
+                    error_ratio: "errors{$service}[$window]".into(),
+                    window: Duration::from_secs(28 * 86_400),
+                    recorded: vec![
+                        (
+                            "5m".into(),
+                            r#"http_requests:burnrate5m{slo="$rollout"}"#.into(),
+                        ),
+                        (
+                            "1h".into(),
+                            r#"http_requests:burnrate${window}{slo="$rollout"}"#.into(),
+                        ),
+                    ],
+                },
+            ],
+            tracks: None,
+            priority: crate::metrics::Priority::Background,
+        };
+        let result = src.fetch(&request).await;
+        let sloth = result.slos[0].1.as_ref().expect("sloth");
+        assert_eq!(sloth.error_ratio, Some(0.0003));
+        assert_eq!(sloth.window_ratios[0], ("5m".to_string(), Some(0.05)));
+        assert!(
+            sloth.window_ratios[1..]
+                .iter()
+                .all(|(_, v)| *v == Some(0.002))
+        );
+        let pyrra = result.slos[1].1.as_ref().expect("pyrra");
+        assert_eq!(pyrra.error_ratio, Some(0.001), "28d falls back");
+        let by_label = |l: &str| pyrra.window_ratios.iter().find(|(w, _)| w == l).expect(l).1;
+        assert_eq!(by_label("5m"), Some(0.07));
+        assert_eq!(by_label("1h"), Some(0.07));
+        assert_eq!(by_label("30m"), Some(0.001));
+        assert_eq!(by_label("3d"), Some(0.001));
+        assert_eq!(result.queries, 16);
+
+        let mut sent: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .collect();
+        sent.sort();
+        for want in [
+            r#"slo:sli_error:ratio_rate30d{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"slo:sli_error:ratio_rate5m{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"slo:sli_error:ratio_rate3d{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"http_requests:burnrate5m{slo="checkout"}"#,
+            r#"http_requests:burnrate1h{slo="checkout"}"#,
+            r#"errors{job="checkout"}[28d]"#,
+            r#"errors{job="checkout"}[30m]"#,
+        ] {
+            assert!(sent.iter().any(|q| q == want), "{want} not in {sent:#?}");
+        }
+        // Nothing of the sloth SLO is computed from its query.
+        assert_eq!(sent.iter().filter(|q| q.starts_with("errors")).count(), 6);
+    }
+
+    /// With `query_stats`, each answer's samples touched are summed over the poll.
+    #[tokio::test]
+    async fn samples_touched_are_summed_per_poll() {
+        let server = stub(|seen| {
+            let mut answer = if seen.path.ends_with("query_range") {
+                range_answer(seen, 1, false)
+            } else {
+                reply(200, vector("0.001"))
+            };
+            if seen.param("stats") == "all" {
+                let mut body: serde_json::Value = serde_json::from_str(&answer.body).expect("json");
+                body["data"]["stats"] = json!({"samples": {"totalQueryableSamples": 10}});
+                answer.body = body.to_string();
+            }
+            answer
+        })
+        .await;
+        let request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![metric("p95", "latency{$selector}")],
+            slos: vec![SloQuery {
+                name: "availability".into(),
+                error_ratio: "errors{$service}[$window]".into(),
+                window: Duration::from_secs(30 * 86_400),
+                recorded: Vec::new(),
+            }],
+            tracks: None,
+            priority: crate::metrics::Priority::Open,
+        };
+        let plain = source(&server.url("")).fetch(&request).await;
+        assert_eq!(plain.queries, 10);
+        assert_eq!(plain.samples_touched, None);
+
+        let settings = crate::metrics::client::PrometheusSettings {
+            query_stats: true,
+            ..crate::metrics::test_stub::config(&server.url(""))
+        };
+        let with_stats = PrometheusSource::new(
+            crate::metrics::client::PrometheusClient::new(&settings).expect("client"),
+            Selectors {
+                baseline: BASELINE.into(),
+                canary: CANARY.into(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        );
+        let result = with_stats.fetch(&request).await;
+        assert_eq!(result.queries, 10);
+        assert_eq!(result.samples_touched, Some(100));
     }
 }

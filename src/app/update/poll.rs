@@ -73,6 +73,7 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                 name: s.def.name.clone(),
                 error_ratio: s.query.clone(),
                 window: s.def.window,
+                recorded: s.def.recorded.clone(),
             })
             .collect(),
         tracks: model

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, samples_touched};
-use crate::metrics::budget::Priority;
 use crate::domain::counts::{self as grids, CountKind, Counts};
+use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
 use crate::metrics::decode::{PromError, QueryData, Response};
 use crate::metrics::template::{self, Vars};
@@ -67,11 +67,10 @@ impl PrometheusSource {
             };
         };
         let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
-        let responses = join_all(
-            queries
-                .iter()
-                .map(|q| self.client.query_range_with(priority, q, start, end, spacing)),
-        )
+        let responses = join_all(queries.iter().map(|q| {
+            self.client
+                .query_range_with(priority, q, start, end, spacing)
+        }))
         .await;
         let samples = samples_touched(&responses);
         let points = u64::try_from(grid.len() * queries.len()).unwrap_or(0);
