@@ -1029,7 +1029,7 @@ mod tests {
                 ),
             ]
         );
-        let none = parse(&head, Path::new("c.toml")).expect("none");
+        let none = parse(head, Path::new("c.toml")).expect("none");
         assert!(none.slos[0].recorded_by_window().is_empty());
 
         let no_window = format!("{head}recorded = 'slo:sli_error:ratio_rate5m'\n");

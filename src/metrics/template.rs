@@ -123,7 +123,7 @@ pub fn prom_label(d: Duration) -> String {
         ("s", 1, false),
     ];
     for (name, size, exact) in units {
-        if exact && secs % size != 0 {
+        if exact && !secs.is_multiple_of(size) {
             continue;
         }
         let n = secs / size;
