@@ -121,6 +121,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
 
+    /// Serve N independent rollouts (1 to 200) instead of one: checkout, payments, search, … then
+    /// svc-K, each with its own seed from --seed and a fixed mix of scenarios (mostly healthy; a
+    /// latency regression, an error spike, a slow burn, one paused by a person, one completed),
+    /// which replaces --scenario. /metrics labels each one's series rollout="<name>".
+    #[arg(long, value_name = "N", value_parser = parse_fleet)]
+    pub fleet: Option<usize>,
+
     #[command(flatten)]
     pub sim: SimArgs,
 }
@@ -161,6 +168,16 @@ pub struct SimArgs {
 
 fn parse_scenario(s: &str) -> Result<Scenario, String> {
     s.parse()
+}
+
+fn parse_fleet(s: &str) -> Result<usize, String> {
+    let max = crate::sim::fleet::MAX_FLEET;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "a fleet is 1 to {max} rollouts, got {s:?}; e.g. --fleet 50"
+        )),
+    }
 }
 
 fn parse_rps(s: &str) -> Result<f64, String> {

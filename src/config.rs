@@ -177,13 +177,17 @@ pub struct CommandBackendConfig {
     pub command: Option<CommandConfig>,
 }
 
-/// `kind = "argo"`: the kubeconfig context and namespace.
+/// `kind = "argo"`: the kubeconfig context, the namespaces and the label selector.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ArgoConfig {
     /// Default: the kubeconfig's current context, like kubectl.
     pub context: Option<String>,
-    /// Default: the context's namespace.
+    /// One namespace (the older key): the same as `namespaces = ["x"]`.
     pub namespace: Option<String>,
+    /// Default: every namespace the context may list, else the context's namespace.
+    pub namespaces: Option<Vec<String>>,
+    /// A Kubernetes label selector the listed Rollouts must match.
+    pub selector: Option<String>,
     /// Not Argo keys: kept only to say that the kubeconfig gives the server and credentials.
     pub url: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -228,6 +232,10 @@ struct BackendTable {
     context: Option<String>,
     #[serde(default)]
     namespace: Option<String>,
+    #[serde(default)]
+    namespaces: Option<Vec<String>>,
+    #[serde(default)]
+    selector: Option<String>,
 }
 
 /// Keys of another kind are ignored, as they always were (argo's url / token_file excepted: see
@@ -243,6 +251,8 @@ impl From<BackendTable> for BackendConfig {
             BackendKind::Argo => Self::Argo(ArgoConfig {
                 context: t.context,
                 namespace: t.namespace,
+                namespaces: t.namespaces,
+                selector: t.selector,
                 url: t.url,
                 token_file: t.token_file,
             }),
@@ -307,10 +317,40 @@ impl ArgoConfig {
                     .into(),
             );
         }
+        let namespaces = match (&self.namespace, &self.namespaces) {
+            (Some(_), Some(_)) => {
+                return Err("[backend] namespace and namespaces are both set: keep one \
+                            (namespaces = [\"a\", \"b\"] covers both)"
+                    .into());
+            }
+            (Some(one), None) => vec![one.clone()],
+            (None, Some(list)) if list.is_empty() => {
+                return Err("[backend] namespaces is empty: leave it out to list every \
+                            namespace the context may"
+                    .into());
+            }
+            (None, Some(list)) => {
+                if let Some(blank) = list
+                    .iter()
+                    .find(|ns| ns.trim().is_empty() || ns.contains('/'))
+                {
+                    return Err(format!(
+                        "[backend] namespaces: {blank:?} is not a namespace"
+                    ));
+                }
+                list.clone()
+            }
+            (None, None) => Vec::new(),
+        };
+        if let Some(selector) = &self.selector {
+            crate::backend::argo::validate_selector(selector)
+                .map_err(|why| format!("[backend] selector: {why}"))?;
+        }
         Ok(ArgoSettings {
             kubeconfig: None,
             context: self.context.clone(),
-            namespace: self.namespace.clone(),
+            namespaces,
+            selector: self.selector.clone(),
             timeout: Some(BACKEND_TIMEOUT),
         })
     }
@@ -1145,6 +1185,40 @@ mod tests {
     }
 
     #[test]
+    fn argo_namespaces_and_selector_map_to_its_settings() {
+        let at = Path::new("c.toml");
+        let settings = |extra: &str| {
+            let text = format!("[backend]\nkind = \"argo\"\n{extra}");
+            let Some(BackendConfig::Argo(c)) = parse(&text, at).expect("parses").backend else {
+                panic!("kind = \"argo\"");
+            };
+            c.settings()
+        };
+        let s = settings("namespaces = [\"a\", \"b\"]\nselector = \"team=payments,tier!=batch\"\n")
+            .expect("valid");
+        assert_eq!(s.namespaces, ["a", "b"]);
+        assert_eq!(s.selector.as_deref(), Some("team=payments,tier!=batch"));
+        assert_eq!(
+            settings("").expect("valid").namespaces,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            settings("namespace = \"x\"\n").expect("valid").namespaces,
+            ["x"]
+        );
+
+        let err = settings("namespace = \"x\"\nnamespaces = [\"a\"]\n").expect_err("both");
+        assert!(err.contains("namespace and namespaces"), "{err}");
+        let err = settings("namespaces = []\n").expect_err("empty");
+        assert!(err.contains("namespaces is empty"), "{err}");
+        let err = settings("selector = \"team=payments,\"\n").expect_err("stray comma");
+        assert!(err.starts_with("[backend] selector: "), "{err}");
+        assert!(err.contains("stray comma"), "{err}");
+        let err = settings("selector = \"team in (a, b\"\n").expect_err("unbalanced");
+        assert!(err.contains("unbalanced parentheses"), "{err}");
+    }
+
+    #[test]
     fn backend_is_one_variant_per_kind_mapped_to_its_adapters_settings() {
         let at = Path::new("c.toml");
         let argo = "[backend]\nkind = \"argo\"\ncontext = \"prod\"\nnamespace = \"shop\"\n";
@@ -1153,8 +1227,12 @@ mod tests {
         };
         let s = c.settings().expect("settings");
         assert_eq!(
-            (s.context.as_deref(), s.namespace.as_deref(), s.timeout),
-            (Some("prod"), Some("shop"), Some(BACKEND_TIMEOUT))
+            (s.context.as_deref(), s.namespaces.as_slice(), s.timeout),
+            (
+                Some("prod"),
+                ["shop".to_string()].as_slice(),
+                Some(BACKEND_TIMEOUT)
+            )
         );
         let with_url = format!("{argo}url = \"http://x\"\n");
         let Some(BackendConfig::Argo(c)) = parse(&with_url, at).expect("parses").backend else {

@@ -232,6 +232,11 @@ fn random_seed() -> u64 {
 
 async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyre::Result<()> {
     let seed = args.sim.seed.unwrap_or_else(random_seed);
+    if args.fleet.is_some() && rollout.is_some() {
+        color_eyre::eyre::bail!(
+            "--fleet names its rollouts itself (checkout, payments, …); drop --rollout"
+        );
+    }
     let options = SimOptions {
         scenario: args.sim.scenario,
         seed,
@@ -243,12 +248,6 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
         .await
         .map_err(|e| color_eyre::eyre::eyre!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), Utc::now())));
-    println!(
-        "simulating {} ({}, seed {seed}) on http://{addr}: /metrics for Prometheus, /rollouts for the deploy API",
-        options.rollout_name, options.scenario
-    );
-    tracing::info!(%addr, scenario = %options.scenario, seed, "simulate started");
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -257,6 +256,26 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
+    if let Some(n) = args.fleet {
+        // Each member simulates its hour of history first: off the runtime's threads.
+        let fleet = tokio::task::spawn_blocking(move || {
+            rollout_console::sim::Fleet::new(n, &options, Utc::now())
+        })
+        .await?;
+        println!(
+            "simulating a fleet of {n} rollouts (seed {seed}) on http://{addr}: /metrics for Prometheus \
+             (label rollout=\"<name>\"), /rollouts for the deploy API"
+        );
+        tracing::info!(%addr, fleet = n, seed, "simulate started");
+        rollout_console::sim::server::serve_fleet(listener, fleet, shutdown).await?;
+        return Ok(());
+    }
+    let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), Utc::now())));
+    println!(
+        "simulating {} ({}, seed {seed}) on http://{addr}: /metrics for Prometheus, /rollouts for the deploy API",
+        options.rollout_name, options.scenario
+    );
+    tracing::info!(%addr, scenario = %options.scenario, seed, "simulate started");
     rollout_console::sim::server::serve(listener, sim, shutdown).await?;
     Ok(())
 }
@@ -303,7 +322,7 @@ async fn launch(console: Console) -> color_eyre::Result<()> {
     let (model, runner, rx) = console.start(Utc::now());
     tracing::info!(rollout = %model.settings.rollout_name, read_only = model.settings.read_only, source = %model.settings.source_label, "console started");
     let model = run_console(model, runner, rx, ui::Theme::from_env()).await?;
-    if let Some(r) = &model.rollout {
+    if let Some(r) = &model.current().rollout {
         println!(
             "rollout-console: left {} at step {}/{} ({}%), {}. Audit log: {}",
             r.name,

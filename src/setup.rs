@@ -62,7 +62,7 @@ impl Console {
         model.judge_thresholds = self.judge_thresholds;
         model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
-        model.pod_hash_tracks = self.pod_hash_tracks;
+        model.current_mut().pod_hash_tracks = self.pod_hash_tracks;
         model.query_selectors = self.query_selectors;
         for line in self.intro {
             model.push_event(EventLevel::Info, line);

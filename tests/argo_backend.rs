@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use rollout_console::backend::argo::{ArgoController, ArgoReader, ArgoSettings};
+use rollout_console::backend::argo::{ArgoController, ArgoError, ArgoReader, ArgoSettings};
 use rollout_console::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
 use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{AnalysisPhase, RolloutState};
@@ -26,6 +26,7 @@ const ROLLOUTS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/ro
 const ROLLOUT_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/rollouts/canary-demo";
 const RUNS_PATH: &str = "/apis/argoproj.io/v1alpha1/namespaces/jesse-test/analysisruns";
 const RS_PATH: &str = "/apis/apps/v1/namespaces/jesse-test/replicasets";
+const SSAR_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 const MERGE: &str = "application/merge-patch+json";
 const JSON_PATCH: &str = "application/json-patch+json";
 
@@ -100,8 +101,14 @@ struct Fake {
     status_subresource: bool,
     /// SSAR answers by "resource" or "resource/subresource": (allowed, reason).
     access: Vec<(String, bool, String)>,
-    /// Open watch streams; dropping one ends its stream.
-    watchers: Vec<mpsc::UnboundedSender<Value>>,
+    /// More Rollouts, in any namespace (`metadata.namespace`), beside `rollout` in jesse-test.
+    others: Vec<Value>,
+    /// Namespaces whose rollouts this user may not list or watch (403, and SSARs deny).
+    forbidden: Vec<String>,
+    /// Whether the user may list rollouts cluster-wide (the SSAR without a namespace).
+    cluster_wide: bool,
+    /// Open watch streams, by namespace ("": cluster-wide); dropping one ends its stream.
+    watchers: Vec<(String, mpsc::UnboundedSender<Value>)>,
     /// Every watch is answered with a 410 Gone ERROR event, then closed.
     watch_gone: bool,
     /// Changes are not announced to the watches (a slow watch).
@@ -120,8 +127,39 @@ impl Fake {
     }
 
     fn notify(&mut self, kind: &str) {
-        let event = json!({"type": kind, "object": self.rollout.clone()});
-        self.watchers.retain(|w| w.send(event.clone()).is_ok());
+        let rollout = self.rollout.clone();
+        self.announce(kind, rollout);
+    }
+
+    /// An event about `object` to the watches of its namespace (and the cluster-wide ones).
+    fn announce(&mut self, kind: &str, object: Value) {
+        let ns = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let event = json!({"type": kind, "object": object});
+        self.watchers
+            .retain(|(w, tx)| (*w != ns && !w.is_empty()) || tx.send(event.clone()).is_ok());
+    }
+
+    /// One of `others` changes: the next resourceVersion and a MODIFIED event.
+    fn change_other(&mut self, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        self.version += 1;
+        let version = self.version.to_string();
+        let other = self
+            .others
+            .iter_mut()
+            .find(|o| o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+            .expect("a rollout of the fake");
+        f(other);
+        other["metadata"]["resourceVersion"] = json!(version);
+        let other = other.clone();
+        self.announce("MODIFIED", other);
+    }
+
+    /// Every rollout, with its namespace.
+    fn all_rollouts(&self) -> impl Iterator<Item = &Value> {
+        std::iter::once(&self.rollout).chain(self.others.iter())
     }
 }
 
@@ -191,8 +229,36 @@ fn list(kind: &str, version: u64, items: Vec<Value>) -> Response {
     .into_response()
 }
 
+/// `k=v`, `k!=v` and `k` terms, as far as these tests write selectors.
+fn matches_labels(object: &Value, selector: &str) -> bool {
+    let labels = &object["metadata"]["labels"];
+    selector.split(',').all(|term| {
+        if let Some((k, v)) = term.split_once("!=") {
+            labels[k].as_str() != Some(v)
+        } else if let Some((k, v)) = term.split_once('=') {
+            labels[k].as_str() == Some(v)
+        } else {
+            !labels[term].is_null()
+        }
+    })
+}
+
+/// A rollouts collection path: `Some(namespace)` ("" for cluster-wide), and the name if any.
+fn rollouts_route(path: &str) -> Option<(String, Option<String>)> {
+    let rest = path.strip_prefix("/apis/argoproj.io/v1alpha1/")?;
+    if rest == "rollouts" {
+        return Some((String::new(), None));
+    }
+    let rest = rest.strip_prefix("namespaces/")?;
+    let (ns, rest) = rest.split_once('/')?;
+    match rest.strip_prefix("rollouts")? {
+        "" => Some((ns.to_string(), None)),
+        name => Some((ns.to_string(), Some(name.strip_prefix('/')?.to_string()))),
+    }
+}
+
 /// A watch: newline-delimited events, as long as the fake keeps the sender.
-fn watch_stream(fake: &mut Fake) -> Response {
+fn watch_stream(fake: &mut Fake, namespace: &str) -> Response {
     if fake.watch_gone {
         let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
             "metadata": {}, "status": "Failure", "message": "too old resource version: 1 (2)",
@@ -203,7 +269,7 @@ fn watch_stream(fake: &mut Fake) -> Response {
             .expect("response");
     }
     let (tx, rx) = mpsc::unbounded_channel::<Value>();
-    fake.watchers.push(tx);
+    fake.watchers.push((namespace.to_string(), tx));
     let lines = futures::stream::unfold(rx, |mut rx| async move {
         let event = rx.recv().await?;
         Some((Ok::<_, std::convert::Infallible>(format!("{event}\n")), rx))
@@ -237,22 +303,56 @@ async fn handle(
     };
     let watching = recorded.is_watch();
     let field_selector = recorded.query("fieldSelector");
+    let label_selector = recorded.query("labelSelector");
     fake.requests.push(recorded);
     let path = uri.path();
-    match (method.as_str(), path) {
-        ("GET", ROLLOUTS_PATH) if watching => watch_stream(&mut fake),
-        ("GET", ROLLOUTS_PATH) => {
-            let name = fake.rollout["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default();
-            let items = match field_selector.as_deref() {
-                None => vec![fake.rollout.clone()],
-                Some(s) if s == format!("metadata.name={name}") => vec![fake.rollout.clone()],
-                Some(_) => vec![],
-            };
-            list("RolloutList", fake.version, items)
+    if let ("GET", Some((ns, name))) = (method.as_str(), rollouts_route(path)) {
+        if fake.forbidden.contains(&ns) {
+            return status(
+                403,
+                &format!(
+                    "rollouts.argoproj.io is forbidden: User \"alice\" cannot list resource \
+                     \"rollouts\" in API group \"argoproj.io\" in the namespace \"{ns}\""
+                ),
+            );
         }
-        ("GET", ROLLOUT_PATH) => axum::Json(fake.rollout.clone()).into_response(),
+        let in_scope = |o: &&Value| ns.is_empty() || o["metadata"]["namespace"] == ns.as_str();
+        if let Some(name) = name {
+            return match fake
+                .all_rollouts()
+                .filter(in_scope)
+                .find(|o| o["metadata"]["name"] == name.as_str())
+            {
+                Some(o) => axum::Json(o.clone()).into_response(),
+                None => status(404, &format!("rollouts.argoproj.io \"{name}\" not found")),
+            };
+        }
+        if watching {
+            return watch_stream(&mut fake, &ns);
+        }
+        let items = fake
+            .all_rollouts()
+            .filter(in_scope)
+            .filter(|o| match field_selector.as_deref() {
+                None => true,
+                Some(s) => {
+                    Some(s)
+                        == o["metadata"]["name"]
+                            .as_str()
+                            .map(|n| format!("metadata.name={n}"))
+                            .as_deref()
+                }
+            })
+            .filter(|o| {
+                label_selector
+                    .as_deref()
+                    .is_none_or(|s| matches_labels(o, s))
+            })
+            .cloned()
+            .collect();
+        return list("RolloutList", fake.version, items);
+    }
+    match (method.as_str(), path) {
         ("PATCH", p) if p == format!("{ROLLOUT_PATH}/status") => {
             if !fake.status_subresource {
                 return status(404, "the server could not find the requested resource");
@@ -290,7 +390,7 @@ async fn handle(
             Some(code) => status(code, "the server could not find the requested resource"),
             None => list("AnalysisRunList", fake.version, fake.analysisruns.clone()),
         },
-        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
+        ("POST", SSAR_PATH) => {
             let mut review: Value = serde_json::from_slice(&body).expect("review");
             let attr = |k: &str| {
                 review
@@ -303,12 +403,18 @@ async fn handle(
                 "" => attr("resource"),
                 sub => format!("{}/{sub}", attr("resource")),
             };
-            let (allowed, reason) = fake
-                .access
-                .iter()
-                .find(|(k, _, _)| *k == key)
-                .map(|(_, a, r)| (*a, r.clone()))
-                .unwrap_or((true, String::new()));
+            let ns = attr("namespace");
+            let (allowed, reason) = if ns.is_empty() {
+                (fake.cluster_wide, String::new())
+            } else if fake.forbidden.contains(&ns) {
+                (false, format!("no role in {ns}"))
+            } else {
+                fake.access
+                    .iter()
+                    .find(|(k, _, _)| *k == key)
+                    .map(|(_, a, r)| (*a, r.clone()))
+                    .unwrap_or((true, String::new()))
+            };
             review["status"] = json!({"allowed": allowed, "reason": reason});
             (StatusCode::CREATED, axum::Json(review)).into_response()
         }
@@ -341,6 +447,9 @@ impl Harness {
             analysisruns_error: None,
             status_subresource: true,
             access: Vec::new(),
+            others: Vec::new(),
+            forbidden: Vec::new(),
+            cluster_wide: false,
             watchers: Vec::new(),
             watch_gone: false,
             watch_lagging: false,
@@ -388,7 +497,8 @@ users:
         let settings = ArgoSettings {
             kubeconfig: Some(path),
             context: Some("fake".into()),
-            namespace: None,
+            namespaces: Vec::new(),
+            selector: None,
             timeout: Some(std::time::Duration::from_secs(5)),
         };
         Self {
@@ -417,12 +527,11 @@ users:
         fake.changed();
     }
 
-    /// The LISTs of the rollout by name (the watcher's), and the WATCHes.
+    /// The LISTs of jesse-test's rollouts (the watcher's), and the WATCHes.
     fn watch_requests(&self) -> (Vec<Recorded>, Vec<Recorded>) {
         self.requests()
             .into_iter()
             .filter(|r| r.method == "GET" && r.path() == ROLLOUTS_PATH)
-            .filter(|r| r.query("fieldSelector").is_some())
             .partition(|r| !r.is_watch())
     }
 
@@ -493,7 +602,18 @@ async fn reads_through_the_chosen_context_with_its_token() {
     );
     assert_eq!(reader.list().await.expect("list"), [NAME]);
     let requests = h.requests();
-    assert!(requests.iter().all(|r| r.method == "GET"), "{requests:?}");
+    // Reads only, besides the one RBAC question: may this context list cluster-wide? (No: the
+    // context's namespace is listed, and its rollouts keep their bare names.)
+    let (reviews, reads): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.path() == SSAR_PATH);
+    assert!(reads.iter().all(|r| r.method == "GET"), "{requests:?}");
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        reviews[0]
+            .body
+            .as_ref()
+            .map(|b| b["spec"]["resourceAttributes"].clone()),
+        Some(json!({"verb": "list", "group": "argoproj.io", "resource": "rollouts"}))
+    );
     assert!(
         requests
             .iter()
@@ -1019,18 +1139,13 @@ async fn a_watch_reports_every_change_and_get_reads_what_it_saw() {
     let mut changes = c.watch(NAME).expect("argo watches");
     h.wait_for_watches(1).await;
 
-    // LIST by name for a resourceVersion, then WATCH from exactly that version.
+    // LIST the namespace's whole set for a resourceVersion (not one rollout by name), then
+    // WATCH from exactly that version.
     let (lists, watches) = h.watch_requests();
     assert_eq!((lists.len(), watches.len()), (1, 1));
-    assert_eq!(
-        lists[0].query("fieldSelector").as_deref(),
-        Some("metadata.name=canary-demo")
-    );
+    assert_eq!(lists[0].query("fieldSelector"), None);
     let w = &watches[0];
-    assert_eq!(
-        w.query("fieldSelector").as_deref(),
-        Some("metadata.name=canary-demo")
-    );
+    assert_eq!(w.query("fieldSelector"), None);
     assert_eq!(w.query("resourceVersion").as_deref(), Some("28253567"));
     assert_eq!(w.query("timeoutSeconds").as_deref(), Some("60"));
     assert_eq!(w.query("allowWatchBookmarks").as_deref(), Some("true"));
@@ -1330,4 +1445,249 @@ async fn with_the_state_unknown_abort_goes_without_a_step_check_and_nothing_else
         )]
     );
     assert_eq!(r.state, RolloutState::RolledBack);
+}
+
+// Many rollouts: namespaces, a selector, one watch per namespace, RBAC per namespace.
+
+const SHOP_ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts";
+
+/// The canary fixture as another rollout, `ns/name` with `labels`.
+fn other(ns: &str, name: &str, labels: Value) -> Value {
+    let mut ro = canary_at(0, false);
+    ro["metadata"]["namespace"] = json!(ns);
+    ro["metadata"]["name"] = json!(name);
+    ro["metadata"]["labels"] = labels;
+    ro
+}
+
+impl Harness {
+    fn settings_for(&self, namespaces: &[&str], selector: Option<&str>) -> ArgoSettings {
+        ArgoSettings {
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+            selector: selector.map(str::to_string),
+            ..self.settings.clone()
+        }
+    }
+
+    /// GETs of rollouts (LIST, WATCH or one object) in any namespace.
+    fn rollout_reads(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path().starts_with("/apis/argoproj.io/"))
+            .filter(|r| r.path().contains("/rollouts"))
+            .collect()
+    }
+
+    /// (LISTs, WATCHes) of a namespace's rollouts collection.
+    fn collection_requests(&self, path: &str) -> (usize, usize) {
+        let (watches, lists): (Vec<_>, Vec<_>) = self
+            .rollout_reads()
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .partition(Recorded::is_watch);
+        (lists.len(), watches.len())
+    }
+}
+
+#[tokio::test]
+async fn lists_the_rollouts_of_two_namespaces_that_match_the_selector() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other(NS, "api", json!({"team": "payments"})),
+            other(NS, "batch", json!({"team": "data"})),
+            other("shop", "web", json!({"team": "payments"})),
+            other("shop", "cart", json!({"team": "payments"})),
+            other("elsewhere", "x", json!({"team": "payments"})),
+        ]
+    });
+    let settings = h.settings_for(&[NS, "shop"], Some("team=payments"));
+    let reader = ArgoReader::new(settings.clone());
+    assert_eq!(
+        reader.list().await.expect("list"),
+        ["jesse-test/api", "shop/cart", "shop/web"],
+        "namespace/name, only the selected ones, namespace by namespace"
+    );
+    let mut lists: Vec<Recorded> = h.rollout_reads();
+    lists.sort_by(|a, b| a.uri.cmp(&b.uri));
+    assert_eq!(
+        lists.iter().map(Recorded::path).collect::<Vec<_>>(),
+        [ROLLOUTS_PATH, SHOP_ROLLOUTS],
+        "one LIST per namespace"
+    );
+    assert!(
+        lists
+            .iter()
+            .all(|r| r.query("labelSelector").as_deref() == Some("team=payments")),
+        "{lists:?}"
+    );
+    assert!(
+        h.requests().iter().all(|r| r.path() != SSAR_PATH),
+        "configured namespaces need no cluster-wide check"
+    );
+
+    // `namespace/name` reads that namespace (its versions too); a bare name is the first
+    // configured namespace's.
+    reader.get("shop/cart").await.expect("get shop/cart");
+    let paths: Vec<String> = h.requests().iter().map(|r| r.path().to_string()).collect();
+    assert!(
+        paths.contains(&format!("{SHOP_ROLLOUTS}/cart")),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"/apis/apps/v1/namespaces/shop/replicasets".to_string()));
+    reader.get(NAME).await.expect("a bare name");
+    assert!(h.requests().iter().any(|r| r.path() == ROLLOUT_PATH));
+
+    // An action on `namespace/name` patches that namespace's rollout.
+    let c = ArgoController::new(ArgoReader::new(settings));
+    c.act(&ActionRequest {
+        rollout: format!("{NS}/{NAME}"),
+        ..request(ActionKind::Pause, 0)
+    })
+    .await
+    .expect("pause");
+    assert_eq!(h.patches().len(), 1);
+    assert_eq!(h.patches()[0].0, ROLLOUT_PATH);
+}
+
+#[tokio::test]
+async fn one_list_and_one_watch_per_namespace_whatever_the_number_of_rollouts() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other(NS, "api", json!({})),
+            other(NS, "batch", json!({})),
+            other("shop", "web", json!({})),
+            other("shop", "cart", json!({})),
+        ]
+    });
+    let reader = ArgoReader::new(h.settings_for(&[NS, "shop"], None));
+    let names = reader.list().await.expect("list");
+    assert_eq!(names.len(), 5, "{names:?}");
+    let mut followers: Vec<(String, tokio::sync::watch::Receiver<u64>)> = names
+        .iter()
+        .map(|n| (n.clone(), reader.watch(n).expect("argo watches")))
+        .collect();
+    for _ in 0..100 {
+        let (_, a) = h.collection_requests(ROLLOUTS_PATH);
+        let (_, b) = h.collection_requests(SHOP_ROLLOUTS);
+        if a + b >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first LIST is `list`'s; then the two watches' own LIST and WATCH.
+    assert_eq!(h.collection_requests(ROLLOUTS_PATH), (2, 1));
+    assert_eq!(h.collection_requests(SHOP_ROLLOUTS), (2, 1));
+
+    // A change of shop/cart wakes its follower, and only it.
+    h.set(|f| {
+        f.change_other("shop", "cart", |o| {
+            o["status"]["currentStepIndex"] = json!(2)
+        })
+    });
+    let (_, cart) = followers
+        .iter_mut()
+        .find(|(n, _)| n == "shop/cart")
+        .expect("followed");
+    tokio::time::timeout(Duration::from_secs(5), cart.changed())
+        .await
+        .expect("a change within 5s")
+        .expect("the watch lives");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (name, changes) in &followers {
+        if name != "shop/cart" {
+            assert!(!changes.has_changed().expect("lives"), "{name} woke up");
+        }
+    }
+
+    // While the watches live, `list` and every `get` answer from the cache: no rollout request.
+    let before = h.rollout_reads().len();
+    for name in &names {
+        let r = reader.get(name).await.expect("get");
+        if name == "shop/cart" {
+            assert_eq!(r.step, 1, "the watch's copy");
+        }
+    }
+    assert_eq!(reader.list().await.expect("list"), names);
+    assert_eq!(h.rollout_reads().len(), before, "{:?}", h.rollout_reads());
+
+    // All followers gone: both watches stop (a closed stream brings no re-list).
+    drop(followers);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.set(|f| f.watchers.clear());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.collection_requests(ROLLOUTS_PATH), (2, 1));
+    assert_eq!(h.collection_requests(SHOP_ROLLOUTS), (2, 1));
+}
+
+#[tokio::test]
+async fn a_namespace_that_may_not_be_listed_is_named_and_the_others_are_listed() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![
+            other("shop", "web", json!({})),
+            other("secret", "vault", json!({})),
+        ];
+        f.forbidden = vec!["secret".into()];
+    });
+    let reader = ArgoReader::new(h.settings_for(&[NS, "secret", "shop"], None));
+    let listing = reader.listing().await.expect("listing");
+    assert_eq!(listing.names, ["jesse-test/canary-demo", "shop/web"]);
+    assert_eq!(listing.denied.len(), 1);
+    assert!(
+        matches!(&listing.denied[0],
+                 ArgoError::Forbidden { verb: "list", namespace, .. } if namespace == "secret"),
+        "{:?}",
+        listing.denied
+    );
+    let why = listing.denied[0].to_string();
+    assert!(
+        why.starts_with("no RBAC permission to list rollouts in namespace secret: "),
+        "{why}"
+    );
+    assert_eq!(reader.list().await.expect("the others"), listing.names);
+
+    // Permissions are asked in the rollout's own namespace.
+    let p = reader.rbac("secret/vault").await.expect("ssar");
+    assert_eq!(
+        p.denied(ActionKind::Pause),
+        Some("no RBAC permission to patch rollouts in secret: no role in secret")
+    );
+    assert!(
+        reader
+            .rbac("shop/web")
+            .await
+            .expect("ssar")
+            .denied
+            .is_empty()
+    );
+
+    // Nothing listable at all: the error names the namespace and the verb.
+    let only = ArgoReader::new(h.settings_for(&["secret"], None));
+    let err = only.list().await.expect_err("nothing to list");
+    assert!(err.contains("list rollouts in namespace secret"), "{err}");
+}
+
+#[tokio::test]
+async fn with_no_namespace_configured_a_context_that_may_list_cluster_wide_lists_all() {
+    let h = Harness::start(canary_at(0, false)).await;
+    h.set(|f| {
+        f.others = vec![other("shop", "web", json!({}))];
+        f.cluster_wide = true;
+    });
+    let reader = ArgoReader::new(h.settings.clone());
+    assert_eq!(
+        reader.list().await.expect("list"),
+        ["jesse-test/canary-demo", "shop/web"]
+    );
+    assert!(
+        h.requests()
+            .iter()
+            .any(|r| r.path() == "/apis/argoproj.io/v1alpha1/rollouts")
+    );
+    // A bare name is still the context's namespace's.
+    reader.get(NAME).await.expect("get");
+    assert!(h.requests().iter().any(|r| r.path() == ROLLOUT_PATH));
 }

@@ -89,14 +89,14 @@ fn latency_regression_fails_naming_the_metric() {
 fn the_mann_whitney_judge_collects_before_it_scores() {
     // Mann–Whitney stays an option: on p99, with 10 points per track needed.
     let mut h = Harness::new(Scenario::LatencyRegression, true);
-    h.model.panels[1].judge = Some(rollout_console::domain::judge::JudgeSettings {
+    h.model.current_mut().panels[1].judge = Some(rollout_console::domain::judge::JudgeSettings {
         allowed_increase: 1.1,
         min_samples: 6,
         ..Default::default()
     });
     // It judges one point per query window (10s here): points over overlapping windows are
     // not independent.
-    h.model.panels[1].window = Some(std::time::Duration::from_secs(10));
+    h.model.current_mut().panels[1].window = Some(std::time::Duration::from_secs(10));
     h.advance(2);
     assert!(h.model.judge_collecting(), "too few points: collecting");
     let screen = h.render(160, 48);
@@ -275,8 +275,8 @@ fn json_keeps_the_contract_keys() {
 #[test]
 fn a_dead_backend_is_inconclusive_never_pass() {
     let mut h = Harness::new(Scenario::Healthy, true);
-    h.model.rollout = None;
-    h.model.rollout_error = Some("cannot connect to http://127.0.0.1:1/".into());
+    h.model.current_mut().rollout = None;
+    h.model.current_mut().rollout_error = Some("cannot connect to http://127.0.0.1:1/".into());
     let r = report(&h.model, None);
     assert_eq!(r.verdict, Overall::Inconclusive);
     assert!(r.summary[0].contains("cannot read the rollout"));
@@ -287,7 +287,7 @@ fn an_slo_without_data_prints_unknown_not_no_alert() {
     use rollout_console::domain::slo::SloMeasurement;
     let mut h = Harness::new(Scenario::Healthy, true);
     h.advance(10);
-    let slo = &mut h.model.slos[0];
+    let slo = &mut h.model.current_mut().slos[0];
     slo.status = Some(slo.def.evaluate(&SloMeasurement {
         error_ratio: None,
         window_ratios: vec![("5m".into(), None), ("1h".into(), None)],

@@ -16,7 +16,7 @@ fn healthy_demos_walk_to_100_percent_without_a_single_fail() {
         let mut seen = Vec::new();
         for _ in 0..110 {
             h.advance(2);
-            for p in &h.model.panels {
+            for p in &h.model.current().panels {
                 let v = p.verdict();
                 assert_ne!(
                     v,
@@ -30,10 +30,10 @@ fn healthy_demos_walk_to_100_percent_without_a_single_fail() {
                     passes += 1;
                 }
             }
-            seen.push(h.model.rollout.as_ref().map(|r| r.state));
+            seen.push(h.model.current().rollout.as_ref().map(|r| r.state));
         }
         assert_eq!(
-            h.model.rollout.as_ref().map(|r| r.state),
+            h.model.current().rollout.as_ref().map(|r| r.state),
             Some(RolloutState::Completed),
             "seed {seed}"
         );
@@ -53,11 +53,11 @@ fn a_slower_canary_is_failed_within_seconds_of_slowing_down() {
         let mut failed = None;
         for _ in 0..60 {
             h.advance(2);
-            let step = h.model.rollout.as_ref().map_or(0, |r| r.step);
+            let step = h.model.current().rollout.as_ref().map_or(0, |r| r.step);
             if step >= 1 && at_25.is_none() {
                 at_25 = Some(h.now);
             }
-            if h.model.panels[0].verdict() == Verdict::Fail {
+            if h.model.current().panels[0].verdict() == Verdict::Fail {
                 failed = Some(h.now);
                 break;
             }
@@ -69,7 +69,7 @@ fn a_slower_canary_is_failed_within_seconds_of_slowing_down() {
             after <= 12,
             "seed {seed}: failed {after}s after reaching 25%"
         );
-        let reason = h.model.panels[0].reason();
+        let reason = h.model.current().panels[0].reason();
         assert!(
             reason.starts_with("canary is slower: latency ×1."),
             "{reason}"

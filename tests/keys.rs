@@ -127,7 +127,7 @@ fn a_prompt_does_not_act_on_a_state_that_moved_under_it() {
     h.press(KeyCode::Char('p'));
     // The controller promotes on its own while the prompt is open (hold is 30s at speed 20).
     h.advance(40);
-    assert_eq!(h.model.rollout.as_ref().map(|r| r.step), Some(1));
+    assert_eq!(h.model.current().rollout.as_ref().map(|r| r.step), Some(1));
     let Overlay::Confirm(prompt) = &h.model.overlay else {
         panic!("prompt still open")
     };
@@ -206,7 +206,11 @@ fn after_an_action_the_rollout_is_re_read_before_another_prompt() {
         result: Err("late".into()),
     };
     update(&mut h.model, old);
-    assert_eq!(h.model.rollout_error, None, "the stale answer was dropped");
+    assert_eq!(
+        h.model.current().rollout_error,
+        None,
+        "the stale answer was dropped"
+    );
     update(
         &mut h.model,
         Msg::RolloutFetched {
@@ -275,7 +279,7 @@ fn a_conflict_says_the_rollout_moved_on_and_never_retries() {
 fn failing_gate_needs_the_typed_name_and_a_reason() {
     let mut h = Harness::new(Scenario::LatencyRegression, false);
     h.advance(130);
-    assert_eq!(h.model.panels[0].verdict(), Verdict::Fail);
+    assert_eq!(h.model.current().panels[0].verdict(), Verdict::Fail);
     h.press(KeyCode::Char('p'));
     let Overlay::Confirm(prompt) = &h.model.overlay else {
         panic!("prompt")
@@ -356,7 +360,7 @@ fn rollback_is_one_y_and_pause_toggles_with_state() {
     );
     h.answer(reread);
     assert_eq!(
-        h.model.rollout.as_ref().map(|r| r.state),
+        h.model.current().rollout.as_ref().map(|r| r.state),
         Some(RolloutState::Paused)
     );
     h.press(KeyCode::Char(' '));
@@ -369,7 +373,7 @@ fn nothing_to_do_on_a_finished_rollout() {
     let mut h = Harness::new(Scenario::ErrorSpike, false);
     h.advance(120);
     assert_eq!(
-        h.model.rollout.as_ref().map(|r| r.state),
+        h.model.current().rollout.as_ref().map(|r| r.state),
         Some(RolloutState::RolledBack)
     );
     h.press(KeyCode::Char('r'));
@@ -399,11 +403,11 @@ fn help_window_focus_and_quit() {
     );
     h.press(KeyCode::Char('j'));
     h.press(KeyCode::Down);
-    assert_eq!(h.model.focus, 2);
+    assert_eq!(h.model.current().focus, 2);
     h.press(KeyCode::Char('k'));
     h.press(KeyCode::BackTab);
     h.press(KeyCode::Up);
-    assert_eq!(h.model.focus, 3, "wraps around");
+    assert_eq!(h.model.current().focus, 3, "wraps around");
     h.press_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(h.model.quit);
 }
@@ -411,13 +415,13 @@ fn help_window_focus_and_quit() {
 #[test]
 fn a_failing_query_is_no_data_then_stale_never_its_old_pass() {
     let mut h = Harness::new(Scenario::Healthy, false);
-    h.model.focus = 1;
+    h.model.current_mut().focus = 1;
     h.advance(10);
-    assert_eq!(h.model.panels[1].verdict(), Verdict::Pass);
+    assert_eq!(h.model.current().panels[1].verdict(), Verdict::Pass);
     // The source starts failing: a broken query for p99.
-    h.model.panels[1].query = "sim:nonsense".into();
+    h.model.current_mut().panels[1].query = "sim:nonsense".into();
     h.advance(2);
-    assert_eq!(h.model.panels[1].verdict(), Verdict::NoData);
+    assert_eq!(h.model.current().panels[1].verdict(), Verdict::NoData);
     assert!(
         h.events_text()
             .contains("p99 latency: the simulator does not know the query")
@@ -427,9 +431,9 @@ fn a_failing_query_is_no_data_then_stale_never_its_old_pass() {
     assert!(screen.contains("NO DATA STALE"), "{screen}");
     assert!(screen.contains("STALE for"), "{screen}");
     // It recovers by itself when the source comes back.
-    h.model.panels[1].query = "sim:p99".into();
+    h.model.current_mut().panels[1].query = "sim:p99".into();
     h.advance(2);
-    assert_eq!(h.model.panels[1].verdict(), Verdict::Pass);
+    assert_eq!(h.model.current().panels[1].verdict(), Verdict::Pass);
     assert!(h.events_text().contains("p99 latency: query answers again"));
 }
 
@@ -438,7 +442,7 @@ fn a_repeated_metrics_warning_is_reported_once() {
     use rollout_console::metrics::FetchResult;
     let mut h = Harness::new(Scenario::Healthy, false);
     let warn = |h: &mut Harness, warnings: Vec<String>| {
-        let generation = h.model.polls.metrics_generation;
+        let generation = h.model.current().polls.metrics_generation;
         let result = FetchResult {
             warnings,
             ..FetchResult::default()
@@ -670,7 +674,7 @@ fn analysis_results_become_events_and_the_reason_on_screen() {
 fn without_configured_selectors_the_tracks_come_from_the_pod_template_hashes() {
     use rollout_console::app::model::PodHashTracks;
     let mut h = Harness::new(Scenario::Healthy, false);
-    h.model.pod_hash_tracks = Some(PodHashTracks {
+    h.model.current_mut().pod_hash_tracks = Some(PodHashTracks {
         label: "rollouts_pod_template_hash".into(),
         service: r#"job="checkout""#.into(),
     });
@@ -703,7 +707,7 @@ fn without_configured_selectors_the_tracks_come_from_the_pod_template_hashes() {
     h.advance(2);
     assert_eq!(tracks(&mut h), None);
     // Configured selectors (no pod-hash mode): never overridden.
-    h.model.pod_hash_tracks = None;
+    h.model.current_mut().pod_hash_tracks = None;
     assert_eq!(tracks(&mut h), None);
 }
 
@@ -728,7 +732,7 @@ fn a_watched_change_re_reads_the_rollout_at_once() {
         "only once: {:?}",
         h.pending
     );
-    let before = h.model.polls.rollout_generation;
+    let before = h.model.current().polls.rollout_generation;
     let effects = update(&mut h.model, Msg::RolloutChanged);
     assert!(
         matches!(effects.as_slice(), [Effect::FetchRollout { generation, .. }] if *generation == before + 1),
@@ -793,7 +797,11 @@ fn enter_opens_the_selected_metrics_detail_which_scrolls_and_closes() {
     assert!(h.press(KeyCode::Char('p')).is_empty());
     assert!(h.press(KeyCode::Char('r')).is_empty());
     assert!(matches!(h.model.overlay, Overlay::Detail { .. }));
-    assert_eq!(h.model.focus, 1, "scrolling does not move the selection");
+    assert_eq!(
+        h.model.current().focus,
+        1,
+        "scrolling does not move the selection"
+    );
     // End shows the last page, and the first key back up moves the view (no scrolling into
     // emptiness to climb back out of).
     h.press(KeyCode::End);
@@ -818,7 +826,7 @@ fn the_detail_keeps_the_queries_each_poll_sent() {
     h.advance(4);
     // The simulator answers by name: nothing is rendered, and the detail says so.
     assert_eq!(
-        h.model.panels[0].sent_queries,
+        h.model.current().panels[0].sent_queries,
         vec![
             ("simulator series".to_string(), "sim:p95".to_string()),
             (
@@ -903,7 +911,7 @@ fn e_opens_the_whole_event_log_which_scrolls_by_event() {
             ),
         );
     }
-    let n = h.model.events.len();
+    let n = h.model.current().events.len();
     assert!(n > 12, "enough events to page: {n}");
     h.press(KeyCode::Char('e'));
     assert_eq!(h.model.overlay, Overlay::Events { scroll: 0 });
@@ -1013,7 +1021,12 @@ fn unknown_then_read(
             audit_error: None,
         },
     );
-    let (level, status) = h.model.action_status.clone().expect("a status line");
+    let (level, status) = h
+        .model
+        .current()
+        .action_status
+        .clone()
+        .expect("a status line");
     assert_eq!(level, rollout_console::app::model::EventLevel::Bad);
     assert!(status.contains("outcome UNKNOWN"), "{status}");
     // The re-read that follows the action answers from the simulator.
@@ -1036,7 +1049,7 @@ fn an_unknown_pause_that_did_not_apply_is_resolved_by_the_next_read() {
     let (first, follow_up) = unknown_then_read(&mut h, KeyCode::Char(' '), false);
     let said = "pause did not take effect: still PROGRESSING at step 1 (5%)";
     assert!(h.events_text().contains(said), "{}", h.events_text());
-    let (_, status) = h.model.action_status.clone().expect("status");
+    let (_, status) = h.model.current().action_status.clone().expect("status");
     assert_eq!(status, said);
     assert!(h.render(80, 24).contains("pause did not take effect"));
     assert_eq!(follow_up.result, "not_applied");
@@ -1073,7 +1086,12 @@ fn an_unknown_pause_that_applied_is_confirmed_by_the_next_read() {
     let said = "pause took effect: PAUSED at step 1 (5%)";
     assert!(h.events_text().contains(said), "{}", h.events_text());
     assert_eq!(
-        h.model.action_status.clone().map(|s| s.1).as_deref(),
+        h.model
+            .current()
+            .action_status
+            .clone()
+            .map(|s| s.1)
+            .as_deref(),
         Some(said)
     );
     assert_eq!(
@@ -1143,7 +1161,7 @@ fn rollback_is_possible_with_the_state_unknown_and_says_so() {
     let mut h = Harness::new(Scenario::ErrorSpike, false);
     h.advance(10);
     // The console started while the backend was down: nothing was ever read.
-    h.model.rollout = None;
+    h.model.current_mut().rollout = None;
     fail_reads(&mut h, "HTTP 503 from the deploy API");
     for key in [KeyCode::Char('p'), KeyCode::Char(' ')] {
         h.press(key);
@@ -1246,7 +1264,7 @@ fn a_fail_on_a_hold_metric_is_advice_to_hold_not_a_hold() {
     use rollout_console::app::explain::why;
     let mut h = Harness::new(Scenario::LatencyRegression, false);
     // Not critical: the judge's FAIL advises a hold rather than a rollback.
-    h.model.panels[0].critical = false;
+    h.model.current_mut().panels[0].critical = false;
     h.advance(130);
     let (_, line) = why(&h.model);
     assert!(
@@ -1265,7 +1283,7 @@ fn a_rolled_back_canary_is_not_passed_because_a_hold_ended() {
         h.sim.rollout().state,
         rollout_console::domain::RolloutState::RolledBack
     );
-    for p in &h.model.panels {
+    for p in &h.model.current().panels {
         if let Some(r) = &p.sequential_result {
             assert!(
                 !r.reason.starts_with("hold ended"),

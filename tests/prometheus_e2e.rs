@@ -246,7 +246,7 @@ fn model() -> Model {
 /// One poll through the real update loop: only the metrics effect is run.
 async fn poll(model: &mut Model, source: &dyn MetricsSource) {
     let now = Utc::now();
-    model.polls.metrics_started = None;
+    model.current_mut().polls.metrics_started = None;
     for effect in update(model, Msg::Tick(now)) {
         if let Effect::FetchMetrics {
             generation,
@@ -274,26 +274,26 @@ async fn engine_killed_and_restarted(engine: Engine) {
     let mut m = model();
     poll(&mut m, &source).await;
     assert_ne!(
-        m.panels[0].verdict(),
+        m.current().panels[0].verdict(),
         Verdict::NoData,
         "{:?}",
-        m.panels[0].reason()
+        m.current().panels[0].reason()
     );
     assert_eq!(
-        m.panels[0].freshness(m.now, m.settings.poll_interval),
+        m.current().panels[0].freshness(m.now, m.settings.poll_interval),
         Freshness::Live
     );
 
     tsdb.stop();
     poll(&mut m, &source).await;
     assert_eq!(
-        m.panels[0].verdict(),
+        m.current().panels[0].verdict(),
         Verdict::NoData,
         "a dead source is never a pass"
     );
     // A graceful stop can take longer than 3 polls: then the panel is already STALE. Either way
     // the error is on the panel, in words.
-    match m.panels[0].freshness(m.now, m.settings.poll_interval) {
+    match m.current().panels[0].freshness(m.now, m.settings.poll_interval) {
         Freshness::Error(e) | Freshness::Stale { why: e, .. } => {
             assert!(e.contains("cannot reach"), "{e}")
         }
@@ -304,11 +304,11 @@ async fn engine_killed_and_restarted(engine: Engine) {
     }
     tokio::time::sleep(Duration::from_millis(3500)).await;
     poll(&mut m, &source).await;
-    match m.panels[0].freshness(m.now, m.settings.poll_interval) {
+    match m.current().panels[0].freshness(m.now, m.settings.poll_interval) {
         Freshness::Stale { why, .. } => assert!(!why.is_empty()),
         other => panic!("{}: expected STALE, got {other:?}", engine.name()),
     }
-    assert!(m.slos[0].error.is_some());
+    assert!(m.current().slos[0].error.is_some());
 
     // Keep the restarted engine alive until the end of the test (dropping it stops it).
     let _tsdb = tokio::task::spawn_blocking(move || {
@@ -321,8 +321,8 @@ async fn engine_killed_and_restarted(engine: Engine) {
     for _ in 0..30 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         poll(&mut m, &source).await;
-        if m.panels[0].freshness(m.now, m.settings.poll_interval) == Freshness::Live
-            && m.panels[0].verdict() != Verdict::NoData
+        if m.current().panels[0].freshness(m.now, m.settings.poll_interval) == Freshness::Live
+            && m.current().panels[0].verdict() != Verdict::NoData
         {
             recovered = true;
             break;
@@ -332,7 +332,7 @@ async fn engine_killed_and_restarted(engine: Engine) {
         recovered,
         "{}: the panel did not recover: {}",
         engine.name(),
-        m.panels[0].reason()
+        m.current().panels[0].reason()
     );
 }
 
@@ -389,13 +389,13 @@ async fn garbage_503_and_slow_answers_are_per_panel_errors() {
         let source = source_for(&server.url, Duration::from_millis(500));
         let mut m = model();
         poll(&mut m, &source).await;
-        let panel = &m.panels[0];
+        let panel = &m.current().panels[0];
         assert_eq!(panel.verdict(), Verdict::NoData, "{name}");
         let reason = panel.reason();
         assert!(reason.starts_with("query failed: "), "{name}: {reason}");
         assert!(reason.contains(expected), "{name}: {reason}");
         assert!(
-            m.slos[0].error.is_some(),
+            m.current().slos[0].error.is_some(),
             "{name}: the SLO panel shows the error too"
         );
         let mut terminal =

@@ -16,17 +16,17 @@ use std::time::Duration;
 /// shows the Mann–Whitney word.
 fn mann_whitney_only(scenario: Scenario, windows: [u64; 2]) -> Harness {
     let mut h = Harness::new(scenario, false);
-    for p in &mut h.model.panels {
+    for p in &mut h.model.current_mut().panels {
         p.sequential = None;
         p.counters = None;
     }
     for (i, secs) in windows.into_iter().enumerate() {
-        h.model.panels[i].judge = Some(JudgeSettings {
+        h.model.current_mut().panels[i].judge = Some(JudgeSettings {
             allowed_increase: 1.1,
             min_samples: 6,
             ..Default::default()
         });
-        h.model.panels[i].window = Some(Duration::from_secs(secs));
+        h.model.current_mut().panels[i].window = Some(Duration::from_secs(secs));
     }
     h
 }
@@ -47,7 +47,7 @@ fn mann_whitney_collects_while_one_metric_is_short_of_points() {
     // 75s into step 3 (50%, held 1m30s): p95 has its points, p99 (one per 30s) not yet. Half the
     // metrics short of points forces the score to 0: that is still collecting, not "judge 0/100".
     h.advance(138);
-    let classes: Vec<_> = h.model.panels[..2]
+    let classes: Vec<_> = h.model.current().panels[..2]
         .iter()
         .map(|p| p.judge_result.as_ref().map(|r| r.classification))
         .collect();
@@ -69,7 +69,7 @@ fn the_failing_judge_clause_comes_before_the_passing_gate() {
     let mut h = mann_whitney_only(Scenario::LatencyRegression, [10, 10]);
     h.advance(130);
     h.press(KeyCode::Tab);
-    let p99 = &h.model.panels[1];
+    let p99 = &h.model.current().panels[1];
     assert_eq!(p99.verdict(), rollout_console::domain::Verdict::Fail);
     assert!(
         p99.reason().starts_with("judge: canary is higher"),
@@ -246,7 +246,7 @@ fn an_empty_answer_says_which_is_empty() {
         vec![],
         h.now,
     );
-    model.focus = 0;
+    model.current_mut().focus = 0;
     h.model = model;
     let at = h.now + chrono::Duration::seconds(2);
     poll_metrics_with(&mut h, 2, |req| {

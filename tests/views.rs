@@ -249,7 +249,7 @@ fn an_slo_without_data_is_unknown_not_infinite() {
     let mut h = Harness::new(Scenario::Healthy, false);
     h.advance(20);
     // The query answered, with nothing in it (e.g. a renamed metric).
-    let slo = &mut h.model.slos[0];
+    let slo = &mut h.model.current_mut().slos[0];
     slo.status = Some(slo.def.evaluate(&SloMeasurement {
         error_ratio: None,
         window_ratios: vec![("5m".into(), None), ("1h".into(), None)],
@@ -313,7 +313,14 @@ fn events_overlay_shows_every_event_whole() {
     let mut h = Harness::new(Scenario::LatencyRegression, false);
     h.advance(130);
     h.press(KeyCode::Char('e'));
-    let newest = h.model.events.front().expect("events").text.clone();
+    let newest = h
+        .model
+        .current()
+        .events
+        .front()
+        .expect("events")
+        .text
+        .clone();
     let screen = h.render(80, 24);
     // The newest event, whole though longer than a row: every word on screen, in order.
     let flat: String = screen

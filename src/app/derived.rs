@@ -14,7 +14,7 @@ pub fn refresh_derived(model: &mut Model) {
         readiness: model.readiness(),
         judge_score: model.judge_score(),
         judge_collecting: model.judge_collecting(),
-        in_flight_for: model.in_flight.map(|f| age(f.since, model.now)),
+        in_flight_for: model.current().in_flight.map(|f| age(f.since, model.now)),
         footer_keys: footer_keys(model),
     };
 }

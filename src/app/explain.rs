@@ -56,8 +56,8 @@ pub fn alert_label(alert: Alert) -> &'static str {
 }
 
 pub fn why(model: &Model) -> (Tone, String) {
-    let Some(r) = &model.rollout else {
-        return match &model.rollout_error {
+    let Some(r) = &model.current().rollout else {
+        return match &model.current().rollout_error {
             Some(e) => (Tone::Bad, format!("cannot read the rollout: {e}")),
             None => (Tone::Neutral, "waiting for the backend…".into()),
         };
@@ -120,6 +120,7 @@ pub fn why(model: &Model) -> (Tone, String) {
     // gate's ("p95 latency gate FAIL (…)").
     let failure = |name: &str, e: &crate::domain::GateEvaluation| {
         let judged = model
+            .current()
             .panels
             .iter()
             .find(|p| p.def.name == name)

@@ -89,6 +89,7 @@ pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
             Key::Char('u') => Some(Msg::Request(ActionKind::Undo)),
             Key::Char(' ') => {
                 let paused = model
+                    .current()
                     .rollout
                     .as_ref()
                     .is_some_and(|r| r.state == RolloutState::Paused);
@@ -131,7 +132,7 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
         Overlay::Confirm(_) => vec![("y", "confirm".into()), ("any other key", "cancel".into())],
         Overlay::None => {
             let mut keys = Vec::new();
-            if !model.settings.read_only && model.in_flight.is_none() {
+            if !model.settings.read_only && model.rollouts[model.open].in_flight.is_none() {
                 action_keys(model, &mut keys);
             }
             keys.push(("Enter", "detail".into()));
@@ -147,7 +148,7 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
 
 /// The action keys that make sense in the rollout's state, for this backend and this user.
 fn action_keys(model: &Model, keys: &mut Vec<(&'static str, String)>) {
-    let Some(r) = model.rollout.as_ref() else {
+    let Some(r) = model.rollouts[model.open].rollout.as_ref() else {
         return;
     };
     let label = |kind: ActionKind, text: &str| match model

@@ -556,10 +556,12 @@ impl PodHashTracks {
     }
 }
 
+/// What the console knows and shows of one rollout: its answers, panels, events, polls and the
+/// action in flight. The model holds one per rollout (the fleet is a list of them).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Model {
-    pub settings: Settings,
-    pub now: DateTime<Utc>,
+pub struct RolloutModel {
+    /// The rollout's name as the backend knows it.
+    pub name: String,
     pub rollout: Option<Rollout>,
     pub rollout_error: Option<String>,
     pub last_rollout_ok: Option<DateTime<Utc>>,
@@ -567,8 +569,6 @@ pub struct Model {
     pub slos: Vec<SloPanel>,
     pub events: VecDeque<Event>,
     pub focus: usize,
-    pub chart_window: ChartWindow,
-    pub overlay: Overlay,
     pub in_flight: Option<InFlight>,
     /// After an action the rollout must be re-read before another prompt opens.
     pub awaiting_reread: bool,
@@ -579,6 +579,48 @@ pub struct Model {
     pub polls: Polls,
     /// The warnings of the last metrics answer, so a repeated warning is reported once.
     pub metrics_warnings: Vec<String>,
+    /// Set when the track selectors come from the rollout's pod-template hashes.
+    pub pod_hash_tracks: Option<PodHashTracks>,
+}
+
+impl RolloutModel {
+    /// The newest event first; the oldest fall off past `MAX_EVENTS`.
+    pub fn push_event(&mut self, at: DateTime<Utc>, level: EventLevel, text: impl Into<String>) {
+        self.events.push_front(Event {
+            at,
+            level,
+            text: text.into(),
+        });
+        self.events.truncate(MAX_EVENTS);
+    }
+
+    pub fn new(name: String, panels: Vec<MetricPanel>, slos: Vec<SloPanel>) -> Self {
+        Self {
+            name,
+            rollout: None,
+            rollout_error: None,
+            last_rollout_ok: None,
+            panels,
+            slos,
+            events: VecDeque::new(),
+            focus: 0,
+            in_flight: None,
+            awaiting_reread: false,
+            unresolved: None,
+            action_status: None,
+            polls: Polls::default(),
+            metrics_warnings: Vec::new(),
+            pod_hash_tracks: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub settings: Settings,
+    pub now: DateTime<Utc>,
+    pub chart_window: ChartWindow,
+    pub overlay: Overlay,
     /// `[judge]` score thresholds.
     pub judge_thresholds: ScoreThresholds,
     /// `[judge] alpha`: the sequential judge's false-alarm budget for the whole rollout.
@@ -587,8 +629,6 @@ pub struct Model {
     pub permissions: Option<crate::domain::action::Permissions>,
     /// The actions the backend can take at all (promote-full, retry and undo are optional).
     pub actions: Vec<ActionKind>,
-    /// Set when the track selectors come from the rollout's pod-template hashes.
-    pub pod_hash_tracks: Option<PodHashTracks>,
     /// The configured Prometheus selectors, to show the queries as sent; `None` for the
     /// simulator.
     pub query_selectors: Option<Selectors>,
@@ -601,62 +641,61 @@ pub struct Model {
     /// Worked out from the fields above at the end of every `update`, for the view.
     pub derived: Derived,
     pub quit: bool,
+    /// Every rollout the console follows; never empty.
+    pub rollouts: Vec<RolloutModel>,
+    /// The index in `rollouts` of the rollout on screen.
+    pub open: usize,
 }
 
 impl Model {
+    /// The rollout on screen.
+    pub fn current(&self) -> &RolloutModel {
+        &self.rollouts[self.open]
+    }
+
+    pub fn current_mut(&mut self) -> &mut RolloutModel {
+        &mut self.rollouts[self.open]
+    }
+
     pub fn new(
         settings: Settings,
         panels: Vec<MetricPanel>,
         slos: Vec<SloPanel>,
         now: DateTime<Utc>,
     ) -> Self {
+        let name = settings.rollout_name.clone();
         Self {
             settings,
             now,
-            rollout: None,
-            rollout_error: None,
-            last_rollout_ok: None,
-            panels,
-            slos,
-            events: VecDeque::new(),
-            focus: 0,
             chart_window: ChartWindow::M5,
             overlay: Overlay::None,
-            in_flight: None,
-            awaiting_reread: false,
-            unresolved: None,
-            action_status: None,
-            polls: Polls::default(),
-            metrics_warnings: Vec::new(),
             judge_thresholds: ScoreThresholds::default(),
             sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
             permissions: None,
             actions: ActionKind::BASIC.to_vec(),
-            pod_hash_tracks: None,
             query_selectors: None,
             screen: (80, 24),
             overlay_last_scroll: usize::MAX,
             derived: Derived::default(),
             quit: false,
+            rollouts: vec![RolloutModel::new(name, panels, slos)],
+            open: 0,
         }
     }
 
     pub fn push_event(&mut self, level: EventLevel, text: impl Into<String>) {
-        self.events.push_front(Event {
-            at: self.now,
-            level,
-            text: text.into(),
-        });
-        self.events.truncate(MAX_EVENTS);
+        let at = self.now;
+        self.current_mut().push_event(at, level, text);
     }
 
     /// Age of the last successful poll of anything, for the header.
     pub fn last_poll_age(&self) -> Option<Duration> {
         let newest = self
+            .current()
             .panels
             .iter()
             .filter_map(|p| p.last_good)
-            .chain(self.last_rollout_ok)
+            .chain(self.current().last_rollout_ok)
             .max()?;
         Some(age(newest, self.now))
     }
@@ -664,33 +703,34 @@ impl Model {
     /// Age of the newest good metrics answer (any panel or SLO); `None` before the first.
     pub fn metrics_age(&self) -> Option<Duration> {
         let newest = self
+            .current()
             .panels
             .iter()
             .filter_map(|p| p.last_good)
-            .chain(self.slos.iter().filter_map(|s| s.last_good))
+            .chain(self.current().slos.iter().filter_map(|s| s.last_good))
             .max()?;
         Some(age(newest, self.now))
     }
 
     /// Age of the last good rollout read; `None` before the first.
     pub fn rollout_age(&self) -> Option<Duration> {
-        self.last_rollout_ok.map(|t| age(t, self.now))
+        self.current().last_rollout_ok.map(|t| age(t, self.now))
     }
 
     /// Metrics are failing: every query errs, or no good answer for STALE_AFTER_POLLS intervals
     /// (Prometheus hangs: no answer, so no error either).
     pub fn metrics_failing(&self) -> bool {
-        if self.panels.is_empty() && self.slos.is_empty() {
+        if self.current().panels.is_empty() && self.current().slos.is_empty() {
             return false; // nothing is asked of Prometheus
         }
         let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
-        let all_err = !self.panels.is_empty() && self.panels.iter().all(|p| p.error.is_some());
+        let all_err = !self.current().panels.is_empty()
+            && self.current().panels.iter().all(|p| p.error.is_some());
         let silent = match self.metrics_age() {
             Some(a) => a > stale_after,
-            None => self
-                .polls
-                .metrics_started
-                .is_some_and(|_| self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)),
+            None => self.current().polls.metrics_started.is_some_and(|_| {
+                self.current().polls.metrics_generation > u64::from(STALE_AFTER_POLLS)
+            }),
         };
         all_err || silent
     }
@@ -699,11 +739,13 @@ impl Model {
     /// STALE_AFTER_POLLS intervals.
     pub fn rollout_failing(&self) -> bool {
         let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
-        self.rollout_error.is_some() || self.rollout_age().is_some_and(|a| a > stale_after)
+        self.current().rollout_error.is_some()
+            || self.rollout_age().is_some_and(|a| a > stale_after)
     }
 
     pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
-        self.panels
+        self.current()
+            .panels
             .iter()
             .map(|p| {
                 let eval = match (&p.error, &p.eval) {
@@ -751,8 +793,9 @@ impl Model {
     /// Whether the current step may be promoted, judged over the whole hold from the series.
     pub fn readiness(&self) -> Option<crate::domain::readiness::Readiness> {
         use crate::domain::readiness::{GateSeries, readiness};
-        let r = self.rollout.as_ref()?;
+        let r = self.current().rollout.as_ref()?;
         let gates: Vec<GateSeries> = self
+            .current()
             .panels
             .iter()
             .map(|p| GateSeries {
@@ -766,7 +809,7 @@ impl Model {
         let mut ready = readiness(r, &gates, self.now);
         // The judges must have passed the step too: a FAIL, a count still going or no counts
         // is not ready.
-        for p in &self.panels {
+        for p in &self.current().panels {
             match p.sequential_verdict() {
                 Some(Verdict::Pass) | None => {}
                 Some(v) => {
@@ -782,7 +825,7 @@ impl Model {
             }
         }
         // A panel whose query failed has old series: never call that ready.
-        for p in self.panels.iter().filter(|p| p.error.is_some()) {
+        for p in self.current().panels.iter().filter(|p| p.error.is_some()) {
             ready.ready = false;
             ready
                 .reasons
@@ -794,7 +837,7 @@ impl Model {
     /// How far back a poll must reach: the chart window, or the whole current step when longer
     /// (readiness is judged over the hold), at most 6 hours.
     pub fn lookback(&self) -> Duration {
-        let step = self.rollout.as_ref().map_or(Duration::ZERO, |r| {
+        let step = self.current().rollout.as_ref().map_or(Duration::ZERO, |r| {
             r.step_elapsed(self.now) + self.settings.poll_interval * 2
         });
         self.chart_window
@@ -805,6 +848,7 @@ impl Model {
     /// Each sequential metric's share of `[judge] alpha`.
     pub fn sequential_alpha_per_metric(&self) -> f64 {
         let n = self
+            .current()
             .panels
             .iter()
             .filter(|p| p.sequential.is_some())
@@ -815,7 +859,8 @@ impl Model {
     /// The worst sequential verdict and the metric that has it (FAIL, then NO DATA, COLLECTING,
     /// PASS); `None` when no metric is judged sequentially.
     pub fn sequential_summary(&self) -> Option<(Verdict, &str)> {
-        self.panels
+        self.current()
+            .panels
             .iter()
             .filter_map(|p| Some((p.sequential_verdict()?, p.def.name.as_str())))
             .reduce(|a, b| {
@@ -831,7 +876,12 @@ impl Model {
     /// judged metric is short of points and nothing has been found against the canary yet. The
     /// score would read 0/100 (forced by too little data), which looks like failing.
     pub fn judge_collecting(&self) -> bool {
-        let judged: Vec<&MetricPanel> = self.panels.iter().filter(|p| p.judge.is_some()).collect();
+        let judged: Vec<&MetricPanel> = self
+            .current()
+            .panels
+            .iter()
+            .filter(|p| p.judge.is_some())
+            .collect();
         let short = |p: &&MetricPanel| {
             p.error.is_none()
                 && p.judge_result
@@ -853,6 +903,7 @@ impl Model {
     /// The statistical judge's score over the metrics that have a judge; `None` when none has.
     pub fn judge_score(&self) -> Option<Score> {
         let inputs: Vec<ScoreInput> = self
+            .current()
             .panels
             .iter()
             .filter(|p| p.judge.is_some())
@@ -870,7 +921,8 @@ impl Model {
     }
 
     pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {
-        self.slos
+        self.current()
+            .slos
             .iter()
             .map(|s| {
                 let status = match (&s.error, &s.status) {

@@ -6,12 +6,14 @@
 //! One job per file: `simulator.rs` the clock that drives the rest, `traffic.rs` the requests,
 //! latencies and errors per track, `controller.rs` the rollout's steps and the controller's
 //! decisions, `history.rs` the last hour and what is read from it, `measures.rs` the metric and
-//! counter names, `slo.rs` the service's SLO. This file only names the public face.
+//! counter names, `slo.rs` the service's SLO, `fleet.rs` many independent simulators for
+//! `simulate --fleet`. This file only names the public face.
 
 pub mod backend;
 mod controller;
 pub mod demo;
 pub mod exposition;
+pub mod fleet;
 pub mod histogram;
 mod history;
 mod measures;
@@ -25,6 +27,7 @@ mod test_support;
 mod traffic;
 
 pub use controller::{CANARY_HASH, STABLE_HASH};
+pub use fleet::Fleet;
 pub use measures::{
     ERRORS_COUNTER, LATENCY_BUCKETS_COUNTER, REQUESTS_COUNTER, SimCounter, SimMetric, Totals,
     TrackPoint,

@@ -2,6 +2,11 @@
 //! and the deploy API (assets/deploy-api.md) so the console can drive it over real HTTP.
 //! `GET /_sim/requests` counts the requests served by method and path, and `GET /_sim/actions`
 //! lists the control requests received with their bodies and answers, for tests.
+//!
+//! With a fleet (`simulate --fleet N`) the same routes serve every rollout: `/rollouts` lists them
+//! all, `/rollouts/{name}` and its actions reach that one only (each has its own lock), and
+//! `/metrics` labels each rollout's series `rollout="<name>"`. Without one the answers are
+//! exactly those of a single simulator.
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri, header};
@@ -14,28 +19,53 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use super::{Simulator, exposition};
+use super::{Fleet, Simulator, exposition};
 use crate::backend::ActionError;
 use crate::domain::action::ActionKind;
 
 #[derive(Clone)]
 struct AppState {
-    sim: Arc<Mutex<Simulator>>,
+    fleet: Fleet,
+    /// Served with `--fleet`: the metrics carry a `rollout` label, a 404 names the fleet.
+    labelled: bool,
     requests: Arc<Mutex<BTreeMap<String, u64>>>,
     actions: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
+/// The simulator, advanced to now; a poisoned lock is a 500, never a panic.
+fn simulator_now(
+    sim: &Arc<Mutex<Simulator>>,
+) -> Result<std::sync::MutexGuard<'_, Simulator>, Box<Response>> {
+    let mut sim = sim.lock().map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulator state is poisoned",
+        )
+    })?;
+    sim.advance_to(Utc::now());
+    Ok(sim)
+}
+
 impl AppState {
-    /// The simulator, advanced to now; a poisoned lock is a 500, never a panic.
-    fn simulator_now(&self) -> Result<std::sync::MutexGuard<'_, Simulator>, Box<Response>> {
-        let mut sim = self.sim.lock().map_err(|_| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "simulator state is poisoned",
-            )
-        })?;
-        sim.advance_to(Utc::now());
-        Ok(sim)
+    /// The rollout `name`, or a 404 that says which there are.
+    fn member(&self, name: &str) -> Result<&Arc<Mutex<Simulator>>, Box<Response>> {
+        self.fleet.get(name).ok_or_else(|| {
+            let text = if self.labelled {
+                let names: Vec<&str> = self.fleet.names().take(8).collect();
+                let more = if self.fleet.len() > names.len() {
+                    format!(", … ({} in all)", self.fleet.len())
+                } else {
+                    String::new()
+                };
+                format!(
+                    "no rollout named {name:?}; the fleet has {}{more}",
+                    names.join(", ")
+                )
+            } else {
+                format!("no rollout named {name:?}")
+            };
+            Box::new(error(StatusCode::NOT_FOUND, text))
+        })
     }
 
     fn count(&self, method: &Method, uri: &Uri) {
@@ -65,8 +95,19 @@ fn error(status: StatusCode, text: impl Into<String>) -> Response {
 }
 
 pub fn router(sim: Arc<Mutex<Simulator>>) -> Router {
+    app(Fleet::single(sim), false)
+}
+
+/// The routes for a fleet: every rollout listed, acted on by name, and scraped with a `rollout`
+/// label.
+pub fn fleet_router(fleet: Fleet) -> Router {
+    app(fleet, true)
+}
+
+fn app(fleet: Fleet, labelled: bool) -> Router {
     let state = AppState {
-        sim,
+        fleet,
+        labelled,
         requests: Arc::default(),
         actions: Arc::default(),
     };
@@ -91,23 +132,53 @@ pub async fn serve(
         .await
 }
 
+/// [`serve`] for a fleet.
+pub async fn serve_fleet(
+    listener: tokio::net::TcpListener,
+    fleet: Fleet,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, fleet_router(fleet))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 async fn metrics(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
     s.count(&method, &uri);
-    let sim = match s.simulator_now() {
-        Ok(sim) => sim,
-        Err(response) => return *response,
-    };
-    let body = exposition::render("checkout", sim.totals());
+    if !s.labelled {
+        let Some((_, sim)) = s.fleet.members().next() else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "no simulator");
+        };
+        let sim = match simulator_now(sim) {
+            Ok(sim) => sim,
+            Err(response) => return *response,
+        };
+        let body = exposition::render("checkout", sim.totals());
+        return ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response();
+    }
+    // Each member is locked only to advance it and copy its counters; rendering holds no lock.
+    let mut totals = Vec::with_capacity(s.fleet.len());
+    for (name, sim) in s.fleet.members() {
+        match simulator_now(sim) {
+            Ok(sim) => totals.push((name, *sim.totals())),
+            Err(response) => return *response,
+        }
+    }
+    let rollouts: Vec<(&str, &[super::Totals; 2])> = totals.iter().map(|(n, t)| (*n, t)).collect();
+    let body = exposition::render_fleet(&rollouts);
     ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response()
 }
 
 async fn list(State(s): State<AppState>, method: Method, uri: Uri) -> Response {
     s.count(&method, &uri);
-    let sim = match s.simulator_now() {
-        Ok(sim) => sim,
-        Err(response) => return *response,
-    };
-    Json(serde_json::json!({ "rollouts": [sim.rollout()] })).into_response()
+    let mut rollouts = Vec::with_capacity(s.fleet.len());
+    for (_, sim) in s.fleet.members() {
+        match simulator_now(sim) {
+            Ok(sim) => rollouts.push(sim.rollout().clone()),
+            Err(response) => return *response,
+        }
+    }
+    Json(serde_json::json!({ "rollouts": rollouts })).into_response()
 }
 
 async fn one(
@@ -117,13 +188,10 @@ async fn one(
     Path(name): Path<String>,
 ) -> Response {
     s.count(&method, &uri);
-    let sim = match s.simulator_now() {
+    let sim = match s.member(&name).and_then(simulator_now) {
         Ok(sim) => sim,
         Err(response) => return *response,
     };
-    if sim.rollout().name != name {
-        return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
-    }
     Json(sim.rollout().clone()).into_response()
 }
 
@@ -154,14 +222,11 @@ async fn act(
             "the body must be JSON: {\"expected_step\": N, \"actor\": \"...\", \"reason\": \"...\"}",
         );
     };
-    let mut sim = match s.simulator_now() {
+    let mut sim = match s.member(&name).and_then(simulator_now) {
         Ok(sim) => sim,
         Err(response) => return *response,
     };
     let now = Utc::now();
-    if sim.rollout().name != name {
-        return error(StatusCode::NOT_FOUND, format!("no rollout named {name:?}"));
-    }
     let actor = if body.actor.is_empty() {
         "unknown".to_string()
     } else {
@@ -180,10 +245,14 @@ async fn act(
         Err(e) => e.to_string(),
     };
     if let Ok(mut log) = s.actions.lock() {
-        log.push(serde_json::json!({
+        let mut entry = serde_json::json!({
             "action": action, "expected_step": body.expected_step, "full": body.full,
             "actor": body.actor, "reason": body.reason, "answer": answer,
-        }));
+        });
+        if s.labelled {
+            entry["rollout"] = serde_json::Value::String(request.rollout.clone());
+        }
+        log.push(entry);
     }
     match outcome {
         Ok(rollout) => Json(rollout).into_response(),

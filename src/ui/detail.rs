@@ -319,7 +319,7 @@ pub fn draw(
     scroll: usize,
     theme: &Theme,
 ) {
-    let Some(p) = model.panels.get(index) else {
+    let Some(p) = model.current().panels.get(index) else {
         return;
     };
     let rect = frame_of(area);
@@ -342,7 +342,7 @@ fn text_width(rect: Rect) -> usize {
 
 /// The last `scroll` that moves the view on an `area`-sized screen: past it, only the last page.
 pub fn max_scroll(model: &Model, index: usize, area: Rect) -> usize {
-    let Some(p) = model.panels.get(index) else {
+    let Some(p) = model.current().panels.get(index) else {
         return 0;
     };
     let rect = frame_of(area);

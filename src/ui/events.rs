@@ -34,7 +34,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, scroll: usize, theme: 
     let rect = frame_of(area);
     let (rows, first_row_of) = rows(model, rect, theme);
     let top = first_row_of.get(scroll).copied().unwrap_or(0);
-    let title = format!(" Events: all {} (UTC, newest first) ", model.events.len());
+    let title = format!(
+        " Events: all {} (UTC, newest first) ",
+        model.current().events.len()
+    );
     draw_scrolled(frame, rect, rows, top, title, theme);
 }
 
@@ -44,8 +47,8 @@ fn rows(model: &Model, rect: Rect, theme: &Theme) -> (Vec<Line<'static>>, Vec<us
     // ` 09:30:12 ✗ ` before each event; its wrapped rows line up under the text.
     let lead = 12;
     let mut rows: Vec<Line<'static>> = Vec::new();
-    let mut first_row_of = Vec::with_capacity(model.events.len());
-    for e in &model.events {
+    let mut first_row_of = Vec::with_capacity(model.current().events.len());
+    for e in &model.current().events {
         first_row_of.push(rows.len());
         for (i, row) in wrap(&e.text, width.saturating_sub(lead).max(8))
             .into_iter()

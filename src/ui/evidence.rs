@@ -45,12 +45,14 @@ pub fn evidence_line(
     let mut r = r.clone();
     if r.hold_left.is_some() {
         r.hold_left = model
+            .current()
             .rollout
             .as_ref()
             .and_then(|x| x.hold_remaining(model.now));
     }
     // A rollout that has ended takes no more decisions: no pace to promise.
     if model
+        .current()
         .rollout
         .as_ref()
         .is_some_and(|x| x.state.is_terminal())

@@ -13,8 +13,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         spans.push(Span::styled(" READ-ONLY ", theme.badge()));
         spans.push(Span::styled(" actions disabled ", theme.dim()));
     }
-    // `derived.in_flight_for` is the age of `model.in_flight`: it is there whenever that is.
-    if let Some(f) = model.in_flight {
+    // `derived.in_flight_for` is the age of `model.current().in_flight`: it is there whenever that is.
+    if let Some(f) = model.current().in_flight {
         let d = model.derived.in_flight_for.unwrap_or_default();
         spans.push(Span::styled(
             format!(" {} in flight {}… ", f.kind.verb(), short_duration(d)),
@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ));
     }
     // An action's outcome that a read had to decide stays in view until the next action.
-    if let Some((level, text)) = &model.action_status {
+    if let Some((level, text)) = &model.current().action_status {
         let tone = match level {
             crate::app::model::EventLevel::Bad => crate::app::model::Tone::Bad,
             crate::app::model::EventLevel::Good => crate::app::model::Tone::Good,

@@ -73,7 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: b
             .map(|n| Span::styled(format!(" {} ", clip(name, n)), theme.bold()))
             .collect(),
     );
-    let (versions, state, step) = match &model.rollout {
+    let (versions, state, step) = match &model.current().rollout {
         Some(r) => (
             Part::new(vec![
                 Span::raw(format!("{} → {}  ", r.stable_version, r.canary_version)),

@@ -78,13 +78,17 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Cell::from("Verdict"),
     ])
     .style(theme.bold());
-    let rows = model.panels.iter().enumerate().map(|(i, p)| {
+    let rows = model.current().panels.iter().enumerate().map(|(i, p)| {
         // The column covers the chosen window (header "Canary 15m"), not whatever was fetched.
         let window = model.chart_window.duration();
         let (lo, hi) =
             chart::window_bounds([&p.series.baseline, &p.series.canary], model.now, window);
         let spark = chart::sparkline_window(&p.series.canary, lo, hi, spark_w, model.now, window);
-        let marker = if i == model.focus { "›" } else { " " };
+        let marker = if i == model.current().focus {
+            "›"
+        } else {
+            " "
+        };
         let e = p.eval.as_ref();
         let row = Row::new(vec![
             Cell::from(format!("{marker}{}", p.def.name)),
@@ -100,7 +104,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             Cell::from(Span::styled(spark, theme.canary())),
             Cell::from(verdict_span(p, model, theme)),
         ]);
-        if i == model.focus {
+        if i == model.current().focus {
             row.style(Style::new().add_modifier(Modifier::BOLD))
         } else {
             row
@@ -123,7 +127,7 @@ pub fn draw_table(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 /// Under the table: the focused metric's reason, or its error / staleness; for a sequential
 /// judge, its headline and a second line with the evidence.
 pub fn draw_focused_reason(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let Some(p) = model.panels.get(model.focus) else {
+    let Some(p) = model.current().panels.get(model.current().focus) else {
         return;
     };
     let line = Line::from(vec![
@@ -204,7 +208,7 @@ fn empty_words(e: &EmptyAnswer) -> String {
 }
 
 pub fn draw_panels(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let n = model.panels.len();
+    let n = model.current().panels.len();
     if n == 0 {
         frame.render_widget(Paragraph::new("no metrics configured"), area);
         return;
@@ -217,8 +221,15 @@ pub fn draw_panels(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) 
             Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(*row_area);
         for (c, cell) in col_areas.iter().enumerate() {
             let i = r * cols + c;
-            if let Some(panel) = model.panels.get(i) {
-                draw_panel(frame, *cell, panel, i == model.focus, model, theme);
+            if let Some(panel) = model.current().panels.get(i) {
+                draw_panel(
+                    frame,
+                    *cell,
+                    panel,
+                    i == model.current().focus,
+                    model,
+                    theme,
+                );
             }
         }
     }

@@ -46,12 +46,13 @@ pub fn overlay_max_scroll(model: &Model, screen: (u16, u16)) -> usize {
 }
 
 fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let n_metrics = model.panels.len() as u16;
-    let n_slos = model.slos.len() as u16;
+    let n_metrics = model.current().panels.len() as u16;
+    let n_slos = model.current().slos.len() as u16;
     // A sequential judge gets a second line: its evidence, counts and pace.
     let reason_lines = if model
+        .current()
         .panels
-        .get(model.focus)
+        .get(model.current().focus)
         .is_some_and(|p| p.sequential.is_some())
     {
         2
@@ -86,7 +87,7 @@ fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     metrics::draw_table(frame, table, model, theme);
     metrics::draw_focused_reason(frame, reason, model, theme);
     if chart.height >= 3
-        && let Some(panel) = model.panels.get(model.focus)
+        && let Some(panel) = model.current().panels.get(model.current().focus)
     {
         chart::draw_titled(frame, chart, panel, model, theme);
     }
@@ -108,10 +109,10 @@ fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let left_width = (area.width * 34 / 100).clamp(44, 64);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(main);
-    let steps = model.rollout.as_ref().map_or(4, |r| {
+    let steps = model.current().rollout.as_ref().map_or(4, |r| {
         (r.steps.len() + r.analysis.len().min(timeline::MAX_ANALYSIS_LINES)) as u16
     });
-    let budget_height = model.slos.len() as u16 * 5 + 2;
+    let budget_height = model.current().slos.len() as u16 * 5 + 2;
     let [timeline, budgets, events] = Layout::vertical([
         Constraint::Length(steps + 5),
         Constraint::Length(budget_height),

@@ -91,7 +91,11 @@ fn title(p: &Prompt) -> String {
 fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: &Theme) {
     let mut lines = Vec::new();
     let from = format!("step {} ({}%)", p.seen_step + 1, p.from_weight);
-    let steps = model.rollout.as_ref().map_or(0, |r| r.steps.len());
+    let steps = model
+        .current()
+        .rollout
+        .as_ref()
+        .map_or(0, |r| r.steps.len());
     match (p.action, p.to) {
         (ActionKind::Rollback, _) if p.state_unknown.is_some() => {
             let error = p.state_unknown.as_deref().unwrap_or_default();
@@ -99,7 +103,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
                 format!(" The rollout's state is unknown (last read failed: {error})."),
                 theme.tone(Tone::Bad),
             )));
-            if let Some(r) = &model.rollout {
+            if let Some(r) = &model.current().rollout {
                 lines.push(Line::raw(format!(
                     " Last known: step {} at {}%, {}.",
                     r.step + 1,
@@ -136,6 +140,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         (ActionKind::Resume, _) => {
             // The hold is frozen while paused and continues from there: it does not restart.
             let left = model
+                .current()
                 .rollout
                 .as_ref()
                 .and_then(|r| r.hold_remaining(model.now));
@@ -158,6 +163,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         )),
         (ActionKind::Undo, _) => {
             let target = model
+                .current()
                 .rollout
                 .as_ref()
                 .and_then(|r| r.undo_to.as_deref())

@@ -110,7 +110,7 @@ fn status_note(slo: &SloPanel, model: &Model) -> Option<String> {
 /// One line per SLO, for the compact layout.
 pub fn draw_budget_rows(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let mut lines = vec![Line::from(Span::styled(" Error budget", theme.bold()))];
-    for slo in &model.slos {
+    for slo in &model.current().slos {
         let st = slo.status.as_ref();
         let left = st.and_then(|s| s.budget_remaining);
         let mut spans = vec![
@@ -146,8 +146,9 @@ pub fn draw_budget_gauges(frame: &mut Frame, area: Rect, model: &Model, theme: &
     let block = Block::bordered().title(Span::styled(" Error budget ", theme.bold()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let chunks = Layout::vertical(vec![Constraint::Length(5); model.slos.len()]).split(inner);
-    for (slo, chunk) in model.slos.iter().zip(chunks.iter()) {
+    let chunks =
+        Layout::vertical(vec![Constraint::Length(5); model.current().slos.len()]).split(inner);
+    for (slo, chunk) in model.current().slos.iter().zip(chunks.iter()) {
         let st = slo.status.as_ref();
         let left = st.and_then(|s| s.budget_remaining);
         let [title, gauge, burns, burns2, tail] =
@@ -257,6 +258,7 @@ pub fn draw_events(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, 
         rest
     };
     let lines: Vec<Line> = model
+        .current()
         .events
         .iter()
         .take(inner.height as usize)

@@ -146,7 +146,7 @@ fn hold_gauge(model: &Model, r: &Rollout, theme: &Theme) -> Option<LineGauge<'st
 }
 
 pub fn draw_compact(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let Some(r) = &model.rollout else {
+    let Some(r) = &model.current().rollout else {
         frame.render_widget(
             Paragraph::new(Span::styled(
                 " phases: waiting for the backend",
@@ -227,7 +227,7 @@ fn analysis_lines(r: &Rollout, theme: &Theme) -> Vec<Line<'static>> {
 
 /// READY TO PROMOTE, or why not, for a live rollout.
 fn readiness_span(model: &Model, theme: &Theme) -> Option<Span<'static>> {
-    let r = model.rollout.as_ref()?;
+    let r = model.current().rollout.as_ref()?;
     if r.state.is_terminal() {
         return None;
     }
@@ -247,7 +247,7 @@ pub fn draw_large(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let block = Block::bordered().title(Span::styled(" Phases ", theme.bold()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(r) = &model.rollout else {
+    let Some(r) = &model.current().rollout else {
         frame.render_widget(
             Paragraph::new(Span::styled("waiting for the backend", theme.dim())),
             inner,

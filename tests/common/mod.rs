@@ -156,6 +156,7 @@ impl Harness {
 
     pub fn events_text(&self) -> String {
         self.model
+            .current()
             .events
             .iter()
             .map(|e| e.text.clone())

@@ -184,3 +184,96 @@ pub async fn in_process(scenario: rollout_console::sim::Scenario, seed: u64) -> 
         _stop: stop,
     }
 }
+
+impl Simulate {
+    /// `simulate --fleet n` (seed 5) on a free port. `restart` brings it back as a single rollout.
+    pub fn start_fleet(n: usize, options: Options) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = spawn_fleet_on(&addr, n, options);
+        Self {
+            child,
+            addr,
+            options,
+        }
+    }
+
+    /// POST an action to rollout `name` of the deploy API: the status and the JSON answer.
+    pub fn act_on(
+        &self,
+        name: &str,
+        action: &str,
+        expected_step: usize,
+    ) -> (u16, serde_json::Value) {
+        let body = format!("{{\"expected_step\": {expected_step}, \"actor\": \"test\"}}");
+        let (status, text) = http_request(
+            &self.addr,
+            &format!(
+                "POST /rollouts/{name}/{action} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}",
+                body.len()
+            ),
+            &body,
+        );
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        )
+    }
+
+    /// GET `path`: the status and the body as text (e.g. `/metrics`).
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        http_request(&self.addr, &format!("GET {path} HTTP/1.1"), "")
+    }
+}
+
+/// One request (its first line and any headers, without Host and Connection) and its answer:
+/// the status and the body.
+fn http_request(addr: &str, head: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n{body}"
+    )
+    .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {text}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// `rollout-console simulate --fleet n` on `addr`, once it answers.
+fn spawn_fleet_on(addr: &str, n: usize, options: Options) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "simulate",
+            "--listen",
+            addr,
+            "--fleet",
+            &n.to_string(),
+            "--speed",
+            &options.speed.to_string(),
+            "--rps",
+            &options.rps.to_string(),
+            "--seed",
+            "5",
+        ])
+        .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simulate starts");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "simulate --fleet {n} did not listen on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}

@@ -94,6 +94,7 @@ pub struct CheckReport {
 pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
     let evals = model.gate_evaluations();
     let metrics: Vec<MetricReport> = model
+        .current()
         .panels
         .iter()
         .zip(&evals)
@@ -111,6 +112,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
         .collect();
     let budgets = model.budgets();
     let slos = model
+        .current()
         .slos
         .iter()
         .zip(&budgets)
@@ -143,7 +145,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
             _ => Overall::Pass,
         };
     };
-    match (&model.rollout, &model.rollout_error) {
+    match (&model.current().rollout, &model.current().rollout_error) {
         (None, Some(e)) => worsen(
             Overall::Inconclusive,
             format!("cannot read the rollout: {e}"),
@@ -158,6 +160,7 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
     }
     // A finished rollout has no baseline left to compare with: say so instead of NO DATA.
     let completed = model
+        .current()
         .rollout
         .as_ref()
         .filter(|r| r.state == crate::domain::RolloutState::Completed);
@@ -247,9 +250,13 @@ pub fn report(model: &Model, override_reason: Option<&str>) -> CheckReport {
         metrics,
         slos,
         ready_to_promote: ready,
-        step: model.rollout.as_ref().map(|r| r.step),
-        canary_weight: model.rollout.as_ref().map(|r| r.canary_weight),
-        state: model.rollout.as_ref().map(|r| r.state.label().to_string()),
+        step: model.current().rollout.as_ref().map(|r| r.step),
+        canary_weight: model.current().rollout.as_ref().map(|r| r.canary_weight),
+        state: model
+            .current()
+            .rollout
+            .as_ref()
+            .map(|r| r.state.label().to_string()),
         readiness: readiness.map(|r| r.reasons).unwrap_or_default(),
         policy,
         override_reason: override_reason.map(str::to_string),

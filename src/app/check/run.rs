@@ -64,7 +64,7 @@ pub async fn run_check(
     loop {
         // Read the rollout first, so the metrics range covers the whole current step.
         for phase in 0..2 {
-            model.polls = Default::default();
+            model.current_mut().polls = Default::default();
             let mut waiting = 0;
             for effect in update(&mut model, Msg::Tick(Utc::now())) {
                 let wanted = matches!(

@@ -21,7 +21,7 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
             format!("read-only: {} is disabled in watch mode", kind.verb()),
         );
     }
-    if let Some(f) = model.in_flight {
+    if let Some(f) = model.rollouts[model.open].in_flight {
         return refuse(
             model,
             format!(
@@ -32,11 +32,11 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         );
     }
     // Rolling back is the safe direction: it stays possible while the rollout cannot be read.
-    let unknown = match (&model.rollout_error, kind) {
+    let unknown = match (&model.rollouts[model.open].rollout_error, kind) {
         (Some(e), ActionKind::Rollback) => Some(e.clone()),
         _ => None,
     };
-    if model.awaiting_reread && unknown.is_none() {
+    if model.rollouts[model.open].awaiting_reread && unknown.is_none() {
         return refuse(
             model,
             "re-reading the rollout after the last action; try again in a moment".into(),
@@ -57,7 +57,7 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         return refuse(model, text);
     }
     if let Some(error) = unknown {
-        let last = model.rollout.as_ref();
+        let last = model.rollouts[model.open].rollout.as_ref();
         model.overlay = Overlay::Confirm(Box::new(Prompt {
             action: kind,
             rollout: model.settings.rollout_name.clone(),
@@ -76,7 +76,7 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         }));
         return;
     }
-    let Some(r) = model.rollout.clone() else {
+    let Some(r) = model.rollouts[model.open].rollout.clone() else {
         return refuse(model, "no rollout loaded yet; nothing to act on".into());
     };
     if let Err(why) = kind.allowed_in(r.state) {
@@ -93,7 +93,7 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         ActionKind::Retry => Some((0, r.steps.first().map_or(0, |s| s.weight))),
         _ => None,
     };
-    let verdicts = model
+    let verdicts = model.rollouts[model.open]
         .panels
         .iter()
         .map(|p| (p.def.name.clone(), p.verdict(), p.reason()))
@@ -131,12 +131,15 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     };
     // The state must still be the one the user confirmed: compare with the newest read (a
     // rollback with the state unknown confirmed exactly that).
-    let current = model.rollout.as_ref().map(|r| (r.step, r.state));
+    let current = model.rollouts[model.open]
+        .rollout
+        .as_ref()
+        .map(|r| (r.step, r.state));
     let unknown = prompt.state_unknown.is_some();
     if prompt.moved_on.is_some()
         || (!unknown && current != Some((prompt.seen_step, prompt.seen_state)))
     {
-        let now_text = model.rollout.as_ref().map_or_else(
+        let now_text = model.rollouts[model.open].rollout.as_ref().map_or_else(
             || "unknown".to_string(),
             |r| {
                 format!(
@@ -194,16 +197,16 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     receipt.state_unknown = prompt.state_unknown.as_ref().map(|e| {
         format!("sent without a step check: the last read failed ({e}); steps and weights are the last known")
     });
-    model.in_flight = Some(InFlight {
+    model.rollouts[model.open].in_flight = Some(InFlight {
         kind: prompt.action,
         since: model.now,
     });
-    model.action_status = None;
-    model.unresolved = Some(Unresolved {
+    model.rollouts[model.open].action_status = None;
+    model.rollouts[model.open].unresolved = Some(Unresolved {
         kind: prompt.action,
         seen_step: prompt.seen_step,
         seen_state: prompt.seen_state,
-        seen_canary: model
+        seen_canary: model.rollouts[model.open]
             .rollout
             .as_ref()
             .map(|r| r.canary_version.clone())
@@ -251,11 +254,11 @@ pub(super) fn finish_action(
     result: Result<Rollout, ActionError>,
     audit_error: Option<String>,
 ) -> Vec<Effect> {
-    model.in_flight = None;
-    model.awaiting_reread = true;
+    model.rollouts[model.open].in_flight = None;
+    model.rollouts[model.open].awaiting_reread = true;
     // Only an UNKNOWN outcome is left for a read to decide.
     if !matches!(result, Err(ActionError::Unknown(_))) {
-        model.unresolved = None;
+        model.rollouts[model.open].unresolved = None;
     }
     match result {
         Ok(rollout) => {
@@ -268,11 +271,11 @@ pub(super) fn finish_action(
             );
             model.push_event(EventLevel::Good, text);
             apply_rollout(model, at, Ok(rollout));
-            model.awaiting_reread = true;
+            model.rollouts[model.open].awaiting_reread = true;
         }
         Err(e @ ActionError::Unknown(_)) => {
             model.push_event(EventLevel::Bad, format!("{}: {e}", kind.verb()));
-            model.action_status = Some((
+            model.rollouts[model.open].action_status = Some((
                 EventLevel::Bad,
                 format!("{} outcome UNKNOWN: waiting for the next read", kind.verb()),
             ));
@@ -312,10 +315,10 @@ fn took_effect(u: &Unresolved, r: &Rollout) -> bool {
 /// After an UNKNOWN outcome, the first good read says what happened: an event, the footer's
 /// status, and a receipt that resolves the `unknown` one.
 pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout) -> Vec<Effect> {
-    if model.in_flight.is_some() {
+    if model.rollouts[model.open].in_flight.is_some() {
         return vec![];
     }
-    let Some(u) = model.unresolved.take() else {
+    let Some(u) = model.rollouts[model.open].unresolved.take() else {
         return vec![];
     };
     let verb = u.kind.verb();
@@ -335,7 +338,7 @@ pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout)
         )
     };
     model.push_event(level, text.clone());
-    model.action_status = Some((level, text.clone()));
+    model.rollouts[model.open].action_status = Some((level, text.clone()));
     let receipt = u.receipt.resolution(at, u.kind, applied, r, &text);
     vec![Effect::Audit {
         receipt: Box::new(receipt),
@@ -348,7 +351,7 @@ pub(crate) fn receipt_verdicts(model: &Model) -> Vec<VerdictRecord> {
     model
         .gate_evaluations()
         .iter()
-        .zip(&model.panels)
+        .zip(&model.rollouts[model.open].panels)
         .map(|((name, e), p)| {
             VerdictRecord::new(name, e, p.sequential_shown().map(|r| r.figures()))
         })

@@ -41,17 +41,24 @@ fn requests_behind(
 }
 
 pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
-    model.polls.queries_last_poll = result.queries;
+    model.rollouts[model.open].polls.queries_last_poll = result.queries;
     let poll = model.settings.poll_interval;
     // The judge compares the points of the current step only: the canary at its current weight.
-    let step_start = model.rollout.as_ref().map(|r| r.step_started_at);
+    let step_start = model.rollouts[model.open]
+        .rollout
+        .as_ref()
+        .map(|r| r.step_started_at);
     let alpha = model.sequential_alpha_per_metric();
-    let rollout = model.rollout.clone();
+    let rollout = model.rollouts[model.open].rollout.clone();
     let mut counts_by_name = result.counts;
     let mut empty_by_name = result.empty;
     let mut events = Vec::new();
     for (name, answer) in result.metrics {
-        let Some(panel) = model.panels.iter_mut().find(|p| p.def.name == name) else {
+        let Some(panel) = model.rollouts[model.open]
+            .panels
+            .iter_mut()
+            .find(|p| p.def.name == name)
+        else {
             continue;
         };
         let before = panel.verdict();
@@ -163,7 +170,11 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
         }
     }
     for (name, answer) in result.slos {
-        let Some(slo) = model.slos.iter_mut().find(|s| s.def.name == name) else {
+        let Some(slo) = model.rollouts[model.open]
+            .slos
+            .iter_mut()
+            .find(|s| s.def.name == name)
+        else {
             continue;
         };
         match answer {
@@ -192,11 +203,11 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
     }
     // Prometheus repeats a warning on every answer: say it once, and again only after it went away.
     for w in &result.warnings {
-        if !model.metrics_warnings.contains(w) {
+        if !model.rollouts[model.open].metrics_warnings.contains(w) {
             events.push((EventLevel::Warn, format!("metrics warning: {w}")));
         }
     }
-    model.metrics_warnings = result.warnings;
+    model.rollouts[model.open].metrics_warnings = result.warnings;
     for (level, text) in events {
         model.push_event(level, text);
     }

@@ -29,17 +29,17 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             model.now = now;
             let mut effects = polls_due(model);
-            if !model.polls.watch_asked {
-                model.polls.watch_asked = true;
+            if !model.rollouts[model.open].polls.watch_asked {
+                model.rollouts[model.open].polls.watch_asked = true;
                 effects.push(Effect::WatchRollout {
                     name: model.settings.rollout_name.clone(),
                 });
             }
             if model.permissions.is_none()
                 && !model.settings.read_only
-                && !model.polls.permissions_asked
+                && !model.rollouts[model.open].polls.permissions_asked
             {
-                model.polls.permissions_asked = true;
+                model.rollouts[model.open].polls.permissions_asked = true;
                 effects.push(Effect::FetchPermissions {
                     name: model.settings.rollout_name.clone(),
                 });
@@ -85,9 +85,9 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::OpenDetail => {
-            if model.focus < model.panels.len() {
+            if model.rollouts[model.open].focus < model.rollouts[model.open].panels.len() {
                 model.overlay = Overlay::Detail {
-                    metric: model.focus,
+                    metric: model.rollouts[model.open].focus,
                     scroll: 0,
                 };
                 model.overlay_last_scroll = usize::MAX;
@@ -130,18 +130,22 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::CycleWindow => {
             model.chart_window = model.chart_window.next();
             // A new window makes the answer in flight useless: ask again, drop the old answer.
-            model.polls.metrics_in_flight = false;
+            model.rollouts[model.open].polls.metrics_in_flight = false;
             vec![fetch_metrics(model)]
         }
         Msg::FocusNext => {
-            if !model.panels.is_empty() {
-                model.focus = (model.focus + 1) % model.panels.len();
+            if !model.rollouts[model.open].panels.is_empty() {
+                model.rollouts[model.open].focus = (model.rollouts[model.open].focus + 1)
+                    % model.rollouts[model.open].panels.len();
             }
             vec![]
         }
         Msg::FocusPrev => {
-            if !model.panels.is_empty() {
-                model.focus = (model.focus + model.panels.len() - 1) % model.panels.len();
+            if !model.rollouts[model.open].panels.is_empty() {
+                model.rollouts[model.open].focus = (model.rollouts[model.open].focus
+                    + model.rollouts[model.open].panels.len()
+                    - 1)
+                    % model.rollouts[model.open].panels.len();
             }
             vec![]
         }
@@ -193,11 +197,11 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => {
-            if generation != model.polls.rollout_generation {
+            if generation != model.rollouts[model.open].polls.rollout_generation {
                 return vec![]; // a late answer to an older request
             }
-            model.polls.rollout_in_flight = false;
-            let first = model.rollout.is_none();
+            model.rollouts[model.open].polls.rollout_in_flight = false;
+            let first = model.rollouts[model.open].rollout.is_none();
             let mut effects = match &result {
                 Ok(r) => resolve_unknown(model, at, r),
                 Err(_) => vec![],
@@ -205,8 +209,11 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             apply_rollout(model, at, result);
             // Requests are counted from the canary's start, known only now: count at once
             // rather than a poll later.
-            let counts_wait = model.panels.iter().any(|p| p.counters.is_some());
-            if first && model.rollout.is_some() && counts_wait {
+            let counts_wait = model.rollouts[model.open]
+                .panels
+                .iter()
+                .any(|p| p.counters.is_some());
+            if first && model.rollouts[model.open].rollout.is_some() && counts_wait {
                 effects.push(fetch_metrics(model));
             }
             effects
@@ -216,10 +223,10 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => {
-            if generation != model.polls.metrics_generation {
+            if generation != model.rollouts[model.open].polls.metrics_generation {
                 return vec![];
             }
-            model.polls.metrics_in_flight = false;
+            model.rollouts[model.open].polls.metrics_in_flight = false;
             apply_metrics(model, at, result);
             vec![]
         }

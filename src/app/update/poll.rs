@@ -16,13 +16,15 @@ pub(super) fn polls_due(model: &mut Model) -> Vec<Effect> {
     // A request that never answers must not stop polling forever: retry after 3 intervals.
     let stuck =
         |started: Option<DateTime<Utc>>, now| started.is_some_and(|s| age(s, now) >= interval * 3);
-    if (!model.polls.rollout_in_flight || stuck(model.polls.rollout_started, model.now))
-        && due(model.polls.rollout_started, model.now)
+    if (!model.rollouts[model.open].polls.rollout_in_flight
+        || stuck(model.rollouts[model.open].polls.rollout_started, model.now))
+        && due(model.rollouts[model.open].polls.rollout_started, model.now)
     {
         effects.push(fetch_rollout(model));
     }
-    if (!model.polls.metrics_in_flight || stuck(model.polls.metrics_started, model.now))
-        && due(model.polls.metrics_started, model.now)
+    if (!model.rollouts[model.open].polls.metrics_in_flight
+        || stuck(model.rollouts[model.open].polls.metrics_started, model.now))
+        && due(model.rollouts[model.open].polls.metrics_started, model.now)
     {
         effects.push(fetch_metrics(model));
     }
@@ -30,29 +32,36 @@ pub(super) fn polls_due(model: &mut Model) -> Vec<Effect> {
 }
 
 pub(super) fn fetch_rollout(model: &mut Model) -> Effect {
-    model.polls.rollout_generation += 1;
-    model.polls.rollout_in_flight = true;
-    model.polls.rollout_started = Some(model.now);
+    model.rollouts[model.open].polls.rollout_generation += 1;
+    model.rollouts[model.open].polls.rollout_in_flight = true;
+    model.rollouts[model.open].polls.rollout_started = Some(model.now);
     Effect::FetchRollout {
-        generation: model.polls.rollout_generation,
+        generation: model.rollouts[model.open].polls.rollout_generation,
         name: model.settings.rollout_name.clone(),
     }
 }
 
 pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
-    model.polls.metrics_generation += 1;
-    model.polls.metrics_in_flight = true;
-    model.polls.metrics_started = Some(model.now);
+    model.rollouts[model.open].polls.metrics_generation += 1;
+    model.rollouts[model.open].polls.metrics_in_flight = true;
+    model.rollouts[model.open].polls.metrics_started = Some(model.now);
     // Requests are counted over the canary's life: unknown until the rollout is read.
-    let since = model.rollout.as_ref().map(counted_since);
-    for p in model.panels.iter_mut().filter(|p| p.counters.is_some()) {
+    let since = model.rollouts[model.open]
+        .rollout
+        .as_ref()
+        .map(counted_since);
+    for p in model.rollouts[model.open]
+        .panels
+        .iter_mut()
+        .filter(|p| p.counters.is_some())
+    {
         p.counted_since = since;
     }
     let request = FetchRequest {
         now: model.now,
         lookback: model.lookback(),
         step: model.settings.poll_interval,
-        metrics: model
+        metrics: model.rollouts[model.open]
             .panels
             .iter()
             .map(|p| MetricQuery {
@@ -66,7 +75,7 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                     .map(|(counters, (since, _))| CountsQuery { counters, since }),
             })
             .collect(),
-        slos: model
+        slos: model.rollouts[model.open]
             .slos
             .iter()
             .map(|s| SloQuery {
@@ -76,19 +85,19 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                 recorded: s.def.recorded.clone(),
             })
             .collect(),
-        tracks: model
+        tracks: model.rollouts[model.open]
             .pod_hash_tracks
             .as_ref()
-            .and_then(|p| p.tracks(model.rollout.as_ref())),
+            .and_then(|p| p.tracks(model.rollouts[model.open].rollout.as_ref())),
         priority: crate::metrics::Priority::Open,
     };
     // What this poll sends, as sent, for the detail view.
-    for p in &mut model.panels {
+    for p in &mut model.rollouts[model.open].panels {
         p.sent_queries =
             p.rendered_queries(model.query_selectors.as_ref(), request.tracks.as_ref());
     }
     Effect::FetchMetrics {
-        generation: model.polls.metrics_generation,
+        generation: model.rollouts[model.open].polls.metrics_generation,
         request,
     }
 }

@@ -11,11 +11,11 @@ use crate::domain::{AnalysisPhase, AnalysisResult, Rollout};
 pub(super) fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, String>) {
     match result {
         Ok(new) => {
-            if model.rollout_error.take().is_some() {
+            if model.rollouts[model.open].rollout_error.take().is_some() {
                 model.push_event(EventLevel::Good, "backend reachable again");
             }
-            model.last_rollout_ok = Some(at);
-            model.awaiting_reread = false;
+            model.rollouts[model.open].last_rollout_ok = Some(at);
+            model.rollouts[model.open].awaiting_reread = false;
             note_rollout_changes(model, &new);
             if let Overlay::Confirm(p) = &mut model.overlay
                 && p.moved_on.is_none()
@@ -45,20 +45,20 @@ pub(super) fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result
                     new.state.label()
                 ));
             }
-            model.rollout = Some(new);
+            model.rollouts[model.open].rollout = Some(new);
         }
         Err(e) => {
-            if model.rollout_error.as_deref() != Some(e.as_str()) {
+            if model.rollouts[model.open].rollout_error.as_deref() != Some(e.as_str()) {
                 model.push_event(EventLevel::Bad, format!("backend: {e}"));
             }
-            model.rollout_error = Some(e);
+            model.rollouts[model.open].rollout_error = Some(e);
         }
     }
 }
 
 /// Turn differences between the old and new rollout into events.
 fn note_rollout_changes(model: &mut Model, new: &Rollout) {
-    let Some(old) = model.rollout.clone() else {
+    let Some(old) = model.rollouts[model.open].rollout.clone() else {
         model.push_event(
             EventLevel::Info,
             format!(
