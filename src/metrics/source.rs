@@ -429,6 +429,9 @@ impl MetricsSource for PrometheusSource {
             slos = result.slos.len(),
             counts = result.counts.len(),
             warnings = result.warnings.len(),
+            // Every query let through so far (incl. the name lookups behind empty answers),
+            // per priority: open, attention, background.
+            budget_taken = ?self.client.budget().taken().map(|(_, n)| n),
             "prometheus poll"
         );
         result
