@@ -122,6 +122,8 @@ fn bench_poll() {
             basic_auth: None,
             headers: Default::default(),
             ca_file: None,
+            max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
+            query_stats: false,
         };
         let selectors = Selectors {
             baseline: "job=\"checkout\", track=\"baseline\"".into(),

@@ -117,6 +117,17 @@ pub struct PrometheusConfig {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The most queries per second the console sends (a token bucket with one second's burst):
+    /// the open rollout's first, then the fleet rows needing attention, then the rest.
+    #[serde(default = "default_max_queries_per_second")]
+    pub max_queries_per_second: toml::Spanned<f64>,
+    /// Ask Prometheus for `stats=all` and log the samples each poll touched (for the benchmark).
+    #[serde(default)]
+    pub query_stats: bool,
+}
+
+fn default_max_queries_per_second() -> toml::Spanned<f64> {
+    toml::Spanned::new(0..0, crate::metrics::budget::DEFAULT_MAX_QUERIES_PER_SECOND)
 }
 
 /// The Prometheus client's settings.
@@ -132,6 +143,8 @@ impl From<&PrometheusConfig> for PrometheusSettings {
             }),
             headers: c.headers.clone(),
             ca_file: c.ca_file.clone(),
+            max_queries_per_second: *c.max_queries_per_second.get_ref(),
+            query_stats: c.query_stats,
         }
     }
 }
@@ -541,6 +554,46 @@ pub struct SloConfig {
     #[serde(with = "humantime_serde")]
     pub window: Duration,
     pub error_ratio: toml::Spanned<String>,
+    /// Recorded series to read instead of `error_ratio`: one template where `$window` is the
+    /// window's label (Sloth: `slo:sli_error:ratio_rate$window{sloth_service="checkout",
+    /// sloth_slo="availability"}`), or a table by window label (Pyrra:
+    /// `{ "5m" = 'http_requests:burnrate5m{slo="checkout"}', … }`); a window missing from the
+    /// table is computed from `error_ratio`.
+    #[serde(default)]
+    pub recorded: Option<toml::Spanned<RecordedConfig>>,
+}
+
+/// `recorded` of an `[[slos]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RecordedConfig {
+    Template(String),
+    ByWindow(BTreeMap<String, String>),
+}
+
+impl SloConfig {
+    /// The labels of the windows this SLO is measured over: its own (`30d`) and the burn
+    /// windows (`5m` … `3d`).
+    pub fn window_labels(&self) -> Vec<String> {
+        std::iter::once(crate::metrics::template::prom_duration(self.window))
+            .chain(crate::domain::slo::BURN_WINDOWS.map(|(l, _)| l.to_string()))
+            .collect()
+    }
+
+    /// The recorded series by window label (`SloDef::recorded`).
+    pub fn recorded_by_window(&self) -> Vec<(String, String)> {
+        match self.recorded.as_ref().map(|r| r.get_ref()) {
+            None => Vec::new(),
+            Some(RecordedConfig::Template(t)) => self
+                .window_labels()
+                .into_iter()
+                .map(|l| (l, t.clone()))
+                .collect(),
+            Some(RecordedConfig::ByWindow(table)) => {
+                table.iter().map(|(l, t)| (l.clone(), t.clone())).collect()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -666,6 +719,18 @@ fn validate(c: &Config) -> Result<(), Invalid> {
             None,
         ));
     }
+    if let Some(p) = &c.prometheus {
+        let rate = *p.max_queries_per_second.get_ref();
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err((
+                format!(
+                    "[prometheus] max_queries_per_second must be more than 0 (e.g. {}), got {rate}",
+                    crate::metrics::budget::DEFAULT_MAX_QUERIES_PER_SECOND
+                ),
+                Some(p.max_queries_per_second.span()),
+            ));
+        }
+    }
     for s in &c.slos {
         if !(0.0..100.0).contains(&s.objective) || s.objective <= 0.0 {
             let why = format!(
@@ -680,6 +745,52 @@ fn validate(c: &Config) -> Result<(), Invalid> {
                 Some(s.error_ratio.span()),
             )
         })?;
+        validate_recorded(s)?;
+    }
+    Ok(())
+}
+
+/// An SLO's recorded series: templates that render, a single one with `$window` in it, a
+/// table by the SLO's window labels.
+fn validate_recorded(s: &SloConfig) -> Result<(), Invalid> {
+    let Some(recorded) = &s.recorded else {
+        return Ok(());
+    };
+    let fail = |why: String| {
+        Err((
+            format!("[[slos]] {:?}: recorded: {why}", s.name),
+            Some(recorded.span()),
+        ))
+    };
+    let labels = s.window_labels();
+    let own = crate::metrics::template::prom_label(s.window);
+    match recorded.get_ref() {
+        RecordedConfig::Template(t) => {
+            if let Err(e) = crate::metrics::template::check(t) {
+                return fail(e);
+            }
+            if !(t.contains("$window") || t.contains("${window}")) {
+                return fail(
+                    "one template needs $window where the window's label goes (e.g. \
+                     slo:sli_error:ratio_rate$window{sloth_slo=\"availability\"}); for names \
+                     without one pattern give a table: recorded = { \"5m\" = \"…\", … }"
+                        .into(),
+                );
+            }
+        }
+        RecordedConfig::ByWindow(table) => {
+            for (label, t) in table {
+                if !labels.contains(label) && *label != own {
+                    return fail(format!(
+                        "no window {label:?}; the windows are {}",
+                        labels.join(", ")
+                    ));
+                }
+                if let Err(e) = crate::metrics::template::check(t) {
+                    return fail(format!("{label}: {e}"));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -891,6 +1002,92 @@ mod tests {
         assert!(err.starts_with("config error in /etc/rc.toml:4:1"), "{err}");
         assert!(err.contains("unknown field `timeoutt`"), "{err}");
         assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn max_queries_per_second_defaults_and_must_be_positive() {
+        let c = parse("[prometheus]\nurl = \"http://x\"\n", Path::new("c.toml")).expect("ok");
+        let p = c.prometheus.expect("prometheus");
+        assert_eq!(
+            *p.max_queries_per_second.get_ref(),
+            crate::metrics::budget::DEFAULT_MAX_QUERIES_PER_SECOND
+        );
+        assert!(!p.query_stats);
+        let settings = PrometheusSettings::from(&p);
+        assert_eq!(settings.max_queries_per_second, 20.0);
+
+        let text =
+            "[prometheus]\nurl = \"http://x\"\nmax_queries_per_second = 2\nquery_stats = true\n";
+        let p = parse(text, Path::new("c.toml"))
+            .expect("ok")
+            .prometheus
+            .expect("p");
+        assert_eq!(PrometheusSettings::from(&p).max_queries_per_second, 2.0);
+        assert!(PrometheusSettings::from(&p).query_stats);
+
+        for bad in ["0", "-1", "0.0"] {
+            let text =
+                format!("[prometheus]\nurl = \"http://x\"\nmax_queries_per_second = {bad}\n");
+            let err = parse(&text, Path::new("c.toml")).unwrap_err().0;
+            assert!(
+                err.starts_with("config error in c.toml:3:26: [prometheus] max_queries_per_second must be more than 0"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn slos_take_recorded_series_as_one_template_or_a_table() {
+        let head = "[[slos]]\nname = \"availability\"\nobjective = 99.9\nwindow = \"30d\"\nerror_ratio = 'x[$window]'\n";
+        let sloth = format!(
+            "{head}recorded = 'slo:sli_error:ratio_rate$window{{sloth_service=\"checkout\", sloth_slo=\"availability\"}}'\n"
+        );
+        let c = parse(&sloth, Path::new("c.toml")).expect("sloth");
+        let by_window = c.slos[0].recorded_by_window();
+        let labels: Vec<&str> = by_window.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["30d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"]);
+        assert!(
+            by_window
+                .iter()
+                .all(|(_, t)| t.starts_with("slo:sli_error:ratio_rate$window{"))
+        );
+
+        let pyrra = format!(
+            "{head}recorded = {{ \"5m\" = 'http_requests:burnrate5m{{slo=\"availability\"}}', \"1h\" = 'http_requests:burnrate1h{{slo=\"availability\"}}' }}\n"
+        );
+        let c = parse(&pyrra, Path::new("c.toml")).expect("pyrra");
+        assert_eq!(
+            c.slos[0].recorded_by_window(),
+            [
+                (
+                    "1h".to_string(),
+                    r#"http_requests:burnrate1h{slo="availability"}"#.to_string()
+                ),
+                (
+                    "5m".to_string(),
+                    r#"http_requests:burnrate5m{slo="availability"}"#.to_string()
+                ),
+            ]
+        );
+        let none = parse(head, Path::new("c.toml")).expect("none");
+        assert!(none.slos[0].recorded_by_window().is_empty());
+
+        let no_window = format!("{head}recorded = 'slo:sli_error:ratio_rate5m'\n");
+        let err = parse(&no_window, Path::new("c.toml")).unwrap_err().0;
+        assert!(
+            err.starts_with("config error in c.toml:6:12: [[slos]] \"availability\": recorded: one template needs $window"),
+            "{err}"
+        );
+        let bad_label = format!("{head}recorded = {{ \"4d\" = 'x' }}\n");
+        let err = parse(&bad_label, Path::new("c.toml")).unwrap_err().0;
+        assert!(
+            err.contains("c.toml:6:12")
+                && err.contains("no window \"4d\"; the windows are 30d, 5m, 30m"),
+            "{err}"
+        );
+        let typo = format!("{head}recorded = 'x$windw'\n");
+        let err = parse(&typo, Path::new("c.toml")).unwrap_err().0;
+        assert!(err.contains("unknown template variable $windw"), "{err}");
     }
 
     #[test]

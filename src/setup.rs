@@ -403,6 +403,7 @@ fn slo_panels(config: &Config) -> Vec<SloPanel> {
                     name: s.name.clone(),
                     objective_pct: s.objective,
                     window: s.window,
+                    recorded: s.recorded_by_window(),
                 },
                 s.error_ratio.get_ref().clone(),
             )

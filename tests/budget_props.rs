@@ -58,7 +58,7 @@ proptest! {
 
     #[test]
     fn evaluate_never_makes_nan_from_finite_input(e in ratio(), windows in proptest::collection::vec(proptest::option::of(ratio()), 7), obj in objective()) {
-        let slo = SloDef { name: "a".into(), objective_pct: obj, window: Duration::from_secs(30 * 86_400) };
+        let slo = SloDef { name: "a".into(), objective_pct: obj, window: Duration::from_secs(30 * 86_400), recorded: Vec::new() };
         let m = SloMeasurement {
             error_ratio: Some(e),
             window_ratios: BURN_WINDOWS.iter().zip(&windows).map(|((l, _), r)| (l.to_string(), *r)).collect(),

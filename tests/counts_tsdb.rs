@@ -51,6 +51,8 @@ fn source(url: &str) -> PrometheusSource {
         basic_auth: None,
         headers: BTreeMap::new(),
         ca_file: None,
+        max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
+        query_stats: false,
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),
@@ -85,6 +87,7 @@ fn fetch(src: &PrometheusSource, since: DateTime<Utc>, now: DateTime<Utc>) -> (C
         ],
         slos: vec![],
         tracks: None,
+        priority: rollout_console::metrics::Priority::Open,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -60,6 +60,8 @@ fn source_for(url: &str, timeout: Duration) -> PrometheusSource {
         basic_auth: None,
         headers: BTreeMap::new(),
         ca_file: None,
+        max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
+        query_stats: false,
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),
@@ -90,8 +92,10 @@ fn request(lookback: Duration) -> FetchRequest {
             name: "availability".into(),
             error_ratio: SLO_RATIO.into(),
             window: Duration::from_secs(3600),
+            recorded: Vec::new(),
         }],
         tracks: None,
+        priority: rollout_console::metrics::Priority::Open,
     }
 }
 
@@ -232,6 +236,7 @@ fn model() -> Model {
             name: "availability".into(),
             objective_pct: 99.95,
             window: Duration::from_secs(3600),
+            recorded: Vec::new(),
         },
         SLO_RATIO.into(),
     );

@@ -20,6 +20,10 @@ pub struct SloDef {
     /// Percent, e.g. 99.95.
     pub objective_pct: f64,
     pub window: Duration,
+    /// Recorded series to read instead of the error-ratio query, by window label (`5m` … `3d`
+    /// of `BURN_WINDOWS`, and the SLO's own window, e.g. `30d`): query templates whose
+    /// `$window` is that label. A window not listed is computed from the query.
+    pub recorded: Vec<(String, String)>,
 }
 
 impl SloDef {
@@ -198,6 +202,7 @@ mod tests {
             name: "availability".into(),
             objective_pct: obj,
             window: Duration::from_secs(30 * 86_400),
+            recorded: Vec::new(),
         }
     }
 

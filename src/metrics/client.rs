@@ -13,7 +13,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Certificate, Url};
 use tokio::sync::Semaphore;
 
-use super::decode::{PromError, Response, parse_response};
+use super::budget::{DEFAULT_MAX_QUERIES_PER_SECOND, Priority, QueryBudget};
+use super::decode::{PromError, Response, parse_response, samples_touched};
 
 /// Requests in flight at once, so a big config cannot stampede Prometheus.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -29,6 +30,27 @@ pub struct PrometheusSettings {
     pub basic_auth: Option<BasicAuth>,
     pub headers: BTreeMap<String, String>,
     pub ca_file: Option<PathBuf>,
+    /// The budget every query draws a token from (`[prometheus] max_queries_per_second`).
+    pub max_queries_per_second: f64,
+    /// Ask for `stats=all` and read the samples each query touched (`[prometheus] query_stats`;
+    /// for the benchmark: Prometheus answers with more, so it is off by default).
+    pub query_stats: bool,
+}
+
+impl PrometheusSettings {
+    /// Settings for `url` with every other key at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            timeout: Duration::from_secs(5),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+            max_queries_per_second: DEFAULT_MAX_QUERIES_PER_SECOND,
+            query_stats: false,
+        }
+    }
 }
 
 impl From<&PrometheusSettings> for PrometheusSettings {
@@ -60,6 +82,8 @@ pub struct PrometheusClient {
     header_names: Vec<String>,
     timeout: Duration,
     limit: Semaphore,
+    budget: QueryBudget,
+    query_stats: bool,
 }
 
 impl fmt::Debug for PrometheusClient {
@@ -75,6 +99,7 @@ impl fmt::Debug for PrometheusClient {
             .field("timeout", &self.timeout)
             .field("auth", &auth)
             .field("headers", &self.header_names)
+            .field("query_stats", &self.query_stats)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +170,8 @@ impl PrometheusClient {
             header_names: cfg.headers.keys().cloned().collect(),
             timeout: cfg.timeout,
             limit: Semaphore::new(MAX_IN_FLIGHT),
+            budget: QueryBudget::new(cfg.max_queries_per_second),
+            query_stats: cfg.query_stats,
         })
     }
 
@@ -153,16 +180,49 @@ impl PrometheusClient {
         &self.shown_url
     }
 
-    /// An instant query at `at` (`/api/v1/query`).
+    /// The query budget this client draws from (for the debug log and the benchmark).
+    pub fn budget(&self) -> &QueryBudget {
+        &self.budget
+    }
+
+    /// An instant query at `at` (`/api/v1/query`) for the open rollout.
     pub async fn query(&self, promql: &str, at: DateTime<Utc>) -> Result<Response, PromError> {
+        self.query_with(Priority::Open, promql, at).await
+    }
+
+    /// An instant query at `at`, waiting its turn in the budget at `priority`.
+    pub async fn query_with(
+        &self,
+        priority: Priority,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Response, PromError> {
         let time = seconds(at.timestamp_millis());
-        self.send(&self.query_url, &[("query", promql), ("time", &time)])
+        self.send(
+            priority,
+            &self.query_url,
+            &[("query", promql), ("time", &time)],
+        )
+        .await
+    }
+
+    /// A range query over `[start, end]` every `step` (`/api/v1/query_range`) for the open
+    /// rollout.
+    pub async fn query_range(
+        &self,
+        promql: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Response, PromError> {
+        self.query_range_with(Priority::Open, promql, start, end, step)
             .await
     }
 
-    /// A range query over `[start, end]` every `step` (`/api/v1/query_range`).
-    pub async fn query_range(
+    /// A range query, waiting its turn in the budget at `priority`.
+    pub async fn query_range_with(
         &self,
+        priority: Priority,
         promql: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
@@ -179,10 +239,24 @@ impl PrometheusClient {
             ("end", &end),
             ("step", &step),
         ];
-        self.send(&self.range_url, &params).await
+        self.send(priority, &self.range_url, &params).await
     }
 
-    async fn send(&self, url: &Url, params: &[(&str, &str)]) -> Result<Response, PromError> {
+    async fn send(
+        &self,
+        priority: Priority,
+        url: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<Response, PromError> {
+        // A token first (the most urgent waiting query gets the next one), then a slot in flight.
+        self.budget.take(priority).await;
+        let with_stats: Vec<(&str, &str)>;
+        let params = if self.query_stats {
+            with_stats = params.iter().copied().chain([("stats", "all")]).collect();
+            with_stats.as_slice()
+        } else {
+            params
+        };
         let _permit =
             self.limit.acquire().await.map_err(|_| {
                 PromError::Transport(format!("{}: client shut down", self.shown_url))
@@ -205,7 +279,11 @@ impl PrometheusClient {
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport(e))?;
-        parse_response(status, &body)
+        let mut answer = parse_response(status, &body)?;
+        if self.query_stats {
+            answer.samples_touched = samples_touched(&body);
+        }
+        Ok(answer)
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -486,6 +564,105 @@ mod tests {
             err.to_string(),
             format!("{said} (Prometheus rejected the query; HTTP 400, bad_data)")
         );
+    }
+
+    /// A budget of 2 per second: 6 queries at once, and at every moment no more have reached
+    /// the server than the bucket allows (a burst of 2, then 2 a second). Bounds only, measured
+    /// on the real clock after the fact, so a slow machine cannot make it fail.
+    #[tokio::test]
+    async fn the_client_sends_no_more_than_its_budget() {
+        let server = stub(|_| reply(200, vector("1"))).await;
+        let cfg = PrometheusSettings {
+            max_queries_per_second: 2.0,
+            ..config(&server.url(""))
+        };
+        let client = std::sync::Arc::new(PrometheusClient::new(&cfg).expect("client"));
+        let created = std::time::Instant::now();
+        let all = {
+            let client = std::sync::Arc::clone(&client);
+            tokio::spawn(async move {
+                let queries = (0..6).map(|i| {
+                    let priority = if i % 2 == 0 {
+                        Priority::Open
+                    } else {
+                        Priority::Background
+                    };
+                    let client = &client;
+                    async move { client.query_with(priority, "up", t(1_700_000_000)).await }
+                });
+                futures::future::join_all(queries).await
+            })
+        };
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let seen = server.seen().len();
+            let allowed = 2.0 + 2.0 * created.elapsed().as_secs_f64();
+            assert!(
+                seen as f64 <= allowed,
+                "{seen} queries sent by {:?}",
+                created.elapsed()
+            );
+        }
+        for answer in all.await.expect("task") {
+            answer.expect("query");
+        }
+        assert_eq!(server.seen().len(), 6);
+        // 2 at once, then 4 more at 2 a second: never faster than 2 seconds.
+        assert!(
+            created.elapsed() >= Duration::from_millis(1_950),
+            "{:?}",
+            created.elapsed()
+        );
+        let taken = client.budget().taken();
+        assert_eq!(taken.map(|(_, n)| n), [3, 0, 3]);
+    }
+
+    #[tokio::test]
+    async fn stats_are_asked_for_only_when_set_and_read_when_given() {
+        let server = stub(|seen| {
+            let mut body = json!({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {}, "value": [1_700_000_000, "1"]}
+            ]}});
+            if seen.param("stats") == "all" {
+                body["data"]["stats"] = json!({
+                    "timings": {"evalTotalTime": 0.001},
+                    "samples": {"totalQueryableSamples": 1234, "peakSamples": 12,
+                                "totalQueryableSamplesPerStep": [[1_700_000_000, 1234]]}
+                });
+            }
+            reply(200, body)
+        })
+        .await;
+        let plain = client(&server.url(""));
+        let answer = plain.query("up", t(1_700_000_000)).await.expect("plain");
+        assert_eq!(answer.samples_touched, None);
+
+        let cfg = PrometheusSettings {
+            query_stats: true,
+            ..config(&server.url(""))
+        };
+        let with_stats = PrometheusClient::new(&cfg).expect("client");
+        let answer = with_stats
+            .query("up", t(1_700_000_000))
+            .await
+            .expect("stats");
+        assert_eq!(answer.samples_touched, Some(1234));
+        let range = with_stats
+            .query_range(
+                "up",
+                t(1_700_000_000),
+                t(1_700_000_060),
+                Duration::from_secs(15),
+            )
+            .await;
+        // A vector where a matrix belongs is the source's business; the stats are still read.
+        assert_eq!(range.expect("range").samples_touched, Some(1234));
+
+        let seen = server.seen();
+        assert_eq!(seen[0].param("stats"), "");
+        assert_eq!(seen[1].param("stats"), "all");
+        assert_eq!(seen[2].param("stats"), "all");
+        assert_eq!(seen[2].param("step"), "15");
     }
 
     #[tokio::test]

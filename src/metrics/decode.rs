@@ -20,6 +20,9 @@ pub type Labels = BTreeMap<String, String>;
 pub struct Response {
     pub data: QueryData,
     pub warnings: Vec<String>,
+    /// `data.stats.samples.totalQueryableSamples`: the samples the engine touched, when the
+    /// query asked for `stats=all` and the engine says (Prometheus does; VictoriaMetrics not).
+    pub samples_touched: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -326,6 +329,7 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Response, PromError> {
         ("success", Some(data)) if ok => Ok(Response {
             data: convert(data)?,
             warnings: envelope.warnings,
+            samples_touched: None,
         }),
         _ if !ok => Err(PromError::Http {
             status,
@@ -336,6 +340,39 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Response, PromError> {
             excerpt(body)
         ))),
     }
+}
+
+#[derive(Deserialize)]
+struct StatsEnvelope {
+    data: Option<StatsData>,
+}
+
+#[derive(Deserialize)]
+struct StatsData {
+    stats: Option<Stats>,
+}
+
+#[derive(Deserialize)]
+struct Stats {
+    samples: Option<SampleStats>,
+}
+
+#[derive(Deserialize)]
+struct SampleStats {
+    #[serde(rename = "totalQueryableSamples")]
+    total_queryable_samples: Option<u64>,
+}
+
+/// `data.stats.samples.totalQueryableSamples` of a success answer to a query sent with
+/// `stats=all`; `None` when the engine does not say. A second, skimming pass over the body:
+/// only paid when stats are asked for.
+pub fn samples_touched(body: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<StatsEnvelope>(body)
+        .ok()?
+        .data?
+        .stats?
+        .samples?
+        .total_queryable_samples
 }
 
 fn convert(data: RawData) -> Result<QueryData, PromError> {
@@ -410,7 +447,7 @@ mod tests {
         let body = r#"{"status":"success","data":{"resultType":"vector","result":[
             {"metric":{"__name__":"up","job":"checkout"},"value":[1435781451.781,"1"]},
             {"metric":{"job":"cart"},"value":[1435781451.781,"0.25"]}]}}"#;
-        let Response { data, warnings } = ok(body);
+        let Response { data, warnings, .. } = ok(body);
         assert!(warnings.is_empty());
         let QueryData::Vector(samples) = data else {
             panic!("not a vector: {data:?}")

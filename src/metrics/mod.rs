@@ -24,6 +24,8 @@ use crate::domain::Series;
 use crate::domain::counts::Counts;
 use crate::domain::slo::SloMeasurement;
 
+pub use budget::Priority;
+
 /// One gated metric to fetch: its name and the query that produces it for each track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricQuery {
@@ -60,6 +62,9 @@ pub struct SloQuery {
     pub name: String,
     pub error_ratio: String,
     pub window: Duration,
+    /// Recorded series by window label, read instead of `error_ratio` over that window:
+    /// templates whose `$window` is the label as Prometheus writes it (`5m`, `1d`, `30d`, `4w`).
+    pub recorded: Vec<(String, String)>,
 }
 
 /// One poll: every series over `[now - lookback, now]` at `step`.
@@ -73,6 +78,8 @@ pub struct FetchRequest {
     /// Track selectors for this poll, overriding the configured ones (built from the rollout's
     /// pod-template hashes when the config names none).
     pub tracks: Option<Tracks>,
+    /// Who the poll is for: its queries wait their turn in the query budget at this priority.
+    pub priority: Priority,
 }
 
 /// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.
@@ -101,6 +108,9 @@ pub struct FetchResult {
     pub empty: Vec<(String, EmptyAnswer)>,
     /// How many queries this poll sent (for the debug log and the budget of one per metric per track).
     pub queries: usize,
+    /// Samples the engine touched answering this poll's queries, summed (`[prometheus]
+    /// query_stats`; `None` when not asked for or the engine does not say, e.g. VictoriaMetrics).
+    pub samples_touched: Option<u64>,
 }
 
 // What an empty answer means is the domain's to say; the source finds it out.

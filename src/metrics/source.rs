@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
+use super::budget::Priority;
 use super::client::PrometheusClient;
 use super::decode::{PromError, QueryData, Response};
 use super::range_cache::{Plan, Range, RangeCache};
@@ -57,6 +58,10 @@ struct Outcome<T> {
     result: Result<T, String>,
     warnings: Vec<String>,
     queries: usize,
+    /// Points asked for by its range queries (the cost the range cache keeps down).
+    points: u64,
+    /// Samples the engine touched answering it, when asked for and told.
+    samples: Option<u64>,
 }
 
 impl<T> Outcome<T> {
@@ -65,7 +70,26 @@ impl<T> Outcome<T> {
             result: Err(error),
             warnings: Vec::new(),
             queries: 0,
+            points: 0,
+            samples: None,
         }
+    }
+}
+
+/// The samples touched by the answers that say, summed (`None` when none says).
+fn samples_touched<'a>(
+    responses: impl IntoIterator<Item = &'a Result<Response, PromError>>,
+) -> Option<u64> {
+    responses
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok()?.samples_touched)
+        .reduce(u64::saturating_add)
+}
+
+/// Adds one share's samples touched to a running total; unknown stays unknown.
+fn add_samples(into: &mut Option<u64>, more: Option<u64>) {
+    if let Some(more) = more {
+        *into = Some(into.unwrap_or(0).saturating_add(more));
     }
 }
 
@@ -95,6 +119,7 @@ impl PrometheusSource {
 
     async fn fetch_metric(
         &self,
+        priority: Priority,
         query: &MetricQuery,
         (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
@@ -121,9 +146,11 @@ impl PrometheusSource {
             self.ranges.plan(&canary, range),
         );
         let (baseline_answer, canary_answer) = futures::join!(
-            self.query_plan(&baseline, baseline_plan, step),
-            self.query_plan(&canary, canary_plan, step),
+            self.query_plan(priority, &baseline, baseline_plan, step),
+            self.query_plan(priority, &canary, canary_plan, step),
         );
+        let samples = samples_touched([&baseline_answer, &canary_answer]);
+        let points = u64::try_from(baseline_plan.points() + canary_plan.points()).unwrap_or(0);
         let mut warnings = Vec::new();
         let result = match (baseline_answer, canary_answer) {
             // Prometheus down: say it once, not once per track.
@@ -148,7 +175,7 @@ impl PrometheusSource {
                     (false, true) => Some(EmptyTrack::Canary),
                     (false, false) => None,
                 };
-                self.why_empty(&key, &canary, track, end).await
+                self.why_empty(priority, &key, &canary, track, end).await
             }
             Err(_) => None,
         };
@@ -156,6 +183,8 @@ impl PrometheusSource {
             result,
             warnings,
             queries: 2,
+            points,
+            samples,
         };
         (outcome, empty)
     }
@@ -163,6 +192,7 @@ impl PrometheusSource {
     /// The part of a range query the cache does not hold yet.
     async fn query_plan(
         &self,
+        priority: Priority,
         promql: &str,
         plan: Plan,
         step: Duration,
@@ -170,23 +200,46 @@ impl PrometheusSource {
         let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         tracing::trace!(points = plan.points(), full = plan.is_full(), "range query");
         self.client
-            .query_range(promql, at(plan.from_ms), at(plan.range.end_ms), step)
+            .query_range_with(
+                priority,
+                promql,
+                at(plan.from_ms),
+                at(plan.range.end_ms),
+                step,
+            )
             .await
     }
 
-    async fn fetch_slo(&self, slo: &SloQuery, at: DateTime<Utc>) -> Outcome<SloMeasurement> {
+    async fn fetch_slo(
+        &self,
+        priority: Priority,
+        slo: &SloQuery,
+        at: DateTime<Utc>,
+    ) -> Outcome<SloMeasurement> {
         let slo_label = template::prom_duration(slo.window);
         let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
             .chain(BURN_WINDOWS)
             .collect();
         let mut queries = Vec::with_capacity(windows.len());
-        for (_, window) in &windows {
-            match template::render(&slo.error_ratio, &self.vars("", *window)) {
+        for (label, window) in &windows {
+            // A recorded series for this window when the config names one, else the query.
+            let vars = self.vars("", *window);
+            let rendered = match recorded(slo, label, *window) {
+                Some(series) => template::render_recorded(series, &vars),
+                None => template::render(&slo.error_ratio, &vars),
+            };
+            match rendered {
                 Ok(q) => queries.push(q),
                 Err(e) => return Outcome::failed(e),
             }
         }
-        let responses = join_all(queries.iter().map(|q| self.client.query(q, at))).await;
+        let responses = join_all(
+            queries
+                .iter()
+                .map(|q| self.client.query_with(priority, q, at)),
+        )
+        .await;
+        let samples = samples_touched(&responses);
         let mut warnings = Vec::new();
         let mut ratios = Vec::with_capacity(windows.len());
         let mut failure = None;
@@ -212,8 +265,20 @@ impl PrometheusSource {
             result,
             warnings,
             queries: queries.len(),
+            points: 0,
+            samples,
         }
     }
+}
+
+/// The recorded series template of an SLO for one window: listed by its label (`5m`, `30d`),
+/// or for the SLO's own window also as Prometheus writes it (`4w` for 28 days).
+fn recorded<'a>(slo: &'a SloQuery, label: &str, window: Duration) -> Option<&'a str> {
+    let own = template::prom_label(window);
+    slo.recorded
+        .iter()
+        .find(|(l, _)| l == label || (window == slo.window && *l == own))
+        .map(|(_, t)| t.as_str())
 }
 
 /// A range answer as one track's series: one series, or none (no data yet).
@@ -310,26 +375,32 @@ impl MetricsSource for PrometheusSource {
             request
                 .metrics
                 .iter()
-                .map(|q| self.fetch_metric(q, tracks, start, end, step)),
+                .map(|q| self.fetch_metric(request.priority, q, tracks, start, end, step)),
         );
-        let slos = join_all(request.slos.iter().map(|s| self.fetch_slo(s, request.now)));
+        let slos = join_all(
+            request
+                .slos
+                .iter()
+                .map(|s| self.fetch_slo(request.priority, s, request.now)),
+        );
         let counted: Vec<(&MetricQuery, &CountsQuery)> = request
             .metrics
             .iter()
             .filter_map(|q| Some((q, q.counts.as_ref()?)))
             .collect();
-        let counts = join_all(
-            counted
-                .iter()
-                .map(|(q, c)| self.fetch_counts(q, c, tracks, request.now, request.step)),
-        );
+        let counts = join_all(counted.iter().map(|(q, c)| {
+            self.fetch_counts(request.priority, q, c, tracks, request.now, request.step)
+        }));
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
 
         let mut result = FetchResult::default();
+        let mut points = 0;
         for (query, (outcome, empty)) in request.metrics.iter().zip(metrics) {
             result.queries += outcome.queries;
+            points += outcome.points;
+            add_samples(&mut result.samples_touched, outcome.samples);
             if let Some(why) = empty {
                 result.empty.push((query.name.clone(), why));
             }
@@ -338,20 +409,29 @@ impl MetricsSource for PrometheusSource {
         }
         for (slo, outcome) in request.slos.iter().zip(slos) {
             result.queries += outcome.queries;
+            add_samples(&mut result.samples_touched, outcome.samples);
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.slos.push((slo.name.clone(), outcome.result));
         }
         for ((query, _), outcome) in counted.iter().zip(counts) {
             result.queries += outcome.queries;
+            points += outcome.points;
+            add_samples(&mut result.samples_touched, outcome.samples);
             merge_warnings(&mut result.warnings, outcome.warnings);
             result.counts.push((query.name.clone(), outcome.result));
         }
         tracing::debug!(
+            priority = ?request.priority,
             queries = result.queries,
+            range_points = points,
+            samples_touched = ?result.samples_touched,
             metrics = result.metrics.len(),
             slos = result.slos.len(),
             counts = result.counts.len(),
             warnings = result.warnings.len(),
+            // Every query let through so far (incl. the name lookups behind empty answers),
+            // per priority: open, attention, background.
+            budget_taken = ?self.client.budget().taken().map(|(_, n)| n),
             "prometheus poll"
         );
         result
@@ -444,6 +524,7 @@ mod tests {
             ],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = src.fetch(&request).await;
 
@@ -534,6 +615,7 @@ mod tests {
             metrics: vec![metric("latency", "latency{$selector}")],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let first = src.fetch(&request).await;
         request.now = t(1_700_000_030);
@@ -584,6 +666,7 @@ mod tests {
             metrics: vec![metric("p95", "latency{$selector}")],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let waiting = src.fetch(&request).await;
         assert_eq!(
@@ -637,6 +720,7 @@ mod tests {
                 }],
                 slos: vec![],
                 tracks: None,
+                priority: crate::metrics::Priority::Open,
             })
             .await;
         let err = result.metrics[0].1.as_ref().expect_err("down");
@@ -699,19 +783,23 @@ mod tests {
                     name: "availability".into(),
                     error_ratio: r#"errors{$service, rollout="$rollout"}[$window]"#.into(),
                     window: Duration::from_secs(28 * 86_400),
+                    recorded: Vec::new(),
                 },
                 SloQuery {
                     name: "aggregated badly".into(),
                     error_ratio: "many{$service}[$window]".into(),
                     window: Duration::from_secs(86_400),
+                    recorded: Vec::new(),
                 },
                 SloQuery {
                     name: "selector in an SLO".into(),
                     error_ratio: "x{$selector}".into(),
                     window: Duration::from_secs(86_400),
+                    recorded: Vec::new(),
                 },
             ],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = src.fetch(&request).await;
         let availability = result.slos[0].1.as_ref().expect("availability");
@@ -749,5 +837,155 @@ mod tests {
             seen.iter()
                 .any(|s| s.param("query") == r#"errors{job="checkout", rollout="checkout"}[28d]"#)
         );
+    }
+
+    /// A Sloth-style template gives every window a recorded series; a Pyrra-style table only
+    /// some, and the rest are computed from `error_ratio`.
+    #[tokio::test]
+    async fn recorded_series_are_read_per_window_and_the_rest_fall_back() {
+        let server = stub(|seen| {
+            let q = seen.param("query");
+            if let Some(rest) = q.strip_prefix("slo:sli_error:ratio_rate") {
+                let label = rest.split('{').next().unwrap_or("");
+                let v = match label {
+                    "5m" => "0.05",
+                    "30d" => "0.0003",
+                    _ => "0.002",
+                };
+                reply(200, vector(v))
+            } else if q.starts_with("http_requests:burnrate") {
+                reply(200, vector("0.07"))
+            } else {
+                reply(200, vector("0.001"))
+            }
+        })
+        .await;
+        let src = source(&server.url(""));
+        let sloth = r#"slo:sli_error:ratio_rate$window{sloth_service="checkout", sloth_slo="availability"}"#;
+        let all_windows: Vec<(String, String)> = ["30d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+            .into_iter()
+            .map(|l| (l.to_string(), sloth.to_string()))
+            .collect();
+        let request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![],
+            slos: vec![
+                SloQuery {
+                    name: "sloth".into(),
+                    error_ratio: "errors{$service}[$window]".into(),
+                    window: Duration::from_secs(30 * 86_400),
+                    recorded: all_windows,
+                },
+                SloQuery {
+                    name: "pyrra".into(),
+                    error_ratio: "errors{$service}[$window]".into(),
+                    window: Duration::from_secs(28 * 86_400),
+                    recorded: vec![
+                        (
+                            "5m".into(),
+                            r#"http_requests:burnrate5m{slo="$rollout"}"#.into(),
+                        ),
+                        (
+                            "1h".into(),
+                            r#"http_requests:burnrate${window}{slo="$rollout"}"#.into(),
+                        ),
+                    ],
+                },
+            ],
+            tracks: None,
+            priority: crate::metrics::Priority::Background,
+        };
+        let result = src.fetch(&request).await;
+        let sloth = result.slos[0].1.as_ref().expect("sloth");
+        assert_eq!(sloth.error_ratio, Some(0.0003));
+        assert_eq!(sloth.window_ratios[0], ("5m".to_string(), Some(0.05)));
+        assert!(
+            sloth.window_ratios[1..]
+                .iter()
+                .all(|(_, v)| *v == Some(0.002))
+        );
+        let pyrra = result.slos[1].1.as_ref().expect("pyrra");
+        assert_eq!(pyrra.error_ratio, Some(0.001), "28d falls back");
+        let by_label = |l: &str| pyrra.window_ratios.iter().find(|(w, _)| w == l).expect(l).1;
+        assert_eq!(by_label("5m"), Some(0.07));
+        assert_eq!(by_label("1h"), Some(0.07));
+        assert_eq!(by_label("30m"), Some(0.001));
+        assert_eq!(by_label("3d"), Some(0.001));
+        assert_eq!(result.queries, 16);
+
+        let mut sent: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("query").to_string())
+            .collect();
+        sent.sort();
+        for want in [
+            r#"slo:sli_error:ratio_rate30d{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"slo:sli_error:ratio_rate5m{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"slo:sli_error:ratio_rate3d{sloth_service="checkout", sloth_slo="availability"}"#,
+            r#"http_requests:burnrate5m{slo="checkout"}"#,
+            r#"http_requests:burnrate1h{slo="checkout"}"#,
+            r#"errors{job="checkout"}[28d]"#,
+            r#"errors{job="checkout"}[30m]"#,
+        ] {
+            assert!(sent.iter().any(|q| q == want), "{want} not in {sent:#?}");
+        }
+        // Nothing of the sloth SLO is computed from its query.
+        assert_eq!(sent.iter().filter(|q| q.starts_with("errors")).count(), 6);
+    }
+
+    /// With `query_stats`, each answer's samples touched are summed over the poll.
+    #[tokio::test]
+    async fn samples_touched_are_summed_per_poll() {
+        let server = stub(|seen| {
+            let mut answer = if seen.path.ends_with("query_range") {
+                range_answer(seen, 1, false)
+            } else {
+                reply(200, vector("0.001"))
+            };
+            if seen.param("stats") == "all" {
+                let mut body: serde_json::Value = serde_json::from_str(&answer.body).expect("json");
+                body["data"]["stats"] = json!({"samples": {"totalQueryableSamples": 10}});
+                answer.body = body.to_string();
+            }
+            answer
+        })
+        .await;
+        let request = FetchRequest {
+            now: t(1_700_000_000),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(15),
+            metrics: vec![metric("p95", "latency{$selector}")],
+            slos: vec![SloQuery {
+                name: "availability".into(),
+                error_ratio: "errors{$service}[$window]".into(),
+                window: Duration::from_secs(30 * 86_400),
+                recorded: Vec::new(),
+            }],
+            tracks: None,
+            priority: crate::metrics::Priority::Open,
+        };
+        let plain = source(&server.url("")).fetch(&request).await;
+        assert_eq!(plain.queries, 10);
+        assert_eq!(plain.samples_touched, None);
+
+        let settings = crate::metrics::client::PrometheusSettings {
+            query_stats: true,
+            ..crate::metrics::test_stub::config(&server.url(""))
+        };
+        let with_stats = PrometheusSource::new(
+            crate::metrics::client::PrometheusClient::new(&settings).expect("client"),
+            Selectors {
+                baseline: BASELINE.into(),
+                canary: CANARY.into(),
+                service: r#"job="checkout""#.into(),
+                rollout: "checkout".into(),
+            },
+        );
+        let result = with_stats.fetch(&request).await;
+        assert_eq!(result.queries, 10);
+        assert_eq!(result.samples_touched, Some(100));
     }
 }

@@ -35,13 +35,28 @@ pub fn check(template: &str) -> Result<(), String> {
 
 /// Fills in a template; an unknown variable, or one without a value here, is an error naming it.
 pub fn render(template: &str, vars: &Vars) -> Result<String, String> {
+    render_as(template, vars, None)
+}
+
+/// Fills in a recorded series' template: `$window` is the window's label as Prometheus writes
+/// durations (`prom_label`), so it can sit inside a rule name (`slo:sli_error:ratio_rate$window`
+/// gives `slo:sli_error:ratio_rate5m`, `…ratio_rate30d`, `…ratio_rate4w`).
+pub fn render_recorded(template: &str, vars: &Vars) -> Result<String, String> {
+    let label = vars.window.map(prom_label);
+    render_as(template, vars, label.as_deref())
+}
+
+fn render_as(template: &str, vars: &Vars, window_label: Option<&str>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len() + 64);
     walk(template, |piece| {
         match piece {
             Piece::Text(text) => out.push_str(text),
             Piece::Var("selector") => out.push_str(value("selector", vars.selector)?),
             Piece::Var("service") => out.push_str(value("service", vars.service)?),
-            Piece::Var("window") => out.push_str(&prom_duration(value("window", vars.window)?)),
+            Piece::Var("window") => match window_label {
+                Some(label) => out.push_str(label),
+                None => out.push_str(&prom_duration(value("window", vars.window)?)),
+            },
             Piece::Var("rollout") => {
                 out.push_str(&escape_label_value(value("rollout", vars.rollout)?))
             }
@@ -88,6 +103,34 @@ pub fn prom_duration(d: Duration) -> String {
             out.push_str(&n.to_string());
             out.push_str(unit);
             secs %= size;
+        }
+    }
+    out
+}
+
+/// A duration as Prometheus prints one (`model.Duration`), which is how Sloth and Pyrra name
+/// their rules: years when over 365 days, weeks only when whole (`28d` is `4w`, `30d` stays
+/// `30d`), then days, hours, minutes, seconds.
+pub fn prom_label(d: Duration) -> String {
+    let mut secs = d.as_secs().max(1);
+    let mut out = String::new();
+    let units = [
+        ("y", 365 * 86_400, false),
+        ("w", 7 * 86_400, true),
+        ("d", 86_400, false),
+        ("h", 3_600, false),
+        ("m", 60, false),
+        ("s", 1, false),
+    ];
+    for (name, size, exact) in units {
+        if exact && !secs.is_multiple_of(size) {
+            continue;
+        }
+        let n = secs / size;
+        if n > 0 {
+            out.push_str(&n.to_string());
+            out.push_str(name);
+            secs -= n * size;
         }
     }
     out
@@ -328,6 +371,54 @@ mod tests {
         assert_eq!(
             render("x{$selector} # 日本 $", &all()).as_deref(),
             Ok(r#"x{job="checkout", track="canary"} # 日本 $"#)
+        );
+    }
+
+    #[test]
+    fn recorded_templates_put_the_window_label_in_the_rule_name() {
+        let sloth = r#"slo:sli_error:ratio_rate$window{sloth_service="checkout", sloth_slo="availability"}"#;
+        let at = |secs: u64| Vars {
+            window: Some(Duration::from_secs(secs)),
+            ..all()
+        };
+        for (secs, label) in [
+            (300, "5m"),
+            (1_800, "30m"),
+            (3_600, "1h"),
+            (7_200, "2h"),
+            (21_600, "6h"),
+            (86_400, "1d"),
+            (259_200, "3d"),
+            (30 * 86_400, "30d"),
+            (28 * 86_400, "4w"),
+        ] {
+            assert_eq!(
+                render_recorded(sloth, &at(secs)).as_deref(),
+                Ok(format!(
+                    r#"slo:sli_error:ratio_rate{label}{{sloth_service="checkout", sloth_slo="availability"}}"#
+                )
+                .as_str()),
+                "{label}"
+            );
+        }
+        // Other variables as usual; `${window}` too; a PromQL range keeps the label form.
+        assert_eq!(
+            render_recorded(
+                r#"http_requests:burnrate${window}{slo="$rollout", $service}"#,
+                &at(300)
+            )
+            .as_deref(),
+            Ok(r#"http_requests:burnrate5m{slo="checkout-v2", job="checkout"}"#)
+        );
+        assert_eq!(
+            prom_label(Duration::from_secs(365 * 86_400 + 86_400)),
+            "1y1d"
+        );
+        assert_eq!(prom_label(Duration::from_secs(90)), "1m30s");
+        // Plain rendering is unchanged: 28 days stay `28d`.
+        assert_eq!(
+            render("x[$window]", &at(28 * 86_400)).as_deref(),
+            Ok("x[28d]")
         );
     }
 }

@@ -106,8 +106,6 @@ pub fn decode_pairs(encoded: &str) -> Vec<(String, String)> {
 
 // ---- Fixtures shared by the Prometheus unit tests ----
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -119,14 +117,7 @@ pub const BASELINE: &str = r#"job="checkout", track="baseline""#;
 pub const CANARY: &str = r#"job="checkout", track="canary""#;
 
 pub fn config(url: &str) -> PrometheusSettings {
-    PrometheusSettings {
-        url: url.to_string(),
-        timeout: Duration::from_secs(5),
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
-    }
+    PrometheusSettings::new(url)
 }
 
 pub fn client(url: &str) -> PrometheusClient {

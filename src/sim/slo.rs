@@ -15,6 +15,7 @@ pub fn slo() -> SloDef {
         name: "availability".into(),
         objective_pct: 99.95,
         window: Duration::from_secs(30 * 86_400),
+        recorded: Vec::new(),
     }
 }
 

@@ -134,6 +134,7 @@ mod tests {
             ],
             slos: Vec::new(),
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = answer(&mut sim, &req);
         // 4 series × 2 tracks, plus 2 counter queries for the histogram and 4 for the ratio.

@@ -223,6 +223,36 @@ impl Tsdb {
     /// [`Tsdb::wait_for_series`]). Panics if the engine is not installed or does not come up.
     /// `targets` may be `&[String]` or `&[&str]`.
     pub fn start(engine: Engine, targets: &[impl AsRef<str>], scrape_interval: Duration) -> Self {
+        Self::start_inner(engine, targets, scrape_interval, None)
+    }
+
+    /// [`Tsdb::start`] with a Prometheus rules file (`groups:` YAML, as Sloth or Pyrra write
+    /// them), evaluated every `scrape_interval`. Prometheus only: VictoriaMetrics evaluates
+    /// rules in a separate process (vmalert).
+    pub fn start_with_rules(
+        engine: Engine,
+        targets: &[impl AsRef<str>],
+        scrape_interval: Duration,
+        rules_yaml: &str,
+    ) -> Self {
+        assert_eq!(
+            engine,
+            Engine::Prometheus,
+            "only Prometheus evaluates recording rules itself"
+        );
+        Self::start_inner(engine, targets, scrape_interval, Some(rules_yaml))
+    }
+
+    pub fn rules_path(&self) -> PathBuf {
+        self.dir.path().join("rules.yml")
+    }
+
+    fn start_inner(
+        engine: Engine,
+        targets: &[impl AsRef<str>],
+        scrape_interval: Duration,
+        rules_yaml: Option<&str>,
+    ) -> Self {
         let targets: Vec<String> = targets.iter().map(|t| t.as_ref().to_string()).collect();
         let binary = engine.binary().unwrap_or_else(|| {
             let (names, paths) = engine.candidates();
@@ -242,11 +272,19 @@ impl Tsdb {
             .tempdir()
             .expect("create a temporary dir for the engine");
         fs::create_dir_all(dir.path().join("data")).expect("create the engine's data dir");
-        fs::write(
-            dir.path().join("scrape.yml"),
-            scrape_config(&targets, scrape_interval),
-        )
-        .expect("write the scrape config");
+        let mut config = scrape_config(&targets, scrape_interval);
+        if let Some(rules) = rules_yaml {
+            let path = dir.path().join("rules.yml");
+            fs::write(&path, rules).expect("write the rules file");
+            let interval_ms = scrape_interval.as_millis().max(1);
+            config = config.replacen(
+                "global:\n",
+                &format!("global:\n  evaluation_interval: {interval_ms}ms\n"),
+                1,
+            );
+            let _ = writeln!(config, "rule_files:\n  - {}", serde_json::json!(path));
+        }
+        fs::write(dir.path().join("scrape.yml"), config).expect("write the scrape config");
 
         let port = free_port();
         let mut db = Tsdb {

@@ -82,12 +82,14 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                 name: s.def.name.clone(),
                 error_ratio: s.query.clone(),
                 window: s.def.window,
+                recorded: s.def.recorded.clone(),
             })
             .collect(),
         tracks: model.rollouts[model.open]
             .pod_hash_tracks
             .as_ref()
             .and_then(|p| p.tracks(model.rollouts[model.open].rollout.as_ref())),
+        priority: crate::metrics::Priority::Open,
     };
     // What this poll sends, as sent, for the detail view.
     for p in &mut model.rollouts[model.open].panels {

@@ -6,8 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource};
+use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, samples_touched};
 use crate::domain::counts::{self as grids, CountKind, Counts};
+use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
 use crate::metrics::decode::{PromError, QueryData, Response};
 use crate::metrics::template::{self, Vars};
@@ -18,6 +19,7 @@ impl PrometheusSource {
     /// range query per counter per track, decoded by `metrics::counts`.
     pub(super) async fn fetch_counts(
         &self,
+        priority: Priority,
         metric: &MetricQuery,
         counts: &CountsQuery,
         (baseline, canary): (&str, &str),
@@ -60,15 +62,18 @@ impl PrometheusSource {
                 }),
                 warnings: Vec::new(),
                 queries: 0,
+                points: 0,
+                samples: None,
             };
         };
         let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
-        let responses = join_all(
-            queries
-                .iter()
-                .map(|q| self.client.query_range(q, start, end, spacing)),
-        )
+        let responses = join_all(queries.iter().map(|q| {
+            self.client
+                .query_range_with(priority, q, start, end, spacing)
+        }))
         .await;
+        let samples = samples_touched(&responses);
+        let points = u64::try_from(grid.len() * queries.len()).unwrap_or(0);
 
         let mut warnings = Vec::new();
         let mut matrices = Vec::with_capacity(responses.len());
@@ -92,6 +97,7 @@ impl PrometheusSource {
                     Ok(Response {
                         data: QueryData::Matrix(series),
                         warnings: said,
+                        ..
                     }) => {
                         warnings.extend(said);
                         matrices.push(series);
@@ -122,6 +128,8 @@ impl PrometheusSource {
                 result: Err(result),
                 warnings,
                 queries: queries_sent,
+                points,
+                samples,
             };
         }
         let answers = |counter: usize| Answers {
@@ -141,6 +149,8 @@ impl PrometheusSource {
             result,
             warnings,
             queries: queries_sent,
+            points,
+            samples,
         }
     }
 
@@ -270,6 +280,7 @@ mod tests {
             ],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         let result = src.fetch(&request).await;
         let names: Vec<&str> = result.counts.iter().map(|(n, _)| n.as_str()).collect();

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::PrometheusSource;
+use crate::metrics::budget::Priority;
 use crate::metrics::decode::{QueryData, Response};
 use crate::metrics::names::metric_names;
 use crate::metrics::template;
@@ -18,6 +19,7 @@ impl PrometheusSource {
     /// counted in `queries`, the per-poll budget); a failed lookup says nothing.
     pub(super) async fn why_empty(
         &self,
+        priority: Priority,
         key: &str,
         promql: &str,
         track: Option<EmptyTrack>,
@@ -38,7 +40,7 @@ impl PrometheusSource {
                         "count({{{}}})",
                         template::matchers(&[("__name__", name.as_str())])
                     );
-                    match self.client.query(&q, at).await {
+                    match self.client.query_with(priority, &q, at).await {
                         Ok(Response {
                             data: QueryData::Vector(v),
                             ..
@@ -117,6 +119,7 @@ mod tests {
             ],
             slos: vec![],
             tracks: None,
+            priority: crate::metrics::Priority::Open,
         };
         for _ in 0..2 {
             let result = src.fetch(&request).await;
