@@ -124,6 +124,17 @@ pub struct PrometheusConfig {
     /// Ask Prometheus for `stats=all` and log the samples each poll touched (for the benchmark).
     #[serde(default)]
     pub query_stats: bool,
+    /// How often the SLO windows (30d, 3d, 1d, 6h, …) are asked again: they move slowly, and
+    /// each asks Prometheus for every sample of its window.
+    #[serde(default = "default_slo_refresh", with = "humantime_serde")]
+    pub slo_refresh: Duration,
+}
+
+/// `[prometheus] slo_refresh` when unset.
+pub const DEFAULT_SLO_REFRESH: Duration = Duration::from_secs(60);
+
+fn default_slo_refresh() -> Duration {
+    DEFAULT_SLO_REFRESH
 }
 
 fn default_max_queries_per_second() -> toml::Spanned<f64> {
@@ -659,7 +670,14 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The keys whose values are durations (humantime strings).
-const DURATION_KEYS: [&str; 5] = ["poll_interval", "timeout", "window", "warmup", "hold"];
+const DURATION_KEYS: [&str; 6] = [
+    "poll_interval",
+    "timeout",
+    "window",
+    "warmup",
+    "hold",
+    "slo_refresh",
+];
 
 /// `poll_interval = 5`: a number where a duration string belongs. serde only says "expected a
 /// string", so look at the key the value at `offset` belongs to.

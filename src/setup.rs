@@ -39,6 +39,8 @@ pub struct Console {
     pub notifier: Option<Arc<Notifier>>,
     /// `[judge]` score thresholds.
     pub judge_thresholds: crate::domain::judge::ScoreThresholds,
+    /// `[prometheus] slo_refresh`; zero for the simulator.
+    pub slo_refresh: std::time::Duration,
     /// `[judge] alpha`.
     pub sequential_alpha: f64,
     /// Track selectors from the rollout's pod-template hashes, when the config names none.
@@ -60,6 +62,7 @@ impl Console {
     ) {
         let mut model = Model::new(self.settings, self.panels, self.slos, now);
         model.judge_thresholds = self.judge_thresholds;
+        model.slo_refresh = self.slo_refresh;
         model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
         model.current_mut().pod_hash_tracks = self.pod_hash_tracks;
@@ -143,6 +146,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         intro,
         notifier: None,
         judge_thresholds: Default::default(),
+        slo_refresh: std::time::Duration::ZERO,
         sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
         pod_hash_tracks: None,
         query_selectors: None,
@@ -222,6 +226,7 @@ pub fn from_config(
         intro,
         notifier: notifier(config, path)?,
         judge_thresholds: config.judge.thresholds(),
+        slo_refresh: prometheus.slo_refresh,
         sequential_alpha: config.judge.alpha,
         pod_hash_tracks,
         query_selectors,

@@ -62,6 +62,7 @@ fn source_for(url: &str, timeout: Duration) -> PrometheusSource {
         ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
         query_stats: false,
+        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),

@@ -63,6 +63,7 @@ fn source(url: &str, query_stats: bool) -> PrometheusSource {
         ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
         query_stats,
+        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
     };
     let selectors = Selectors {
         baseline: "job=\"checkout\", track=\"baseline\"".into(),

@@ -521,6 +521,8 @@ pub struct Polls {
     pub metrics_generation: u64,
     pub metrics_in_flight: bool,
     pub metrics_started: Option<DateTime<Utc>>,
+    /// When the SLO windows last answered (paced by `Model::slo_refresh`).
+    pub slos_answered: Option<DateTime<Utc>>,
     pub queries_last_poll: usize,
     pub permissions_asked: bool,
     /// The backend was asked once to watch the rollout (Argo); its changes trigger a re-read.
@@ -643,6 +645,9 @@ pub struct Model {
     pub quit: bool,
     /// Every rollout the console follows; never empty.
     pub rollouts: Vec<RolloutModel>,
+    /// How often the SLO windows are asked again (`[prometheus] slo_refresh`); zero asks them at
+    /// every poll (the simulator, whose answers cost nothing).
+    pub slo_refresh: Duration,
     /// The index in `rollouts` of the rollout on screen.
     pub open: usize,
 }
@@ -679,6 +684,7 @@ impl Model {
             derived: Derived::default(),
             quit: false,
             rollouts: vec![RolloutModel::new(name, panels, slos)],
+            slo_refresh: Duration::ZERO,
             open: 0,
         }
     }
@@ -836,6 +842,11 @@ impl Model {
 
     /// How far back a poll must reach: the chart window, or the whole current step when longer
     /// (readiness is judged over the hold), at most 6 hours.
+    /// How often an SLO's answer is expected: its freshness is judged against this.
+    pub fn slo_interval(&self) -> Duration {
+        self.settings.poll_interval.max(self.slo_refresh)
+    }
+
     pub fn lookback(&self) -> Duration {
         let step = self.current().rollout.as_ref().map_or(Duration::ZERO, |r| {
             r.step_elapsed(self.now) + self.settings.poll_interval * 2

@@ -99,7 +99,7 @@ fn alert_span(alert: Option<Alert>, theme: &Theme) -> Span<'static> {
 }
 
 fn status_note(slo: &SloPanel, model: &Model) -> Option<String> {
-    match slo.freshness(model.now, model.settings.poll_interval) {
+    match slo.freshness(model.now, model.slo_interval()) {
         Freshness::Stale { age, why } => Some(format!("STALE {}: {why}", short_duration(age))),
         Freshness::Error(e) => Some(format!("ERROR: {e}")),
         Freshness::Waiting => Some("waiting for data".into()),

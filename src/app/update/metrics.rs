@@ -169,6 +169,9 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
             ));
         }
     }
+    if !result.slos.is_empty() {
+        model.rollouts[model.open].polls.slos_answered = Some(at);
+    }
     for (name, answer) in result.slos {
         let Some(slo) = model.rollouts[model.open]
             .slos

@@ -57,6 +57,17 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
     {
         p.counted_since = since;
     }
+    // The SLO windows move slowly: asked at most every `slo_refresh`, and at every poll while
+    // one has no answer or an error.
+    let slos_due = {
+        let r = &model.rollouts[model.open];
+        r.polls
+            .slos_answered
+            .is_none_or(|t| age(t, model.now) >= model.slo_refresh)
+            || r.slos
+                .iter()
+                .any(|s| s.status.is_none() || s.error.is_some())
+    };
     let request = FetchRequest {
         now: model.now,
         lookback: model.lookback(),
@@ -75,9 +86,10 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                     .map(|(counters, (since, _))| CountsQuery { counters, since }),
             })
             .collect(),
-        slos: model.rollouts[model.open]
-            .slos
-            .iter()
+        slos: slos_due
+            .then_some(&model.rollouts[model.open].slos)
+            .into_iter()
+            .flatten()
             .map(|s| SloQuery {
                 name: s.def.name.clone(),
                 error_ratio: s.query.clone(),
