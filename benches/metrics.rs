@@ -124,7 +124,7 @@ fn bench_poll() {
             ca_file: None,
             max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
             query_stats: false,
-        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
+            slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
         };
         let selectors = Selectors {
             baseline: "job=\"checkout\", track=\"baseline\"".into(),

@@ -44,7 +44,11 @@ fn slo_windows_are_asked_once_a_minute_and_stay_live_between() {
             "58 s after its answer, within the SLO pace"
         );
     }
-    assert_eq!(poll_after(&mut h, 2), Some(slos), "60 s after the last answer");
+    assert_eq!(
+        poll_after(&mut h, 2),
+        Some(slos),
+        "60 s after the last answer"
+    );
     assert_eq!(poll_after(&mut h, 2), Some(0));
 }
 
@@ -56,7 +60,10 @@ fn an_slo_with_an_error_is_asked_again_at_the_next_poll() {
     h.model.current_mut().slos[0].error = Some("query timed out".into());
     let slos = h.model.current().slos.len();
     assert_eq!(poll_after(&mut h, 2), Some(slos));
-    assert!(h.model.current().slos[0].error.is_none(), "the answer cleared it");
+    assert!(
+        h.model.current().slos[0].error.is_none(),
+        "the answer cleared it"
+    );
     assert_eq!(poll_after(&mut h, 2), Some(0));
 }
 

@@ -1,0 +1,251 @@
+//! What a fleet of rollouts costs the team's Prometheus, printed (not asserted): run with
+//! `cargo bench --bench fleet_queries` (Prometheus installed; about 4 minutes).
+//!
+//! A real Prometheus scrapes `simulate --fleet 50` every 5 s. Each rollout has the example
+//! config's 4 metrics (two with raw counters for the sequential judge) and 1 SLO (30d). Every
+//! 5 s, all 50 rollouts are polled two ways in the same run:
+//! - today's way: every range over the whole 5-minute chart window, every SLO window each poll;
+//! - the new way: incremental ranges (the points since the last poll, plus the last one again)
+//!   and the SLO windows once a minute.
+//!
+//! Per poll it prints queries, the samples Prometheus touched (`stats=all`), the new samples
+//! scraped since the last poll (the floor any way must read), and the wall time of the poll.
+
+#[path = "../tests/common/simulate.rs"]
+#[allow(dead_code)]
+mod simulate;
+#[path = "../tests/common/tsdb.rs"]
+#[allow(dead_code)]
+mod tsdb;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rollout_console::config::PrometheusConfig;
+use rollout_console::metrics::client::PrometheusClient;
+use rollout_console::metrics::source::{PrometheusSource, Selectors};
+use rollout_console::metrics::{
+    Counters, CountsQuery, FetchRequest, MetricQuery, MetricsSource, Priority, SloQuery,
+};
+
+const FLEET: usize = 50;
+const POLL: Duration = Duration::from_secs(5);
+const POLLS: usize = 36;
+const LOOKBACK: Duration = Duration::from_secs(300);
+const SLO_REFRESH: Duration = Duration::from_secs(60);
+
+fn source(url: &str, rollout: &str) -> PrometheusSource {
+    let cfg = PrometheusConfig {
+        url: url.to_string(),
+        timeout: Duration::from_secs(30),
+        bearer_token_file: None,
+        basic_auth: None,
+        headers: BTreeMap::new(),
+        ca_file: None,
+        // Not the budget's figure: what each way asks for, unthrottled.
+        max_queries_per_second: toml::Spanned::new(0..0, 1_000_000.0),
+        query_stats: true,
+        slo_refresh: SLO_REFRESH,
+    };
+    let client = match PrometheusClient::new(&cfg) {
+        Ok(c) => c,
+        Err(e) => panic!("client: {e}"),
+    };
+    PrometheusSource::new(
+        client,
+        Selectors {
+            baseline: format!("rollout=\"{rollout}\", track=\"baseline\""),
+            canary: format!("rollout=\"{rollout}\", track=\"canary\""),
+            service: format!("rollout=\"{rollout}\""),
+            rollout: rollout.to_string(),
+        },
+    )
+}
+
+fn request(now: DateTime<Utc>, since: DateTime<Utc>, with_slos: bool) -> FetchRequest {
+    let metric = |name: &str, query: &str, counters: Option<Counters>| MetricQuery {
+        name: name.into(),
+        query: query.into(),
+        window: Some(Duration::from_secs(60)),
+        counts: counters.map(|counters| CountsQuery { counters, since }),
+    };
+    let histogram = "http_request_duration_seconds_bucket{$selector}";
+    FetchRequest {
+        now,
+        lookback: LOOKBACK,
+        step: POLL,
+        metrics: vec![
+            metric(
+                "p95 latency",
+                "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))",
+                Some(Counters::Histogram(histogram.into())),
+            ),
+            metric(
+                "p99 latency",
+                "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))",
+                None,
+            ),
+            metric(
+                "error rate",
+                "sum(rate(http_requests_total{$selector, code=~\"5..\"}[$window])) / sum(rate(http_requests_total{$selector}[$window]))",
+                Some(Counters::Ratio {
+                    errors: "http_requests_total{$selector, code=~\"5..\"}".into(),
+                    total: "http_requests_total{$selector}".into(),
+                }),
+            ),
+            metric(
+                "request rate",
+                "sum(rate(http_requests_total{$selector}[$window]))",
+                None,
+            ),
+        ],
+        slos: if with_slos {
+            vec![SloQuery {
+                name: "availability".into(),
+                error_ratio: "sum(rate(http_requests_total{$service, code=~\"5..\"}[$window])) / sum(rate(http_requests_total{$service}[$window]))".into(),
+                window: Duration::from_secs(30 * 86_400),
+                recorded: Vec::new(),
+            }]
+        } else {
+            Vec::new()
+        },
+        tracks: None,
+        priority: Priority::Open,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    queries: Vec<usize>,
+    samples: Vec<u64>,
+    wall: Vec<Duration>,
+}
+
+impl Tally {
+    fn line(&self, what: &str, new_samples: f64) -> String {
+        let mean_u = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
+        let mean_s = self.samples.iter().sum::<u64>() as f64 / self.samples.len().max(1) as f64;
+        let mut wall = self.wall.clone();
+        wall.sort();
+        format!(
+            "{what:<34} {:>7.0} queries/poll  {:>12.0} samples touched/poll  ({:>6.1}× the new samples)  wall p50 {:>6.0} ms  p90 {:>6.0} ms",
+            mean_u(&self.queries),
+            mean_s,
+            mean_s / new_samples.max(1.0),
+            wall[wall.len() / 2].as_secs_f64() * 1e3,
+            wall[wall.len() * 9 / 10].as_secs_f64() * 1e3,
+        )
+    }
+}
+
+async fn poll_all(
+    sources: &[PrometheusSource],
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+    with_slos: bool,
+    tally: &mut Tally,
+) {
+    let req = request(now, since, with_slos);
+    let start = Instant::now();
+    let results = futures::future::join_all(sources.iter().map(|s| s.fetch(&req))).await;
+    tally.wall.push(start.elapsed());
+    tally
+        .queries
+        .push(results.iter().map(|r| r.queries).sum::<usize>());
+    tally.samples.push(
+        results
+            .iter()
+            .filter_map(|r| r.samples_touched)
+            .sum::<u64>(),
+    );
+    let errors: Vec<&String> = results
+        .iter()
+        .flat_map(|r| r.metrics.iter().filter_map(|(_, m)| m.as_ref().err()))
+        .collect();
+    if let Some(e) = errors.first() {
+        println!("  ({} metric errors, e.g. {e})", errors.len());
+    }
+}
+
+fn main() {
+    if tsdb::Engine::Prometheus.binary().is_none() {
+        println!("Prometheus is not installed: nothing to measure");
+        return;
+    }
+    let sim = simulate::Simulate::start_fleet(FLEET, simulate::Options::default());
+    let prom = tsdb::Tsdb::start(
+        tsdb::Engine::Prometheus,
+        &[sim.addr.clone()],
+        Duration::from_secs(5),
+    );
+    prom.wait_for_series(
+        "http_requests_total{rollout=\"checkout\"}",
+        Duration::from_secs(60),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => panic!("runtime: {e}"),
+    };
+    let names: Vec<String> =
+        match prom.query("count by (rollout) (http_requests_total)")["data"]["result"].as_array() {
+            Some(rows) => rows
+                .iter()
+                .filter_map(|r| r["metric"]["rollout"].as_str().map(str::to_string))
+                .collect(),
+            None => Vec::new(),
+        };
+    let series = prom.query("count({rollout!=\"\"})")["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // One scrape every 5 s: every series gains one sample per poll.
+    let new_samples = series * POLL.as_secs_f64() / 5.0;
+    println!(
+        "{} rollouts scraped, {series} series: {new_samples} new samples per {}s poll",
+        names.len(),
+        POLL.as_secs()
+    );
+    // A minute of data before measuring, so the 1m rates have their window.
+    std::thread::sleep(Duration::from_secs(60));
+    let since = Utc::now() - chrono::Duration::seconds(60);
+    let incremental: Vec<PrometheusSource> = names.iter().map(|n| source(&prom.url, n)).collect();
+    let (mut old, mut new) = (Tally::default(), Tally::default());
+    let mut slos_asked: Option<Instant> = None;
+    runtime.block_on(async {
+        for i in 0..POLLS {
+            let tick = Instant::now();
+            let now = Utc::now();
+            // Today's way: a fresh source keeps nothing, and asks every SLO window.
+            let fresh: Vec<PrometheusSource> = names.iter().map(|n| source(&prom.url, n)).collect();
+            poll_all(&fresh, now, since, true, &mut old).await;
+            let slos_due = slos_asked.is_none_or(|t| t.elapsed() >= SLO_REFRESH);
+            if slos_due {
+                slos_asked = Some(Instant::now());
+            }
+            poll_all(&incremental, now, since, slos_due, &mut new).await;
+            if i % 6 == 5 {
+                println!("  poll {}/{POLLS}", i + 1);
+            }
+            tokio::time::sleep(POLL.saturating_sub(tick.elapsed())).await;
+        }
+    });
+    println!(
+        "{FLEET} rollouts × (4 metrics, 2 with raw counters, + 1 SLO), {POLLS} polls at {}s:",
+        POLL.as_secs()
+    );
+    println!(
+        "{}",
+        old.line("today: whole ranges, SLOs each poll", new_samples)
+    );
+    println!(
+        "{}",
+        new.line("new: incremental, SLOs once a minute", new_samples)
+    );
+    drop(prom);
+    drop(sim);
+}
