@@ -1,5 +1,5 @@
 //! What a fleet of rollouts costs the team's Prometheus, printed (not asserted): run with
-//! `cargo bench --bench fleet_queries` (Prometheus installed; about 4 minutes).
+//! `cargo bench --bench fleet_queries` (Prometheus installed; a few minutes).
 //!
 //! A real Prometheus scrapes `simulate --fleet 50` every 5 s. Each rollout has the example
 //! config's 4 metrics (two with raw counters for the sequential judge) and 1 SLO (30d). Every
@@ -19,6 +19,7 @@ mod simulate;
 mod tsdb;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -31,11 +32,11 @@ use rollout_console::metrics::{
 
 const FLEET: usize = 50;
 const POLL: Duration = Duration::from_secs(5);
-const POLLS: usize = 36;
+const POLLS: usize = 12;
 const LOOKBACK: Duration = Duration::from_secs(300);
 const SLO_REFRESH: Duration = Duration::from_secs(60);
 
-fn source(url: &str, rollout: &str) -> PrometheusSource {
+fn client(url: &str) -> Arc<PrometheusClient> {
     let cfg = PrometheusConfig {
         url: url.to_string(),
         timeout: Duration::from_secs(30),
@@ -48,12 +49,17 @@ fn source(url: &str, rollout: &str) -> PrometheusSource {
         query_stats: true,
         slo_refresh: SLO_REFRESH,
     };
-    let client = match PrometheusClient::new(&cfg) {
-        Ok(c) => c,
+    match PrometheusClient::new(&cfg) {
+        Ok(c) => Arc::new(c),
         Err(e) => panic!("client: {e}"),
-    };
-    PrometheusSource::new(
-        client,
+    }
+}
+
+/// One rollout's source on the console's shared client (its limit of queries in flight holds
+/// for the whole fleet, as in the console).
+fn source(client: &Arc<PrometheusClient>, rollout: &str) -> PrometheusSource {
+    PrometheusSource::shared(
+        Arc::clone(client),
         Selectors {
             baseline: format!("rollout=\"{rollout}\", track=\"baseline\""),
             canary: format!("rollout=\"{rollout}\", track=\"canary\""),
@@ -213,7 +219,8 @@ fn main() {
     // A minute of data before measuring, so the 1m rates have their window.
     std::thread::sleep(Duration::from_secs(60));
     let since = Utc::now() - chrono::Duration::seconds(60);
-    let incremental: Vec<PrometheusSource> = names.iter().map(|n| source(&prom.url, n)).collect();
+    let (today_client, new_client) = (client(&prom.url), client(&prom.url));
+    let incremental: Vec<PrometheusSource> = names.iter().map(|n| source(&new_client, n)).collect();
     let (mut old, mut new) = (Tally::default(), Tally::default());
     let mut slos_asked: Option<Instant> = None;
     runtime.block_on(async {
@@ -221,7 +228,8 @@ fn main() {
             let tick = Instant::now();
             let now = Utc::now();
             // Today's way: a fresh source keeps nothing, and asks every SLO window.
-            let fresh: Vec<PrometheusSource> = names.iter().map(|n| source(&prom.url, n)).collect();
+            let fresh: Vec<PrometheusSource> =
+                names.iter().map(|n| source(&today_client, n)).collect();
             poll_all(&fresh, now, since, true, &mut old).await;
             let slos_due = slos_asked.is_none_or(|t| t.elapsed() >= SLO_REFRESH);
             if slos_due {

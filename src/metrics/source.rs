@@ -44,7 +44,9 @@ pub const NO_TRACKS_YET: &str = "no baseline/canary selector yet: waiting for th
 
 #[derive(Debug)]
 pub struct PrometheusSource {
-    client: PrometheusClient,
+    /// Shared by every rollout of a fleet, so that its limits (queries in flight, queries a
+    /// second) hold for the whole console.
+    client: std::sync::Arc<PrometheusClient>,
     selectors: Selectors,
     /// Metric-name lookups behind empty answers, by the two rendered queries: the name that
     /// has no series (`None`: all exist). Asked once per query; forgotten once it has data.
@@ -95,6 +97,11 @@ fn add_samples(into: &mut Option<u64>, more: Option<u64>) {
 
 impl PrometheusSource {
     pub fn new(client: PrometheusClient, selectors: Selectors) -> Self {
+        Self::shared(std::sync::Arc::new(client), selectors)
+    }
+
+    /// A source for one rollout on a client the console's other sources share.
+    pub fn shared(client: std::sync::Arc<PrometheusClient>, selectors: Selectors) -> Self {
         Self {
             client,
             selectors,
