@@ -258,19 +258,19 @@ impl From<BackendTable> for BackendConfig {
 /// the metrics source too, so `setup` builds the whole console from it).
 #[derive(Debug, Clone)]
 pub enum BackendChoice<'a> {
-    Deploy(BackendSettings),
+    Deploy(Box<BackendSettings>),
     Simulator(&'a DemoConfig),
 }
 
 impl BackendConfig {
     /// The chosen backend's settings (the words of the first mistake in its keys).
     pub fn settings(&self) -> Result<BackendChoice<'_>, String> {
-        Ok(BackendChoice::Deploy(match self {
+        Ok(BackendChoice::Deploy(Box::new(match self {
             Self::Http(c) => BackendSettings::Http(c.settings()?),
             Self::Command(c) => BackendSettings::Command(c.settings()?),
             Self::Argo(c) => BackendSettings::Argo(c.settings()?),
             Self::Demo(c) => return Ok(BackendChoice::Simulator(c)),
-        }))
+        })))
     }
 }
 
