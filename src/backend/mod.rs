@@ -10,7 +10,8 @@
 //!
 //! Errors are typed per adapter (`HttpError`, `CommandError`, `ArgoError`) and reach the app as
 //! one `ReadError` (a read) or `ActionError` (an action); they become words only where the
-//! console shows or records them (`Display`, in `ui/`, `app::explain`, the check report).
+//! console shows or records them (`Display`: in `ui/`, `app::explain`, the check report, the
+//! event log's lines and the audit receipt).
 //!
 //! A new backend touches three files: its module, this file (its `mod` line, its
 //! `BackendSettings` variant, its `build` arm, and its `ReadError` / `BuildError` variants), and
@@ -289,5 +290,50 @@ impl BackendHandle {
 
     pub fn is_read_only(&self) -> bool {
         matches!(self, Self::ReadOnly(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_error_says_its_adapters_words_and_equals_the_same_words() {
+        let e: ReadError = command::CommandError::NoList.into();
+        assert_eq!(e.to_string(), command::CommandError::NoList.to_string());
+        assert!(matches!(e, ReadError::Command(_)));
+        assert_eq!(
+            e,
+            ReadError::other(command::CommandError::NoList.to_string())
+        );
+        assert_ne!(e, ReadError::NoAnswerInTime);
+        assert_eq!(
+            ReadError::TimedOut(Duration::from_secs(15)).to_string(),
+            "the backend did not answer within 15s"
+        );
+    }
+
+    #[test]
+    fn settings_build_their_backend_read_only_or_not() {
+        let http = |url: &str| {
+            BackendSettings::Http(http::HttpSettings {
+                url: url.into(),
+                token: None,
+                timeout: Duration::from_secs(1),
+            })
+        };
+        let handle = http("http://127.0.0.1:1/").build(true).expect("builds");
+        assert!(handle.is_read_only() && handle.controller().is_none());
+        let handle = http("http://127.0.0.1:1/").build(false).expect("builds");
+        assert!(!handle.is_read_only() && handle.controller().is_some());
+        let argo = BackendSettings::Argo(argo::ArgoSettings::default());
+        assert!(argo.build(true).expect("builds").is_read_only());
+        let err = http("not a url").build(true).err().expect("a bad url");
+        assert!(matches!(err, BuildError::Http(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("[backend] url \"not a url\""),
+            "{err}"
+        );
     }
 }
