@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backend::BackendSettings;
 use crate::backend::argo::ArgoSettings;
 use crate::backend::command::CommandSettings;
 use crate::backend::http::HttpSettings;
@@ -165,7 +166,8 @@ fn default_timeout() -> Duration {
 }
 
 /// `[backend]`: which backend (`kind`) and that backend's own settings. A new backend adds its
-/// keys to the table below, a variant here, and its line in `setup::backend`.
+/// keys to the table below, a variant here, and its arm in `BackendConfig::settings` (its
+/// `backend::BackendSettings` variant; `setup` builds whichever it is).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(from = "BackendTable")]
 pub enum BackendConfig {
@@ -273,6 +275,26 @@ impl From<BackendTable> for BackendConfig {
                 speed: t.speed,
             }),
         }
+    }
+}
+
+/// What `[backend]` asks for: a deploy backend's settings, or the simulator (`demo`, which is
+/// the metrics source too, so `setup` builds the whole console from it).
+#[derive(Debug, Clone)]
+pub enum BackendChoice<'a> {
+    Deploy(Box<BackendSettings>),
+    Simulator(&'a DemoConfig),
+}
+
+impl BackendConfig {
+    /// The chosen backend's settings (the words of the first mistake in its keys).
+    pub fn settings(&self) -> Result<BackendChoice<'_>, String> {
+        Ok(BackendChoice::Deploy(Box::new(match self {
+            Self::Http(c) => BackendSettings::Http(c.settings()?),
+            Self::Command(c) => BackendSettings::Command(c.settings()?),
+            Self::Argo(c) => BackendSettings::Argo(c.settings()?),
+            Self::Demo(c) => return Ok(BackendChoice::Simulator(c)),
+        })))
     }
 }
 

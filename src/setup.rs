@@ -15,7 +15,9 @@ use crate::app::model::{EventLevel, MetricPanel, Model, PodHashTracks, Settings,
 use crate::app::runner::EffectRunner;
 use crate::audit::AuditLog;
 use crate::backend::BackendHandle;
-use crate::config::{BackendConfig, Config, ConfigError, DemoConfig, PrometheusConfig};
+use crate::config::{
+    BackendChoice, BackendConfig, Config, ConfigError, DemoConfig, PrometheusConfig,
+};
 use crate::domain::{MetricDef, SloDef};
 use crate::metrics::MetricsSource;
 use crate::metrics::client::{PrometheusClient, read_secret};
@@ -240,19 +242,16 @@ enum Backend<'a> {
     Simulator(&'a DemoConfig),
 }
 
-/// The backend `[backend]` names, read-only or not: each kind maps its config to its settings
-/// and builds itself. One line per backend.
+/// The backend `[backend]` names, read-only or not: `config` maps it to its settings and the
+/// settings build it. No line per backend here.
 fn backend(config: &BackendConfig, read_only: bool) -> Result<Backend<'_>, String> {
-    use crate::backend::{argo, command, http};
-    let handle = match config {
-        BackendConfig::Http(c) => http::build(c.settings()?, read_only).map_err(|e| e.to_string()),
-        BackendConfig::Command(c) => {
-            command::build(c.settings()?, read_only).map_err(|e| e.to_string())
-        }
-        BackendConfig::Argo(c) => Ok(argo::build(c.settings()?, read_only)),
-        BackendConfig::Demo(c) => return Ok(Backend::Simulator(c)),
-    };
-    handle.map(Backend::Deploy)
+    match config.settings()? {
+        BackendChoice::Deploy(settings) => settings
+            .build(read_only)
+            .map(Backend::Deploy)
+            .map_err(|e| e.to_string()),
+        BackendChoice::Simulator(demo) => Ok(Backend::Simulator(demo)),
+    }
 }
 
 /// `kind = "demo"` in a config: the simulator with the config's scenario, seed and speed.

@@ -1666,7 +1666,7 @@ async fn a_namespace_that_may_not_be_listed_is_named_and_the_others_are_listed()
 
     // Nothing listable at all: the error names the namespace and the verb.
     let only = ArgoReader::new(h.settings_for(&["secret"], None));
-    let err = only.list().await.expect_err("nothing to list");
+    let err = only.list().await.expect_err("nothing to list").to_string();
     assert!(err.contains("list rollouts in namespace secret"), "{err}");
 }
 

@@ -276,7 +276,9 @@ fn json_keeps_the_contract_keys() {
 fn a_dead_backend_is_inconclusive_never_pass() {
     let mut h = Harness::new(Scenario::Healthy, true);
     h.model.current_mut().rollout = None;
-    h.model.current_mut().rollout_error = Some("cannot connect to http://127.0.0.1:1/".into());
+    h.model.current_mut().rollout_error = Some(rollout_console::backend::ReadError::other(
+        "cannot connect to http://127.0.0.1:1/",
+    ));
     let r = report(&h.model, None);
     assert_eq!(r.verdict, Overall::Inconclusive);
     assert!(r.summary[0].contains("cannot read the rollout"));

@@ -107,7 +107,7 @@ async fn config_steps_fill_in_when_the_status_has_none() {
     std::fs::write(dir.path().join("no_steps"), "").expect("flag");
     let mut cfg = config(dir.path());
     let reader = CommandReader::new(&cfg).expect("reader");
-    let err = reader.get("checkout").await.unwrap_err();
+    let err = reader.get("checkout").await.unwrap_err().to_string();
     assert!(
         err.contains("without steps") && err.contains("steps = ["),
         "{err}"
@@ -317,7 +317,7 @@ async fn a_hanging_status_times_out_and_is_killed() {
     cfg.status = argv(&[&fixture("hang.sh"), pid_file.to_str().expect("utf-8")]);
     let reader = CommandReader::new(&cfg).expect("reader");
     let started = Instant::now();
-    let err = reader.get("checkout").await.unwrap_err();
+    let err = reader.get("checkout").await.unwrap_err().to_string();
     assert!(started.elapsed() < Duration::from_secs(5), "took too long");
     assert!(
         err.starts_with("status command `") && err.ends_with("did not finish within 1s (killed)"),
@@ -332,7 +332,7 @@ async fn invalid_json_is_an_error_naming_the_command() {
     let mut cfg = config(dir.path());
     cfg.status = argv(&[&fixture("bad-json.sh"), "{name}"]);
     let control = CommandController::new(&cfg).expect("controller");
-    let err = control.get("checkout").await.unwrap_err();
+    let err = control.get("checkout").await.unwrap_err().to_string();
     let expected = format!(
         "status command `{} checkout` printed something that is not a Rollout JSON: ",
         fixture("bad-json.sh")
@@ -363,7 +363,8 @@ async fn a_failing_or_missing_status_command_says_what_failed() {
         .expect("reader")
         .get("checkout")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.ends_with("fail.sh` exited 3: error: canary is not healthy (5xx at 4.2%)"),
         "{err}"
@@ -374,7 +375,8 @@ async fn a_failing_or_missing_status_command_says_what_failed() {
         .expect("reader")
         .get("checkout")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "status command `/nonexistent/deploy.sh status checkout` could not start: No such file or directory"

@@ -50,6 +50,7 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
             .get("nope")
             .await
             .unwrap_err()
+            .to_string()
             .contains("no rollout named \"nope\"")
     );
 
@@ -164,7 +165,7 @@ async fn an_unreachable_backend_is_an_error_in_words() {
     let url = format!("http://127.0.0.1:{port}");
     let reader =
         HttpReader::new(&url, Some("s3cret".into()), Duration::from_secs(2)).expect("reader");
-    let err = reader.get("checkout").await.unwrap_err();
+    let err = reader.get("checkout").await.unwrap_err().to_string();
     assert!(err.contains("cannot connect"), "{err}");
     assert!(
         !format!("{reader:?}").contains("s3cret"),

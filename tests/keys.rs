@@ -7,7 +7,7 @@ use common::Harness;
 use crossterm::event::{KeyCode, KeyModifiers};
 use rollout_console::app::model::Overlay;
 use rollout_console::app::{Effect, Msg, update};
-use rollout_console::backend::ActionError;
+use rollout_console::backend::{ActionError, ReadError};
 use rollout_console::domain::action::ActionKind;
 use rollout_console::domain::{RolloutState, Verdict};
 use rollout_console::sim::Scenario;
@@ -203,7 +203,7 @@ fn after_an_action_the_rollout_is_re_read_before_another_prompt() {
     let old = Msg::RolloutFetched {
         generation: generation - 1,
         at: h.now,
-        result: Err("late".into()),
+        result: Err(ReadError::other("late")),
     };
     update(&mut h.model, old);
     assert_eq!(
@@ -1151,7 +1151,7 @@ fn fail_reads(h: &mut Harness, why: &str) {
         Msg::RolloutFetched {
             generation,
             at: h.now,
-            result: Err(why.into()),
+            result: Err(ReadError::other(why)),
         },
     );
 }
@@ -1175,7 +1175,11 @@ fn rollback_is_possible_with_the_state_unknown_and_says_so() {
         )
     };
     assert_eq!(
-        prompt.state_unknown.as_deref(),
+        prompt
+            .state_unknown
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("HTTP 503 from the deploy API")
     );
     let screen = h.render(80, 24);

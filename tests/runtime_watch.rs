@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use rollout_console::app::runner::EffectRunner;
 use rollout_console::app::{Effect, Msg};
 use rollout_console::audit::AuditLog;
-use rollout_console::backend::{BackendHandle, RolloutReader};
+use rollout_console::backend::{BackendHandle, ReadError, RolloutReader};
 use rollout_console::domain::Rollout;
 use rollout_console::sim::source::SimMetrics;
 use rollout_console::sim::{SimOptions, Simulator};
@@ -25,11 +25,11 @@ impl RolloutReader for Watched {
     fn describe(&self) -> String {
         "watched".into()
     }
-    async fn list(&self) -> Result<Vec<String>, String> {
+    async fn list(&self) -> Result<Vec<String>, ReadError> {
         Ok(vec![])
     }
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        Err(format!("no {name} here"))
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
+        Err(ReadError::other(format!("no {name} here")))
     }
     fn watch(&self, _name: &str) -> Option<watch::Receiver<u64>> {
         if !self.offers_watch {

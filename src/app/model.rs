@@ -468,7 +468,7 @@ pub struct Prompt {
     pub moved_on: Option<String>,
     /// A rollback opened while the rollout could not be read: the read's error. The step and
     /// state above are then the last known (or none), and the rollback goes without a step check.
-    pub state_unknown: Option<String>,
+    pub state_unknown: Option<crate::backend::ReadError>,
     pub error: Option<String>,
 }
 
@@ -565,7 +565,8 @@ pub struct RolloutModel {
     /// The rollout's name as the backend knows it.
     pub name: String,
     pub rollout: Option<Rollout>,
-    pub rollout_error: Option<String>,
+    /// Why the last read failed (typed; the view turns it into words).
+    pub rollout_error: Option<crate::backend::ReadError>,
     pub last_rollout_ok: Option<DateTime<Utc>>,
     pub panels: Vec<MetricPanel>,
     pub slos: Vec<SloPanel>,

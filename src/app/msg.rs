@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::backend::ActionError;
+use crate::backend::{ActionError, ReadError};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
 use crate::metrics::FetchResult;
@@ -39,14 +39,14 @@ pub enum Msg {
     PromptBackspace,
     PromptNextField,
     PermissionsFetched {
-        result: Result<crate::domain::action::Permissions, String>,
+        result: Result<crate::domain::action::Permissions, ReadError>,
     },
     /// The backend's watch saw the rollout change: re-read it now rather than at the next poll.
     RolloutChanged,
     RolloutFetched {
         generation: u64,
         at: DateTime<Utc>,
-        result: Result<Rollout, String>,
+        result: Result<Rollout, ReadError>,
     },
     MetricsFetched {
         generation: u64,

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::effect::Effect;
 use super::msg::Msg;
 use crate::audit::{AuditLog, AuditResult};
-use crate::backend::{ActionError, BackendHandle};
+use crate::backend::{ActionError, BackendHandle, ReadError};
 use crate::metrics::MetricsSource;
 
 /// No metrics call may hold its poller longer than this (backends set their own limit).
@@ -38,10 +38,7 @@ impl EffectRunner {
                 let limit = reader.call_timeout();
                 let result = match tokio::time::timeout(limit, reader.get(&name)).await {
                     Ok(r) => r,
-                    Err(_) => Err(format!(
-                        "the backend did not answer within {}s",
-                        limit.as_secs()
-                    )),
+                    Err(_) => Err(ReadError::TimedOut(limit)),
                 };
                 Msg::RolloutFetched {
                     generation,
@@ -69,7 +66,7 @@ impl EffectRunner {
                         .await
                     {
                         Ok(r) => r,
-                        Err(_) => Err("the backend did not answer in time".into()),
+                        Err(_) => Err(ReadError::NoAnswerInTime),
                     };
                 Msg::PermissionsFetched { result }
             }

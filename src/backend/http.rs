@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use std::time::Duration;
 
-use super::{ActionError, ActionRequest, BackendHandle, RolloutController, RolloutReader};
+use super::{
+    ActionError, ActionRequest, BackendHandle, ReadError, RolloutController, RolloutReader,
+};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
 
@@ -215,18 +217,13 @@ impl RolloutReader for HttpReader {
         DEPLOY_API_ACTIONS.to_vec()
     }
 
-    async fn list(&self) -> Result<Vec<String>, String> {
-        let list: RolloutList = self
-            .get_json(&["rollouts"])
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn list(&self) -> Result<Vec<String>, ReadError> {
+        let list: RolloutList = self.get_json(&["rollouts"]).await?;
         Ok(list.rollouts.into_iter().map(|r| r.name).collect())
     }
 
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.get_json(&["rollouts", name])
-            .await
-            .map_err(|e| e.to_string())
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
+        Ok(self.get_json(&["rollouts", name]).await?)
     }
 }
 

@@ -5,9 +5,17 @@
 //! Each backend takes its own settings type (`http::HttpSettings`, `command::CommandSettings`,
 //! `argo::ArgoSettings`; `config` maps to them, never the other way) and builds itself with one
 //! function, `build(settings, read_only)`, which ends in `BackendHandle::new`: the one place
-//! read-only is decided. Errors are typed per adapter (`HttpError`, `CommandError`, `ArgoError`);
-//! the reader trait still carries their words. A new backend: its module here (`pub mod` below)
-//! and its kind in `config::BackendConfig` and `setup::backend`.
+//! read-only is decided. `BackendSettings` is the registration: one variant per backend, and its
+//! `build` the one call `setup` makes.
+//!
+//! Errors are typed per adapter (`HttpError`, `CommandError`, `ArgoError`) and reach the app as
+//! one `ReadError` (a read) or `ActionError` (an action); they become words only where the
+//! console shows or records them (`Display`: in `ui/`, `app::explain`, the check report, the
+//! event log's lines and the audit receipt).
+//!
+//! A new backend touches three files: its module, this file (its `mod` line, its
+//! `BackendSettings` variant, its `build` arm, and its `ReadError` / `BuildError` variants), and
+//! `config.rs` (its keys in `[backend]` and the mapping to its settings).
 
 pub mod argo;
 pub mod command;
@@ -16,6 +24,7 @@ pub mod http;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::domain::Rollout;
 use crate::domain::action::{ActionKind, Permissions};
@@ -80,6 +89,89 @@ impl std::fmt::Display for ActionError {
     }
 }
 
+/// Why a read (the rollout, the list, the permissions) failed, typed by the adapter that failed.
+/// `Display` gives the words the console shows; two errors are equal when they say the same.
+/// Cheap to clone (the adapters' errors are shared), as messages and the model are.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Http(Arc<http::HttpError>),
+    #[error(transparent)]
+    Command(Arc<command::CommandError>),
+    #[error(transparent)]
+    Argo(Arc<argo::ArgoError>),
+    /// A backend outside this module (the simulator's `SimError`, a test's stub) with its own
+    /// error type.
+    #[error(transparent)]
+    Other(Arc<dyn std::error::Error + Send + Sync>),
+    /// The console gave up on a read after the backend's `call_timeout`.
+    #[error("the backend did not answer within {}s", .0.as_secs())]
+    TimedOut(Duration),
+    /// The console gave up on the permissions check after the backend's `call_timeout`.
+    #[error("the backend did not answer in time")]
+    NoAnswerInTime,
+}
+
+impl ReadError {
+    /// An error of a backend outside this module: any error type, or words.
+    pub fn other(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Other(Arc::from(e.into()))
+    }
+}
+
+impl PartialEq for ReadError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl From<http::HttpError> for ReadError {
+    fn from(e: http::HttpError) -> Self {
+        Self::Http(Arc::new(e))
+    }
+}
+
+impl From<command::CommandError> for ReadError {
+    fn from(e: command::CommandError) -> Self {
+        Self::Command(Arc::new(e))
+    }
+}
+
+impl From<argo::ArgoError> for ReadError {
+    fn from(e: argo::ArgoError) -> Self {
+        Self::Argo(Arc::new(e))
+    }
+}
+
+/// Why a backend could not be built from its settings (`Display`: the words `setup` reports).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    #[error(transparent)]
+    Command(#[from] command::CommandError),
+}
+
+/// The deploy backends, one variant each with its own settings: `config` maps `[backend]` to
+/// one, `setup` calls `build` once.
+#[derive(Debug, Clone)]
+pub enum BackendSettings {
+    Http(http::HttpSettings),
+    Command(command::CommandSettings),
+    Argo(argo::ArgoSettings),
+}
+
+impl BackendSettings {
+    /// The backend, read-only or not (each backend's `build` decides through `BackendHandle::new`).
+    pub fn build(self, read_only: bool) -> Result<BackendHandle, BuildError> {
+        Ok(match self {
+            Self::Http(s) => http::build(s, read_only)?,
+            Self::Command(s) => command::build(s, read_only)?,
+            Self::Argo(s) => argo::build(s, read_only),
+        })
+    }
+}
+
 #[async_trait]
 pub trait RolloutReader: Send + Sync {
     /// A short description for the header and the logs, e.g. "simulator (healthy, seed 7)".
@@ -89,8 +181,8 @@ pub trait RolloutReader: Send + Sync {
     fn call_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(15)
     }
-    async fn list(&self) -> Result<Vec<String>, String>;
-    async fn get(&self, name: &str) -> Result<Rollout, String>;
+    async fn list(&self) -> Result<Vec<String>, ReadError>;
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError>;
     /// The actions this backend can take at all; keys for the others are not offered.
     fn actions(&self) -> Vec<ActionKind> {
         ActionKind::BASIC.to_vec()
@@ -102,7 +194,7 @@ pub trait RolloutReader: Send + Sync {
         None
     }
     /// Which actions this user may not take; backends without access control deny nothing.
-    async fn permissions(&self, _name: &str) -> Result<Permissions, String> {
+    async fn permissions(&self, _name: &str) -> Result<Permissions, ReadError> {
         Ok(Permissions::default())
     }
 }
@@ -134,18 +226,21 @@ macro_rules! read_through_reader {
                 self.reader.watch(name)
             }
 
-            async fn list(&self) -> Result<Vec<String>, String> {
+            async fn list(&self) -> Result<Vec<String>, $crate::backend::ReadError> {
                 self.reader.list().await
             }
 
-            async fn get(&self, name: &str) -> Result<$crate::domain::Rollout, String> {
+            async fn get(
+                &self,
+                name: &str,
+            ) -> Result<$crate::domain::Rollout, $crate::backend::ReadError> {
                 self.reader.get(name).await
             }
 
             async fn permissions(
                 &self,
                 name: &str,
-            ) -> Result<$crate::domain::action::Permissions, String> {
+            ) -> Result<$crate::domain::action::Permissions, $crate::backend::ReadError> {
                 self.reader.permissions(name).await
             }
         }
@@ -195,5 +290,50 @@ impl BackendHandle {
 
     pub fn is_read_only(&self) -> bool {
         matches!(self, Self::ReadOnly(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_error_says_its_adapters_words_and_equals_the_same_words() {
+        let e: ReadError = command::CommandError::NoList.into();
+        assert_eq!(e.to_string(), command::CommandError::NoList.to_string());
+        assert!(matches!(e, ReadError::Command(_)));
+        assert_eq!(
+            e,
+            ReadError::other(command::CommandError::NoList.to_string())
+        );
+        assert_ne!(e, ReadError::NoAnswerInTime);
+        assert_eq!(
+            ReadError::TimedOut(Duration::from_secs(15)).to_string(),
+            "the backend did not answer within 15s"
+        );
+    }
+
+    #[test]
+    fn settings_build_their_backend_read_only_or_not() {
+        let http = |url: &str| {
+            BackendSettings::Http(http::HttpSettings {
+                url: url.into(),
+                token: None,
+                timeout: Duration::from_secs(1),
+            })
+        };
+        let handle = http("http://127.0.0.1:1/").build(true).expect("builds");
+        assert!(handle.is_read_only() && handle.controller().is_none());
+        let handle = http("http://127.0.0.1:1/").build(false).expect("builds");
+        assert!(!handle.is_read_only() && handle.controller().is_some());
+        let argo = BackendSettings::Argo(argo::ArgoSettings::default());
+        assert!(argo.build(true).expect("builds").is_read_only());
+        let err = http("not a url").build(true).err().expect("a bad url");
+        assert!(matches!(err, BuildError::Http(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("[backend] url \"not a url\""),
+            "{err}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 use std::sync::{Arc, Mutex};
 
 use super::Simulator;
-use crate::backend::{ActionError, ActionRequest, RolloutController, RolloutReader};
+use crate::backend::{ActionError, ActionRequest, ReadError, RolloutController, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
 use crate::domain::rollout::TransitionError;
@@ -34,16 +34,29 @@ fn describe(sim: &Arc<Mutex<Simulator>>) -> String {
     }
 }
 
-fn read(sim: &Arc<Mutex<Simulator>>, name: &str) -> Result<Rollout, String> {
-    let mut s = sim
-        .lock()
-        .map_err(|_| "simulator state is poisoned".to_string())?;
+/// Why the simulator could not be read; `Display` is the words shown.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("simulator state is poisoned")]
+    Poisoned,
+    #[error("no rollout named {name:?} (the simulator runs {runs:?})")]
+    NoSuchRollout { name: String, runs: String },
+}
+
+impl From<SimError> for ReadError {
+    fn from(e: SimError) -> Self {
+        ReadError::other(e)
+    }
+}
+
+fn read(sim: &Arc<Mutex<Simulator>>, name: &str) -> Result<Rollout, SimError> {
+    let mut s = sim.lock().map_err(|_| SimError::Poisoned)?;
     s.advance_to(Utc::now());
     if s.rollout().name != name {
-        return Err(format!(
-            "no rollout named {name:?} (the simulator runs {:?})",
-            s.rollout().name
-        ));
+        return Err(SimError::NoSuchRollout {
+            name: name.to_string(),
+            runs: s.rollout().name.clone(),
+        });
     }
     Ok(s.rollout().clone())
 }
@@ -54,11 +67,8 @@ impl RolloutReader for SimReader {
         describe(&self.sim)
     }
 
-    async fn list(&self) -> Result<Vec<String>, String> {
-        let s = self
-            .sim
-            .lock()
-            .map_err(|_| "simulator state is poisoned".to_string())?;
+    async fn list(&self) -> Result<Vec<String>, ReadError> {
+        let s = self.sim.lock().map_err(|_| SimError::Poisoned)?;
         Ok(vec![s.rollout().name.clone()])
     }
 
@@ -66,8 +76,8 @@ impl RolloutReader for SimReader {
         SIM_ACTIONS.to_vec()
     }
 
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        read(&self.sim, name)
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
+        Ok(read(&self.sim, name)?)
     }
 }
 

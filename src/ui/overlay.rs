@@ -98,7 +98,11 @@ fn draw_prompt(frame: &mut Frame, area: Rect, p: &Prompt, model: &Model, theme: 
         .map_or(0, |r| r.steps.len());
     match (p.action, p.to) {
         (ActionKind::Rollback, _) if p.state_unknown.is_some() => {
-            let error = p.state_unknown.as_deref().unwrap_or_default();
+            let error = p
+                .state_unknown
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             lines.push(Line::from(Span::styled(
                 format!(" The rollout's state is unknown (last read failed: {error})."),
                 theme.tone(Tone::Bad),

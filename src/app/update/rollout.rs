@@ -5,10 +5,15 @@ use chrono::{DateTime, Utc};
 
 use crate::app::explain::{AnalysisVoice, analysis_words};
 use crate::app::model::{EventLevel, Model, Overlay};
+use crate::backend::ReadError;
 use crate::domain::format::short_duration;
 use crate::domain::{AnalysisPhase, AnalysisResult, Rollout};
 
-pub(super) fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result<Rollout, String>) {
+pub(super) fn apply_rollout(
+    model: &mut Model,
+    at: DateTime<Utc>,
+    result: Result<Rollout, ReadError>,
+) {
     match result {
         Ok(new) => {
             if model.rollouts[model.open].rollout_error.take().is_some() {
@@ -48,7 +53,7 @@ pub(super) fn apply_rollout(model: &mut Model, at: DateTime<Utc>, result: Result
             model.rollouts[model.open].rollout = Some(new);
         }
         Err(e) => {
-            if model.rollouts[model.open].rollout_error.as_deref() != Some(e.as_str()) {
+            if model.rollouts[model.open].rollout_error.as_ref() != Some(&e) {
                 model.push_event(EventLevel::Bad, format!("backend: {e}"));
             }
             model.rollouts[model.open].rollout_error = Some(e);

@@ -24,7 +24,7 @@ use super::{
     ArgoError, ArgoSettings, analysis_run_resource, describe_error, fields, is_forbidden, mapping,
     replicaset_resource, rollout_resource,
 };
-use crate::backend::RolloutReader;
+use crate::backend::{ReadError, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::{ActionKind, Permissions};
 
@@ -415,19 +415,18 @@ impl RolloutReader for ArgoReader {
 
     /// A namespace that cannot be listed is logged and left out; only when none can is it an
     /// error (all the reasons).
-    async fn list(&self) -> Result<Vec<String>, String> {
+    async fn list(&self) -> Result<Vec<String>, ReadError> {
         let listing = self.listing().await?;
         for e in &listing.denied {
             tracing::warn!(error = %e, "namespace left out of the list");
         }
         if listing.names.is_empty() && !listing.denied.is_empty() {
-            let words: Vec<String> = listing.denied.iter().map(ToString::to_string).collect();
-            return Err(words.join("; "));
+            return Err(ArgoError::AllDenied(listing.denied).into());
         }
         Ok(listing.names)
     }
 
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
         let (ns, bare) = self.locate(name).await?;
         let ro = match self.cached(&ns, &bare) {
             Some(ro) => ro,
@@ -446,7 +445,7 @@ impl RolloutReader for ArgoReader {
     }
 
     /// Asked once at start: keys the user's RBAC forbids show disabled with the reason.
-    async fn permissions(&self, name: &str) -> Result<Permissions, String> {
-        self.rbac(name).await
+    async fn permissions(&self, name: &str) -> Result<Permissions, ReadError> {
+        Ok(self.rbac(name).await?)
     }
 }

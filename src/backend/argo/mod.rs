@@ -91,9 +91,15 @@ pub enum ArgoError {
     /// An object the console cannot show as a rollout (`mapping`'s words).
     #[error("{0}")]
     Mapping(String),
+    /// The RBAC self-check (a SelfSubjectAccessReview) itself failed.
+    #[error("cannot check RBAC: {}", describe_error(.0))]
+    RbacCheck(#[source] kube::Error),
+    /// No namespace could be listed: every namespace's reason.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    AllDenied(Vec<ArgoError>),
 }
 
-/// Words, where the reader's trait and the RBAC and watch paths still carry them.
+/// Words, where the watch path (which only logs them) carries them.
 impl From<ArgoError> for String {
     fn from(e: ArgoError) -> Self {
         e.to_string()

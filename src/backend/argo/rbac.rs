@@ -6,7 +6,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::Api;
 
-use super::{ArgoReader, describe_error};
+use super::{ArgoError, ArgoReader};
 use crate::domain::action::{ActionKind, Permissions};
 
 impl ArgoReader {
@@ -14,7 +14,7 @@ impl ArgoReader {
     /// and its `status` subresource, and `list` ReplicaSets (undo reads the previous template
     /// there), and turns the answers into the actions to disable.
     /// Asked in the rollout's own namespace (`namespace/name` or the home one).
-    pub async fn rbac(&self, name: &str) -> Result<Permissions, String> {
+    pub async fn rbac(&self, name: &str) -> Result<Permissions, ArgoError> {
         let (ns, name) = self.locate(name).await?;
         let (ns, name) = (&ns, name.as_str());
         let main = self
@@ -84,7 +84,7 @@ impl ArgoReader {
         resource: &str,
         subresource: Option<&str>,
         name: Option<&str>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, ArgoError> {
         let c = self.connection().await?;
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
@@ -105,7 +105,7 @@ impl ArgoReader {
         let answer = api
             .create(&kube::api::PostParams::default(), &review)
             .await
-            .map_err(|e| format!("cannot check RBAC: {}", describe_error(&e)))?;
+            .map_err(ArgoError::RbacCheck)?;
         let status = answer.status.unwrap_or_default();
         if status.allowed {
             return Ok(None);

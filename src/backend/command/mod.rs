@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use self::process::{RunError, describe_exit, excerpt, first_line, io_reason, output_excerpt, run};
 use self::template::{Template, Values, Var};
-use super::{ActionError, ActionRequest, BackendHandle, RolloutController, RolloutReader};
+use super::{
+    ActionError, ActionRequest, BackendHandle, ReadError, RolloutController, RolloutReader,
+};
 use crate::domain::action::ActionKind;
 use crate::domain::{Rollout, Step};
 
@@ -281,12 +283,12 @@ impl RolloutReader for CommandReader {
         self.timeout * 3 + Duration::from_secs(5)
     }
 
-    async fn list(&self) -> Result<Vec<String>, String> {
-        Err(CommandError::NoList.to_string())
+    async fn list(&self) -> Result<Vec<String>, ReadError> {
+        Err(CommandError::NoList.into())
     }
 
-    async fn get(&self, name: &str) -> Result<Rollout, String> {
-        self.status(name).await.map_err(|e| e.to_string())
+    async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
+        Ok(self.status(name).await?)
     }
 }
 
