@@ -12,7 +12,6 @@
 //! scraped since the last poll (the floor any way must read), and the wall time of the poll.
 
 #[path = "../tests/common/simulate.rs"]
-#[allow(dead_code)]
 mod simulate;
 #[path = "../tests/common/tsdb.rs"]
 #[allow(dead_code)]
@@ -182,7 +181,7 @@ fn main() {
     let sim = simulate::Simulate::start_fleet(FLEET, simulate::Options::default());
     let prom = tsdb::Tsdb::start(
         tsdb::Engine::Prometheus,
-        &[sim.addr.clone()],
+        std::slice::from_ref(&sim.addr),
         Duration::from_secs(5),
     );
     prom.wait_for_series(
