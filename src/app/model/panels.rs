@@ -1,0 +1,344 @@
+//! The panels: a metric's and an SLO's state as the view shows it, whether its numbers can be
+//! trusted now (`Freshness`), and which verdict blocks most (`worst`).
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::domain::format::age;
+use crate::domain::judge::{Classification, JudgeResult, JudgeSettings};
+use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
+use crate::domain::{BudgetStatus, GateEvaluation, MetricDef, Severity, SloDef, Verdict};
+use crate::metrics::source::Selectors;
+use crate::metrics::template::{self, Vars};
+use crate::metrics::{Counters, TrackSeries, Tracks};
+
+/// How many poll intervals without a good sample make a panel STALE.
+pub const STALE_AFTER_POLLS: u32 = 3;
+
+/// Whether a panel's numbers can be trusted right now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Freshness {
+    Live,
+    /// The last query failed; the numbers shown are older.
+    Error(String),
+    /// No good sample for STALE_AFTER_POLLS intervals.
+    Stale {
+        age: Duration,
+        why: String,
+    },
+    /// Nothing received yet.
+    Waiting,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPanel {
+    pub def: MetricDef,
+    pub query: String,
+    pub window: Option<Duration>,
+    /// The statistical judge, when configured, and its last result.
+    pub judge: Option<JudgeSettings>,
+    pub judge_result: Option<JudgeResult>,
+    /// The raw counters behind the metric (the sequential judge's input; a gate's
+    /// `min_requests`).
+    pub counters: Option<Counters>,
+    /// The sequential judge, when configured, and its last result on the counts.
+    pub sequential: Option<SequentialSettings>,
+    pub sequential_result: Option<SequentialResult>,
+    /// A FAIL stays for the canary version it was found on: `(version, result)`.
+    pub sticky_fail: Option<(String, SequentialResult)>,
+    /// The last count query failed.
+    pub counts_error: Option<String>,
+    /// Where counting starts, and whether that is the canary's whole life (`true`) or only the
+    /// current step (all the backend knows).
+    pub counted_since: Option<(DateTime<Utc>, bool)>,
+    /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the
+    /// metric. A critical sequential FAIL advises a rollback (else it holds).
+    pub critical: bool,
+    pub weight: f64,
+    pub series: TrackSeries,
+    pub eval: Option<GateEvaluation>,
+    pub last_good: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// Why the last answer had no series for a track, when the source could tell.
+    pub empty: Option<crate::domain::metric::EmptyAnswer>,
+    /// The queries of the last poll as sent, `(what, query)`, for the detail view.
+    pub sent_queries: Vec<(String, String)>,
+}
+
+impl MetricPanel {
+    pub fn new(def: MetricDef, query: String) -> Self {
+        Self {
+            def,
+            query,
+            window: None,
+            judge: None,
+            judge_result: None,
+            counters: None,
+            sequential: None,
+            sequential_result: None,
+            sticky_fail: None,
+            counts_error: None,
+            counted_since: None,
+            critical: false,
+            weight: 1.0,
+            series: TrackSeries::default(),
+            eval: None,
+            last_good: None,
+            error: None,
+            empty: None,
+            sent_queries: Vec::new(),
+        }
+    }
+
+    /// The queries a poll sends for this metric, rendered as Prometheus gets them: per track,
+    /// and the sequential judge's counters. Without selectors (the simulator) nothing is
+    /// rendered: the simulator answers the query by name.
+    pub fn rendered_queries(
+        &self,
+        selectors: Option<&Selectors>,
+        tracks: Option<&Tracks>,
+    ) -> Vec<(String, String)> {
+        let counters: Vec<(&str, &str)> = match &self.counters {
+            Some(Counters::Histogram(buckets)) => vec![("buckets", buckets.as_str())],
+            Some(Counters::Ratio { errors, total }) => {
+                vec![("errors", errors.as_str()), ("total", total.as_str())]
+            }
+            None => Vec::new(),
+        };
+        let Some(sel) = selectors else {
+            let mut out = vec![("simulator series".to_string(), self.query.clone())];
+            out.extend(
+                counters
+                    .iter()
+                    .map(|(what, q)| (format!("simulator {what}"), q.to_string())),
+            );
+            return out;
+        };
+        let (baseline, canary) = tracks.map_or((sel.baseline.as_str(), sel.canary.as_str()), |t| {
+            (t.baseline.as_str(), t.canary.as_str())
+        });
+        let render = |template: &str, selector: &str, window: Option<Duration>| {
+            if selector.trim().is_empty() {
+                return format!("(not sent: {})", crate::metrics::source::NO_TRACKS_YET);
+            }
+            let nonempty = |s: &str| !s.trim().is_empty();
+            let vars = Vars {
+                selector: Some(selector),
+                service: Some(sel.service.as_str()).filter(|s| nonempty(s)),
+                window,
+                rollout: Some(sel.rollout.as_str()).filter(|s| nonempty(s)),
+            };
+            template::render(template, &vars).unwrap_or_else(|e| format!("(not sent: {e})"))
+        };
+        let window = Some(
+            self.window
+                .unwrap_or(crate::metrics::source::DEFAULT_WINDOW),
+        );
+        let mut out = Vec::new();
+        for (track, selector) in [("baseline", baseline), ("canary", canary)] {
+            out.push((track.to_string(), render(&self.query, selector, window)));
+        }
+        // Counters are read raw (no `$window`), as the source sends them.
+        for (what, template) in &counters {
+            for (track, selector) in [("baseline", baseline), ("canary", canary)] {
+                out.push((format!("{track} {what}"), render(template, selector, None)));
+            }
+        }
+        out
+    }
+
+    /// The verdict shown: a panel without a current good answer is NO DATA, never its old PASS.
+    pub fn verdict(&self) -> Verdict {
+        let gate = match (&self.error, &self.eval) {
+            (Some(_), _) | (None, None) => Verdict::NoData,
+            (None, Some(e)) => e.verdict,
+        };
+        let gate = match (gate, self.judge_verdict()) {
+            (Verdict::NoData, _) | (_, None) => gate,
+            (gate, Some(judged)) => worst(gate, judged),
+        };
+        match self.sequential_verdict() {
+            Some(sequential) => worst(gate, sequential),
+            None => gate,
+        }
+    }
+
+    /// The sequential result to show: the newest, unless a FAIL found on this canary version
+    /// is no longer in it (the counts changed under it): a FAIL stays.
+    pub fn sequential_shown(&self) -> Option<&SequentialResult> {
+        self.sequential?;
+        let current = self.sequential_result.as_ref();
+        match (current, &self.sticky_fail) {
+            (Some(r), _) if r.decision == Decision::Fail => Some(r),
+            (_, Some((_, failed))) => Some(failed),
+            (r, None) => r,
+        }
+    }
+
+    /// The sequential judge's verdict, when this metric has one: NO DATA until counts arrive or
+    /// when the count query fails; COLLECTING until it decides.
+    pub fn sequential_verdict(&self) -> Option<Verdict> {
+        self.sequential?;
+        if self.counts_error.is_some() {
+            return Some(Verdict::NoData);
+        }
+        let Some(r) = self.sequential_shown() else {
+            return Some(Verdict::NoData);
+        };
+        Some(match r.decision {
+            Decision::Fail if self.def.gate.severity == Severity::Warn => Verdict::Warn,
+            Decision::Fail => Verdict::Fail,
+            Decision::Pass => Verdict::Pass,
+            Decision::Collecting => Verdict::Collecting,
+        })
+    }
+
+    /// The sequential judge in words, for reasons and prompts.
+    pub fn sequential_reason(&self) -> Option<String> {
+        self.sequential?;
+        let scope = match self.counted_since {
+            Some((_, false)) => {
+                " (counted over the current step only: the backend reports no \
+                                 earlier steps)"
+            }
+            _ => "",
+        };
+        Some(match (&self.counts_error, self.sequential_shown()) {
+            (Some(e), _) => format!("counting requests failed: {e}"),
+            (None, Some(r)) => format!("{}{scope}", r.reason),
+            (None, None) => "waiting for the first request counts".into(),
+        })
+    }
+
+    /// How bad a FAIL of this panel is: a sequential FAIL advises a rollback on a critical
+    /// metric, a hold otherwise; a gate's FAIL has its own severity.
+    pub fn severity(&self) -> Severity {
+        let gate = self.def.gate.severity;
+        let sequential_failed = self.sequential_verdict() == Some(Verdict::Fail);
+        let gate_failed = self
+            .eval
+            .as_ref()
+            .is_some_and(|e| e.verdict == Verdict::Fail);
+        match gate {
+            Severity::Warn => Severity::Warn,
+            _ if sequential_failed && !gate_failed && self.critical => Severity::Rollback,
+            _ if sequential_failed && !gate_failed => Severity::Hold,
+            _ if sequential_failed && self.critical => Severity::Rollback,
+            gate => gate,
+        }
+    }
+
+    /// The statistical judge's verdict, when this metric has one. Too few samples is PENDING
+    /// (data is there, the judge needs more of it), not NO DATA.
+    pub fn judge_verdict(&self) -> Option<Verdict> {
+        self.judge?;
+        let result = self.judge_result.as_ref()?;
+        Some(match result.classification {
+            Classification::High | Classification::Low
+                if self.def.gate.severity == Severity::Warn =>
+            {
+                Verdict::Warn
+            }
+            Classification::High | Classification::Low => Verdict::Fail,
+            Classification::Pass => Verdict::Pass,
+            Classification::NoData => Verdict::Pending,
+        })
+    }
+
+    pub fn freshness(&self, now: DateTime<Utc>, poll: Duration) -> Freshness {
+        freshness(self.last_good, self.error.as_deref(), now, poll)
+    }
+
+    /// The reason in words, for the panel and the prompts: what decided the verdict first.
+    pub fn reason(&self) -> String {
+        let mut parts = match (&self.error, &self.eval) {
+            (Some(e), _) => vec![format!("query failed: {e}")],
+            (None, Some(e)) => {
+                let mut parts = Vec::new();
+                if self.def.gate.has_checks() && !e.reasons.is_empty() {
+                    parts.push(e.reasons.join("; "));
+                }
+                if let Some(j) = self.judge_result.as_ref().filter(|_| self.judge.is_some()) {
+                    // The clause that decides goes first: a one-line view cuts the end.
+                    let judge_decided = self
+                        .judge_verdict()
+                        .is_some_and(|v| v != e.verdict && worst(e.verdict, v) == v);
+                    let at = if judge_decided { 0 } else { parts.len() };
+                    parts.insert(at, format!("judge: {}", j.reason));
+                }
+                if parts.is_empty() {
+                    parts.extend(e.reasons.first().cloned());
+                }
+                parts
+            }
+            (None, None) => vec!["waiting for the first answer".into()],
+        };
+        if let Some(text) = self.sequential_reason() {
+            let decided = self.sequential_verdict() == Some(self.verdict());
+            let at = if decided || !self.def.gate.has_checks() {
+                0
+            } else {
+                parts.len()
+            };
+            parts.insert(at, text);
+        }
+        parts.join("; ")
+    }
+}
+
+/// The verdict that blocks most: FAIL, then NO DATA, PENDING, COLLECTING, WARN, PASS.
+pub fn worst(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Fail => 5,
+        Verdict::NoData => 4,
+        Verdict::Pending => 3,
+        Verdict::Collecting => 2,
+        Verdict::Warn => 1,
+        Verdict::Pass => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+pub(super) fn freshness(
+    last_good: Option<DateTime<Utc>>,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+    poll: Duration,
+) -> Freshness {
+    let stale_after = poll * STALE_AFTER_POLLS;
+    match (last_good, error) {
+        (Some(t), err) if age(t, now) > stale_after => Freshness::Stale {
+            age: age(t, now),
+            why: err.map_or_else(|| "no new samples".to_string(), str::to_string),
+        },
+        (None, Some(err)) => Freshness::Error(err.to_string()),
+        (_, Some(err)) => Freshness::Error(err.to_string()),
+        (Some(_), None) => Freshness::Live,
+        (None, None) => Freshness::Waiting,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloPanel {
+    pub def: SloDef,
+    pub query: String,
+    pub status: Option<BudgetStatus>,
+    pub last_good: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl SloPanel {
+    pub fn new(def: SloDef, query: String) -> Self {
+        Self {
+            def,
+            query,
+            status: None,
+            last_good: None,
+            error: None,
+        }
+    }
+
+    pub fn freshness(&self, now: DateTime<Utc>, poll: Duration) -> Freshness {
+        freshness(self.last_good, self.error.as_deref(), now, poll)
+    }
+}

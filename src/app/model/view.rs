@@ -1,0 +1,34 @@
+//! What the view shows that `update` works out once per call (`Derived`), and the `Tone` of a
+//! line.
+
+use std::time::Duration;
+
+use crate::domain::judge::Score;
+
+/// How a line reads: good news, neutral, a warning or bad news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    Good,
+    #[default]
+    Neutral,
+    Warn,
+    Bad,
+}
+
+/// What the view shows that is worked out from the rest of the model. `update` refreshes it at
+/// the end of every call (`derived::refresh_derived`), so the view only reads fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Derived {
+    /// The "why" line: where the rollout is and why, in words.
+    pub why: (Tone, String),
+    /// Whether the current step may be promoted; `None` without a rollout.
+    pub readiness: Option<crate::domain::readiness::Readiness>,
+    /// The statistical judge's score; `None` when no metric has a judge.
+    pub judge_score: Option<Score>,
+    /// The judge is still short of data (see `Model::judge_collecting`).
+    pub judge_collecting: bool,
+    /// How long the action in flight has been running.
+    pub in_flight_for: Option<Duration>,
+    /// The keys that work right now, for the footer: (key, what it does).
+    pub footer_keys: Vec<(&'static str, String)>,
+}
