@@ -6,9 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::explain::alert_label;
-use super::model::{
-    BudgetCell, EventLevel, FleetRow, Model, RolloutModel, Tone, worst as worse,
-};
+use super::model::{BudgetCell, EventLevel, FleetRow, Model, RolloutModel, Tone, worst as worse};
 use crate::domain::attention::{Attention, AttentionFacts, attention, order};
 use crate::domain::format::{age, short_duration};
 use crate::domain::judge::{Overall, ScoreThresholds};
@@ -174,7 +172,10 @@ fn hold_words(r: &RolloutModel, now: DateTime<Utc>) -> String {
 }
 
 /// The last action's outcome (the footer's status) or the newest action event, with its age.
-fn last_action(r: &RolloutModel, now: DateTime<Utc>) -> Option<(Option<std::time::Duration>, String)> {
+fn last_action(
+    r: &RolloutModel,
+    now: DateTime<Utc>,
+) -> Option<(Option<std::time::Duration>, String)> {
     if let Some((_, text)) = &r.action_status {
         let at = r
             .events
@@ -422,21 +423,31 @@ mod tests {
             Some(("bob@laptop".into(), Some(Duration::from_secs(180))))
         );
         assert!(row.hold.starts_with("clock stopped"), "{}", row.hold);
-        assert_eq!(row.facts.paused_at, Some(t0() + chrono::Duration::seconds(20)));
+        assert_eq!(
+            row.facts.paused_at,
+            Some(t0() + chrono::Duration::seconds(20))
+        );
     }
 
     #[test]
     fn a_running_hold_counts_down_and_a_finished_rollout_says_so() {
         let r = rollout_model("checkout");
         let row = row_at(&r, 10);
-        assert!(row.hold.starts_with("hold ") && row.hold.ends_with(" left"), "{}", row.hold);
+        assert!(
+            row.hold.starts_with("hold ") && row.hold.ends_with(" left"),
+            "{}",
+            row.hold
+        );
         assert_eq!(row.step.map(|s| s.0), Some(1));
         let mut done = rollout_model("checkout");
         if let Some(ro) = done.rollout.as_mut() {
             ro.state = RolloutState::Completed;
         }
         let row = row_at(&done, 10);
-        assert_eq!((row.rank, row.hold.as_str()), (Attention::Finished, "at 100%"));
+        assert_eq!(
+            (row.rank, row.hold.as_str()),
+            (Attention::Finished, "at 100%")
+        );
         assert!(row.facts.finished_at.is_some());
     }
 
@@ -448,7 +459,10 @@ mod tests {
         r.push_event(t0(), EventLevel::Action, "promote sent by alice");
         assert_eq!(
             row_at(&r, 10).last_action,
-            Some((Some(Duration::from_secs(10)), "promote sent by alice".into()))
+            Some((
+                Some(Duration::from_secs(10)),
+                "promote sent by alice".into()
+            ))
         );
         r.action_status = Some((EventLevel::Good, "promoted to step 2".into()));
         assert_eq!(
@@ -477,8 +491,13 @@ mod tests {
         let healthy = rollout_model("a-healthy");
         let mut bad = rollout_model("z-bad");
         bad.panels[0].eval = Some(eval(Verdict::Fail, Severity::Rollback));
-        let model = Model::new(settings(), vec![], vec![], t0() + chrono::Duration::seconds(10))
-            .with_rollouts(vec![healthy, bad]);
+        let model = Model::new(
+            settings(),
+            vec![],
+            vec![],
+            t0() + chrono::Duration::seconds(10),
+        )
+        .with_rollouts(vec![healthy, bad]);
         let rows = all_rows(&model);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["z-bad", "a-healthy"]);

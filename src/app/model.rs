@@ -854,7 +854,6 @@ impl RolloutModel {
     /// Age of the last successful poll of anything, for the header.
     pub fn last_poll_age(&self, now: DateTime<Utc>) -> Option<Duration> {
         let newest = self
-            .current()
             .panels
             .iter()
             .filter_map(|p| p.last_good)
@@ -866,7 +865,6 @@ impl RolloutModel {
     /// Age of the newest good metrics answer (any panel or SLO); `None` before the first.
     pub fn metrics_age(&self, now: DateTime<Utc>) -> Option<Duration> {
         let newest = self
-            .current()
             .panels
             .iter()
             .filter_map(|p| p.last_good)
@@ -887,13 +885,13 @@ impl RolloutModel {
             return false; // nothing is asked of Prometheus
         }
         let stale_after = poll * STALE_AFTER_POLLS;
-        let all_err = !self.panels.is_empty()
-            && self.panels.iter().all(|p| p.error.is_some());
+        let all_err = !self.panels.is_empty() && self.panels.iter().all(|p| p.error.is_some());
         let silent = match self.metrics_age(now) {
             Some(a) => a > stale_after,
-            None => self.polls.metrics_started.is_some_and(|_| {
-                self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)
-            }),
+            None => self
+                .polls
+                .metrics_started
+                .is_some_and(|_| self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)),
         };
         all_err || silent
     }
@@ -902,13 +900,11 @@ impl RolloutModel {
     /// STALE_AFTER_POLLS intervals.
     pub fn rollout_failing(&self, now: DateTime<Utc>, poll: Duration) -> bool {
         let stale_after = poll * STALE_AFTER_POLLS;
-        self.rollout_error.is_some()
-            || self.rollout_age(now).is_some_and(|a| a > stale_after)
+        self.rollout_error.is_some() || self.rollout_age(now).is_some_and(|a| a > stale_after)
     }
 
     pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
-        self
-            .panels
+        self.panels
             .iter()
             .map(|p| {
                 let eval = match (&p.error, &p.eval) {
@@ -958,7 +954,6 @@ impl RolloutModel {
         use crate::domain::readiness::{GateSeries, readiness};
         let r = self.rollout.as_ref()?;
         let gates: Vec<GateSeries> = self
-            .current()
             .panels
             .iter()
             .map(|p| GateSeries {
@@ -1003,8 +998,7 @@ impl RolloutModel {
     /// The worst sequential verdict and the metric that has it (FAIL, then NO DATA, COLLECTING,
     /// PASS); `None` when no metric is judged sequentially.
     pub fn sequential_summary(&self) -> Option<(Verdict, &str)> {
-        self
-            .panels
+        self.panels
             .iter()
             .filter_map(|p| Some((p.sequential_verdict()?, p.def.name.as_str())))
             .reduce(|a, b| {
@@ -1020,12 +1014,7 @@ impl RolloutModel {
     /// judged metric is short of points and nothing has been found against the canary yet. The
     /// score would read 0/100 (forced by too little data), which looks like failing.
     pub fn judge_collecting(&self, thresholds: &ScoreThresholds) -> bool {
-        let judged: Vec<&MetricPanel> = self
-            .current()
-            .panels
-            .iter()
-            .filter(|p| p.judge.is_some())
-            .collect();
+        let judged: Vec<&MetricPanel> = self.panels.iter().filter(|p| p.judge.is_some()).collect();
         let short = |p: &&MetricPanel| {
             p.error.is_none()
                 && p.judge_result
@@ -1047,7 +1036,6 @@ impl RolloutModel {
     /// The statistical judge's score over the metrics that have a judge; `None` when none has.
     pub fn judge_score(&self, thresholds: &ScoreThresholds) -> Option<Score> {
         let inputs: Vec<ScoreInput> = self
-            .current()
             .panels
             .iter()
             .filter(|p| p.judge.is_some())
@@ -1065,8 +1053,7 @@ impl RolloutModel {
     }
 
     pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {
-        self
-            .slos
+        self.slos
             .iter()
             .map(|s| {
                 let status = match (&s.error, &s.status) {
