@@ -760,6 +760,8 @@ impl Model {
         self.open = 0;
         self.fleet = FleetView {
             shown: self.rollouts.len() > 1,
+            // No rollout yet: the next `update` selects the most urgent row.
+            selected: usize::MAX,
             ..FleetView::default()
         };
         self

@@ -91,6 +91,7 @@ fn count_forms(model: &Model) -> Vec<String> {
     vec![
         format!(" Fleet: {total} rollouts   {}", long.join(" · ")),
         format!(" {total} rollouts: {}", long.join(" · ")),
+        format!(" {total} rollouts: {}", short.join(" · ")),
         format!(" {total}: {}", short.join(" · ")),
     ]
 }
