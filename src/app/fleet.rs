@@ -159,11 +159,11 @@ fn hold_words(r: &RolloutModel, now: DateTime<Utc>) -> String {
             Some(left) if !left.is_zero() => format!("hold {} left", short_duration(left)),
             _ => "last step".into(),
         },
-        Eta::Held => "hold done, held".into(),
+        Eta::Held => "held".into(),
         Eta::AwaitingPromotion => "waits for promote".into(),
         Eta::Paused { .. } => match rollout.hold_remaining(now) {
-            Some(left) => format!("clock stopped, {} left", short_duration(left)),
-            None => "clock stopped".into(),
+            Some(left) => format!("paused, {} left", short_duration(left)),
+            None => "paused".into(),
         },
         Eta::Completed => "at 100%".into(),
         Eta::RolledBack => "rolled back".into(),
@@ -422,7 +422,7 @@ mod tests {
             row.paused,
             Some(("bob@laptop".into(), Some(Duration::from_secs(180))))
         );
-        assert!(row.hold.starts_with("clock stopped"), "{}", row.hold);
+        assert!(row.hold.starts_with("paused, "), "{}", row.hold);
         assert_eq!(
             row.facts.paused_at,
             Some(t0() + chrono::Duration::seconds(20))

@@ -19,7 +19,7 @@ use crate::domain::slo::Alert;
 use crate::domain::{RolloutState, Verdict};
 
 /// Points in a row's sparkline.
-const SPARK: usize = 16;
+const SPARK: usize = 12;
 const GAP: usize = 2;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -213,9 +213,17 @@ fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
 }
 
 fn judge_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
-    r.judge
-        .clone()
-        .map_or_else(dash, |(tone, text)| (text, tone))
+    let Some((tone, text)) = r.judge.clone() else {
+        return dash();
+    };
+    // The judge blaming the metric the WORST column names: its verdict alone says it.
+    match &r.worst {
+        Some((_, metric, _)) if text.ends_with(&format!(" {metric}")) => {
+            let short = text[..text.len() - metric.len() - 1].to_string();
+            (short, tone)
+        }
+        _ => (text, tone),
+    }
 }
 
 fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
@@ -381,19 +389,31 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
 }
 
 /// The columns that fit in `width`, in display order: each as wide as its widest cell (words
-/// stay whole); the least important go first until the rest fit.
+/// stay whole) plus the gap after it; the least important go first until the rest fit. Two
+/// spaces between columns, or one when that keeps a column the two would drop.
 fn choose_columns(model: &Model, rows: &[FleetRow], width: usize) -> Vec<Column> {
+    let wide = fit_columns(model, rows, width, GAP);
+    let narrow = fit_columns(model, rows, width, 1);
+    if narrow.len() > wide.len() {
+        narrow
+    } else {
+        wide
+    }
+}
+
+fn fit_columns(model: &Model, rows: &[FleetRow], width: usize, gap: usize) -> Vec<Column> {
     let mut cols = all_columns(rows);
     for c in &mut cols {
-        c.width = rows
-            .iter()
-            .map(|r| (c.cell)(r, model).0.chars().count())
-            .chain([c.title.chars().count()])
-            .max()
-            .unwrap_or(0);
+        c.width = gap
+            + rows
+                .iter()
+                .map(|r| (c.cell)(r, model).0.chars().count())
+                .chain([c.title.chars().count()])
+                .max()
+                .unwrap_or(0);
     }
-    // Two for the cursor, a gap between columns.
-    let total = |cols: &[Column]| 2 + cols.iter().map(|c| c.width + GAP).sum::<usize>();
+    // Two for the cursor.
+    let total = |cols: &[Column]| 2 + cols.iter().map(|c| c.width).sum::<usize>();
     while total(&cols) > width {
         let Some(drop) = cols
             .iter()
@@ -413,7 +433,7 @@ fn title_line(cols: &[Column], theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::raw("  ")];
     for c in cols {
         spans.push(Span::styled(
-            format!("{:<w$}", c.title, w = c.width + GAP),
+            format!("{:<w$}", c.title, w = c.width),
             theme.bold(),
         ));
     }
@@ -450,7 +470,7 @@ fn draw_rows(frame: &mut Frame, area: Rect, model: &Model, cols: &[Column], them
                 theme.tone(tone)
             };
             spans.push(Span::styled(
-                format!("{text:<w$}", w = c.width + GAP),
+                format!("{text:<w$}", w = c.width),
                 base.patch(style),
             ));
         }
