@@ -358,12 +358,14 @@ mod tests {
     #[test]
     fn a_rollback_fail_a_failed_analysis_or_a_page_advise_rollback() {
         let mut r = rollout_model("checkout");
+        r.panels[0].def.gate.severity = Severity::Rollback;
         r.panels[0].eval = Some(eval(Verdict::Fail, Severity::Rollback));
         let row = row_at(&r, 10);
         assert!(row.facts.rollback_advised);
         assert_eq!(row.rank, Attention::RollbackAdvised);
         assert_eq!(row.worst.map(|w| w.0), Some(Verdict::Fail));
         // A FAIL that only holds does not.
+        r.panels[0].def.gate.severity = Severity::Hold;
         r.panels[0].eval = Some(eval(Verdict::Fail, Severity::Hold));
         assert!(!row_at(&r, 10).facts.rollback_advised);
         // A failed backend analysis does.
@@ -490,6 +492,7 @@ mod tests {
     fn rows_come_in_attention_order_and_counts_follow_it() {
         let healthy = rollout_model("a-healthy");
         let mut bad = rollout_model("z-bad");
+        bad.panels[0].def.gate.severity = Severity::Rollback;
         bad.panels[0].eval = Some(eval(Verdict::Fail, Severity::Rollback));
         let model = Model::new(
             settings(),
