@@ -339,9 +339,9 @@ pub const KEYS: &[KeyHelp] = &[
     key("tab ↓ j", "focus", "select the next metric"),
     key("S-tab ↑ k", "focus", "select the previous metric"),
     fleet_key(
-        "j k ↓ ↑ g G",
+        "j k g G",
         "move",
-        "fleet list: next / previous rollout; g G: first / last",
+        "fleet list: next / previous rollout (also ↓ ↑); g G: first / last",
     ),
     fleet_key(
         "/",
