@@ -340,7 +340,8 @@ fn help_names_every_key_of_the_table_and_every_disabled_action() {
     h.advance(6);
     h.press(KeyCode::Char('?'));
     let screen = h.render(160, 48);
-    for k in KEYS {
+    // A console with one rollout has no fleet list: its help leaves the list's keys out.
+    for k in KEYS.iter().filter(|k| !k.fleet) {
         assert!(
             screen.contains(&format!(" {:<11}{}", k.key, k.what)),
             "{} missing from the help: {screen}",

@@ -1,14 +1,32 @@
 //! The view's figures: everything the screen shows that is worked out from the model (the
-//! "why" line, readiness, the judge's score, the footer's keys), computed once at the end of
-//! every `update` into `Model::derived`, so the view never calls back into the app.
+//! "why" line, readiness, the judge's score, the footer's keys, the fleet list's rows), computed
+//! once at the end of every `update` into `Model::derived`, so the view never calls back into
+//! the app.
 
 use super::explain::why;
+use super::fleet::{all_rows, counts, matches};
 use super::keymap::footer_keys;
 use super::model::{Derived, Model};
 use crate::domain::format::age;
 
 /// Recomputes `model.derived` from the rest of the model (at `model.now`).
 pub fn refresh_derived(model: &mut Model) {
+    // A console with one rollout has no list: nothing to rank.
+    let (fleet_rows, fleet_counts) = if model.rollouts.len() > 1 {
+        let all = all_rows(model);
+        let counts = counts(&all);
+        let filter = model.fleet.filter.clone();
+        let rows: Vec<_> = all.into_iter().filter(|r| matches(r, &filter)).collect();
+        // The selection stays on its rollout; one filtered out hands it to the first row.
+        if !rows.iter().any(|r| r.index == model.fleet.selected)
+            && let Some(first) = rows.first()
+        {
+            model.fleet.selected = first.index;
+        }
+        (rows, counts)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     model.derived = Derived {
         why: why(model),
         readiness: model.readiness(),
@@ -16,5 +34,7 @@ pub fn refresh_derived(model: &mut Model) {
         judge_collecting: model.judge_collecting(),
         in_flight_for: model.current().in_flight.map(|f| age(f.since, model.now)),
         footer_keys: footer_keys(model),
+        fleet_rows,
+        fleet_counts,
     };
 }

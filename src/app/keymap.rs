@@ -44,6 +44,9 @@ pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
     if ctrl && matches!(code, Key::Char('c') | Key::Char('C')) {
         return Some(Msg::Quit);
     }
+    if model.fleet.shown && !matches!(model.overlay, Overlay::Help) {
+        return fleet_message(model, press);
+    }
     match &model.overlay {
         Overlay::Detail { .. } | Overlay::Events { .. } => match code {
             Key::Esc | Key::Enter => Some(Msg::CloseOverlay),
@@ -104,14 +107,64 @@ pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
             Key::Char('e') => Some(Msg::OpenEvents),
             Key::Tab | Key::Down | Key::Char('j') => Some(Msg::FocusNext),
             Key::BackTab | Key::Up | Key::Char('k') => Some(Msg::FocusPrev),
+            // On a console that follows several rollouts, Esc goes back to the list.
+            Key::Esc if model.rollouts.len() > 1 => Some(Msg::FleetShow),
             Key::Esc => Some(Msg::CloseOverlay),
+            // The list's filter (`update` ignores it on a console with one rollout).
+            Key::Char('/') => Some(Msg::FleetFilterStart),
             _ => None,
         },
     }
 }
 
+/// What a key means on the fleet list (k9s-like): move, filter, open, quit.
+fn fleet_message(model: &Model, press: KeyPress) -> Option<Msg> {
+    if model.fleet.typing {
+        return match press.key {
+            Key::Esc => Some(Msg::FleetFilterClear),
+            Key::Enter => Some(Msg::FleetFilterKeep),
+            Key::Backspace => Some(Msg::FleetFilterBackspace),
+            Key::Down => Some(Msg::FleetSelect(ScrollTo::By(1))),
+            Key::Up => Some(Msg::FleetSelect(ScrollTo::By(-1))),
+            Key::Char(c) if !press.ctrl => Some(Msg::FleetFilterInput(c)),
+            _ => None,
+        };
+    }
+    match press.key {
+        Key::Char('q') => Some(Msg::Quit),
+        Key::Char('?') => Some(Msg::ToggleHelp),
+        Key::Down | Key::Char('j') => Some(Msg::FleetSelect(ScrollTo::By(1))),
+        Key::Up | Key::Char('k') => Some(Msg::FleetSelect(ScrollTo::By(-1))),
+        Key::PageDown => Some(Msg::FleetSelect(ScrollTo::By(PAGE))),
+        Key::PageUp => Some(Msg::FleetSelect(ScrollTo::By(-PAGE))),
+        Key::Home | Key::Char('g') => Some(Msg::FleetSelect(ScrollTo::Top)),
+        Key::End | Key::Char('G') => Some(Msg::FleetSelect(ScrollTo::Bottom)),
+        Key::Char('/') => Some(Msg::FleetFilterStart),
+        Key::Enter => Some(Msg::FleetOpen),
+        Key::Esc if !model.fleet.filter.is_empty() => Some(Msg::FleetFilterClear),
+        _ => None,
+    }
+}
+
 /// The keys that work right now, for the footer: (key, what it does).
 pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
+    if model.fleet.shown && !matches!(model.overlay, Overlay::Help) {
+        if model.fleet.typing {
+            return vec![("Enter", "keep filter".into()), ("Esc", "clear".into())];
+        }
+        let mut keys = vec![
+            ("j/k", "move".into()),
+            ("g/G", "top/bottom".into()),
+            ("Enter", "open".into()),
+            ("/", "filter".into()),
+        ];
+        if !model.fleet.filter.is_empty() {
+            keys.push(("Esc", "clear filter".into()));
+        }
+        keys.push(("?", "help".into()));
+        keys.push(("q", "quit".into()));
+        return keys;
+    }
     match &model.overlay {
         Overlay::Help => vec![("Esc", "close".into()), ("q", "quit".into())],
         Overlay::Detail { .. } | Overlay::Events { .. } => vec![
@@ -139,6 +192,9 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
             keys.push(("e", "events".into()));
             keys.push(("w", format!("window {}", model.chart_window.label())));
             keys.push(("tab", "focus".into()));
+            if model.rollouts.len() > 1 {
+                keys.push(("Esc", "fleet".into()));
+            }
             keys.push(("?", "help".into()));
             keys.push(("q", "quit".into()));
             keys
@@ -190,6 +246,8 @@ pub struct KeyHelp {
     pub what: &'static str,
     /// The action it asks the backend for (space: pause or resume): disabled read-only.
     pub action: Option<ActionKind>,
+    /// A key of the fleet list: the help of a console with one rollout leaves it out.
+    pub fleet: bool,
 }
 
 const fn key(key: &'static str, short: &'static str, what: &'static str) -> KeyHelp {
@@ -198,6 +256,17 @@ const fn key(key: &'static str, short: &'static str, what: &'static str) -> KeyH
         short,
         what,
         action: None,
+        fleet: false,
+    }
+}
+
+const fn fleet_key(key: &'static str, short: &'static str, what: &'static str) -> KeyHelp {
+    KeyHelp {
+        key,
+        short,
+        what,
+        action: None,
+        fleet: true,
     }
 }
 
@@ -212,6 +281,7 @@ const fn action(
         short,
         what,
         action: Some(kind),
+        fleet: false,
     }
 }
 
@@ -268,6 +338,21 @@ pub const KEYS: &[KeyHelp] = &[
     key("w", "window", "cycle the chart window: 5m / 15m / 1h"),
     key("tab ↓ j", "focus", "select the next metric"),
     key("S-tab ↑ k", "focus", "select the previous metric"),
+    fleet_key(
+        "j k g G",
+        "move",
+        "fleet list: next / previous rollout (also ↓ ↑); g G: first / last",
+    ),
+    fleet_key(
+        "/",
+        "filter",
+        "fleet list: filter by name, namespace or state; Esc clears",
+    ),
+    fleet_key(
+        "Enter Esc",
+        "open",
+        "fleet: Enter opens the selected rollout; Esc returns to the list",
+    ),
     key("?", "help", "show / hide this help"),
     key("Esc", "close", "close any overlay; cancel a prompt"),
     key("q  Ctrl-C", "quit", "quit (the rollout keeps going)"),

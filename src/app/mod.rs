@@ -7,6 +7,7 @@ pub mod check;
 pub mod derived;
 pub mod effect;
 pub mod explain;
+pub mod fleet;
 pub mod keymap;
 pub mod model;
 pub mod msg;

@@ -59,6 +59,20 @@ pub enum Msg {
         result: Result<Rollout, ActionError>,
         audit_error: Option<String>,
     },
+    /// The fleet list: move the selection (by rows, to the top or the bottom).
+    FleetSelect(ScrollTo),
+    /// `/`: start typing the fleet filter (on a rollout screen of a fleet: back to the list).
+    FleetFilterStart,
+    FleetFilterInput(char),
+    FleetFilterBackspace,
+    /// Enter while typing: keep the filter, stop typing.
+    FleetFilterKeep,
+    /// Esc on the list: clear the filter.
+    FleetFilterClear,
+    /// Enter on the list: open the selected rollout.
+    FleetOpen,
+    /// Esc on a rollout screen of a fleet: back to the list.
+    FleetShow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,7 +65,7 @@ fn clip(text: &str, n: usize) -> String {
 /// failing source are always shown; the other parts get shorter forms, then go, as room runs
 /// out (versions first, then the rollout's name, then the ages).
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, wide: bool) {
-    let name = &model.settings.rollout_name;
+    let name = &model.current().name;
     // The name cut to whatever room is left, down to 10 characters.
     let name_part = Part::new(
         (10..=name.chars().count().max(10))

@@ -4,6 +4,7 @@ mod chart;
 mod detail;
 mod events;
 mod evidence;
+mod fleet;
 mod footer;
 mod header;
 mod layout;
@@ -24,7 +25,9 @@ pub const LARGE_MIN: (u16, u16) = (120, 36);
 
 pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
     let area = frame.area();
-    if area.width >= LARGE_MIN.0 && area.height >= LARGE_MIN.1 {
+    if model.fleet.shown {
+        fleet::draw(frame, area, model, theme);
+    } else if area.width >= LARGE_MIN.0 && area.height >= LARGE_MIN.1 {
         draw_large(frame, area, model, theme);
     } else {
         draw_compact(frame, area, model, theme);

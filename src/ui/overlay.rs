@@ -37,8 +37,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    // A console with one rollout has no fleet list: its keys would only be noise.
+    let fleet = model.rollouts.len() > 1;
     let mut lines: Vec<Line> = KEYS
         .iter()
+        .filter(|k| fleet || !k.fleet)
         .map(|k| {
             Line::from(vec![
                 Span::styled(format!(" {:<11}", k.key), theme.bold()),

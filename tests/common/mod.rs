@@ -164,3 +164,61 @@ impl Harness {
             .join("\n")
     }
 }
+
+impl Harness {
+    /// A harness around a simulator already built (e.g. a member of `sim::fleet`), its console
+    /// following that simulator's rollout from `now`.
+    pub fn from_simulator(sim: Simulator, now: DateTime<Utc>) -> Self {
+        let mut settings = settings(false);
+        settings.rollout_name = sim.rollout().name.clone();
+        let mut model = Model::new(settings, demo::metric_panels(), demo::slo_panels(), now);
+        model.actions = rollout_console::sim::backend::SIM_ACTIONS.to_vec();
+        let mut h = Self {
+            model,
+            sim,
+            now,
+            pending: vec![],
+        };
+        h.poll();
+        h
+    }
+}
+
+/// A console following `n` rollouts of `simulate --fleet n` (seed 7): each member's simulator
+/// starts at `t0()` and is driven by its own harness for `secs` seconds, as one rollout is;
+/// then their rollout models are gathered into one console, which opens on the fleet list.
+pub fn fleet_model(n: usize, secs: i64) -> Model {
+    use rollout_console::sim::fleet::{plan, simulate};
+    let base = SimOptions {
+        seed: 7,
+        ..SimOptions::default()
+    };
+    let rollouts: Vec<_> = plan(n, base.seed)
+        .iter()
+        .map(|member| {
+            let mut h = Harness::from_simulator(simulate(member, &base, t0()), t0());
+            h.advance(secs);
+            h.model.rollouts.remove(0)
+        })
+        .collect();
+    let mut model = Model::new(
+        settings(false),
+        demo::metric_panels(),
+        demo::slo_panels(),
+        t0() + chrono::Duration::seconds(secs),
+    )
+    .with_rollouts(rollouts);
+    model.actions = rollout_console::sim::backend::SIM_ACTIONS.to_vec();
+    // A message that asks for nothing, so that the derived rows are worked out.
+    let _ = update(&mut model, Msg::Resize(80, 24));
+    model
+}
+
+/// Renders any model as the harness does.
+pub fn render_model(model: &Model, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal
+        .draw(|f| ui::draw(f, model, &Theme { color: false }))
+        .expect("draw");
+    terminal.backend().to_string()
+}

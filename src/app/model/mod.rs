@@ -3,6 +3,7 @@
 //! events.rs, view.rs (`Derived`, `Tone`).
 
 mod events;
+mod fleet;
 mod overlay;
 mod panels;
 mod polls;
@@ -10,6 +11,7 @@ mod settings;
 mod view;
 
 pub use events::{Event, EventLevel};
+pub use fleet::{BudgetCell, FleetRow, FleetView};
 pub use overlay::{InFlight, Overlay, Prompt, PromptField, Unresolved};
 pub use panels::{Freshness, MetricPanel, STALE_AFTER_POLLS, SloPanel, worst};
 pub use polls::{PodHashTracks, Polls};
@@ -121,6 +123,8 @@ pub struct Model {
     pub slo_refresh: Duration,
     /// The index in `rollouts` of the rollout on screen.
     pub open: usize,
+    /// The fleet list (shown only when the console follows more than one rollout).
+    pub fleet: FleetView,
 }
 
 impl Model {
@@ -157,7 +161,24 @@ impl Model {
             rollouts: vec![RolloutModel::new(name, panels, slos)],
             slo_refresh: Duration::ZERO,
             open: 0,
+            fleet: FleetView::default(),
         }
+    }
+
+    /// A console that follows `rollouts` (never empty: an empty list keeps the one `new` made):
+    /// with more than one it opens on the fleet list.
+    pub fn with_rollouts(mut self, rollouts: Vec<RolloutModel>) -> Self {
+        if !rollouts.is_empty() {
+            self.rollouts = rollouts;
+        }
+        self.open = 0;
+        self.fleet = FleetView {
+            shown: self.rollouts.len() > 1,
+            // No rollout yet: the next `update` selects the most urgent row.
+            selected: usize::MAX,
+            ..FleetView::default()
+        };
+        self
     }
 
     pub fn push_event(&mut self, level: EventLevel, text: impl Into<String>) {
@@ -167,62 +188,144 @@ impl Model {
 
     /// Age of the last successful poll of anything, for the header.
     pub fn last_poll_age(&self) -> Option<Duration> {
-        let newest = self
-            .current()
-            .panels
-            .iter()
-            .filter_map(|p| p.last_good)
-            .chain(self.current().last_rollout_ok)
-            .max()?;
-        Some(age(newest, self.now))
+        self.current().last_poll_age(self.now)
     }
 
     /// Age of the newest good metrics answer (any panel or SLO); `None` before the first.
     pub fn metrics_age(&self) -> Option<Duration> {
-        let newest = self
-            .current()
-            .panels
-            .iter()
-            .filter_map(|p| p.last_good)
-            .chain(self.current().slos.iter().filter_map(|s| s.last_good))
-            .max()?;
-        Some(age(newest, self.now))
+        self.current().metrics_age(self.now)
     }
 
     /// Age of the last good rollout read; `None` before the first.
     pub fn rollout_age(&self) -> Option<Duration> {
-        self.current().last_rollout_ok.map(|t| age(t, self.now))
+        self.current().rollout_age(self.now)
+    }
+
+    /// See [`RolloutModel::metrics_failing`].
+    pub fn metrics_failing(&self) -> bool {
+        self.current()
+            .metrics_failing(self.now, self.settings.poll_interval)
+    }
+
+    /// See [`RolloutModel::rollout_failing`].
+    pub fn rollout_failing(&self) -> bool {
+        self.current()
+            .rollout_failing(self.now, self.settings.poll_interval)
+    }
+
+    pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
+        self.current().gate_evaluations()
+    }
+
+    /// Whether the current step may be promoted, judged over the whole hold from the series.
+    pub fn readiness(&self) -> Option<crate::domain::readiness::Readiness> {
+        self.current().readiness(self.now)
+    }
+
+    /// How often an SLO's answer is expected: its freshness is judged against this.
+    pub fn slo_interval(&self) -> Duration {
+        self.settings.poll_interval.max(self.slo_refresh)
+    }
+
+    /// How far back a poll must reach: the chart window, or the whole current step when longer
+    /// (readiness is judged over the hold), at most 6 hours.
+    pub fn lookback(&self) -> Duration {
+        let step = self.current().rollout.as_ref().map_or(Duration::ZERO, |r| {
+            r.step_elapsed(self.now) + self.settings.poll_interval * 2
+        });
+        self.chart_window
+            .duration()
+            .max(step.min(Duration::from_secs(6 * 3600)))
+    }
+
+    /// Each sequential metric's share of `[judge] alpha`.
+    pub fn sequential_alpha_per_metric(&self) -> f64 {
+        let n = self
+            .current()
+            .panels
+            .iter()
+            .filter(|p| p.sequential.is_some())
+            .count();
+        crate::domain::sequential::alpha_per_metric(self.sequential_alpha, n)
+    }
+
+    /// See [`RolloutModel::sequential_summary`].
+    pub fn sequential_summary(&self) -> Option<(Verdict, &str)> {
+        self.current().sequential_summary()
+    }
+
+    /// See [`RolloutModel::judge_collecting`].
+    pub fn judge_collecting(&self) -> bool {
+        self.current().judge_collecting(&self.judge_thresholds)
+    }
+
+    /// The statistical judge's score over the metrics that have a judge; `None` when none has.
+    pub fn judge_score(&self) -> Option<Score> {
+        self.current().judge_score(&self.judge_thresholds)
+    }
+
+    pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {
+        self.current().budgets()
+    }
+}
+
+/// What one rollout's model says on its own (at `now`, with the console's settings passed in):
+/// the same figures the rollout screen shows, for the open rollout and for every fleet row.
+impl RolloutModel {
+    /// Age of the last successful poll of anything, for the header.
+    pub fn last_poll_age(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let newest = self
+            .panels
+            .iter()
+            .filter_map(|p| p.last_good)
+            .chain(self.last_rollout_ok)
+            .max()?;
+        Some(age(newest, now))
+    }
+
+    /// Age of the newest good metrics answer (any panel or SLO); `None` before the first.
+    pub fn metrics_age(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let newest = self
+            .panels
+            .iter()
+            .filter_map(|p| p.last_good)
+            .chain(self.slos.iter().filter_map(|s| s.last_good))
+            .max()?;
+        Some(age(newest, now))
+    }
+
+    /// Age of the last good rollout read; `None` before the first.
+    pub fn rollout_age(&self, now: DateTime<Utc>) -> Option<Duration> {
+        self.last_rollout_ok.map(|t| age(t, now))
     }
 
     /// Metrics are failing: every query errs, or no good answer for STALE_AFTER_POLLS intervals
     /// (Prometheus hangs: no answer, so no error either).
-    pub fn metrics_failing(&self) -> bool {
-        if self.current().panels.is_empty() && self.current().slos.is_empty() {
+    pub fn metrics_failing(&self, now: DateTime<Utc>, poll: Duration) -> bool {
+        if self.panels.is_empty() && self.slos.is_empty() {
             return false; // nothing is asked of Prometheus
         }
-        let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
-        let all_err = !self.current().panels.is_empty()
-            && self.current().panels.iter().all(|p| p.error.is_some());
-        let silent = match self.metrics_age() {
+        let stale_after = poll * STALE_AFTER_POLLS;
+        let all_err = !self.panels.is_empty() && self.panels.iter().all(|p| p.error.is_some());
+        let silent = match self.metrics_age(now) {
             Some(a) => a > stale_after,
-            None => self.current().polls.metrics_started.is_some_and(|_| {
-                self.current().polls.metrics_generation > u64::from(STALE_AFTER_POLLS)
-            }),
+            None => self
+                .polls
+                .metrics_started
+                .is_some_and(|_| self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)),
         };
         all_err || silent
     }
 
     /// The rollout read is failing: the last read erred, or none answered for
     /// STALE_AFTER_POLLS intervals.
-    pub fn rollout_failing(&self) -> bool {
-        let stale_after = self.settings.poll_interval * STALE_AFTER_POLLS;
-        self.current().rollout_error.is_some()
-            || self.rollout_age().is_some_and(|a| a > stale_after)
+    pub fn rollout_failing(&self, now: DateTime<Utc>, poll: Duration) -> bool {
+        let stale_after = poll * STALE_AFTER_POLLS;
+        self.rollout_error.is_some() || self.rollout_age(now).is_some_and(|a| a > stale_after)
     }
 
     pub fn gate_evaluations(&self) -> Vec<(String, GateEvaluation)> {
-        self.current()
-            .panels
+        self.panels
             .iter()
             .map(|p| {
                 let eval = match (&p.error, &p.eval) {
@@ -268,11 +371,10 @@ impl Model {
     }
 
     /// Whether the current step may be promoted, judged over the whole hold from the series.
-    pub fn readiness(&self) -> Option<crate::domain::readiness::Readiness> {
+    pub fn readiness(&self, now: DateTime<Utc>) -> Option<crate::domain::readiness::Readiness> {
         use crate::domain::readiness::{GateSeries, readiness};
-        let r = self.current().rollout.as_ref()?;
+        let r = self.rollout.as_ref()?;
         let gates: Vec<GateSeries> = self
-            .current()
             .panels
             .iter()
             .map(|p| GateSeries {
@@ -283,10 +385,10 @@ impl Model {
                 canary: &p.series.canary,
             })
             .collect();
-        let mut ready = readiness(r, &gates, self.now);
+        let mut ready = readiness(r, &gates, now);
         // The judges must have passed the step too: a FAIL, a count still going or no counts
         // is not ready.
-        for p in &self.current().panels {
+        for p in &self.panels {
             match p.sequential_verdict() {
                 Some(Verdict::Pass) | None => {}
                 Some(v) => {
@@ -302,7 +404,7 @@ impl Model {
             }
         }
         // A panel whose query failed has old series: never call that ready.
-        for p in self.current().panels.iter().filter(|p| p.error.is_some()) {
+        for p in self.panels.iter().filter(|p| p.error.is_some()) {
             ready.ready = false;
             ready
                 .reasons
@@ -311,38 +413,10 @@ impl Model {
         Some(ready)
     }
 
-    /// How far back a poll must reach: the chart window, or the whole current step when longer
-    /// (readiness is judged over the hold), at most 6 hours.
-    /// How often an SLO's answer is expected: its freshness is judged against this.
-    pub fn slo_interval(&self) -> Duration {
-        self.settings.poll_interval.max(self.slo_refresh)
-    }
-
-    pub fn lookback(&self) -> Duration {
-        let step = self.current().rollout.as_ref().map_or(Duration::ZERO, |r| {
-            r.step_elapsed(self.now) + self.settings.poll_interval * 2
-        });
-        self.chart_window
-            .duration()
-            .max(step.min(Duration::from_secs(6 * 3600)))
-    }
-
-    /// Each sequential metric's share of `[judge] alpha`.
-    pub fn sequential_alpha_per_metric(&self) -> f64 {
-        let n = self
-            .current()
-            .panels
-            .iter()
-            .filter(|p| p.sequential.is_some())
-            .count();
-        crate::domain::sequential::alpha_per_metric(self.sequential_alpha, n)
-    }
-
     /// The worst sequential verdict and the metric that has it (FAIL, then NO DATA, COLLECTING,
     /// PASS); `None` when no metric is judged sequentially.
     pub fn sequential_summary(&self) -> Option<(Verdict, &str)> {
-        self.current()
-            .panels
+        self.panels
             .iter()
             .filter_map(|p| Some((p.sequential_verdict()?, p.def.name.as_str())))
             .reduce(|a, b| {
@@ -357,13 +431,8 @@ impl Model {
     /// Whether the Mann–Whitney judge is still gathering samples (at the start of each step): a
     /// judged metric is short of points and nothing has been found against the canary yet. The
     /// score would read 0/100 (forced by too little data), which looks like failing.
-    pub fn judge_collecting(&self) -> bool {
-        let judged: Vec<&MetricPanel> = self
-            .current()
-            .panels
-            .iter()
-            .filter(|p| p.judge.is_some())
-            .collect();
+    pub fn judge_collecting(&self, thresholds: &ScoreThresholds) -> bool {
+        let judged: Vec<&MetricPanel> = self.panels.iter().filter(|p| p.judge.is_some()).collect();
         let short = |p: &&MetricPanel| {
             p.error.is_none()
                 && p.judge_result
@@ -378,14 +447,13 @@ impl Model {
         judged.iter().any(short)
             && !judged.iter().any(against)
             && self
-                .judge_score()
+                .judge_score(thresholds)
                 .is_some_and(|s| s.overall != crate::domain::judge::Overall::Pass)
     }
 
     /// The statistical judge's score over the metrics that have a judge; `None` when none has.
-    pub fn judge_score(&self) -> Option<Score> {
+    pub fn judge_score(&self, thresholds: &ScoreThresholds) -> Option<Score> {
         let inputs: Vec<ScoreInput> = self
-            .current()
             .panels
             .iter()
             .filter(|p| p.judge.is_some())
@@ -399,12 +467,11 @@ impl Model {
                 critical: p.critical,
             })
             .collect();
-        (!inputs.is_empty()).then(|| score(&inputs, &self.judge_thresholds))
+        (!inputs.is_empty()).then(|| score(&inputs, thresholds))
     }
 
     pub fn budgets(&self) -> Vec<(String, BudgetStatus)> {
-        self.current()
-            .slos
+        self.slos
             .iter()
             .map(|s| {
                 let status = match (&s.error, &s.status) {

@@ -31,4 +31,9 @@ pub struct Derived {
     pub in_flight_for: Option<Duration>,
     /// The keys that work right now, for the footer: (key, what it does).
     pub footer_keys: Vec<(&'static str, String)>,
+    /// The fleet list's rows, most urgent first, after the filter (`app::fleet`); empty on a
+    /// console that follows one rollout.
+    pub fleet_rows: Vec<super::FleetRow>,
+    /// Rows per rank over the whole fleet (before the filter), most urgent first.
+    pub fleet_counts: Vec<(crate::domain::attention::Attention, usize)>,
 }

@@ -236,5 +236,77 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             result,
             audit_error,
         } => finish_action(model, kind, at, result, audit_error),
+        Msg::FleetSelect(to) => {
+            fleet_select(model, to);
+            vec![]
+        }
+        Msg::FleetFilterStart => {
+            // A console with one rollout has no list: `/` does nothing there.
+            if model.rollouts.len() > 1 {
+                model.fleet.shown = true;
+                model.fleet.typing = true;
+                model.overlay = Overlay::None;
+            }
+            vec![]
+        }
+        Msg::FleetFilterInput(c) => {
+            if model.fleet.typing {
+                model.fleet.filter.push(c);
+            }
+            vec![]
+        }
+        Msg::FleetFilterBackspace => {
+            if model.fleet.typing {
+                model.fleet.filter.pop();
+            }
+            vec![]
+        }
+        Msg::FleetFilterKeep => {
+            model.fleet.typing = false;
+            vec![]
+        }
+        Msg::FleetFilterClear => {
+            model.fleet.typing = false;
+            model.fleet.filter.clear();
+            vec![]
+        }
+        Msg::FleetOpen => {
+            if model.fleet.shown && model.fleet.selected < model.rollouts.len() {
+                model.open = model.fleet.selected;
+                model.fleet.shown = false;
+                model.fleet.typing = false;
+                model.overlay = Overlay::None;
+            }
+            vec![]
+        }
+        Msg::FleetShow => {
+            if model.rollouts.len() > 1 {
+                // The list opens on the rollout just left.
+                model.fleet.selected = model.open;
+                model.fleet.shown = true;
+                model.overlay = Overlay::None;
+            }
+            vec![]
+        }
     }
+}
+
+/// Moves the fleet selection over the rows as last derived (sorted and filtered).
+fn fleet_select(model: &mut Model, to: ScrollTo) {
+    let rows = &model.derived.fleet_rows;
+    if rows.is_empty() {
+        return;
+    }
+    let at = rows
+        .iter()
+        .position(|r| r.index == model.fleet.selected)
+        .unwrap_or(0);
+    let last = rows.len() - 1;
+    let next = match to {
+        ScrollTo::By(n) if n < 0 => at.saturating_sub(n.unsigned_abs()),
+        ScrollTo::By(n) => at.saturating_add(n.unsigned_abs()).min(last),
+        ScrollTo::Top => 0,
+        ScrollTo::Bottom => last,
+    };
+    model.fleet.selected = rows[next].index;
 }

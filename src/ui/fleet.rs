@@ -1,0 +1,480 @@
+//! The fleet list: one row per rollout, most urgent first (the rows come sorted and filtered in
+//! `model.derived.fleet_rows`). A header counts the rows per rank, the filter shows while it is
+//! set, the footer lists the keys. Columns are chosen to fit: each cell is whole or its column
+//! is left out, the least important first (at 160 columns all of them, plus a sparkline of the
+//! worst metric's canary series).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::Theme;
+use crate::app::Model;
+use crate::app::model::{BudgetCell, FleetRow, Tone};
+use crate::domain::attention::Attention;
+use crate::domain::format::short_duration;
+use crate::domain::slo::Alert;
+use crate::domain::{RolloutState, Verdict};
+
+/// Points in a row's sparkline.
+const SPARK: usize = 12;
+const GAP: usize = 2;
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let filter_lines = u16::from(model.fleet.typing || !model.fleet.filter.is_empty());
+    let [head, filter, columns, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(filter_lines),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, head, model, theme);
+    if filter_lines > 0 {
+        draw_filter(frame, filter, model, theme);
+    }
+    let rows = &model.derived.fleet_rows;
+    if rows.is_empty() {
+        let text = if model.fleet.filter.is_empty() {
+            " no rollouts yet".to_string()
+        } else {
+            format!(
+                " no rollout matches \"{}\" (Esc clears the filter)",
+                model.fleet.filter
+            )
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), body);
+    } else {
+        let cols = choose_columns(model, rows, usize::from(area.width));
+        frame.render_widget(Paragraph::new(title_line(&cols, theme)), columns);
+        draw_rows(frame, body, model, &cols, theme);
+    }
+    draw_footer(frame, foot, model, theme);
+}
+
+/// The rank's word in the ATTENTION column: marks a finished row without colour.
+fn rank_word(rank: Attention) -> &'static str {
+    match rank {
+        Attention::RollbackAdvised => "ROLL BACK",
+        Attention::Unreadable => "UNKNOWN",
+        Attention::WaitingForHuman => "WAITING",
+        Attention::ReadyToPromote => "READY",
+        Attention::Progressing => "running",
+        Attention::Finished => "done",
+    }
+}
+
+fn rank_tone(rank: Attention) -> Tone {
+    match rank {
+        Attention::RollbackAdvised => Tone::Bad,
+        Attention::Unreadable | Attention::WaitingForHuman => Tone::Warn,
+        Attention::ReadyToPromote => Tone::Good,
+        Attention::Progressing | Attention::Finished => Tone::Neutral,
+    }
+}
+
+/// The header's counts, longest words first: "1 rollback advised · 2 progressing".
+fn count_forms(model: &Model) -> Vec<String> {
+    let counts = &model.derived.fleet_counts;
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    let long: Vec<String> = counts
+        .iter()
+        .map(|(rank, n)| format!("{n} {}", rank.label()))
+        .collect();
+    let short: Vec<String> = counts
+        .iter()
+        .map(|(rank, n)| format!("{n} {}", rank_word(*rank).to_lowercase()))
+        .collect();
+    vec![
+        format!(" Fleet: {total} rollouts   {}", long.join(" · ")),
+        format!(" {total} rollouts: {}", long.join(" · ")),
+        format!(" {total} rollouts: {}", short.join(" · ")),
+        format!(" {total}: {}", short.join(" · ")),
+    ]
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let width = usize::from(area.width);
+    let forms = count_forms(model);
+    let text = forms
+        .iter()
+        .find(|f| f.chars().count() <= width)
+        .unwrap_or(&forms[forms.len() - 1])
+        .clone();
+    let mut spans = vec![Span::styled(text, theme.bold())];
+    if model.settings.read_only {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(" READ-ONLY ", theme.badge()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_filter(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let shown = model.derived.fleet_rows.len();
+    let total: usize = model.derived.fleet_counts.iter().map(|(_, n)| n).sum();
+    let cursor = if model.fleet.typing { "▏" } else { "" };
+    let hint = if model.fleet.typing {
+        "Enter keeps it, Esc clears"
+    } else {
+        "Esc clears"
+    };
+    let line = Line::from(vec![
+        Span::styled(" filter /", theme.bold()),
+        Span::styled(
+            format!("{}{cursor}", model.fleet.filter),
+            theme.focus_border(),
+        ),
+        Span::styled(format!("  {shown} of {total} shown · {hint}"), theme.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let mut spans = Vec::new();
+    if model.settings.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme.badge()));
+    }
+    for (key, what) in &model.derived.footer_keys {
+        spans.push(Span::styled(format!(" {key}"), theme.bold()));
+        spans.push(Span::styled(format!(" {what} "), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// One column: its title, how it fills a cell, and how important it is (0 = always kept).
+struct Column {
+    title: &'static str,
+    priority: u8,
+    width: usize,
+    cell: fn(&FleetRow, &Model) -> (String, Tone),
+}
+
+fn dash() -> (String, Tone) {
+    ("—".into(), Tone::Neutral)
+}
+
+fn attention_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    (rank_word(r.rank).into(), rank_tone(r.rank))
+}
+
+fn name_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    (r.name.clone(), Tone::Neutral)
+}
+
+fn namespace_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    r.namespace
+        .clone()
+        .map_or_else(dash, |ns| (ns, Tone::Neutral))
+}
+
+fn state_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    match (r.state, &r.read_error) {
+        (_, Some(_)) => ("? UNREADABLE".into(), Tone::Bad),
+        (None, None) => ("… NOT READ YET".into(), Tone::Warn),
+        (Some(s), None) => {
+            let (symbol, tone) = match s {
+                RolloutState::Progressing => ("▶", Tone::Neutral),
+                RolloutState::Paused => ("‖", Tone::Warn),
+                RolloutState::Completed => ("✓", Tone::Good),
+                RolloutState::RolledBack => ("↩", Tone::Bad),
+                RolloutState::Failed => ("✗", Tone::Bad),
+            };
+            (format!("{symbol} {}", s.label()), tone)
+        }
+    }
+}
+
+fn step_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    r.step
+        .map_or_else(dash, |(i, n, w)| (format!("{i}/{n} {w}%"), Tone::Neutral))
+}
+
+fn verdict_tone(v: Verdict) -> Tone {
+    match v {
+        Verdict::Fail => Tone::Bad,
+        Verdict::Pass => Tone::Good,
+        Verdict::Collecting => Tone::Neutral,
+        Verdict::Warn | Verdict::NoData | Verdict::Pending => Tone::Warn,
+    }
+}
+
+fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    match &r.worst {
+        None => ("no metrics".into(), Tone::Warn),
+        Some((Verdict::Pass, _, _)) => ("✓ all PASS".into(), Tone::Good),
+        Some((v, metric, _)) => (
+            format!("{} {} {metric}", v.symbol(), v.label()),
+            verdict_tone(*v),
+        ),
+    }
+}
+
+fn judge_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    let Some((tone, text)) = r.judge.clone() else {
+        return dash();
+    };
+    // The judge blaming the metric the WORST column names: its verdict alone says it.
+    match &r.worst {
+        Some((_, metric, _)) if text.ends_with(&format!(" {metric}")) => {
+            let short = text[..text.len() - metric.len() - 1].to_string();
+            (short, tone)
+        }
+        _ => (text, tone),
+    }
+}
+
+fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    let Some(BudgetCell {
+        left,
+        alert,
+        burn_measured,
+        ..
+    }) = &r.budget
+    else {
+        return dash();
+    };
+    let left_words = match left {
+        Some(l) => format!("{:.0}% left", l * 100.0),
+        None => "? NO DATA".into(),
+    };
+    match alert {
+        Some(Alert::Page) => (format!("{left_words} PAGE"), Tone::Bad),
+        Some(Alert::Ticket) => (format!("{left_words} TICKET"), Tone::Warn),
+        None if left.is_none() => (left_words, Tone::Warn),
+        None if !burn_measured => (format!("{left_words}, burn ?"), Tone::Warn),
+        None => (left_words, Tone::Neutral),
+    }
+}
+
+fn hold_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    (r.hold.clone(), Tone::Neutral)
+}
+
+fn paused_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    match &r.paused {
+        None => dash(),
+        Some((who, Some(ago))) => (format!("{who} {} ago", short_duration(*ago)), Tone::Warn),
+        Some((who, None)) => (who.clone(), Tone::Warn),
+    }
+}
+
+fn action_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    match &r.last_action {
+        None => dash(),
+        Some((Some(ago), text)) => (
+            format!("{} ago {text}", short_duration(*ago)),
+            Tone::Neutral,
+        ),
+        Some((None, text)) => (text.clone(), Tone::Neutral),
+    }
+}
+
+/// The worst metric's canary series over its last points, as block characters (empty when
+/// there is nothing to draw: the column then reads "—", never a flat line made up).
+fn spark_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let Some(panel) = r
+        .worst
+        .as_ref()
+        .and_then(|(_, _, i)| model.rollouts.get(r.index)?.panels.get(*i))
+    else {
+        return dash();
+    };
+    let points = &panel.series.canary.points;
+    let values: Vec<f64> = points[points.len().saturating_sub(SPARK)..]
+        .iter()
+        .map(|s| s.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    if values.is_empty() {
+        return dash();
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let text = values
+        .iter()
+        .map(|v| {
+            let share = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+            BARS[((share * 7.0).round() as usize).min(7)]
+        })
+        .collect();
+    (text, Tone::Neutral)
+}
+
+fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
+    let namespaced = rows.iter().any(|r| r.namespace.is_some());
+    let mut cols = vec![
+        Column {
+            title: "ATTENTION",
+            priority: 0,
+            width: 0,
+            cell: attention_cell,
+        },
+        Column {
+            title: "ROLLOUT",
+            priority: 0,
+            width: 0,
+            cell: name_cell,
+        },
+    ];
+    if namespaced {
+        cols.push(Column {
+            title: "NAMESPACE",
+            priority: 2,
+            width: 0,
+            cell: namespace_cell,
+        });
+    }
+    cols.extend([
+        Column {
+            title: "STATE",
+            priority: 1,
+            width: 0,
+            cell: state_cell,
+        },
+        Column {
+            title: "STEP",
+            priority: 3,
+            width: 0,
+            cell: step_cell,
+        },
+        Column {
+            title: "WORST METRIC",
+            priority: 2,
+            width: 0,
+            cell: worst_cell,
+        },
+        Column {
+            title: "JUDGE",
+            priority: 5,
+            width: 0,
+            cell: judge_cell,
+        },
+        Column {
+            title: "BUDGET",
+            priority: 4,
+            width: 0,
+            cell: budget_cell,
+        },
+        Column {
+            title: "HOLD",
+            priority: 6,
+            width: 0,
+            cell: hold_cell,
+        },
+        Column {
+            title: "PAUSED BY",
+            priority: 7,
+            width: 0,
+            cell: paused_cell,
+        },
+        Column {
+            title: "LAST ACTION",
+            priority: 9,
+            width: 0,
+            cell: action_cell,
+        },
+    ]);
+    // The sparkline goes first when room is short.
+    cols.push(Column {
+        title: "CANARY TREND",
+        priority: 10,
+        width: 0,
+        cell: spark_cell,
+    });
+    cols
+}
+
+/// The columns that fit in `width`, in display order: each as wide as its widest cell (words
+/// stay whole) plus the gap after it; the least important go first until the rest fit. Two
+/// spaces between columns, or one when that keeps a column the two would drop.
+fn choose_columns(model: &Model, rows: &[FleetRow], width: usize) -> Vec<Column> {
+    let wide = fit_columns(model, rows, width, GAP);
+    let narrow = fit_columns(model, rows, width, 1);
+    if narrow.len() > wide.len() {
+        narrow
+    } else {
+        wide
+    }
+}
+
+fn fit_columns(model: &Model, rows: &[FleetRow], width: usize, gap: usize) -> Vec<Column> {
+    let mut cols = all_columns(rows);
+    for c in &mut cols {
+        c.width = gap
+            + rows
+                .iter()
+                .map(|r| (c.cell)(r, model).0.chars().count())
+                .chain([c.title.chars().count()])
+                .max()
+                .unwrap_or(0);
+    }
+    // Two for the cursor.
+    let total = |cols: &[Column]| 2 + cols.iter().map(|c| c.width).sum::<usize>();
+    while total(&cols) > width {
+        let Some(drop) = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.priority > 0)
+            .max_by_key(|(i, c)| (c.priority, *i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        cols.remove(drop);
+    }
+    cols
+}
+
+fn title_line(cols: &[Column], theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::raw("  ")];
+    for c in cols {
+        spans.push(Span::styled(
+            format!("{:<w$}", c.title, w = c.width),
+            theme.bold(),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn draw_rows(frame: &mut Frame, area: Rect, model: &Model, cols: &[Column], theme: &Theme) {
+    let rows = &model.derived.fleet_rows;
+    let visible = usize::from(area.height);
+    if visible == 0 {
+        return;
+    }
+    let at = rows
+        .iter()
+        .position(|r| r.index == model.fleet.selected)
+        .unwrap_or(0);
+    // Keep the selected row on screen.
+    let first = at.saturating_sub(visible - 1);
+    let mut lines = Vec::new();
+    for r in rows.iter().skip(first).take(visible) {
+        let selected = r.index == model.fleet.selected;
+        let finished = r.rank == Attention::Finished;
+        let base = if selected {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        };
+        let mut spans = vec![Span::styled(if selected { "› " } else { "  " }, base)];
+        for c in cols {
+            let (text, tone) = (c.cell)(r, model);
+            let style = if finished {
+                theme.dim()
+            } else {
+                theme.tone(tone)
+            };
+            spans.push(Span::styled(
+                format!("{text:<w$}", w = c.width),
+                base.patch(style),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

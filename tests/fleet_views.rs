@@ -1,0 +1,230 @@
+//! The fleet list: 8 rollouts of `simulate --fleet 8` at a fixed time, drawn at 80x24 and
+//! 160x48 (insta), and driven by keys through `keymap::message_for` into `update`.
+
+mod common;
+
+use common::{fleet_model as build, render_model};
+use rollout_console::app::keymap::{Key, KeyPress, message_for};
+use rollout_console::app::model::Model;
+use rollout_console::app::update;
+use rollout_console::domain::attention::Attention;
+use std::sync::OnceLock;
+
+/// Seconds the members run before the snapshot: long enough for the error spike and the latency
+/// regression to be judged, short of the spike's automatic rollback.
+const RUN: i64 = 60;
+
+/// The 8-rollout fleet after `RUN` seconds, built once (each member polls every 2 s on the way).
+fn fleet_model(n: usize, secs: i64) -> Model {
+    static FLEET: OnceLock<Model> = OnceLock::new();
+    if (n, secs) == (8, RUN) {
+        FLEET.get_or_init(|| build(8, RUN)).clone()
+    } else {
+        build(n, secs)
+    }
+}
+
+fn press(model: &mut Model, key: Key) {
+    if let Some(msg) = message_for(model, KeyPress { key, ctrl: false }) {
+        let effects = update(model, msg);
+        assert!(effects.is_empty(), "a list key sent {effects:?}");
+    }
+}
+
+fn type_text(model: &mut Model, text: &str) {
+    for c in text.chars() {
+        press(model, Key::Char(c));
+    }
+}
+
+fn names(model: &Model) -> Vec<String> {
+    model
+        .derived
+        .fleet_rows
+        .iter()
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+fn selected_name(model: &Model) -> String {
+    model.rollouts[model.fleet.selected].name.clone()
+}
+
+#[test]
+fn the_list_at_80x24_and_160x48() {
+    let model = fleet_model(8, RUN);
+    assert!(model.fleet.shown);
+    assert_eq!(model.derived.fleet_rows.len(), 8);
+    let small = render_model(&model, 80, 24);
+    // Every rollout has its row at 80x24.
+    for r in &model.rollouts {
+        assert!(small.contains(&r.name), "{} missing:\n{small}", r.name);
+    }
+    insta::assert_snapshot!("list_80x24", small);
+    insta::assert_snapshot!("list_160x48", render_model(&model, 160, 48));
+}
+
+#[test]
+fn fifteen_rows_fit_at_80x24() {
+    let model = fleet_model(16, 2);
+    let screen = render_model(&model, 80, 24);
+    let shown = model
+        .derived
+        .fleet_rows
+        .iter()
+        .filter(|r| screen.contains(&format!(" {} ", r.name)))
+        .count();
+    assert!(shown >= 15, "{shown} rows shown:\n{screen}");
+}
+
+#[test]
+fn moving_the_selection_with_j_k_g_and_g() {
+    let mut model = fleet_model(8, RUN);
+    let order = names(&model);
+    assert_eq!(
+        selected_name(&model),
+        order[0],
+        "the first row starts selected"
+    );
+    press(&mut model, Key::Char('j'));
+    press(&mut model, Key::Down);
+    assert_eq!(selected_name(&model), order[2]);
+    press(&mut model, Key::Char('k'));
+    assert_eq!(selected_name(&model), order[1]);
+    press(&mut model, Key::Char('G'));
+    assert_eq!(selected_name(&model), order[7]);
+    press(&mut model, Key::Char('j'));
+    assert_eq!(
+        selected_name(&model),
+        order[7],
+        "the bottom stays the bottom"
+    );
+    press(&mut model, Key::Char('g'));
+    assert_eq!(selected_name(&model), order[0]);
+    press(&mut model, Key::Up);
+    assert_eq!(selected_name(&model), order[0], "the top stays the top");
+    press(&mut model, Key::Char('j'));
+    press(&mut model, Key::Char('j'));
+    insta::assert_snapshot!("selected_80x24", render_model(&model, 80, 24));
+}
+
+#[test]
+fn the_filter_narrows_the_rows_enter_keeps_it_and_esc_clears_it() {
+    let mut model = fleet_model(8, RUN);
+    press(&mut model, Key::Char('/'));
+    assert!(model.fleet.typing);
+    type_text(&mut model, "paused");
+    assert_eq!(names(&model), ["catalog"]);
+    insta::assert_snapshot!("filter_typing_80x24", render_model(&model, 80, 24));
+    press(&mut model, Key::Backspace);
+    assert_eq!(model.fleet.filter, "pause");
+    press(&mut model, Key::Enter);
+    assert!(!model.fleet.typing, "Enter keeps the filter");
+    assert_eq!(model.fleet.filter, "pause");
+    assert_eq!(names(&model), ["catalog"]);
+    // With the filter kept, j and q are keys again, not letters of the filter.
+    press(&mut model, Key::Char('j'));
+    assert_eq!(model.fleet.filter, "pause");
+    insta::assert_snapshot!("filter_kept_160x48", render_model(&model, 160, 48));
+    press(&mut model, Key::Esc);
+    assert_eq!(model.fleet.filter, "");
+    assert_eq!(names(&model).len(), 8);
+    // A filter that matches nothing says so.
+    press(&mut model, Key::Char('/'));
+    type_text(&mut model, "nope");
+    assert!(names(&model).is_empty());
+    let screen = render_model(&model, 80, 24);
+    assert!(screen.contains("no rollout matches \"nope\""), "{screen}");
+    press(&mut model, Key::Esc);
+    assert!(!model.fleet.typing);
+    assert_eq!(names(&model).len(), 8);
+}
+
+#[test]
+fn enter_opens_the_selected_rollout_and_esc_returns_to_the_list() {
+    let mut model = fleet_model(8, RUN);
+    press(&mut model, Key::Char('/'));
+    type_text(&mut model, "search");
+    press(&mut model, Key::Enter);
+    press(&mut model, Key::Enter);
+    assert!(!model.fleet.shown, "Enter opens the rollout");
+    assert_eq!(model.current().name, "search");
+    let screen = render_model(&model, 80, 24);
+    let head = screen.lines().next().unwrap_or_default();
+    assert!(head.contains("search"), "{screen}");
+    assert!(!screen.contains("ATTENTION"), "{screen}");
+    // j on the rollout screen selects metrics again, not rows.
+    press(&mut model, Key::Char('j'));
+    assert_eq!(model.current().focus, 1);
+    press(&mut model, Key::Esc);
+    assert!(model.fleet.shown, "Esc returns to the list");
+    assert_eq!(selected_name(&model), "search");
+    // Esc closes an overlay first, as it always did.
+    press(&mut model, Key::Enter);
+    press(&mut model, Key::Char('e'));
+    press(&mut model, Key::Esc);
+    assert!(
+        !model.fleet.shown,
+        "Esc closed the events view, not the rollout"
+    );
+    press(&mut model, Key::Esc);
+    assert!(model.fleet.shown);
+    press(&mut model, Key::Char('q'));
+    assert!(model.quit);
+}
+
+#[test]
+fn a_console_with_one_rollout_never_shows_the_list() {
+    let mut h = common::Harness::new(rollout_console::sim::Scenario::Healthy, false);
+    h.advance(6);
+    let before = h.render(80, 24);
+    press(&mut h.model, Key::Char('/'));
+    press(&mut h.model, Key::Esc);
+    assert!(!h.model.fleet.shown);
+    assert!(h.model.derived.fleet_rows.is_empty());
+    assert_eq!(h.render(80, 24), before);
+}
+
+#[test]
+fn a_row_advising_rollback_is_drawn_above_every_progressing_one() {
+    for secs in [RUN] {
+        let model = fleet_model(8, secs);
+        let screen = render_model(&model, 80, 24);
+        let line_of = |rank: Attention| {
+            model
+                .derived
+                .fleet_rows
+                .iter()
+                .filter(|r| r.rank == rank)
+                .map(|r| {
+                    screen
+                        .lines()
+                        .position(|l| l.contains(&format!(" {} ", r.name)))
+                        .expect("the row is on screen")
+                })
+                .collect::<Vec<_>>()
+        };
+        let advised = line_of(Attention::RollbackAdvised);
+        let progressing = line_of(Attention::Progressing);
+        assert!(!progressing.is_empty(), "{screen}");
+        if secs == RUN {
+            assert!(
+                !advised.is_empty(),
+                "nothing advises rollback at {secs}s:\n{screen}"
+            );
+        }
+        for a in &advised {
+            for p in &progressing {
+                assert!(
+                    a < p,
+                    "at {secs}s a rollback row is below a progressing one:\n{screen}"
+                );
+            }
+        }
+        for (r, line) in model.derived.fleet_rows.iter().zip(screen.lines().skip(2)) {
+            if r.rank == Attention::RollbackAdvised {
+                assert!(line.contains("ROLL BACK"), "{line}");
+            }
+        }
+    }
+}
