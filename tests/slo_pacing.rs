@@ -75,3 +75,25 @@ fn without_a_pace_every_poll_asks_them() {
         assert_eq!(poll_after(&mut h, 2), Some(slos));
     }
 }
+
+#[test]
+fn an_slo_answered_with_no_data_is_asked_again_at_the_next_poll() {
+    // Prometheus had not scraped the service yet: the window answered, with nothing in it. A
+    // budget of "unknown" must not stand for a minute (it blocks a promotion).
+    use rollout_console::domain::slo::SloMeasurement;
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.model.slo_refresh = Duration::from_secs(60);
+    assert_eq!(poll_after(&mut h, 2), Some(0));
+    let slo = &mut h.model.current_mut().slos[0];
+    slo.status = Some(slo.def.evaluate(&SloMeasurement {
+        error_ratio: None,
+        window_ratios: vec![],
+    }));
+    let slos = h.model.current().slos.len();
+    assert_eq!(poll_after(&mut h, 2), Some(slos));
+    assert_eq!(
+        poll_after(&mut h, 2),
+        Some(0),
+        "the simulator's answer has data"
+    );
+}

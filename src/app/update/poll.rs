@@ -58,15 +58,15 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
         p.counted_since = since;
     }
     // The SLO windows move slowly: asked at most every `slo_refresh`, and at every poll while
-    // one has no answer or an error.
+    // one has no answer, an error or no data (a window Prometheus could not fill yet).
     let slos_due = {
         let r = &model.rollouts[model.open];
         r.polls
             .slos_answered
             .is_none_or(|t| age(t, model.now) >= model.slo_refresh)
-            || r.slos
-                .iter()
-                .any(|s| s.status.is_none() || s.error.is_some())
+            || r.slos.iter().any(|s| {
+                s.error.is_some() || s.status.as_ref().is_none_or(|st| st.error_ratio.is_none())
+            })
     };
     let request = FetchRequest {
         now: model.now,
