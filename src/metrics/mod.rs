@@ -11,6 +11,7 @@ pub mod counts;
 pub mod decode;
 mod names;
 pub mod range_cache;
+pub mod sent;
 pub mod source;
 pub mod template;
 #[cfg(test)]

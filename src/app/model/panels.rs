@@ -9,7 +9,6 @@ use crate::domain::judge::{Classification, JudgeResult, JudgeSettings};
 use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
 use crate::domain::{BudgetStatus, GateEvaluation, MetricDef, Severity, SloDef, Verdict};
 use crate::metrics::source::Selectors;
-use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, TrackSeries, Tracks};
 
 /// How many poll intervals without a good sample make a panel STALE.
@@ -90,61 +89,20 @@ impl MetricPanel {
         }
     }
 
-    /// The queries a poll sends for this metric, rendered as Prometheus gets them: per track,
-    /// and the sequential judge's counters. Without selectors (the simulator) nothing is
-    /// rendered: the simulator answers the query by name.
+    /// The queries of this metric for each track as the source sends them, for the detail view
+    /// (the metrics layer renders PromQL; the model only asks).
     pub fn rendered_queries(
         &self,
         selectors: Option<&Selectors>,
         tracks: Option<&Tracks>,
     ) -> Vec<(String, String)> {
-        let counters: Vec<(&str, &str)> = match &self.counters {
-            Some(Counters::Histogram(buckets)) => vec![("buckets", buckets.as_str())],
-            Some(Counters::Ratio { errors, total }) => {
-                vec![("errors", errors.as_str()), ("total", total.as_str())]
-            }
-            None => Vec::new(),
-        };
-        let Some(sel) = selectors else {
-            let mut out = vec![("simulator series".to_string(), self.query.clone())];
-            out.extend(
-                counters
-                    .iter()
-                    .map(|(what, q)| (format!("simulator {what}"), q.to_string())),
-            );
-            return out;
-        };
-        let (baseline, canary) = tracks.map_or((sel.baseline.as_str(), sel.canary.as_str()), |t| {
-            (t.baseline.as_str(), t.canary.as_str())
-        });
-        let render = |template: &str, selector: &str, window: Option<Duration>| {
-            if selector.trim().is_empty() {
-                return format!("(not sent: {})", crate::metrics::source::NO_TRACKS_YET);
-            }
-            let nonempty = |s: &str| !s.trim().is_empty();
-            let vars = Vars {
-                selector: Some(selector),
-                service: Some(sel.service.as_str()).filter(|s| nonempty(s)),
-                window,
-                rollout: Some(sel.rollout.as_str()).filter(|s| nonempty(s)),
-            };
-            template::render(template, &vars).unwrap_or_else(|e| format!("(not sent: {e})"))
-        };
-        let window = Some(
-            self.window
-                .unwrap_or(crate::metrics::source::DEFAULT_WINDOW),
-        );
-        let mut out = Vec::new();
-        for (track, selector) in [("baseline", baseline), ("canary", canary)] {
-            out.push((track.to_string(), render(&self.query, selector, window)));
-        }
-        // Counters are read raw (no `$window`), as the source sends them.
-        for (what, template) in &counters {
-            for (track, selector) in [("baseline", baseline), ("canary", canary)] {
-                out.push((format!("{track} {what}"), render(template, selector, None)));
-            }
-        }
-        out
+        crate::metrics::sent::queries_as_sent(
+            &self.query,
+            self.window,
+            self.counters.as_ref(),
+            selectors,
+            tracks,
+        )
     }
 
     /// The verdict shown: a panel without a current good answer is NO DATA, never its old PASS.
