@@ -176,6 +176,7 @@ fn the_header_ages_each_source_and_marks_the_failing_one() {
 fn the_header_keeps_state_step_and_read_only_at_80_columns() {
     let mut h = Harness::new(Scenario::SlowBurn, true);
     h.model.settings.rollout_name = "checkout-payments-eu-west-1-blue".into();
+    h.model.current_mut().name = "checkout-payments-eu-west-1-blue".into();
     h.sim.rollout_mut().stable_version = "v1.2.2-rc.4+build.20261122".into();
     h.sim.rollout_mut().canary_version = "v1.2.3-rc.1+build.20261123".into();
     h.advance(20);
