@@ -74,22 +74,34 @@ impl Simulate {
     }
 }
 
-/// `rollout-console simulate` on `addr`, once it accepts connections.
+/// `rollout-console simulate` of one scenario on `addr`, once it accepts connections.
 fn spawn_on(addr: &str, scenario: &str, options: Options) -> Child {
+    spawn_with(
+        addr,
+        &["--scenario", scenario],
+        options,
+        Duration::from_secs(10),
+    )
+}
+
+/// `rollout-console simulate --fleet n` on `addr`, once it answers (each member simulates its
+/// hour of history first, hence the longer wait).
+fn spawn_fleet_on(addr: &str, n: usize, options: Options) -> Child {
+    spawn_with(
+        addr,
+        &["--fleet", &n.to_string()],
+        options,
+        Duration::from_secs(60),
+    )
+}
+
+/// `rollout-console simulate --listen addr <what> …` (seed 5), once it accepts connections.
+fn spawn_with(addr: &str, what: &[&str], options: Options, wait: Duration) -> Child {
+    let (speed, rps) = (options.speed.to_string(), options.rps.to_string());
     let child = Command::new(BIN)
-        .args([
-            "simulate",
-            "--listen",
-            addr,
-            "--scenario",
-            scenario,
-            "--speed",
-            &options.speed.to_string(),
-            "--rps",
-            &options.rps.to_string(),
-            "--seed",
-            "5",
-        ])
+        .args(["simulate", "--listen", addr])
+        .args(what)
+        .args(["--speed", &speed, "--rps", &rps, "--seed", "5"])
         .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -98,8 +110,9 @@ fn spawn_on(addr: &str, scenario: &str, options: Options) -> Child {
     let start = Instant::now();
     while std::net::TcpStream::connect(addr).is_err() {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "simulate did not listen on {addr}"
+            start.elapsed() < wait,
+            "simulate {} did not listen on {addr}",
+            what.join(" ")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -244,36 +257,4 @@ fn http_request(addr: &str, head: &str, body: &str) -> (u16, String) {
         .unwrap_or_else(|| panic!("no status: {text}"));
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_string())
-}
-
-/// `rollout-console simulate --fleet n` on `addr`, once it answers.
-fn spawn_fleet_on(addr: &str, n: usize, options: Options) -> Child {
-    let child = Command::new(BIN)
-        .args([
-            "simulate",
-            "--listen",
-            addr,
-            "--fleet",
-            &n.to_string(),
-            "--speed",
-            &options.speed.to_string(),
-            "--rps",
-            &options.rps.to_string(),
-            "--seed",
-            "5",
-        ])
-        .env("XDG_STATE_HOME", std::env::temp_dir().join("rc-e2e-state"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("simulate starts");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "simulate --fleet {n} did not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
 }
