@@ -117,6 +117,7 @@ fn request(now: DateTime<Utc>, since: DateTime<Utc>, with_slos: bool) -> FetchRe
         },
         tracks: None,
         priority: Priority::Open,
+        rollout: None,
     }
 }
 

@@ -143,6 +143,11 @@ pub struct DemoArgs {
     /// How often the console polls the simulator.
     #[arg(long, default_value = "2s", value_parser = crate::domain::format::parse_duration)]
     pub poll_interval: std::time::Duration,
+
+    /// Follow N simulated rollouts (1 to 200, a mix of scenarios) on the fleet list, sorted by
+    /// what needs a human; Enter opens one.
+    #[arg(long, value_name = "N", value_parser = parse_fleet)]
+    pub fleet: Option<usize>,
 }
 
 /// The simulator's knobs, shared by `demo` and `simulate`.

@@ -177,6 +177,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
                     rollout: cli.rollout.clone().unwrap_or_else(|| "checkout".into()),
                     read_only: cli.watch.read_only || args.watch.read_only,
                     audit_path: paths::default_audit_log(),
+                    fleet: args.fleet,
                 },
                 identity(),
             );
@@ -186,7 +187,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         Some(Command::Audit(args)) => run_audit(&cli, args),
         Some(Command::Check(args)) => {
             // `check` never acts: it is built read-only whatever the flags say.
-            let (console, config, path) = configured(&cli, true).await?;
+            let (console, config, path) = configured(&cli, true, false).await?;
             // A query Prometheus cannot parse is a config error now, not a NO DATA panel later.
             setup::check_queries(&config, &path, &console.settings.rollout_name).await?;
             let (model, runner, rx) = console.start(Utc::now());
@@ -201,7 +202,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
         // Answered in `main`, before the runtime starts.
         Some(Command::Completions(_) | Command::Man) => Ok(0),
         None => {
-            let (console, config, path) = configured(&cli, cli.watch.read_only).await?;
+            let (console, config, path) = configured(&cli, cli.watch.read_only, true).await?;
             // Refused before any time is spent asking Prometheus.
             if let Some(code) = refuse_without_a_terminal() {
                 return Ok(code);
@@ -280,9 +281,13 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
     Ok(())
 }
 
+/// The console a config describes. `fleet`: without `--rollout`, follow every rollout the config
+/// names and the backend lists; else (`check`) exactly one: `--rollout`, the first
+/// `[[rollouts]]` entry, or the one rollout the backend lists.
 async fn configured(
     cli: &Cli,
     read_only: bool,
+    fleet: bool,
 ) -> color_eyre::Result<(Console, config::Config, std::path::PathBuf)> {
     let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
     let Some(path) = config::locate(cli.config.as_deref(), env_path.as_deref())? else {
@@ -297,14 +302,31 @@ async fn configured(
         .into());
     };
     let config = config::load(&path)?;
-    let rollout = match &cli.rollout {
-        Some(name) => Some(name.clone()),
-        None => setup::default_rollout(&config, &path).await?,
+    // Without --rollout: every rollout the backend lists (the fleet list when several).
+    let mut listed = match &cli.rollout {
+        Some(_) => vec![],
+        None => setup::listed_rollouts(&config).await,
     };
+    let mut rollout = cli.rollout.clone();
+    if !fleet && rollout.is_none() {
+        rollout = config.rollouts.first().map(|r| r.name.clone());
+        if rollout.is_none() && listed.len() > 1 {
+            return Err(ConfigError(format!(
+                "the backend lists {} rollouts ({}): pass --rollout NAME, or add a [[rollouts]] \
+                 entry to {}",
+                listed.len(),
+                listed.join(", "),
+                path.display()
+            ))
+            .into());
+        }
+        rollout = rollout.or_else(|| listed.pop());
+    }
     let console = setup::from_config(
         &config,
         &path,
         rollout,
+        listed,
         read_only,
         identity(),
         paths::default_audit_log(),

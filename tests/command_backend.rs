@@ -451,10 +451,12 @@ fn setup_builds_a_reader_or_a_controller_and_names_what_is_missing() {
     let c = config::parse(TOML, Path::new("c.toml")).expect("parses");
     let audit = PathBuf::from("/tmp/audit.jsonl");
     let path = Path::new("c.toml");
-    let console = from_config(&c, path, None, true, who(), audit.clone()).expect("read-only");
+    let console =
+        from_config(&c, path, None, vec![], true, who(), audit.clone()).expect("read-only");
     assert!(console.backend.is_read_only());
     assert!(console.backend.controller().is_none());
-    let console = from_config(&c, path, None, false, who(), audit.clone()).expect("read-write");
+    let console =
+        from_config(&c, path, None, vec![], false, who(), audit.clone()).expect("read-write");
     assert!(console.backend.controller().is_some());
 
     let no_section = TOML
@@ -469,7 +471,7 @@ fn setup_builds_a_reader_or_a_controller_and_names_what_is_missing() {
             "",
         );
     let c = config::parse(&no_section, path).expect("parses");
-    let err = from_config(&c, path, None, false, who(), audit.clone())
+    let err = from_config(&c, path, None, vec![], false, who(), audit.clone())
         .err()
         .expect("an error")
         .0;
@@ -483,7 +485,7 @@ fn setup_builds_a_reader_or_a_controller_and_names_what_is_missing() {
         "status = []",
     );
     let c = config::parse(&empty, path).expect("parses");
-    let err = from_config(&c, path, None, true, who(), audit.clone())
+    let err = from_config(&c, path, None, vec![], true, who(), audit.clone())
         .err()
         .expect("an error")
         .0;
@@ -491,7 +493,7 @@ fn setup_builds_a_reader_or_a_controller_and_names_what_is_missing() {
 
     let typo = TOML.replace("{step}", "{stpe}");
     let c = config::parse(&typo, path).expect("parses");
-    let err = from_config(&c, path, None, false, who(), audit)
+    let err = from_config(&c, path, None, vec![], false, who(), audit)
         .err()
         .expect("an error")
         .0;
@@ -553,6 +555,7 @@ fn the_commented_argo_example_builds_a_console_with_pod_hash_tracks() {
         &c,
         &path,
         None,
+        vec![],
         false,
         who(),
         PathBuf::from("/tmp/audit.jsonl"),
@@ -581,7 +584,7 @@ fn optional_actions_are_offered_only_when_configured() {
     let path = Path::new("c.toml");
     let audit = PathBuf::from("/tmp/audit.jsonl");
     let c = config::parse(TOML, path).expect("parses");
-    let console = from_config(&c, path, None, false, who(), audit.clone()).expect("builds");
+    let console = from_config(&c, path, None, vec![], false, who(), audit.clone()).expect("builds");
     assert_eq!(console.backend.reader().actions(), ActionKind::BASIC);
     let more = TOML.replace(
         "steps = [",
@@ -589,7 +592,7 @@ fn optional_actions_are_offered_only_when_configured() {
          undo = [\"./deploy.sh\", \"undo\", \"{name}\"]\nsteps = [",
     );
     let c = config::parse(&more, path).expect("parses");
-    let console = from_config(&c, path, None, false, who(), audit).expect("builds");
+    let console = from_config(&c, path, None, vec![], false, who(), audit).expect("builds");
     let actions = console.backend.reader().actions();
     assert!(actions.contains(&ActionKind::PromoteFull), "{actions:?}");
     assert!(actions.contains(&ActionKind::Undo), "{actions:?}");
@@ -601,7 +604,7 @@ fn tracks_from_pod_hashes_when_the_config_names_no_selectors() {
     let path = Path::new("c.toml");
     let audit = PathBuf::from("/tmp/audit.jsonl");
     let c = config::parse(TOML, path).expect("parses");
-    let console = from_config(&c, path, None, true, who(), audit.clone()).expect("builds");
+    let console = from_config(&c, path, None, vec![], true, who(), audit.clone()).expect("builds");
     assert!(
         console.pod_hash_tracks.is_none(),
         "configured selectors win"
@@ -611,7 +614,7 @@ fn tracks_from_pod_hashes_when_the_config_names_no_selectors() {
         .replace("baseline = 'track=\"baseline\"'\n", "")
         .replace("canary = 'track=\"canary\"'\n", "");
     let c = config::parse(&none, path).expect("parses");
-    let console = from_config(&c, path, None, true, who(), audit.clone()).expect("builds");
+    let console = from_config(&c, path, None, vec![], true, who(), audit.clone()).expect("builds");
     let tracks = console.pod_hash_tracks.expect("pod-hash mode");
     assert_eq!(
         (tracks.label.as_str(), tracks.service.as_str()),
@@ -628,7 +631,7 @@ fn tracks_from_pod_hashes_when_the_config_names_no_selectors() {
 
     let one = TOML.replace("canary = 'track=\"canary\"'\n", "");
     let c = config::parse(&one, path).expect("parses");
-    let err = from_config(&c, path, None, true, who(), audit)
+    let err = from_config(&c, path, None, vec![], true, who(), audit)
         .err()
         .expect("an error")
         .0;
@@ -647,6 +650,7 @@ fn a_rollout_named_only_on_the_command_line_uses_pod_hash_tracks() {
         &c,
         path,
         Some("payments".into()),
+        vec![],
         true,
         who(),
         audit.clone(),
@@ -661,10 +665,18 @@ fn a_rollout_named_only_on_the_command_line_uses_pod_hash_tracks() {
          error_ratio = 'sum(rate(errors{{$service}}[$window]))'\n"
     );
     let c = config::parse(&with_slo, path).expect("parses");
-    let err = from_config(&c, path, Some("payments".into()), true, who(), audit)
-        .err()
-        .expect("an error")
-        .0;
+    let err = from_config(
+        &c,
+        path,
+        Some("payments".into()),
+        vec![],
+        true,
+        who(),
+        audit,
+    )
+    .err()
+    .expect("an error")
+    .0;
     assert!(
         err.contains(
             "rollout \"payments\" has no service selector, and [[slos]] \"availability\" uses $service"

@@ -89,6 +89,7 @@ fn fetch(src: &PrometheusSource, since: DateTime<Utc>, now: DateTime<Utc>) -> (C
         slos: vec![],
         tracks: None,
         priority: rollout_console::metrics::Priority::Open,
+        rollout: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

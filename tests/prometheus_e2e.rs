@@ -97,6 +97,7 @@ fn request(lookback: Duration) -> FetchRequest {
         }],
         tracks: None,
         priority: rollout_console::metrics::Priority::Open,
+        rollout: None,
     }
 }
 

@@ -86,7 +86,10 @@ async fn each_reported_change_becomes_a_re_read_message() {
             .await
             .expect("a message in time")
             .expect("channel open");
-        assert!(matches!(msg, Msg::RolloutChanged), "{msg:?}");
+        assert!(
+            matches!(msg, Msg::RolloutChanged(ref name) if name == "checkout"),
+            "{msg:?}"
+        );
     }
     // The backend's watch ends: the forwarding task ends with it, sending nothing more.
     drop(sender);

@@ -97,6 +97,7 @@ fn request(slos: Vec<SloQuery>) -> FetchRequest {
         slos,
         tracks: None,
         priority: Priority::Open,
+        rollout: None,
     }
 }
 

@@ -12,9 +12,10 @@ use crate::domain::format::age;
 /// Recomputes `model.derived` from the rest of the model (at `model.now`).
 pub fn refresh_derived(model: &mut Model) {
     // A console with one rollout has no list: nothing to rank.
-    let (fleet_rows, fleet_counts) = if model.rollouts.len() > 1 {
+    let (fleet_rows, fleet_counts, fleet_ranks) = if model.rollouts.len() > 1 {
         let all = all_rows(model);
         let counts = counts(&all);
+        let ranks = all.iter().map(|r| (r.index, r.rank)).collect();
         let filter = model.fleet.filter.clone();
         let rows: Vec<_> = all.into_iter().filter(|r| matches(r, &filter)).collect();
         // The selection stays on its rollout; one filtered out hands it to the first row.
@@ -23,9 +24,9 @@ pub fn refresh_derived(model: &mut Model) {
         {
             model.fleet.selected = first.index;
         }
-        (rows, counts)
+        (rows, counts, ranks)
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     model.derived = Derived {
         why: why(model),
@@ -36,5 +37,6 @@ pub fn refresh_derived(model: &mut Model) {
         footer_keys: footer_keys(model),
         fleet_rows,
         fleet_counts,
+        fleet_ranks,
     };
 }

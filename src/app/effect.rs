@@ -27,6 +27,8 @@ pub enum Effect {
         request: ActionRequest,
         receipt: Box<AuditRecord>,
     },
+    /// Ask the backend which rollouts there are (the fleet): answered by `Msg::RolloutsListed`.
+    ListRollouts,
     /// Append a receipt that follows up an earlier one (an UNKNOWN outcome resolved by a read).
     Audit {
         receipt: Box<AuditRecord>,

@@ -44,7 +44,8 @@ pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
     if ctrl && matches!(code, Key::Char('c') | Key::Char('C')) {
         return Some(Msg::Quit);
     }
-    if model.fleet.shown && !matches!(model.overlay, Overlay::Help) {
+    // The fleet list takes the keys unless a prompt or the help is open over it.
+    if model.fleet.shown && matches!(model.overlay, Overlay::None) {
         return fleet_message(model, press);
     }
     match &model.overlay {
@@ -85,23 +86,7 @@ pub fn message_for(model: &Model, press: KeyPress) -> Option<Msg> {
         Overlay::None => match code {
             Key::Char('q') => Some(Msg::Quit),
             Key::Char('?') => Some(Msg::ToggleHelp),
-            Key::Char('p') => Some(Msg::Request(ActionKind::Promote)),
-            Key::Char('P') => Some(Msg::Request(ActionKind::PromoteFull)),
-            Key::Char('r') => Some(Msg::Request(ActionKind::Rollback)),
-            Key::Char('t') => Some(Msg::Request(ActionKind::Retry)),
-            Key::Char('u') => Some(Msg::Request(ActionKind::Undo)),
-            Key::Char(' ') => {
-                let paused = model
-                    .current()
-                    .rollout
-                    .as_ref()
-                    .is_some_and(|r| r.state == RolloutState::Paused);
-                Some(Msg::Request(if paused {
-                    ActionKind::Resume
-                } else {
-                    ActionKind::Pause
-                }))
-            }
+            Key::Char(c @ ('p' | 'P' | 'r' | 't' | 'u' | ' ')) => action_key(model, model.open, c),
             Key::Char('w') => Some(Msg::CycleWindow),
             Key::Enter => Some(Msg::OpenDetail),
             Key::Char('e') => Some(Msg::OpenEvents),
@@ -142,22 +127,56 @@ fn fleet_message(model: &Model, press: KeyPress) -> Option<Msg> {
         Key::Char('/') => Some(Msg::FleetFilterStart),
         Key::Enter => Some(Msg::FleetOpen),
         Key::Esc if !model.fleet.filter.is_empty() => Some(Msg::FleetFilterClear),
+        // The action keys act on the selected row, with the same prompts as on its screen.
+        Key::Char(c @ ('p' | 'P' | 'r' | 't' | 'u' | ' ')) => {
+            action_key(model, model.fleet.selected, c)
+        }
         _ => None,
     }
 }
 
+/// An action key on rollout `i`: space pauses, or resumes a paused rollout.
+fn action_key(model: &Model, i: usize, c: char) -> Option<Msg> {
+    let kind = match c {
+        'p' => ActionKind::Promote,
+        'P' => ActionKind::PromoteFull,
+        'r' => ActionKind::Rollback,
+        't' => ActionKind::Retry,
+        'u' => ActionKind::Undo,
+        ' ' => {
+            let paused = model
+                .rollouts
+                .get(i)
+                .and_then(|r| r.rollout.as_ref())
+                .is_some_and(|r| r.state == RolloutState::Paused);
+            if paused {
+                ActionKind::Resume
+            } else {
+                ActionKind::Pause
+            }
+        }
+        _ => return None,
+    };
+    Some(Msg::Request(kind))
+}
+
 /// The keys that work right now, for the footer: (key, what it does).
 pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
-    if model.fleet.shown && !matches!(model.overlay, Overlay::Help) {
+    if model.fleet.shown && matches!(model.overlay, Overlay::None) {
         if model.fleet.typing {
             return vec![("Enter", "keep filter".into()), ("Esc", "clear".into())];
         }
-        let mut keys = vec![
-            ("j/k", "move".into()),
-            ("g/G", "top/bottom".into()),
-            ("Enter", "open".into()),
-            ("/", "filter".into()),
-        ];
+        let mut keys = vec![("j/k", "move".into())];
+        if !model.settings.read_only
+            && model
+                .rollouts
+                .get(model.fleet.selected)
+                .is_some_and(|r| r.in_flight.is_none())
+        {
+            action_keys(model, model.fleet.selected, &mut keys);
+        }
+        keys.push(("Enter", "open".into()));
+        keys.push(("/", "filter".into()));
         if !model.fleet.filter.is_empty() {
             keys.push(("Esc", "clear filter".into()));
         }
@@ -185,8 +204,8 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
         Overlay::Confirm(_) => vec![("y", "confirm".into()), ("any other key", "cancel".into())],
         Overlay::None => {
             let mut keys = Vec::new();
-            if !model.settings.read_only && model.rollouts[model.open].in_flight.is_none() {
-                action_keys(model, &mut keys);
+            if !model.settings.read_only && model.current().in_flight.is_none() {
+                action_keys(model, model.open, &mut keys);
             }
             keys.push(("Enter", "detail".into()));
             keys.push(("e", "events".into()));
@@ -202,9 +221,9 @@ pub fn footer_keys(model: &Model) -> Vec<(&'static str, String)> {
     }
 }
 
-/// The action keys that make sense in the rollout's state, for this backend and this user.
-fn action_keys(model: &Model, keys: &mut Vec<(&'static str, String)>) {
-    let Some(r) = model.rollouts[model.open].rollout.as_ref() else {
+/// The action keys that make sense in rollout `i`'s state, for this backend and this user.
+fn action_keys(model: &Model, i: usize, keys: &mut Vec<(&'static str, String)>) {
+    let Some(r) = model.rollouts.get(i).and_then(|r| r.rollout.as_ref()) else {
         return;
     };
     let label = |kind: ActionKind, text: &str| match model

@@ -41,8 +41,13 @@ pub enum Msg {
     PermissionsFetched {
         result: Result<crate::domain::action::Permissions, ReadError>,
     },
-    /// The backend's watch saw the rollout change: re-read it now rather than at the next poll.
-    RolloutChanged,
+    /// The backend's watch saw the rollout (by name) change: re-read it now rather than at the
+    /// next poll.
+    RolloutChanged(String),
+    /// The backend's list of rollouts (the fleet): one not followed yet is added.
+    RolloutsListed {
+        result: Result<Vec<String>, ReadError>,
+    },
     RolloutFetched {
         generation: u64,
         at: DateTime<Utc>,
@@ -54,6 +59,8 @@ pub enum Msg {
         result: FetchResult,
     },
     ActionFinished {
+        /// The rollout acted on, by name, as the request named it.
+        rollout: String,
         kind: ActionKind,
         at: DateTime<Utc>,
         result: Result<Rollout, ActionError>,

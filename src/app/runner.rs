@@ -53,11 +53,20 @@ impl EffectRunner {
                 };
                 tracing::info!(rollout = %name, "watching the rollout for changes");
                 while changes.changed().await.is_ok() {
-                    if self.tx.send(Msg::RolloutChanged).is_err() {
+                    if self.tx.send(Msg::RolloutChanged(name.clone())).is_err() {
                         break;
                     }
                 }
                 return;
+            }
+            Effect::ListRollouts => {
+                let reader = self.backend.reader();
+                let limit = reader.call_timeout();
+                let result = match tokio::time::timeout(limit, reader.list()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ReadError::TimedOut(limit)),
+                };
+                Msg::RolloutsListed { result }
             }
             Effect::FetchPermissions { name } => {
                 let reader = self.backend.reader();
@@ -179,6 +188,7 @@ impl EffectRunner {
                     .err();
                 tracing::info!(action = ?request.kind, rollout = %request.rollout, ok = result.is_ok(), "action finished");
                 Msg::ActionFinished {
+                    rollout: request.rollout.clone(),
                     kind: request.kind,
                     at: Utc::now(),
                     result,

@@ -16,7 +16,7 @@ pub use backend::{
 };
 pub use prometheus::{BasicAuth, DEFAULT_SLO_REFRESH, PrometheusConfig};
 pub use rollouts::{
-    DEFAULT_ALPHA, JudgeConfig, JudgeKind, MetricConfig, NotifyConfig, PolicyConfig,
+    DEFAULT_ALPHA, FleetConfig, JudgeConfig, JudgeKind, MetricConfig, NotifyConfig, PolicyConfig,
     RecordedConfig, RolloutConfig, SloConfig,
 };
 
@@ -57,6 +57,9 @@ pub struct Config {
     /// judge's score thresholds (`marginal`, `pass`).
     #[serde(default)]
     pub judge: JudgeConfig,
+    /// `[fleet]`: the selectors of rollouts the config does not name.
+    #[serde(default)]
+    pub fleet: FleetConfig,
 }
 
 fn default_poll() -> Duration {

@@ -56,6 +56,28 @@ pub struct NotifyConfig {
     pub timeout: Duration,
 }
 
+/// `[fleet]`: how a rollout the config does not name is queried (the fleet list follows every
+/// rollout the backend lists).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// The service's label matchers with `$rollout` (its only variable), e.g. `app="$rollout"`.
+    #[serde(default)]
+    pub service: Option<toml::Spanned<String>>,
+    /// The pod-template-hash label the tracks are told apart by.
+    #[serde(default = "default_pod_hash_label")]
+    pub pod_hash_label: String,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            service: None,
+            pod_hash_label: default_pod_hash_label(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutConfig {

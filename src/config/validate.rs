@@ -92,6 +92,22 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
         })?;
         validate_recorded(s)?;
     }
+    if let Some(service) = &c.fleet.service {
+        // Only `$rollout` has a value when a listed rollout's selectors are made.
+        let vars = crate::metrics::template::Vars {
+            rollout: Some("x"),
+            ..Default::default()
+        };
+        crate::metrics::template::render(service.get_ref(), &vars).map_err(|e| {
+            (
+                format!(
+                    "[fleet] service: {e}; it is label matchers with $rollout as the only \
+                     variable, e.g. service = 'app=\"$rollout\"'"
+                ),
+                Some(service.span()),
+            )
+        })?;
+    }
     Ok(())
 }
 

@@ -81,6 +81,16 @@ pub struct FetchRequest {
     pub tracks: Option<Tracks>,
     /// Who the poll is for: its queries wait their turn in the query budget at this priority.
     pub priority: Priority,
+    /// The rollout this poll is for, when the console follows several (the fleet): its name
+    /// picks the simulator's member, its selectors replace the source's configured ones.
+    pub rollout: Option<ForRollout>,
+}
+
+/// The rollout a poll is for, and its own selectors (`None`: the source's configured ones).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForRollout {
+    pub name: String,
+    pub selectors: Option<source::Selectors>,
 }
 
 /// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.

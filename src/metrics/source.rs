@@ -95,6 +95,17 @@ fn add_samples(into: &mut Option<u64>, more: Option<u64>) {
     }
 }
 
+/// A template's variables for one track (`selector`) of the rollout `sel` describes.
+fn vars<'a>(sel: &'a Selectors, selector: &'a str, window: Duration) -> Vars<'a> {
+    let set = |s: &'a str| Some(s).filter(|s| !s.trim().is_empty());
+    Vars {
+        selector: set(selector),
+        service: set(&sel.service),
+        window: Some(window),
+        rollout: set(&sel.rollout),
+    }
+}
+
 impl PrometheusSource {
     pub fn new(client: PrometheusClient, selectors: Selectors) -> Self {
         Self::shared(std::sync::Arc::new(client), selectors)
@@ -114,19 +125,18 @@ impl PrometheusSource {
         &self.client
     }
 
-    fn vars<'a>(&'a self, selector: &'a str, window: Duration) -> Vars<'a> {
-        let set = |s: &'a str| Some(s).filter(|s| !s.trim().is_empty());
-        Vars {
-            selector: set(selector),
-            service: set(&self.selectors.service),
-            window: Some(window),
-            rollout: set(&self.selectors.rollout),
-        }
+    /// The selectors a poll renders with: the rollout's own (a fleet), else the configured ones.
+    fn selectors_for<'a>(&'a self, request: &'a FetchRequest) -> &'a Selectors {
+        request
+            .rollout
+            .as_ref()
+            .and_then(|r| r.selectors.as_ref())
+            .unwrap_or(&self.selectors)
     }
 
     async fn fetch_metric(
         &self,
-        priority: Priority,
+        (priority, sel): (Priority, &Selectors),
         query: &MetricQuery,
         (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
@@ -134,7 +144,7 @@ impl PrometheusSource {
         step: Duration,
     ) -> (Outcome<TrackSeries>, Option<EmptyAnswer>) {
         let window = query.window.unwrap_or(DEFAULT_WINDOW);
-        let render = |selector: &str| template::render(&query.query, &self.vars(selector, window));
+        let render = |selector: &str| template::render(&query.query, &vars(sel, selector, window));
         let (baseline, canary) = match (render(baseline), render(canary)) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(_), _) | (_, Err(_)) if baseline.trim().is_empty() || canary.trim().is_empty() => {
@@ -273,33 +283,34 @@ impl MetricsSource for PrometheusSource {
         let end = align_down(now_ms, step_ms);
         let start = align_down(now_ms.saturating_sub(lookback_ms), step_ms);
 
+        let sel = self.selectors_for(request);
+        let poll = (request.priority, sel);
         let tracks = match &request.tracks {
             Some(t) => (t.baseline.as_str(), t.canary.as_str()),
-            None => (
-                self.selectors.baseline.as_str(),
-                self.selectors.canary.as_str(),
-            ),
+            None => (sel.baseline.as_str(), sel.canary.as_str()),
         };
         let metrics = join_all(
             request
                 .metrics
                 .iter()
-                .map(|q| self.fetch_metric(request.priority, q, tracks, start, end, step)),
+                .map(|q| self.fetch_metric(poll, q, tracks, start, end, step)),
         );
         let slos = join_all(
             request
                 .slos
                 .iter()
-                .map(|s| self.fetch_slo(request.priority, s, request.now)),
+                .map(|s| self.fetch_slo(poll, s, request.now)),
         );
         let counted: Vec<(&MetricQuery, &CountsQuery)> = request
             .metrics
             .iter()
             .filter_map(|q| Some((q, q.counts.as_ref()?)))
             .collect();
-        let counts = join_all(counted.iter().map(|(q, c)| {
-            self.fetch_counts(request.priority, q, c, tracks, request.now, request.step)
-        }));
+        let counts = join_all(
+            counted
+                .iter()
+                .map(|(q, c)| self.fetch_counts(poll, q, c, tracks, request.now, request.step)),
+        );
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
@@ -435,6 +446,7 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let result = src.fetch(&request).await;
 
@@ -526,6 +538,7 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let first = src.fetch(&request).await;
         request.now = t(1_700_000_030);
@@ -577,6 +590,7 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let waiting = src.fetch(&request).await;
         assert_eq!(
@@ -631,6 +645,7 @@ mod tests {
                 slos: vec![],
                 tracks: None,
                 priority: crate::metrics::Priority::Open,
+                rollout: None,
             })
             .await;
         let err = result.metrics[0].1.as_ref().expect_err("down");
@@ -677,6 +692,7 @@ mod tests {
             }],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let plain = source(&server.url("")).fetch(&request).await;
         assert_eq!(plain.queries, 10);

@@ -67,6 +67,16 @@ fn render_as(template: &str, vars: &Vars, window_label: Option<&str>) -> Result<
     Ok(out)
 }
 
+/// Fills in only `$rollout` (e.g. `[fleet] service = 'app="$rollout"'`, checked at load to use
+/// no other variable): other text stays as written.
+pub fn fill_rollout(template: &str, rollout: &str) -> String {
+    let vars = Vars {
+        rollout: Some(rollout),
+        ..Vars::default()
+    };
+    render(template, &vars).unwrap_or_else(|_| template.to_string())
+}
+
 /// Escapes a value for a double-quoted PromQL string so it cannot end the string early.
 pub fn escape_label_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);

@@ -6,24 +6,46 @@ use chrono::Utc;
 use std::sync::{Arc, Mutex};
 
 use super::Simulator;
+use super::fleet::Fleet;
 use crate::backend::{ActionError, ActionRequest, ReadError, RolloutController, RolloutReader};
 use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
 use crate::domain::rollout::TransitionError;
 
-/// Read access to the simulated rollout.
+/// Read access to the simulated rollouts (one, or a fleet: each read goes to its member).
 pub struct SimReader {
-    sim: Arc<Mutex<Simulator>>,
+    fleet: Fleet,
 }
 
 impl SimReader {
     pub fn new(sim: Arc<Mutex<Simulator>>) -> Self {
-        Self { sim }
+        Self::fleet(Fleet::single(sim))
+    }
+
+    pub fn fleet(fleet: Fleet) -> Self {
+        Self { fleet }
+    }
+
+    /// The member named `name`, or why there is none.
+    fn member(&self, name: &str) -> Result<&Arc<Mutex<Simulator>>, SimError> {
+        self.fleet.get(name).ok_or_else(|| SimError::NoSuchRollout {
+            name: name.to_string(),
+            runs: self.fleet.names().collect::<Vec<_>>().join(", "),
+        })
     }
 }
 
-fn describe(sim: &Arc<Mutex<Simulator>>) -> String {
-    match sim.lock() {
+fn describe(fleet: &Fleet) -> String {
+    let Some((_, first)) = fleet.members().next() else {
+        return "simulator".into();
+    };
+    match first.lock() {
+        Ok(s) if fleet.len() > 1 => format!(
+            "simulator (fleet of {}, seed {}, speed {}×)",
+            fleet.len(),
+            s.options().seed,
+            s.options().speed
+        ),
         Ok(s) => format!(
             "simulator ({}, seed {}, speed {}×)",
             s.options().scenario,
@@ -49,27 +71,20 @@ impl From<SimError> for ReadError {
     }
 }
 
-fn read(sim: &Arc<Mutex<Simulator>>, name: &str) -> Result<Rollout, SimError> {
+fn read(sim: &Arc<Mutex<Simulator>>) -> Result<Rollout, SimError> {
     let mut s = sim.lock().map_err(|_| SimError::Poisoned)?;
     s.advance_to(Utc::now());
-    if s.rollout().name != name {
-        return Err(SimError::NoSuchRollout {
-            name: name.to_string(),
-            runs: s.rollout().name.clone(),
-        });
-    }
     Ok(s.rollout().clone())
 }
 
 #[async_trait]
 impl RolloutReader for SimReader {
     fn describe(&self) -> String {
-        describe(&self.sim)
+        describe(&self.fleet)
     }
 
     async fn list(&self) -> Result<Vec<String>, ReadError> {
-        let s = self.sim.lock().map_err(|_| SimError::Poisoned)?;
-        Ok(vec![s.rollout().name.clone()])
+        Ok(self.fleet.names().map(str::to_string).collect())
     }
 
     fn actions(&self) -> Vec<ActionKind> {
@@ -77,7 +92,7 @@ impl RolloutReader for SimReader {
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
-        Ok(read(&self.sim, name)?)
+        Ok(read(self.member(name)?)?)
     }
 }
 
@@ -91,8 +106,12 @@ pub struct SimController {
 
 impl SimController {
     pub fn new(sim: Arc<Mutex<Simulator>>) -> Self {
+        Self::fleet(Fleet::single(sim))
+    }
+
+    pub fn fleet(fleet: Fleet) -> Self {
         Self {
-            reader: SimReader::new(sim),
+            reader: SimReader::fleet(fleet),
         }
     }
 }
@@ -102,9 +121,11 @@ crate::backend::read_through_reader!(SimController);
 #[async_trait]
 impl RolloutController for SimController {
     async fn act(&self, req: &ActionRequest) -> Result<Rollout, ActionError> {
-        let mut s = self
+        let member = self
             .reader
-            .sim
+            .member(&req.rollout)
+            .map_err(|e| ActionError::Rejected(e.to_string()))?;
+        let mut s = member
             .lock()
             .map_err(|_| ActionError::Unknown("simulator state is poisoned".into()))?;
         apply(&mut s, req, false, Utc::now())

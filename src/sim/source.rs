@@ -4,17 +4,23 @@
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
+use super::fleet::Fleet;
 use super::{SimCounter, SimMetric, Simulator};
 use crate::domain::Track;
 use crate::metrics::{FetchRequest, FetchResult, MetricsSource, TrackSeries};
 
 pub struct SimMetrics {
-    sim: Arc<Mutex<Simulator>>,
+    fleet: Fleet,
 }
 
 impl SimMetrics {
     pub fn new(sim: Arc<Mutex<Simulator>>) -> Self {
-        Self { sim }
+        Self::fleet(Fleet::single(sim))
+    }
+
+    /// Answers each poll from the member it names (`FetchRequest::rollout`), else the first.
+    pub fn fleet(fleet: Fleet) -> Self {
+        Self { fleet }
     }
 }
 
@@ -25,7 +31,21 @@ impl MetricsSource for SimMetrics {
     }
 
     async fn fetch(&self, req: &FetchRequest) -> FetchResult {
-        match self.sim.lock() {
+        let member = match &req.rollout {
+            Some(r) => self.fleet.get(&r.name),
+            None => self.fleet.members().next().map(|(_, s)| s),
+        };
+        let Some(member) = member else {
+            let why = format!(
+                "the simulator runs no rollout named {:?}",
+                req.rollout.as_ref().map(|r| r.name.as_str()).unwrap_or("")
+            );
+            return FetchResult {
+                warnings: vec![why],
+                ..FetchResult::default()
+            };
+        };
+        match member.lock() {
             Ok(mut sim) => answer(&mut sim, req),
             Err(_) => FetchResult {
                 warnings: vec!["simulator state is poisoned".into()],
@@ -135,6 +155,7 @@ mod tests {
             slos: Vec::new(),
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let result = answer(&mut sim, &req);
         // 4 series × 2 tracks, plus 2 counter queries for the histogram and 4 for the ratio.

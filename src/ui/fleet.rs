@@ -24,14 +24,19 @@ const GAP: usize = 2;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let filter_lines = u16::from(model.fleet.typing || !model.fleet.filter.is_empty());
-    let [head, filter, columns, body, foot] = Layout::vertical([
+    let event_lines = u16::from(!model.fleet_events.is_empty());
+    let [head, filter, columns, body, news, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(filter_lines),
         Constraint::Length(1),
         Constraint::Min(0),
+        Constraint::Length(event_lines),
         Constraint::Length(1),
     ])
     .areas(area);
+    if event_lines > 0 {
+        draw_news(frame, news, model, theme);
+    }
     draw_header(frame, head, model, theme);
     if filter_lines > 0 {
         draw_filter(frame, filter, model, theme);
@@ -132,12 +137,49 @@ fn draw_filter(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The fleet's newest event (a rollout changed rank, appeared, an action's outcome), with its
+/// age; `e` is not needed to see that something moved.
+fn draw_news(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let Some(event) = model.fleet_events.front() else {
+        return;
+    };
+    let when = format!(
+        " {} ago ",
+        short_duration(crate::domain::format::age(event.at, model.now))
+    );
+    let room = usize::from(area.width).saturating_sub(when.chars().count() + 1);
+    let text =
+        crate::domain::format::excerpt(&event.text, room, crate::domain::format::Keep::Start);
+    let line = Line::from(vec![
+        Span::styled(when, theme.dim()),
+        Span::styled(text, theme.event(event.level)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys the footer leaves out first when it is too narrow for all (each is in the help).
+const FOOTER_DROP_ORDER: [&str; 4] = ["P", "j/k", "/", "t"];
+
 fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let mut spans = Vec::new();
+    let mut width = 0;
     if model.settings.read_only {
         spans.push(Span::styled(" READ-ONLY ", theme.badge()));
+        width += 11;
     }
-    for (key, what) in &model.derived.footer_keys {
+    let mut keys: Vec<&(&str, String)> = model.derived.footer_keys.iter().collect();
+    let cost = |keys: &[&(&str, String)]| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum()
+    };
+    for drop in FOOTER_DROP_ORDER {
+        if width + cost(&keys) <= usize::from(area.width) {
+            break;
+        }
+        keys.retain(|(k, _)| *k != drop);
+    }
+    for (key, what) in keys {
         spans.push(Span::styled(format!(" {key}"), theme.bold()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
     }

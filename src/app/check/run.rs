@@ -144,7 +144,7 @@ pub fn record_override(r: &CheckReport, path: &Path, model: &Model) -> Result<()
         GATE_OVERRIDE,
         (r.step.unwrap_or(0), r.canary_weight.unwrap_or(0)),
     );
-    record.verdicts = crate::app::update::receipt_verdicts(model);
+    record.verdicts = crate::app::update::receipt_verdicts(model, model.open);
     record.override_reason = r.override_reason.clone();
     record.result = match r.verdict {
         Overall::Pass => AuditResult::Pass,

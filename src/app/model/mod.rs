@@ -12,6 +12,7 @@ mod view;
 
 pub use events::{Event, EventLevel};
 pub use fleet::{BudgetCell, FleetRow, FleetView};
+
 pub use overlay::{InFlight, Overlay, Prompt, PromptField, Unresolved};
 pub use panels::{Freshness, MetricPanel, STALE_AFTER_POLLS, SloPanel, worst};
 pub use polls::{PodHashTracks, Polls};
@@ -56,6 +57,11 @@ pub struct RolloutModel {
     pub metrics_warnings: Vec<String>,
     /// Set when the track selectors come from the rollout's pod-template hashes.
     pub pod_hash_tracks: Option<PodHashTracks>,
+    /// This rollout's own PromQL selectors (a fleet's rows); `None`: the source's configured
+    /// ones (one rollout, or the simulator).
+    pub selectors: Option<Selectors>,
+    /// Its rank in the attention sort at the last update, once read: a change is an event.
+    pub rank: Option<crate::domain::attention::Attention>,
 }
 
 impl RolloutModel {
@@ -86,6 +92,8 @@ impl RolloutModel {
             polls: Polls::default(),
             metrics_warnings: Vec::new(),
             pod_hash_tracks: None,
+            selectors: None,
+            rank: None,
         }
     }
 }
@@ -125,6 +133,67 @@ pub struct Model {
     pub open: usize,
     /// The fleet list (shown only when the console follows more than one rollout).
     pub fleet: FleetView,
+    /// The last request generation handed out (unique over every rollout's reads).
+    pub generation: u64,
+    /// What a rollout the backend lists later is followed with (its panels, SLOs, selectors);
+    /// `None`: the console follows only the rollouts it started with.
+    pub template: Option<RolloutTemplate>,
+    /// The fleet's own events (a rollout appeared, one changed rank), newest first.
+    pub fleet_events: VecDeque<Event>,
+    /// When the backend was last asked for its list of rollouts.
+    pub list_asked: Option<DateTime<Utc>>,
+}
+
+/// How the console follows a rollout it was not started with (one the backend lists later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutTemplate {
+    pub panels: Vec<MetricPanel>,
+    pub slos: Vec<SloPanel>,
+    /// The selectors made for a rollout's name (`[fleet] service` with `$rollout`, and the
+    /// pod-template-hash tracks); `None` for the simulator.
+    pub selectors: Option<FleetSelectors>,
+}
+
+/// `[fleet]`: the selectors of a rollout the config does not name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSelectors {
+    /// Label matchers with `$rollout`, e.g. `app="$rollout"`; empty: none.
+    pub service: String,
+    /// The pod-template-hash label the tracks are told apart by.
+    pub pod_hash_label: String,
+}
+
+impl RolloutTemplate {
+    /// A rollout named `name`, followed as the template says.
+    pub fn instantiate(&self, name: &str) -> RolloutModel {
+        let mut r = RolloutModel::new(name.to_string(), self.panels.clone(), self.slos.clone());
+        if let Some(fleet) = &self.selectors {
+            let (selectors, tracks) = fleet.for_rollout(name);
+            r.selectors = Some(selectors);
+            r.pod_hash_tracks = Some(tracks);
+        }
+        r
+    }
+}
+
+impl FleetSelectors {
+    /// The selectors of rollout `name` (its `namespace/` prefix, if any, is not part of the
+    /// label value) and its pod-hash tracks.
+    pub fn for_rollout(&self, name: &str) -> (Selectors, PodHashTracks) {
+        let bare = name.rsplit('/').next().unwrap_or(name);
+        let service = crate::metrics::template::fill_rollout(&self.service, bare);
+        let selectors = Selectors {
+            baseline: String::new(),
+            canary: String::new(),
+            service: service.clone(),
+            rollout: bare.to_string(),
+        };
+        let tracks = PodHashTracks {
+            label: self.pod_hash_label.clone(),
+            service,
+        };
+        (selectors, tracks)
+    }
 }
 
 impl Model {
@@ -162,7 +231,38 @@ impl Model {
             slo_refresh: Duration::ZERO,
             open: 0,
             fleet: FleetView::default(),
+            generation: 0,
+            template: None,
+            fleet_events: VecDeque::new(),
+            list_asked: None,
         }
+    }
+
+    /// A new request generation, unique over the console's life and its rollouts.
+    pub fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    /// The rollout whose screen is showing; `None` while the fleet list is.
+    pub fn on_screen(&self) -> Option<usize> {
+        (!self.fleet.shown).then_some(self.open)
+    }
+
+    /// An event in rollout `i`'s log, at `now`.
+    pub fn push_event_to(&mut self, i: usize, level: EventLevel, text: impl Into<String>) {
+        let at = self.now;
+        self.rollouts[i].push_event(at, level, text);
+    }
+
+    /// An event of the fleet list (newest first; the oldest fall off past `MAX_EVENTS`).
+    pub fn push_fleet_event(&mut self, level: EventLevel, text: impl Into<String>) {
+        self.fleet_events.push_front(Event {
+            at: self.now,
+            level,
+            text: text.into(),
+        });
+        self.fleet_events.truncate(MAX_EVENTS);
     }
 
     /// A console that follows `rollouts` (never empty: an empty list keeps the one `new` made):
@@ -229,19 +329,21 @@ impl Model {
 
     /// How far back a poll must reach: the chart window, or the whole current step when longer
     /// (readiness is judged over the hold), at most 6 hours.
-    pub fn lookback(&self) -> Duration {
-        let step = self.current().rollout.as_ref().map_or(Duration::ZERO, |r| {
-            r.step_elapsed(self.now) + self.settings.poll_interval * 2
-        });
+    pub fn lookback(&self, i: usize) -> Duration {
+        let step = self.rollouts[i]
+            .rollout
+            .as_ref()
+            .map_or(Duration::ZERO, |r| {
+                r.step_elapsed(self.now) + self.settings.poll_interval * 2
+            });
         self.chart_window
             .duration()
             .max(step.min(Duration::from_secs(6 * 3600)))
     }
 
     /// Each sequential metric's share of `[judge] alpha`.
-    pub fn sequential_alpha_per_metric(&self) -> f64 {
-        let n = self
-            .current()
+    pub fn sequential_alpha_per_metric(&self, i: usize) -> f64 {
+        let n = self.rollouts[i]
             .panels
             .iter()
             .filter(|p| p.sequential.is_some())
@@ -312,7 +414,7 @@ impl RolloutModel {
             None => self
                 .polls
                 .metrics_started
-                .is_some_and(|_| self.polls.metrics_generation > u64::from(STALE_AFTER_POLLS)),
+                .is_some_and(|_| self.polls.metrics_asked > u64::from(STALE_AFTER_POLLS)),
         };
         all_err || silent
     }

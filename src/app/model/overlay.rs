@@ -16,6 +16,9 @@ pub enum PromptField {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
     pub action: ActionKind,
+    /// The rollout acted on, as its index in `Model::rollouts` (the fleet list's selected row,
+    /// or the rollout on screen).
+    pub index: usize,
     pub rollout: String,
     pub seen_step: usize,
     pub seen_state: RolloutState,

@@ -5,13 +5,16 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Rollout;
 
-/// Request generations and in-flight flags of the two pollers.
+/// Request generations and in-flight flags of the two pollers. Generations are unique over the
+/// whole console (`Model::next_generation`), so an answer finds its rollout by its generation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Polls {
     pub rollout_generation: u64,
     pub rollout_in_flight: bool,
     pub rollout_started: Option<DateTime<Utc>>,
     pub metrics_generation: u64,
+    /// How many metrics polls were sent (a rollout that never answers is failing after a few).
+    pub metrics_asked: u64,
     pub metrics_in_flight: bool,
     pub metrics_started: Option<DateTime<Utc>>,
     /// When the SLO windows last answered (paced by `Model::slo_refresh`).

@@ -36,4 +36,7 @@ pub struct Derived {
     pub fleet_rows: Vec<super::FleetRow>,
     /// Rows per rank over the whole fleet (before the filter), most urgent first.
     pub fleet_counts: Vec<(crate::domain::attention::Attention, usize)>,
+    /// Every rollout's rank (by index in `Model::rollouts`, before the filter), for the rank
+    /// changes `update` reports.
+    pub fleet_ranks: Vec<(usize, crate::domain::attention::Attention)>,
 }

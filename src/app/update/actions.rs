@@ -13,15 +13,16 @@ use crate::domain::Rollout;
 use crate::domain::action::ActionKind;
 use crate::domain::policy::promotion_blockers;
 
-pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
-    let refuse = |model: &mut Model, text: String| model.push_event(EventLevel::Warn, text);
+/// Opens the prompt for `kind` on rollout `i` (or says in its events why not).
+pub(super) fn open_prompt(model: &mut Model, i: usize, kind: ActionKind) {
+    let refuse = |model: &mut Model, text: String| tell(model, i, EventLevel::Warn, text);
     if model.settings.read_only {
         return refuse(
             model,
             format!("read-only: {} is disabled in watch mode", kind.verb()),
         );
     }
-    if let Some(f) = model.rollouts[model.open].in_flight {
+    if let Some(f) = model.rollouts[i].in_flight {
         return refuse(
             model,
             format!(
@@ -32,11 +33,11 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         );
     }
     // Rolling back is the safe direction: it stays possible while the rollout cannot be read.
-    let unknown = match (&model.rollouts[model.open].rollout_error, kind) {
+    let unknown = match (&model.rollouts[i].rollout_error, kind) {
         (Some(e), ActionKind::Rollback) => Some(e.clone()),
         _ => None,
     };
-    if model.rollouts[model.open].awaiting_reread && unknown.is_none() {
+    if model.rollouts[i].awaiting_reread && unknown.is_none() {
         return refuse(
             model,
             "re-reading the rollout after the last action; try again in a moment".into(),
@@ -57,10 +58,11 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         return refuse(model, text);
     }
     if let Some(error) = unknown {
-        let last = model.rollouts[model.open].rollout.as_ref();
+        let last = model.rollouts[i].rollout.as_ref();
         model.overlay = Overlay::Confirm(Box::new(Prompt {
             action: kind,
-            rollout: model.settings.rollout_name.clone(),
+            index: i,
+            rollout: model.rollouts[i].name.clone(),
             seen_step: last.map_or(0, |r| r.step),
             seen_state: last.map_or(crate::domain::RolloutState::Progressing, |r| r.state),
             from_weight: last.map_or(0, |r| r.canary_weight),
@@ -76,7 +78,7 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         }));
         return;
     }
-    let Some(r) = model.rollouts[model.open].rollout.clone() else {
+    let Some(r) = model.rollouts[i].rollout.clone() else {
         return refuse(model, "no rollout loaded yet; nothing to act on".into());
     };
     if let Err(why) = kind.allowed_in(r.state) {
@@ -93,15 +95,15 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
         ActionKind::Retry => Some((0, r.steps.first().map_or(0, |s| s.weight))),
         _ => None,
     };
-    let verdicts = model.rollouts[model.open]
+    let verdicts = model.rollouts[i]
         .panels
         .iter()
         .map(|p| (p.def.name.clone(), p.verdict(), p.reason()))
         .collect();
     let blockers = if matches!(kind, ActionKind::Promote | ActionKind::PromoteFull) {
         promotion_blockers(
-            &model.gate_evaluations(),
-            &model.budgets(),
+            &model.rollouts[i].gate_evaluations(),
+            &model.rollouts[i].budgets(),
             model.settings.min_budget_to_promote_pct,
         )
     } else {
@@ -109,7 +111,8 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
     };
     model.overlay = Overlay::Confirm(Box::new(Prompt {
         action: kind,
-        rollout: r.name.clone(),
+        index: i,
+        rollout: model.rollouts[i].name.clone(),
         seen_step: r.step,
         seen_state: r.state,
         from_weight: r.canary_weight,
@@ -125,13 +128,25 @@ pub(super) fn open_prompt(model: &mut Model, kind: ActionKind) {
     }));
 }
 
+/// An event in rollout `i`'s log; on the fleet list, in the list's too (the row's log is not on
+/// screen there, and an action's outcome must be seen where it was asked for).
+fn tell(model: &mut Model, i: usize, level: EventLevel, text: impl Into<String>) {
+    let text = text.into();
+    if model.fleet.shown {
+        let name = model.rollouts[i].name.clone();
+        model.push_fleet_event(level, format!("{name}: {text}"));
+    }
+    model.push_event_to(i, level, text);
+}
+
 pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     let Overlay::Confirm(prompt) = &mut model.overlay else {
         return vec![];
     };
+    let i = prompt.index;
     // The state must still be the one the user confirmed: compare with the newest read (a
     // rollback with the state unknown confirmed exactly that).
-    let current = model.rollouts[model.open]
+    let current = model.rollouts[i]
         .rollout
         .as_ref()
         .map(|r| (r.step, r.state));
@@ -139,7 +154,7 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     if prompt.moved_on.is_some()
         || (!unknown && current != Some((prompt.seen_step, prompt.seen_state)))
     {
-        let now_text = model.rollouts[model.open].rollout.as_ref().map_or_else(
+        let now_text = model.rollouts[i].rollout.as_ref().map_or_else(
             || "unknown".to_string(),
             |r| {
                 format!(
@@ -152,7 +167,9 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
         );
         let verb = prompt.action.verb();
         model.overlay = Overlay::None;
-        model.push_event(
+        tell(
+            model,
+            i,
             EventLevel::Warn,
             format!("the rollout moved on (now {now_text}); {verb} was not sent, nothing was done"),
         );
@@ -192,21 +209,21 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     receipt.id = Some(receipt_id(model.now, &prompt.rollout, prompt.action));
     receipt.to_step = prompt.to.map(|t| t.0);
     receipt.to_weight = prompt.to.map(|t| t.1);
-    receipt.verdicts = receipt_verdicts(model);
+    receipt.verdicts = receipt_verdicts(model, i);
     receipt.override_reason = prompt.needs_override().then(|| reason.clone());
     receipt.state_unknown = prompt.state_unknown.as_ref().map(|e| {
         format!("sent without a step check: the last read failed ({e}); steps and weights are the last known")
     });
-    model.rollouts[model.open].in_flight = Some(InFlight {
+    model.rollouts[i].in_flight = Some(InFlight {
         kind: prompt.action,
         since: model.now,
     });
-    model.rollouts[model.open].action_status = None;
-    model.rollouts[model.open].unresolved = Some(Unresolved {
+    model.rollouts[i].action_status = None;
+    model.rollouts[i].unresolved = Some(Unresolved {
         kind: prompt.action,
         seen_step: prompt.seen_step,
         seen_state: prompt.seen_state,
-        seen_canary: model.rollouts[model.open]
+        seen_canary: model.rollouts[i]
             .rollout
             .as_ref()
             .map(|r| r.canary_version.clone())
@@ -233,7 +250,9 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     } else {
         String::new()
     };
-    model.push_event(
+    tell(
+        model,
+        i,
         EventLevel::Action,
         format!(
             "{} sent by {}{unknown_note}{what}{overriding}",
@@ -249,16 +268,17 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
 
 pub(super) fn finish_action(
     model: &mut Model,
+    i: usize,
     kind: ActionKind,
     at: DateTime<Utc>,
     result: Result<Rollout, ActionError>,
     audit_error: Option<String>,
 ) -> Vec<Effect> {
-    model.rollouts[model.open].in_flight = None;
-    model.rollouts[model.open].awaiting_reread = true;
+    model.rollouts[i].in_flight = None;
+    model.rollouts[i].awaiting_reread = true;
     // Only an UNKNOWN outcome is left for a read to decide.
     if !matches!(result, Err(ActionError::Unknown(_))) {
-        model.rollouts[model.open].unresolved = None;
+        model.rollouts[i].unresolved = None;
     }
     match result {
         Ok(rollout) => {
@@ -269,24 +289,29 @@ pub(super) fn finish_action(
                 rollout.canary_weight,
                 rollout.state.label()
             );
-            model.push_event(EventLevel::Good, text);
-            apply_rollout(model, at, Ok(rollout));
-            model.rollouts[model.open].awaiting_reread = true;
+            tell(model, i, EventLevel::Good, text);
+            apply_rollout(model, i, at, Ok(rollout));
+            model.rollouts[i].awaiting_reread = true;
         }
         Err(e @ ActionError::Unknown(_)) => {
-            model.push_event(EventLevel::Bad, format!("{}: {e}", kind.verb()));
-            model.rollouts[model.open].action_status = Some((
+            tell(model, i, EventLevel::Bad, format!("{}: {e}", kind.verb()));
+            model.rollouts[i].action_status = Some((
                 EventLevel::Bad,
                 format!("{} outcome UNKNOWN: waiting for the next read", kind.verb()),
             ));
         }
-        Err(e) => model.push_event(EventLevel::Warn, format!("{}: {e}", kind.verb())),
+        Err(e) => tell(model, i, EventLevel::Warn, format!("{}: {e}", kind.verb())),
     }
     if let Some(err) = audit_error {
-        model.push_event(EventLevel::Bad, format!("AUDIT LOG WRITE FAILED: {err}"));
+        tell(
+            model,
+            i,
+            EventLevel::Bad,
+            format!("AUDIT LOG WRITE FAILED: {err}"),
+        );
     }
     // Re-read before anything else: a late poll from before the action is dropped by generation.
-    vec![fetch_rollout(model)]
+    vec![fetch_rollout(model, i)]
 }
 
 /// Names a receipt so a follow-up can point at it.
@@ -314,11 +339,16 @@ fn took_effect(u: &Unresolved, r: &Rollout) -> bool {
 
 /// After an UNKNOWN outcome, the first good read says what happened: an event, the footer's
 /// status, and a receipt that resolves the `unknown` one.
-pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout) -> Vec<Effect> {
-    if model.rollouts[model.open].in_flight.is_some() {
+pub(super) fn resolve_unknown(
+    model: &mut Model,
+    i: usize,
+    at: DateTime<Utc>,
+    r: &Rollout,
+) -> Vec<Effect> {
+    if model.rollouts[i].in_flight.is_some() {
         return vec![];
     }
-    let Some(u) = model.rollouts[model.open].unresolved.take() else {
+    let Some(u) = model.rollouts[i].unresolved.take() else {
         return vec![];
     };
     let verb = u.kind.verb();
@@ -337,8 +367,8 @@ pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout)
             format!("{verb} did not take effect: still {where_}"),
         )
     };
-    model.push_event(level, text.clone());
-    model.rollouts[model.open].action_status = Some((level, text.clone()));
+    tell(model, i, level, text.clone());
+    model.rollouts[i].action_status = Some((level, text.clone()));
     let receipt = u.receipt.resolution(at, u.kind, applied, r, &text);
     vec![Effect::Audit {
         receipt: Box::new(receipt),
@@ -347,11 +377,11 @@ pub(super) fn resolve_unknown(model: &mut Model, at: DateTime<Utc>, r: &Rollout)
 
 /// Every metric's verdict as a receipt records it: the gate's evaluation and the sequential
 /// judge's figures, at the moment of decision.
-pub(crate) fn receipt_verdicts(model: &Model) -> Vec<VerdictRecord> {
-    model
+pub(crate) fn receipt_verdicts(model: &Model, i: usize) -> Vec<VerdictRecord> {
+    model.rollouts[i]
         .gate_evaluations()
         .iter()
-        .zip(&model.rollouts[model.open].panels)
+        .zip(&model.rollouts[i].panels)
         .map(|((name, e), p)| {
             VerdictRecord::new(name, e, p.sequential_shown().map(|r| r.figures()))
         })

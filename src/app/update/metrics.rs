@@ -40,21 +40,21 @@ fn requests_behind(
         .collect()
 }
 
-pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchResult) {
-    model.rollouts[model.open].polls.queries_last_poll = result.queries;
+pub(super) fn apply_metrics(model: &mut Model, i: usize, at: DateTime<Utc>, result: FetchResult) {
+    model.rollouts[i].polls.queries_last_poll = result.queries;
     let poll = model.settings.poll_interval;
     // The judge compares the points of the current step only: the canary at its current weight.
-    let step_start = model.rollouts[model.open]
+    let step_start = model.rollouts[i]
         .rollout
         .as_ref()
         .map(|r| r.step_started_at);
-    let alpha = model.sequential_alpha_per_metric();
-    let rollout = model.rollouts[model.open].rollout.clone();
+    let alpha = model.sequential_alpha_per_metric(i);
+    let rollout = model.rollouts[i].rollout.clone();
     let mut counts_by_name = result.counts;
     let mut empty_by_name = result.empty;
     let mut events = Vec::new();
     for (name, answer) in result.metrics {
-        let Some(panel) = model.rollouts[model.open]
+        let Some(panel) = model.rollouts[i]
             .panels
             .iter_mut()
             .find(|p| p.def.name == name)
@@ -170,10 +170,10 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
         }
     }
     if !result.slos.is_empty() {
-        model.rollouts[model.open].polls.slos_answered = Some(at);
+        model.rollouts[i].polls.slos_answered = Some(at);
     }
     for (name, answer) in result.slos {
-        let Some(slo) = model.rollouts[model.open]
+        let Some(slo) = model.rollouts[i]
             .slos
             .iter_mut()
             .find(|s| s.def.name == name)
@@ -206,13 +206,13 @@ pub(super) fn apply_metrics(model: &mut Model, at: DateTime<Utc>, result: FetchR
     }
     // Prometheus repeats a warning on every answer: say it once, and again only after it went away.
     for w in &result.warnings {
-        if !model.rollouts[model.open].metrics_warnings.contains(w) {
+        if !model.rollouts[i].metrics_warnings.contains(w) {
             events.push((EventLevel::Warn, format!("metrics warning: {w}")));
         }
     }
-    model.rollouts[model.open].metrics_warnings = result.warnings;
+    model.rollouts[i].metrics_warnings = result.warnings;
     for (level, text) in events {
-        model.push_event(level, text);
+        model.push_event_to(i, level, text);
     }
 }
 

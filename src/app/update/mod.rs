@@ -4,6 +4,7 @@
 //! metrics' answer: panels, judges, SLOs) and `actions` (prompt, confirm, result, receipts).
 
 mod actions;
+mod fleet;
 mod metrics;
 mod poll;
 mod rollout;
@@ -15,12 +16,14 @@ use super::msg::{Msg, ScrollTo};
 pub(crate) use actions::receipt_verdicts;
 use actions::{confirm, finish_action, open_prompt, resolve_unknown};
 use metrics::apply_metrics;
+pub use poll::{FINISHED_POLL_FACTOR, ROW_POLL_FACTOR};
 use poll::{fetch_metrics, fetch_rollout, polls_due};
 use rollout::apply_rollout;
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     let effects = apply(model, msg);
     refresh_derived(model);
+    fleet::note_rank_changes(model);
     effects
 }
 
@@ -29,22 +32,30 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             model.now = now;
             let mut effects = polls_due(model);
-            if !model.rollouts[model.open].polls.watch_asked {
-                model.rollouts[model.open].polls.watch_asked = true;
-                effects.push(Effect::WatchRollout {
-                    name: model.settings.rollout_name.clone(),
-                });
+            for r in &mut model.rollouts {
+                if !r.polls.watch_asked {
+                    r.polls.watch_asked = true;
+                    effects.push(Effect::WatchRollout {
+                        name: r.name.clone(),
+                    });
+                }
             }
+            // Asked once, for the rollout on screen at start (the first of a fleet).
             if model.permissions.is_none()
                 && !model.settings.read_only
-                && !model.rollouts[model.open].polls.permissions_asked
+                && !model.current().polls.permissions_asked
             {
-                model.rollouts[model.open].polls.permissions_asked = true;
+                model.current_mut().polls.permissions_asked = true;
                 effects.push(Effect::FetchPermissions {
-                    name: model.settings.rollout_name.clone(),
+                    name: model.current().name.clone(),
                 });
             }
+            effects.extend(fleet::list_due(model));
             effects
+        }
+        Msg::RolloutsListed { result } => {
+            fleet::add_listed(model, result);
+            vec![]
         }
         Msg::PermissionsFetched { result } => {
             match result {
@@ -85,9 +96,9 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::OpenDetail => {
-            if model.rollouts[model.open].focus < model.rollouts[model.open].panels.len() {
+            if model.current().focus < model.current().panels.len() {
                 model.overlay = Overlay::Detail {
-                    metric: model.rollouts[model.open].focus,
+                    metric: model.current().focus,
                     scroll: 0,
                 };
                 model.overlay_last_scroll = usize::MAX;
@@ -130,27 +141,35 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::CycleWindow => {
             model.chart_window = model.chart_window.next();
             // A new window makes the answer in flight useless: ask again, drop the old answer.
-            model.rollouts[model.open].polls.metrics_in_flight = false;
-            vec![fetch_metrics(model)]
+            let open = model.open;
+            model.rollouts[open].polls.metrics_in_flight = false;
+            let (_, priority) = poll::pace(model, open);
+            vec![fetch_metrics(model, open, priority)]
         }
         Msg::FocusNext => {
-            if !model.rollouts[model.open].panels.is_empty() {
-                model.rollouts[model.open].focus = (model.rollouts[model.open].focus + 1)
-                    % model.rollouts[model.open].panels.len();
+            let r = model.current_mut();
+            if !r.panels.is_empty() {
+                r.focus = (r.focus + 1) % r.panels.len();
             }
             vec![]
         }
         Msg::FocusPrev => {
-            if !model.rollouts[model.open].panels.is_empty() {
-                model.rollouts[model.open].focus = (model.rollouts[model.open].focus
-                    + model.rollouts[model.open].panels.len()
-                    - 1)
-                    % model.rollouts[model.open].panels.len();
+            let r = model.current_mut();
+            if !r.panels.is_empty() {
+                r.focus = (r.focus + r.panels.len() - 1) % r.panels.len();
             }
             vec![]
         }
         Msg::Request(kind) => {
-            open_prompt(model, kind);
+            // On the fleet list an action key acts on the selected row, with the same prompt.
+            let i = if model.fleet.shown {
+                model.fleet.selected
+            } else {
+                model.open
+            };
+            if i < model.rollouts.len() {
+                open_prompt(model, i, kind);
+            }
             vec![]
         }
         Msg::Confirmed => confirm(model),
@@ -191,30 +210,40 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         // A newer read supersedes one in flight: its late answer is dropped by generation.
-        Msg::RolloutChanged => vec![fetch_rollout(model)],
+        Msg::RolloutChanged(name) => match model.rollouts.iter().position(|r| r.name == name) {
+            Some(i) => vec![fetch_rollout(model, i)],
+            None => vec![],
+        },
         Msg::RolloutFetched {
             generation,
             at,
             result,
         } => {
-            if generation != model.rollouts[model.open].polls.rollout_generation {
-                return vec![]; // a late answer to an older request
-            }
-            model.rollouts[model.open].polls.rollout_in_flight = false;
-            let first = model.rollouts[model.open].rollout.is_none();
+            // Generations are unique over the console: the answer's finds its rollout, and a
+            // late answer to an older request finds none.
+            let Some(i) = model
+                .rollouts
+                .iter()
+                .position(|r| r.polls.rollout_generation == generation)
+            else {
+                return vec![];
+            };
+            model.rollouts[i].polls.rollout_in_flight = false;
+            let first = model.rollouts[i].rollout.is_none();
             let mut effects = match &result {
-                Ok(r) => resolve_unknown(model, at, r),
+                Ok(r) => resolve_unknown(model, i, at, r),
                 Err(_) => vec![],
             };
-            apply_rollout(model, at, result);
+            apply_rollout(model, i, at, result);
             // Requests are counted from the canary's start, known only now: count at once
             // rather than a poll later.
-            let counts_wait = model.rollouts[model.open]
+            let counts_wait = model.rollouts[i]
                 .panels
                 .iter()
                 .any(|p| p.counters.is_some());
-            if first && model.rollouts[model.open].rollout.is_some() && counts_wait {
-                effects.push(fetch_metrics(model));
+            if first && model.rollouts[i].rollout.is_some() && counts_wait {
+                let (_, priority) = poll::pace(model, i);
+                effects.push(fetch_metrics(model, i, priority));
             }
             effects
         }
@@ -223,19 +252,27 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => {
-            if generation != model.rollouts[model.open].polls.metrics_generation {
+            let Some(i) = model
+                .rollouts
+                .iter()
+                .position(|r| r.polls.metrics_generation == generation)
+            else {
                 return vec![];
-            }
-            model.rollouts[model.open].polls.metrics_in_flight = false;
-            apply_metrics(model, at, result);
+            };
+            model.rollouts[i].polls.metrics_in_flight = false;
+            apply_metrics(model, i, at, result);
             vec![]
         }
         Msg::ActionFinished {
+            rollout,
             kind,
             at,
             result,
             audit_error,
-        } => finish_action(model, kind, at, result, audit_error),
+        } => match model.rollouts.iter().position(|r| r.name == rollout) {
+            Some(i) => finish_action(model, i, kind, at, result, audit_error),
+            None => vec![],
+        },
         Msg::FleetSelect(to) => {
             fleet_select(model, to);
             vec![]

@@ -6,51 +6,101 @@ use chrono::{DateTime, Utc};
 use crate::app::effect::Effect;
 use crate::app::model::Model;
 use crate::domain::Rollout;
+use crate::domain::attention::Attention;
 use crate::domain::format::age;
-use crate::metrics::{CountsQuery, FetchRequest, MetricQuery, SloQuery};
+use crate::metrics::{CountsQuery, FetchRequest, ForRollout, MetricQuery, Priority, SloQuery};
+use std::time::Duration;
 
+/// How much slower than `poll_interval` a fleet row's metrics are asked while it is not on
+/// screen: the list needs each row's verdict, not its every point.
+pub const ROW_POLL_FACTOR: u32 = 3;
+/// A finished rollout (completed, rolled back) moves no more: its row is asked more rarely still.
+pub const FINISHED_POLL_FACTOR: u32 = 12;
+
+/// Every read that is due at `model.now`, for every rollout the console follows: the one on
+/// screen at `poll_interval` and first in the query budget; the fleet's other rows at a slower
+/// pace, those that need a human before the rest.
 pub(super) fn polls_due(model: &mut Model) -> Vec<Effect> {
-    let interval = model.settings.poll_interval;
-    let due = |started: Option<DateTime<Utc>>, now| started.is_none_or(|s| age(s, now) >= interval);
     let mut effects = vec![];
-    // A request that never answers must not stop polling forever: retry after 3 intervals.
-    let stuck =
-        |started: Option<DateTime<Utc>>, now| started.is_some_and(|s| age(s, now) >= interval * 3);
-    if (!model.rollouts[model.open].polls.rollout_in_flight
-        || stuck(model.rollouts[model.open].polls.rollout_started, model.now))
-        && due(model.rollouts[model.open].polls.rollout_started, model.now)
-    {
-        effects.push(fetch_rollout(model));
-    }
-    if (!model.rollouts[model.open].polls.metrics_in_flight
-        || stuck(model.rollouts[model.open].polls.metrics_started, model.now))
-        && due(model.rollouts[model.open].polls.metrics_started, model.now)
-    {
-        effects.push(fetch_metrics(model));
+    for i in 0..model.rollouts.len() {
+        let (metrics_every, priority) = pace(model, i);
+        let polls = &model.rollouts[i].polls;
+        let rollout_due = due(
+            polls.rollout_in_flight,
+            polls.rollout_started,
+            model.now,
+            model.settings.poll_interval,
+        );
+        let metrics_due = due(
+            polls.metrics_in_flight,
+            polls.metrics_started,
+            model.now,
+            metrics_every,
+        );
+        if rollout_due {
+            effects.push(fetch_rollout(model, i));
+        }
+        if metrics_due {
+            effects.push(fetch_metrics(model, i, priority));
+        }
     }
     effects
 }
 
-pub(super) fn fetch_rollout(model: &mut Model) -> Effect {
-    model.rollouts[model.open].polls.rollout_generation += 1;
-    model.rollouts[model.open].polls.rollout_in_flight = true;
-    model.rollouts[model.open].polls.rollout_started = Some(model.now);
-    Effect::FetchRollout {
-        generation: model.rollouts[model.open].polls.rollout_generation,
-        name: model.settings.rollout_name.clone(),
+/// A read is due once its interval has passed since the last was sent, and none is in flight;
+/// a request that never answers must not stop polling forever: retried after 3 intervals.
+fn due(
+    in_flight: bool,
+    started: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    every: Duration,
+) -> bool {
+    match started {
+        None => true,
+        Some(s) if in_flight => age(s, now) >= every * 3,
+        Some(s) => age(s, now) >= every,
     }
 }
 
-pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
-    model.rollouts[model.open].polls.metrics_generation += 1;
-    model.rollouts[model.open].polls.metrics_in_flight = true;
-    model.rollouts[model.open].polls.metrics_started = Some(model.now);
+/// How often rollout `i`'s metrics are asked and at which priority in the query budget.
+pub(super) fn pace(model: &Model, i: usize) -> (Duration, Priority) {
+    let interval = model.settings.poll_interval;
+    if model.on_screen() == Some(i) {
+        return (interval, Priority::Open);
+    }
+    let r = &model.rollouts[i];
+    if r.rollout.as_ref().is_some_and(|r| r.state.is_terminal()) {
+        return (interval * FINISHED_POLL_FACTOR, Priority::Background);
+    }
+    let needs_a_human = r.rank.is_none_or(|rank| rank <= Attention::ReadyToPromote);
+    let priority = if needs_a_human {
+        Priority::Attention
+    } else {
+        Priority::Background
+    };
+    (interval * ROW_POLL_FACTOR, priority)
+}
+
+pub(super) fn fetch_rollout(model: &mut Model, i: usize) -> Effect {
+    let generation = model.next_generation();
+    let r = &mut model.rollouts[i];
+    r.polls.rollout_generation = generation;
+    r.polls.rollout_in_flight = true;
+    r.polls.rollout_started = Some(model.now);
+    Effect::FetchRollout {
+        generation,
+        name: r.name.clone(),
+    }
+}
+
+pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> Effect {
+    model.rollouts[i].polls.metrics_generation = model.next_generation();
+    model.rollouts[i].polls.metrics_asked += 1;
+    model.rollouts[i].polls.metrics_in_flight = true;
+    model.rollouts[i].polls.metrics_started = Some(model.now);
     // Requests are counted over the canary's life: unknown until the rollout is read.
-    let since = model.rollouts[model.open]
-        .rollout
-        .as_ref()
-        .map(counted_since);
-    for p in model.rollouts[model.open]
+    let since = model.rollouts[i].rollout.as_ref().map(counted_since);
+    for p in model.rollouts[i]
         .panels
         .iter_mut()
         .filter(|p| p.counters.is_some())
@@ -60,7 +110,7 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
     // The SLO windows move slowly: asked at most every `slo_refresh`, and at every poll while
     // one has no answer, an error or no data (a window Prometheus could not fill yet).
     let slos_due = {
-        let r = &model.rollouts[model.open];
+        let r = &model.rollouts[i];
         r.polls
             .slos_answered
             .is_none_or(|t| age(t, model.now) >= model.slo_refresh)
@@ -70,9 +120,9 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
     };
     let request = FetchRequest {
         now: model.now,
-        lookback: model.lookback(),
+        lookback: model.lookback(i),
         step: model.settings.poll_interval,
-        metrics: model.rollouts[model.open]
+        metrics: model.rollouts[i]
             .panels
             .iter()
             .map(|p| MetricQuery {
@@ -87,7 +137,7 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
             })
             .collect(),
         slos: slos_due
-            .then_some(&model.rollouts[model.open].slos)
+            .then_some(&model.rollouts[i].slos)
             .into_iter()
             .flatten()
             .map(|s| SloQuery {
@@ -97,19 +147,27 @@ pub(super) fn fetch_metrics(model: &mut Model) -> Effect {
                 recorded: s.def.recorded.clone(),
             })
             .collect(),
-        tracks: model.rollouts[model.open]
+        tracks: model.rollouts[i]
             .pod_hash_tracks
             .as_ref()
-            .and_then(|p| p.tracks(model.rollouts[model.open].rollout.as_ref())),
-        priority: crate::metrics::Priority::Open,
+            .and_then(|p| p.tracks(model.rollouts[i].rollout.as_ref())),
+        priority,
+        // One rollout alone: the source's own selectors; a fleet's rows carry theirs.
+        rollout: (model.rollouts.len() > 1).then(|| ForRollout {
+            name: model.rollouts[i].name.clone(),
+            selectors: model.rollouts[i].selectors.clone(),
+        }),
     };
     // What this poll sends, as sent, for the detail view.
-    for p in &mut model.rollouts[model.open].panels {
-        p.sent_queries =
-            p.rendered_queries(model.query_selectors.as_ref(), request.tracks.as_ref());
+    let selectors = model.rollouts[i]
+        .selectors
+        .clone()
+        .or_else(|| model.query_selectors.clone());
+    for p in &mut model.rollouts[i].panels {
+        p.sent_queries = p.rendered_queries(selectors.as_ref(), request.tracks.as_ref());
     }
     Effect::FetchMetrics {
-        generation: model.rollouts[model.open].polls.metrics_generation,
+        generation: model.rollouts[i].polls.metrics_generation,
         request,
     }
 }

@@ -11,18 +11,20 @@ use crate::domain::{AnalysisPhase, AnalysisResult, Rollout};
 
 pub(super) fn apply_rollout(
     model: &mut Model,
+    i: usize,
     at: DateTime<Utc>,
     result: Result<Rollout, ReadError>,
 ) {
     match result {
         Ok(new) => {
-            if model.rollouts[model.open].rollout_error.take().is_some() {
-                model.push_event(EventLevel::Good, "backend reachable again");
+            if model.rollouts[i].rollout_error.take().is_some() {
+                model.push_event_to(i, EventLevel::Good, "backend reachable again");
             }
-            model.rollouts[model.open].last_rollout_ok = Some(at);
-            model.rollouts[model.open].awaiting_reread = false;
-            note_rollout_changes(model, &new);
+            model.rollouts[i].last_rollout_ok = Some(at);
+            model.rollouts[i].awaiting_reread = false;
+            note_rollout_changes(model, i, &new);
             if let Overlay::Confirm(p) = &mut model.overlay
+                && p.index == i
                 && p.moved_on.is_none()
                 && p.state_unknown.is_some()
             {
@@ -35,6 +37,7 @@ pub(super) fn apply_rollout(
                 ));
             }
             if let Overlay::Confirm(p) = &mut model.overlay
+                && p.index == i
                 && p.moved_on.is_none()
                 && (new.step != p.seen_step || new.state != p.seen_state)
             {
@@ -50,21 +53,22 @@ pub(super) fn apply_rollout(
                     new.state.label()
                 ));
             }
-            model.rollouts[model.open].rollout = Some(new);
+            model.rollouts[i].rollout = Some(new);
         }
         Err(e) => {
-            if model.rollouts[model.open].rollout_error.as_ref() != Some(&e) {
-                model.push_event(EventLevel::Bad, format!("backend: {e}"));
+            if model.rollouts[i].rollout_error.as_ref() != Some(&e) {
+                model.push_event_to(i, EventLevel::Bad, format!("backend: {e}"));
             }
-            model.rollouts[model.open].rollout_error = Some(e);
+            model.rollouts[i].rollout_error = Some(e);
         }
     }
 }
 
 /// Turn differences between the old and new rollout into events.
-fn note_rollout_changes(model: &mut Model, new: &Rollout) {
-    let Some(old) = model.rollouts[model.open].rollout.clone() else {
-        model.push_event(
+fn note_rollout_changes(model: &mut Model, i: usize, new: &Rollout) {
+    let Some(old) = model.rollouts[i].rollout.clone() else {
+        model.push_event_to(
+            i,
             EventLevel::Info,
             format!(
                 "watching {}: {} → {}, step {}/{} at {}%",
@@ -77,18 +81,19 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
             ),
         );
         if let Some(m) = &new.message {
-            model.push_event(EventLevel::Info, format!("backend: {m}"));
+            model.push_event_to(i, EventLevel::Info, format!("backend: {m}"));
         }
-        note_analysis(model, &[], &new.analysis);
+        note_analysis(model, i, &[], &new.analysis);
         return;
     };
-    note_analysis(model, &old.analysis, &new.analysis);
+    note_analysis(model, i, &old.analysis, &new.analysis);
     if old.step != new.step {
         let took = old
             .step_duration(old.step)
             .map(|d| format!(" after {}", short_duration(d)))
             .unwrap_or_default();
-        model.push_event(
+        model.push_event_to(
+            i,
             EventLevel::Good,
             format!(
                 "step {} → {}: canary at {}%{took}",
@@ -106,7 +111,8 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
             }
             _ => EventLevel::Warn,
         };
-        model.push_event(
+        model.push_event_to(
+            i,
             level,
             format!("state {} → {}", old.state.label(), new.state.label()),
         );
@@ -114,13 +120,13 @@ fn note_rollout_changes(model: &mut Model, new: &Rollout) {
     if old.message != new.message
         && let Some(m) = &new.message
     {
-        model.push_event(EventLevel::Info, format!("backend: {m}"));
+        model.push_event_to(i, EventLevel::Info, format!("backend: {m}"));
     }
 }
 
 /// An event for each analysis metric whose phase changed (or that is new and already decided),
 /// with its value and message: "why did it stop", answered in the events pane.
-fn note_analysis(model: &mut Model, old: &[AnalysisResult], new: &[AnalysisResult]) {
+fn note_analysis(model: &mut Model, i: usize, old: &[AnalysisResult], new: &[AnalysisResult]) {
     for result in new.iter().rev() {
         let before = old
             .iter()
@@ -136,6 +142,6 @@ fn note_analysis(model: &mut Model, old: &[AnalysisResult], new: &[AnalysisResul
             p if p.is_bad() => EventLevel::Bad,
             _ => EventLevel::Info,
         };
-        model.push_event(level, analysis_words(result, AnalysisVoice::Event));
+        model.push_event_to(i, level, analysis_words(result, AnalysisVoice::Event));
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, samples_touched};
+use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, Selectors, samples_touched};
 use crate::domain::counts::{self as grids, CountKind, Counts};
 use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
@@ -19,7 +19,7 @@ impl PrometheusSource {
     /// range query per counter per track, decoded by `metrics::counts`.
     pub(super) async fn fetch_counts(
         &self,
-        priority: Priority,
+        (priority, sel): (Priority, &Selectors),
         metric: &MetricQuery,
         counts: &CountsQuery,
         (baseline, canary): (&str, &str),
@@ -35,8 +35,8 @@ impl PrometheusSource {
         let mut queries = Vec::with_capacity(templates.len() * 2);
         for (_, counter) in &templates {
             match (
-                self.render_counter(counter, baseline),
-                self.render_counter(counter, canary),
+                Self::render_counter(sel, counter, baseline),
+                Self::render_counter(sel, counter, canary),
             ) {
                 (Ok(b), Ok(c)) => queries.extend([b, c]),
                 (Err(_), _) | (_, Err(_))
@@ -156,8 +156,8 @@ impl PrometheusSource {
 
     /// A counter's query for one track: the metric's variables, but no `$window` (a counter is
     /// read raw, never as a rate).
-    fn render_counter(&self, counter: &str, selector: &str) -> Result<String, String> {
-        let with_window = self.vars(selector, DEFAULT_WINDOW);
+    fn render_counter(sel: &Selectors, counter: &str, selector: &str) -> Result<String, String> {
+        let with_window = super::vars(sel, selector, DEFAULT_WINDOW);
         let raw = Vars {
             window: None,
             ..with_window
@@ -281,6 +281,7 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let result = src.fetch(&request).await;
         let names: Vec<&str> = result.counts.iter().map(|(n, _)| n.as_str()).collect();

@@ -120,6 +120,7 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         for _ in 0..2 {
             let result = src.fetch(&request).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
-use super::{Outcome, PrometheusSource, samples_touched};
+use super::{Outcome, PrometheusSource, Selectors, samples_touched};
 use crate::domain::slo::{BURN_WINDOWS, SloMeasurement};
 use crate::metrics::SloQuery;
 use crate::metrics::budget::Priority;
@@ -16,7 +16,7 @@ use crate::metrics::template;
 impl PrometheusSource {
     pub(super) async fn fetch_slo(
         &self,
-        priority: Priority,
+        (priority, sel): (Priority, &Selectors),
         slo: &SloQuery,
         at: DateTime<Utc>,
     ) -> Outcome<SloMeasurement> {
@@ -27,7 +27,7 @@ impl PrometheusSource {
         let mut queries = Vec::with_capacity(windows.len());
         for (label, window) in &windows {
             // A recorded series for this window when the config names one, else the query.
-            let vars = self.vars("", *window);
+            let vars = super::vars(sel, "", *window);
             let rendered = match recorded(slo, label, *window) {
                 Some(series) => template::render_recorded(series, &vars),
                 None => template::render(&slo.error_ratio, &vars),
@@ -184,6 +184,7 @@ mod tests {
             ],
             tracks: None,
             priority: crate::metrics::Priority::Open,
+            rollout: None,
         };
         let result = src.fetch(&request).await;
         let availability = result.slos[0].1.as_ref().expect("availability");
@@ -280,6 +281,7 @@ mod tests {
             ],
             tracks: None,
             priority: crate::metrics::Priority::Background,
+            rollout: None,
         };
         let result = src.fetch(&request).await;
         let sloth = result.slos[0].1.as_ref().expect("sloth");

@@ -5,6 +5,10 @@
 //! `metric_panels`, `slo_panels` and `notifier`. Secret files are read with
 //! `metrics::client::read_secret`, the one reader of them.
 
+mod fleet;
+
+pub use fleet::{FleetStart, listed_rollouts};
+
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -49,6 +53,8 @@ pub struct Console {
     pub pod_hash_tracks: Option<PodHashTracks>,
     /// The Prometheus selectors, to show the queries as sent; `None` for the simulator.
     pub query_selectors: Option<Selectors>,
+    /// Several rollouts (the fleet list); `None`: the one in `settings`.
+    pub fleet: Option<FleetStart>,
 }
 
 impl Console {
@@ -63,13 +69,22 @@ impl Console {
         tokio::sync::mpsc::UnboundedReceiver<Msg>,
     ) {
         let mut model = Model::new(self.settings, self.panels, self.slos, now);
+        if let Some(fleet) = self.fleet {
+            model = model.with_rollouts(fleet.rollouts);
+            model.template = Some(fleet.template);
+        }
         model.judge_thresholds = self.judge_thresholds;
         model.slo_refresh = self.slo_refresh;
         model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
-        model.current_mut().pod_hash_tracks = self.pod_hash_tracks;
+        if model.rollouts.len() == 1 {
+            model.current_mut().pod_hash_tracks = self.pod_hash_tracks;
+        }
         model.query_selectors = self.query_selectors;
         for line in self.intro {
+            if model.rollouts.len() > 1 {
+                model.push_fleet_event(EventLevel::Info, line.clone());
+            }
             model.push_event(EventLevel::Info, line);
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -100,6 +115,8 @@ pub struct DemoSetup {
     pub rollout: String,
     pub read_only: bool,
     pub audit_path: PathBuf,
+    /// `demo --fleet N`: N simulated rollouts on the fleet list.
+    pub fleet: Option<usize>,
 }
 
 pub fn demo(d: DemoSetup, who: Identity) -> Console {
@@ -110,15 +127,21 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         rollout_name: d.rollout.clone(),
         service_rps: d.service_rps,
     };
-    let sim = Arc::new(Mutex::new(Simulator::new(options, Utc::now())));
+    let sims = match d.fleet {
+        Some(n) => crate::sim::Fleet::new(n, &options, Utc::now()),
+        None => {
+            crate::sim::Fleet::single(Arc::new(Mutex::new(Simulator::new(options, Utc::now()))))
+        }
+    };
     // Read-only: the app is handed a reader with no mutating methods.
     let backend = {
-        let sim = sim.clone();
-        BackendHandle::new(SimReader::new(sim.clone()), d.read_only, move |_| {
-            SimController::new(sim)
+        let sims = sims.clone();
+        BackendHandle::new(SimReader::fleet(sims.clone()), d.read_only, move |_| {
+            SimController::fleet(sims)
         })
     };
-    let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::new(sim));
+    let source: Arc<dyn MetricsSource> = Arc::new(SimMetrics::fleet(sims.clone()));
+    let fleet = (sims.len() > 1).then(|| fleet::demo_fleet(sims.names().map(str::to_string)));
     let settings = Settings {
         rollout_name: d.rollout,
         read_only: d.read_only,
@@ -130,11 +153,16 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         audit_path: d.audit_path.display().to_string(),
     };
     let seed = d.seed;
-    let mut intro = vec![format!(
-        "demo: {} — {} (seed {seed}; --seed {seed} replays it)",
-        d.scenario,
-        d.scenario.description()
-    )];
+    let mut intro = vec![match d.fleet {
+        Some(n) => format!(
+            "demo: a fleet of {n} simulated rollouts, mixed scenarios (seed {seed}; --seed {seed} replays it)"
+        ),
+        None => format!(
+            "demo: {} — {} (seed {seed}; --seed {seed} replays it)",
+            d.scenario,
+            d.scenario.description()
+        ),
+    }];
     if backend.is_read_only() {
         intro.push("watch mode: read-only, no action can be sent".into());
     }
@@ -152,6 +180,7 @@ pub fn demo(d: DemoSetup, who: Identity) -> Console {
         sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
         pod_hash_tracks: None,
         query_selectors: None,
+        fleet,
     }
 }
 
@@ -160,10 +189,13 @@ fn config_error(path: &Path, what: impl std::fmt::Display) -> ConfigError {
 }
 
 /// Build the console a config describes. `rollout` and `read_only` come from the CLI (they win).
+/// Without `--rollout`, the console follows the config's `[[rollouts]]` and the rollouts the
+/// backend `listed` (see [`listed_rollouts`]): the fleet list when that is more than one.
 pub fn from_config(
     config: &Config,
     path: &Path,
     rollout: Option<String>,
+    listed: Vec<String>,
     read_only: bool,
     who: Identity,
     default_audit: PathBuf,
@@ -190,15 +222,31 @@ pub fn from_config(
             "no [prometheus] section: add url = \"http://127.0.0.1:9090\"",
         )
     })?;
-    let name = rollout_name(config, rollout).ok_or_else(|| {
+    let names = match rollout {
+        Some(name) => vec![name],
+        None => fleet::fleet_names(config, listed),
+    };
+    let name = names.first().cloned().ok_or_else(|| {
         config_error(
             path,
-            "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry",
+            "no rollout to show: pass --rollout NAME or add a [[rollouts]] entry (the backend \
+             listed none)",
         )
     })?;
     let mut intro = Vec::new();
-    let (selectors, pod_hash_tracks) =
-        selectors(config, &name, &mut intro).map_err(|e| config_error(path, e))?;
+    let fleet = if names.len() > 1 {
+        Some(fleet::configured_fleet(config, path, &names, &mut intro)?)
+    } else {
+        None
+    };
+    // A fleet's first rollout may be one the config does not name: its rows carry their own.
+    let (selectors, pod_hash_tracks) = match &fleet {
+        Some(f) => (
+            f.rollouts[0].selectors.clone().unwrap_or_default(),
+            f.rollouts[0].pod_hash_tracks.clone(),
+        ),
+        None => selectors(config, &name, &mut intro).map_err(|e| config_error(path, e))?,
+    };
     let query_selectors = Some(selectors.clone());
     let source = metrics_source(prometheus, selectors).map_err(|e| config_error(path, e))?;
     let settings = Settings {
@@ -232,6 +280,7 @@ pub fn from_config(
         sequential_alpha: config.judge.alpha,
         pod_hash_tracks,
         query_selectors,
+        fleet,
     })
 }
 
@@ -278,6 +327,7 @@ fn demo_from_config(
         rollout: rollout_name(config, rollout).unwrap_or_else(|| "checkout".into()),
         read_only,
         audit_path,
+        fleet: None,
     })
 }
 
@@ -535,35 +585,6 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     Ok(())
 }
 
-/// `--rollout` left out and no `[[rollouts]]` entry: an http backend that lists exactly one rollout
-/// names it; several are an error listing them. `None` leaves the choice to `from_config` (other
-/// backends, or a backend that does not answer: its error then says to pass --rollout).
-pub async fn default_rollout(config: &Config, path: &Path) -> Result<Option<String>, ConfigError> {
-    let (Some(BackendConfig::Http(http)), true) = (&config.backend, config.rollouts.is_empty())
-    else {
-        return Ok(None);
-    };
-    let Some(url) = &http.url else {
-        return Ok(None);
-    };
-    let settings = http.settings().map_err(|e| config_error(path, e))?;
-    // Read-only: listing is all this does.
-    let Ok(backend) = crate::backend::http::build(settings, true) else {
-        return Ok(None); // from_config reports a bad url
-    };
-    match backend.reader().list().await {
-        Ok(names) if names.len() == 1 => Ok(names.into_iter().next()),
-        Ok(names) if names.len() > 1 => Err(ConfigError(format!(
-            "the deploy API at {url} has {} rollouts ({}): pass --rollout NAME, or add a \
-             [[rollouts]] entry to {}",
-            names.len(),
-            names.join(", "),
-            path.display()
-        ))),
-        Ok(_) | Err(_) => Ok(None),
-    }
-}
-
 /// The demo's panels, built from the simulator's definitions (`sim::demo`): the wiring joins
 /// them, so neither the simulator nor the app imports the other.
 pub mod demo_panels {
@@ -615,7 +636,15 @@ mod tests {
         );
         let path = Path::new("/etc/rollout-console.toml");
         let config = crate::config::parse(&text, path).expect("parses");
-        from_config(&config, path, None, true, who(), "/tmp/audit.jsonl".into())
+        from_config(
+            &config,
+            path,
+            None,
+            vec![],
+            true,
+            who(),
+            "/tmp/audit.jsonl".into(),
+        )
     }
 
     #[test]
@@ -662,16 +691,32 @@ mod tests {
         for read_only in [true, false] {
             let config =
                 crate::config::parse("[backend]\nkind = \"demo\"\n", path).expect("parses");
-            let console = from_config(&config, path, None, read_only, who(), "/tmp/a.jsonl".into())
-                .expect("demo");
+            let console = from_config(
+                &config,
+                path,
+                None,
+                vec![],
+                read_only,
+                who(),
+                "/tmp/a.jsonl".into(),
+            )
+            .expect("demo");
             assert_eq!(console.backend.is_read_only(), read_only);
             assert_eq!(console.backend.controller().is_none(), read_only);
             assert_eq!(console.settings.read_only, read_only);
             let argo = "[prometheus]\nurl = \"http://127.0.0.1:9\"\n[backend]\nkind = \"argo\"\n\
                         [[rollouts]]\nname = \"checkout\"\n";
             let config = crate::config::parse(argo, path).expect("parses");
-            let console = from_config(&config, path, None, read_only, who(), "/tmp/a.jsonl".into())
-                .expect("argo");
+            let console = from_config(
+                &config,
+                path,
+                None,
+                vec![],
+                read_only,
+                who(),
+                "/tmp/a.jsonl".into(),
+            )
+            .expect("argo");
             assert_eq!(console.backend.is_read_only(), read_only);
             assert_eq!(
                 console
