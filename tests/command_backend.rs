@@ -38,6 +38,7 @@ fn config(dir: &Path) -> CommandConfig {
     let action = fixture("action.sh");
     CommandConfig {
         status: argv(&[&fixture("status.sh"), dir, "{name}"]),
+        list: None,
         promote: Some(argv(&[
             &action,
             dir,

@@ -242,6 +242,9 @@ impl ArgoConfig {
 pub struct CommandConfig {
     /// Prints the rollout as the deploy API's `Rollout` JSON on stdout.
     pub status: Vec<String>,
+    /// Optional: prints the rollouts' names (one a line, or JSON), for the fleet screen.
+    #[serde(default)]
+    pub list: Option<Vec<String>>,
     #[serde(default)]
     pub promote: Option<Vec<String>>,
     #[serde(default)]
@@ -272,6 +275,7 @@ impl From<&CommandConfig> for CommandSettings {
     fn from(c: &CommandConfig) -> Self {
         CommandSettings {
             status: c.status.clone(),
+            list: c.list.clone(),
             promote: c.promote.clone(),
             pause: c.pause.clone(),
             resume: c.resume.clone(),
@@ -327,6 +331,41 @@ mod tests {
         assert!(err.contains("stray comma"), "{err}");
         let err = settings("selector = \"team in (a, b\"\n").expect_err("unbalanced");
         assert!(err.contains("unbalanced parentheses"), "{err}");
+    }
+
+    #[test]
+    fn the_command_list_key_is_an_optional_argv_and_a_wrong_type_names_its_place() {
+        let at = Path::new("c.toml");
+        let command = |extra: &str| {
+            let text = format!(
+                "[backend]\nkind = \"command\"\n[backend.command]\nstatus = [\"s\"]\n{extra}"
+            );
+            parse(&text, at).map(|c| match c.backend {
+                Some(BackendConfig::Command(c)) => c.settings(),
+                other => panic!("kind = \"command\", not {other:?}"),
+            })
+        };
+        let argv = "list = [\"kubectl\", \"get\", \"rollouts.argoproj.io\", \"-o\", \"name\"]\n";
+        let s = command(argv).expect("parses").expect("settings");
+        assert_eq!(
+            s.list.as_deref(),
+            Some(
+                ["kubectl", "get", "rollouts.argoproj.io", "-o", "name"]
+                    .map(String::from)
+                    .as_slice()
+            )
+        );
+        assert_eq!(command("").expect("parses").expect("settings").list, None);
+
+        let err = command("list = \"kubectl get rollouts\"\n")
+            .expect_err("a string")
+            .0;
+        assert!(err.starts_with("config error in c.toml:5:8\n"), "{err}");
+        assert!(err.contains("expected a sequence"), "{err}");
+        let err = command("list = [\"kubectl\", 3]\n")
+            .expect_err("a number")
+            .0;
+        assert!(err.starts_with("config error in c.toml:5:20\n"), "{err}");
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! `kind = "command"`: deploys driven by scripts and CLIs (flyctl, `canary-deploy.sh --promote`).
 //! Each command is an argv template from `[backend.command]`, run without a shell: a placeholder's
 //! value is one argument's text, never parsed, so a reason like `"; rm -rf /` is just text.
-//! The reader only ever runs `status`; the controller, built only in read-write mode, adds the
-//! action commands. The contract is in assets/deploy-api.md.
+//! The reader only ever runs `status` (and `list`, when configured); the controller, built only
+//! in read-write mode, adds the action commands. The contract is in assets/deploy-api.md.
 //! This module holds the reader and the controller; the templates are in `template`, running a
-//! process in `process`.
+//! process in `process`, reading what `list` prints in `list`.
 
+mod list;
 mod process;
 mod template;
 
 use async_trait::async_trait;
 use std::time::Duration;
 
-use self::process::{RunError, describe_exit, excerpt, first_line, io_reason, output_excerpt, run};
+use self::list::parse_list;
+use self::process::{
+    Finished, RunError, describe_exit, excerpt, first_line, io_reason, output_excerpt, run,
+};
 use self::template::{Template, Values, Var};
 use super::{
     ActionError, ActionRequest, BackendHandle, ReadError, RolloutController, RolloutReader,
@@ -25,6 +29,8 @@ use crate::domain::{Rollout, Step};
 pub struct CommandSettings {
     /// Prints the rollout as the deploy API's `Rollout` JSON on stdout.
     pub status: Vec<String>,
+    /// Optional: prints the rollouts' names (one a line, or JSON), for the fleet screen.
+    pub list: Option<Vec<String>>,
     pub promote: Option<Vec<String>>,
     pub pause: Option<Vec<String>>,
     pub resume: Option<Vec<String>>,
@@ -48,8 +54,8 @@ impl From<&CommandSettings> for CommandSettings {
 }
 
 /// `kind = "command"` from its settings: the reader alone when read-only (it runs only
-/// `status`), so no action command can be reached from the keys. Every command is checked
-/// either way, so a typo fails in watch mode as well.
+/// `status` and `list`), so no action command can be reached from the keys. Every command is
+/// checked either way, so a typo fails in watch mode as well.
 pub fn build(settings: CommandSettings, read_only: bool) -> Result<BackendHandle, CommandError> {
     let reader = CommandReader::new(&settings)?;
     let actions = Actions::parse(&settings)?;
@@ -97,8 +103,17 @@ pub enum CommandError {
     )]
     NoSteps { shown: String },
     #[error(
-        "the command backend has no list command: name the rollout with --rollout or a \
-         [[rollouts]] entry"
+        "{shown} printed something that is not a list of rollout names: {reason} ({first_line})"
+    )]
+    NotList {
+        shown: String,
+        reason: String,
+        first_line: String,
+    },
+    #[error(
+        "the command backend has no list command: add list = [\"./deploy.sh\", \"list\"] to \
+         [backend.command] (it prints one rollout name a line), or name the rollout with \
+         --rollout or a [[rollouts]] entry"
     )]
     NoList,
 }
@@ -187,6 +202,7 @@ fn parse_rollout(stdout: &[u8], config_steps: &[Step]) -> Result<Rollout, String
 #[derive(Debug, Clone)]
 pub struct CommandReader {
     status: Template,
+    list: Option<Template>,
     steps: Vec<Step>,
     timeout: Duration,
     actions: Vec<ActionKind>,
@@ -197,33 +213,33 @@ impl CommandReader {
     pub fn new(settings: impl Into<CommandSettings>) -> Result<Self, CommandError> {
         let config = &settings.into();
         let status = Template::parse("status", &config.status, &[Var::Name])?;
+        let list = config
+            .list
+            .as_deref()
+            .map(|argv| Template::parse("list", argv, &[]))
+            .transpose()?;
         let actions = Actions::parse(config)?;
         if config.timeout.is_zero() {
             return Err(CommandError::ZeroTimeout);
         }
         Ok(Self {
             status,
+            list,
             steps: config.steps.clone(),
             timeout: config.timeout,
             actions: actions.offered(),
         })
     }
 
-    async fn status(&self, name: &str) -> Result<Rollout, CommandError> {
-        let values = Values {
-            name,
-            ..Values::default()
-        };
-        let shown = format!("status command `{}`", self.status.shown(&values));
-        let started = std::time::Instant::now();
-        let result = run(&self.status.render(&values), self.timeout).await;
-        tracing::debug!(
-            program = %self.status.program(),
-            rollout = %name,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "status command ran"
-        );
-        let done = match result {
+    /// Runs a read command (`status`, `list`) to its end: an error unless it exited 0.
+    async fn read(
+        &self,
+        template: &Template,
+        values: &Values<'_>,
+        shown: &str,
+    ) -> Result<Finished, CommandError> {
+        let shown = shown.to_string();
+        let done = match run(&template.render(values), self.timeout).await {
             Ok(done) => done,
             Err(RunError::Start(source)) => return Err(CommandError::Start { shown, source }),
             Err(RunError::TimedOut) => {
@@ -251,6 +267,24 @@ impl CommandReader {
                 printed: why,
             });
         }
+        Ok(done)
+    }
+
+    async fn status(&self, name: &str) -> Result<Rollout, CommandError> {
+        let values = Values {
+            name,
+            ..Values::default()
+        };
+        let shown = format!("status command `{}`", self.status.shown(&values));
+        let started = std::time::Instant::now();
+        let result = self.read(&self.status, &values, &shown).await;
+        tracing::debug!(
+            program = %self.status.program(),
+            rollout = %name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "status command ran"
+        );
+        let done = result?;
         let rollout = match parse_rollout(&done.stdout, &self.steps) {
             Ok(rollout) => rollout,
             Err(reason) => {
@@ -265,6 +299,28 @@ impl CommandReader {
             return Err(CommandError::NoSteps { shown });
         }
         Ok(rollout)
+    }
+
+    /// The rollouts' names from the `list` command, in the order it printed them.
+    async fn names(&self) -> Result<Vec<String>, CommandError> {
+        let Some(template) = &self.list else {
+            return Err(CommandError::NoList);
+        };
+        let values = Values::default();
+        let shown = format!("list command `{}`", template.shown(&values));
+        let started = std::time::Instant::now();
+        let result = self.read(template, &values, &shown).await;
+        tracing::debug!(
+            program = %template.program(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "list command ran"
+        );
+        let done = result?;
+        parse_list(&done.stdout).map_err(|reason| CommandError::NotList {
+            shown,
+            reason,
+            first_line: first_line(&done.stdout),
+        })
     }
 }
 
@@ -284,7 +340,7 @@ impl RolloutReader for CommandReader {
     }
 
     async fn list(&self) -> Result<Vec<String>, ReadError> {
-        Err(CommandError::NoList.into())
+        Ok(self.names().await?)
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
@@ -398,5 +454,165 @@ impl RolloutController for CommandController {
             after.message = Some(format!("{kind}: {printed}"));
         }
         Ok(after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn settings(list: Option<Vec<String>>, timeout: Duration) -> CommandSettings {
+        CommandSettings {
+            status: argv(&["true"]),
+            list,
+            promote: None,
+            pause: None,
+            resume: None,
+            rollback: None,
+            promote_full: None,
+            retry: None,
+            undo: None,
+            timeout,
+            steps: Vec::new(),
+        }
+    }
+
+    /// A reader whose `list` is `sh -c script` (none when `script` is `None`).
+    fn reader(script: Option<&str>, timeout: Duration) -> Result<CommandReader, CommandError> {
+        CommandReader::new(settings(script.map(|s| argv(&["sh", "-c", s])), timeout))
+    }
+
+    async fn list(script: &str) -> Result<Vec<String>, ReadError> {
+        reader(Some(script), Duration::from_secs(10))
+            .expect("builds")
+            .list()
+            .await
+    }
+
+    /// The adapter's own error behind a failed read.
+    fn command_error(e: &ReadError) -> &CommandError {
+        match e {
+            ReadError::Command(e) => e,
+            other => panic!("not a CommandError: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn list_reads_names_one_a_line_as_kubectl_prints_them() {
+        let names = list("printf '  checkout \\n\\nrollout.argoproj.io/search\\n\\n'")
+            .await
+            .expect("lines");
+        assert_eq!(names, ["checkout", "search"]);
+        assert_eq!(list("true").await.expect("nothing"), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn list_reads_a_json_array_or_the_deploy_apis_object() {
+        let names = list(r#"printf '["checkout", "search"]'"#)
+            .await
+            .expect("array");
+        assert_eq!(names, ["checkout", "search"]);
+        let names = list(r#"printf '{"rollouts": ["checkout", {"name": "search", "step": 1}]}\n'"#)
+            .await
+            .expect("object");
+        assert_eq!(names, ["checkout", "search"]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_list_command_names_itself_its_exit_and_its_stderr() {
+        let err = list("echo 'error: no context \"prod\"' >&2; echo ignored; exit 3")
+            .await
+            .expect_err("exit 3");
+        let CommandError::Exit {
+            shown,
+            exit,
+            printed,
+        } = command_error(&err)
+        else {
+            panic!("not an exit: {err:?}");
+        };
+        assert!(shown.starts_with("list command `sh -c "), "{shown}");
+        assert_eq!(exit, "exited 3");
+        assert_eq!(printed, "error: no context \"prod\"");
+        assert!(
+            err.to_string()
+                .ends_with("exited 3: error: no context \"prod\""),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_command_that_runs_too_long_is_killed_and_said_so() {
+        let slow = reader(Some("sleep 5"), Duration::from_millis(200)).expect("builds");
+        let err = slow.list().await.expect_err("timed out");
+        assert!(
+            matches!(command_error(&err), CommandError::TimedOut { timeout, .. }
+                if *timeout == Duration::from_millis(200)),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("did not finish within 200ms"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_that_is_not_names_shows_what_was_printed() {
+        let err = list("printf 'NAME      STATUS\\ncheckout  Healthy\\n'")
+            .await
+            .expect_err("a table");
+        assert!(
+            matches!(command_error(&err), CommandError::NotList { .. }),
+            "{err:?}"
+        );
+        let err = err.to_string();
+        assert!(err.contains("not a list of rollout names: line 1"), "{err}");
+        assert!(err.ends_with("(first line: NAME      STATUS)"), "{err}");
+        let err = list(r#"printf '{"items": []}'"#)
+            .await
+            .expect_err("no rollouts");
+        assert!(err.to_string().contains("\"rollouts\" array"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_a_list_key_the_error_says_which_key_to_add() {
+        let none = reader(None, Duration::from_secs(1)).expect("builds");
+        let err = none.list().await.expect_err("no list");
+        assert!(
+            matches!(command_error(&err), CommandError::NoList),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("add list = [\"./deploy.sh\", \"list\"] to [backend.command]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_list_template_is_checked_when_the_reader_is_built() {
+        let err = reader(Some("echo {name}"), Duration::from_secs(1)).expect_err("{name}");
+        assert!(
+            err.to_string()
+                .contains("[backend.command] list: {name} has no value there"),
+            "{err}"
+        );
+        let empty = settings(Some(Vec::new()), Duration::from_secs(1));
+        let err = CommandReader::new(empty).expect_err("empty");
+        assert!(
+            err.to_string().contains("[backend.command] list is empty"),
+            "{err}"
+        );
+        let no_program = settings(Some(argv(&["", "rollouts"])), Duration::from_secs(1));
+        let err = CommandReader::new(no_program).expect_err("no program");
+        assert!(
+            err.to_string()
+                .contains("list: the first element must be the program"),
+            "{err}"
+        );
     }
 }

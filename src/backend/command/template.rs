@@ -1,6 +1,7 @@
 //! The argv template language of `[backend.command]`: `{name}`, `{step}`, `{next_step}`,
 //! `{weight}`, `{actor}` and `{reason}` inside arguments, substituted once and never rescanned;
-//! `{reason}` is hidden when shown.
+//! `{reason}` is hidden when shown. Each key allows some of them (`status` only `{name}`, `list`
+//! none).
 
 use std::borrow::Cow;
 
@@ -87,9 +88,14 @@ impl Template {
     ) -> Result<Self, String> {
         match argv.first() {
             None => {
+                let name = if allowed.contains(&Var::Name) {
+                    ", \"{name}\""
+                } else {
+                    ""
+                };
                 return Err(format!(
                     "[backend.command] {key} is empty: give the program and its arguments, \
-                     e.g. {key} = [\"./deploy.sh\", \"{key}\", \"{{name}}\"]"
+                     e.g. {key} = [\"./deploy.sh\", \"{key}\"{name}]"
                 ));
             }
             Some(program) if program.trim().is_empty() => {
@@ -167,6 +173,12 @@ fn parse_arg(key: &str, arg: &str, allowed: &[Var]) -> Result<Vec<Piece>, String
                     known(&Var::ALL)
                 )
             })?;
+        if allowed.is_empty() {
+            return Err(format!(
+                "[backend.command] {key}: {{{word}}} has no value there: {key} is not run \
+                 for one rollout, so it takes no placeholders"
+            ));
+        }
         if !allowed.contains(&var) {
             return Err(format!(
                 "[backend.command] {key}: {{{word}}} is only known when acting; {key} may use {}",
@@ -266,5 +278,27 @@ mod tests {
         );
         let err = Template::parse("pause", &[], &Var::ALL).unwrap_err();
         assert!(err.contains("[backend.command] pause is empty"), "{err}");
+        assert!(err.contains("\"pause\", \"{name}\"]"), "{err}");
+    }
+
+    #[test]
+    fn a_template_without_placeholders_names_the_one_it_was_given() {
+        let t = Template::parse("list", &args(&["kubectl", "get", "{}"]), &[]).expect("parses");
+        assert_eq!(
+            t.render(&Values::default()),
+            args(&["kubectl", "get", "{}"])
+        );
+        let err = Template::parse("list", &args(&["d", "--only={name}"]), &[]).unwrap_err();
+        assert!(
+            err.contains("list: {name} has no value there: list is not run for one rollout"),
+            "{err}"
+        );
+        let err = Template::parse("list", &args(&["d", "{nmae}"]), &[]).unwrap_err();
+        assert!(err.contains("unknown placeholder {nmae}"), "{err}");
+        let err = Template::parse("list", &[], &[]).unwrap_err();
+        assert!(
+            err.ends_with("e.g. list = [\"./deploy.sh\", \"list\"]"),
+            "{err}"
+        );
     }
 }
