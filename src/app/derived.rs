@@ -19,7 +19,7 @@ pub fn refresh_derived(model: &mut Model) {
         let filter = model.fleet.filter.clone();
         let rows: Vec<_> = all.into_iter().filter(|r| matches(r, &filter)).collect();
         // The selection stays on its rollout; one filtered out hands it to the first row.
-        if !rows.iter().any(|r| r.index == model.fleet.selected)
+        if (!model.fleet.chosen || !rows.iter().any(|r| r.index == model.fleet.selected))
             && let Some(first) = rows.first()
         {
             model.fleet.selected = first.index;

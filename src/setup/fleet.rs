@@ -129,3 +129,116 @@ pub fn demo_fleet(names: impl Iterator<Item = String>) -> FleetStart {
         template,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::{Identity, from_config};
+
+    const BASE: &str = "[prometheus]\nurl = \"http://127.0.0.1:9\"\n[backend]\nkind = \"http\"\n\
+        url = \"http://127.0.0.1:9\"\n[[metrics]]\nname = \"errors\"\n\
+        query = 'sum(rate(http_errors_total{$selector}[$window]))'\n\
+        [[slos]]\nname = \"availability\"\nobjective = 99.9\nwindow = \"30d\"\n\
+        error_ratio = 'sum(rate(e{$service}[$window])) / sum(rate(t{$service}[$window]))'\n";
+
+    fn build(extra: &str, listed: &[&str]) -> Result<crate::setup::Console, ConfigError> {
+        let path = Path::new("/etc/rc.toml");
+        let config = crate::config::parse(&format!("{BASE}{extra}"), path)?;
+        let who = Identity {
+            actor: "alice@bastion".into(),
+            ssh_client: None,
+        };
+        let listed = listed.iter().map(|s| s.to_string()).collect();
+        from_config(
+            &config,
+            path,
+            None,
+            listed,
+            true,
+            who,
+            "/tmp/a.jsonl".into(),
+        )
+    }
+
+    #[test]
+    fn named_and_listed_rollouts_make_a_fleet_each_with_its_own_selectors() {
+        let named = "[[rollouts]]\nname = \"checkout\"\nservice = 'job=\"checkout\"'\n\
+                     baseline = 'track=\"b\"'\ncanary = 'track=\"c\"'\n\
+                     [fleet]\nservice = 'app=\"$rollout\"'\n";
+        let console = build(named, &["checkout", "shop/payments"]).expect("builds");
+        let fleet = console.fleet.expect("two rollouts: a fleet");
+        let names: Vec<&str> = fleet.rollouts.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["checkout", "shop/payments"],
+            "config first, then listed"
+        );
+        let checkout = fleet.rollouts[0].selectors.as_ref().expect("own selectors");
+        assert_eq!(checkout.service, "job=\"checkout\"");
+        assert_eq!(checkout.baseline, "track=\"b\"");
+        assert!(fleet.rollouts[0].pod_hash_tracks.is_none());
+        // A listed rollout: [fleet] service with its name (not its namespace), pod-hash tracks.
+        let payments = fleet.rollouts[1].selectors.as_ref().expect("own selectors");
+        assert_eq!(payments.service, "app=\"payments\"");
+        assert_eq!(payments.rollout, "payments");
+        let tracks = fleet.rollouts[1]
+            .pod_hash_tracks
+            .as_ref()
+            .expect("hash tracks");
+        assert_eq!(tracks.service, "app=\"payments\"");
+        assert_eq!(tracks.label, "rollouts_pod_template_hash");
+        // A rollout listed later is followed the same way.
+        let later = fleet.template.instantiate("orders");
+        assert_eq!(
+            later.selectors.as_ref().map(|s| s.service.as_str()),
+            Some("app=\"orders\"")
+        );
+    }
+
+    #[test]
+    fn one_rollout_is_no_fleet_and_none_is_an_error() {
+        let fleet = "[fleet]\nservice = 'app=\"$rollout\"'\n";
+        let console = build(fleet, &["checkout"]).expect("one listed rollout");
+        assert!(console.fleet.is_none());
+        assert_eq!(console.settings.rollout_name, "checkout");
+        let selectors = console.query_selectors.expect("prometheus");
+        assert_eq!(
+            selectors.service, "app=\"checkout\"",
+            "[fleet] serves one rollout too"
+        );
+        let err = build("", &["checkout"])
+            .err()
+            .expect("$service without a value")
+            .to_string();
+        assert!(err.contains("[fleet] service"), "{err}");
+        let err = build("", &[]).err().expect("no rollout").to_string();
+        assert!(err.contains("no rollout to show"), "{err}");
+    }
+
+    #[test]
+    fn a_listed_rollout_without_a_service_for_service_queries_is_refused_naming_fleet() {
+        let err = build("", &["checkout", "payments"])
+            .err()
+            .expect("$service has no value")
+            .to_string();
+        assert!(
+            err.contains("[fleet] service")
+                && err.contains("\"checkout\"")
+                && err.contains("[[slos]] \"availability\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_fleet_service_with_another_variable_names_its_place() {
+        let err = build("[fleet]\nservice = 'app=\"$rollout\", $selector'\n", &[])
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("[fleet] service") && err.contains("$rollout"),
+            "{err}"
+        );
+        assert!(err.contains("rc.toml"), "{err}");
+    }
+}

@@ -353,14 +353,19 @@ fn selectors(
             &unlisted
         }
     };
-    let service = match &entry.service {
-        Some(service) => service.clone(),
-        None => {
+    let service = match (&entry.service, &config.fleet.service) {
+        (Some(service), _) => service.clone(),
+        // A rollout the config does not name: `[fleet] service`, with its name.
+        (None, Some(fleet)) => {
+            let bare = name.rsplit('/').next().unwrap_or(name);
+            crate::metrics::template::fill_rollout(fleet.get_ref(), bare)
+        }
+        (None, None) => {
             if let Some(user) = service_user(config) {
                 return Err(format!(
                     "rollout {name:?} has no service selector, and {user} uses $service: \
                      add a [[rollouts]] entry with name = {name:?} and \
-                     service = '<label matchers>'"
+                     service = '<label matchers>', or [fleet] service = 'app=\"$rollout\"'"
                 ));
             }
             String::new()

@@ -19,6 +19,9 @@ pub struct FleetView {
     pub typing: bool,
     /// The list is on screen (rather than one rollout).
     pub shown: bool,
+    /// The user chose the selection (moved it, or came back from a rollout): until then it
+    /// follows the top row, the most urgent, as ranks settle.
+    pub chosen: bool,
 }
 
 /// The worst error budget of a rollout's SLOs, for its row.

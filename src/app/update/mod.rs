@@ -320,6 +320,7 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if model.rollouts.len() > 1 {
                 // The list opens on the rollout just left.
                 model.fleet.selected = model.open;
+                model.fleet.chosen = true;
                 model.fleet.shown = true;
                 model.overlay = Overlay::None;
             }
@@ -346,4 +347,5 @@ fn fleet_select(model: &mut Model, to: ScrollTo) {
         ScrollTo::Bottom => last,
     };
     model.fleet.selected = rows[next].index;
+    model.fleet.chosen = true;
 }

@@ -1,0 +1,473 @@
+//! The fleet console end to end in `update`: a real `sim::Fleet` answers every effect (reads by
+//! rollout name, metrics by `FetchRequest::rollout`, actions through the simulator's controller,
+//! the backend's list), at a pinned clock. What is polled when and at which priority; an action
+//! on the selected row with its prompt, its receipt and a stale-row 409; rank changes and a
+//! rollout listed later as events.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{render_model, settings, t0};
+use rollout_console::app::keymap::{Key, KeyPress, message_for};
+use rollout_console::app::model::{Model, Overlay, RolloutTemplate};
+use rollout_console::app::{Effect, Msg, update};
+use rollout_console::backend::ActionError;
+use rollout_console::domain::RolloutState;
+use rollout_console::domain::action::ActionKind;
+use rollout_console::metrics::Priority;
+use rollout_console::setup::demo_panels as demo;
+use rollout_console::sim::fleet::{plan, simulate};
+use rollout_console::sim::{Fleet, SimOptions};
+
+struct FleetHarness {
+    model: Model,
+    fleet: Fleet,
+    now: DateTime<Utc>,
+    /// Every effect `update` asked for, in order (answered or not).
+    seen: Vec<Effect>,
+    /// Actions not sent to the simulator yet.
+    actions: Vec<Effect>,
+    /// Names the backend lists beyond the fleet's members (a rollout that appears later).
+    extra_listed: Vec<String>,
+}
+
+impl FleetHarness {
+    fn new(n: usize) -> Self {
+        let base = SimOptions {
+            seed: 7,
+            ..SimOptions::default()
+        };
+        let sims = plan(n, base.seed)
+            .iter()
+            .map(|m| simulate(m, &base, t0()))
+            .collect();
+        let fleet = Fleet::from_simulators(sims);
+        let template = RolloutTemplate {
+            panels: demo::metric_panels(),
+            slos: demo::slo_panels(),
+            selectors: None,
+        };
+        let rollouts = fleet.names().map(|n| template.instantiate(n)).collect();
+        let mut model = Model::new(
+            settings(false),
+            demo::metric_panels(),
+            demo::slo_panels(),
+            t0(),
+        )
+        .with_rollouts(rollouts);
+        model.template = Some(template);
+        model.actions = rollout_console::sim::backend::SIM_ACTIONS.to_vec();
+        let mut h = Self {
+            model,
+            fleet,
+            now: t0(),
+            seen: vec![],
+            actions: vec![],
+            extra_listed: vec![],
+        };
+        h.tick();
+        h
+    }
+
+    fn tick(&mut self) {
+        let effects = update(&mut self.model, Msg::Tick(self.now));
+        self.answer(effects);
+    }
+
+    /// Moves the clock in 2 s polls, the simulators with it.
+    fn advance(&mut self, secs: i64) {
+        let end = self.now + chrono::Duration::seconds(secs);
+        while self.now < end {
+            self.now = (self.now + chrono::Duration::seconds(2)).min(end);
+            for (_, sim) in self.fleet.members() {
+                sim.lock().expect("sim").advance_to(self.now);
+            }
+            self.tick();
+        }
+    }
+
+    fn answer(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            self.seen.push(effect.clone());
+            let msg = match effect {
+                Effect::FetchRollout { generation, name } => {
+                    let result = match self.fleet.get(&name) {
+                        Some(sim) => Ok(sim.lock().expect("sim").rollout().clone()),
+                        None => Err(rollout_console::backend::ReadError::other(
+                            "no such rollout",
+                        )),
+                    };
+                    Msg::RolloutFetched {
+                        generation,
+                        at: self.now,
+                        result,
+                    }
+                }
+                Effect::FetchMetrics {
+                    generation,
+                    request,
+                } => {
+                    let name = request
+                        .rollout
+                        .as_ref()
+                        .expect("a fleet poll names its rollout");
+                    let result = match self.fleet.get(&name.name) {
+                        Some(sim) => rollout_console::sim::source::answer(
+                            &mut sim.lock().expect("sim"),
+                            &request,
+                        ),
+                        None => Default::default(),
+                    };
+                    Msg::MetricsFetched {
+                        generation,
+                        at: self.now,
+                        result,
+                    }
+                }
+                Effect::ListRollouts => {
+                    let mut names: Vec<String> = self.fleet.names().map(str::to_string).collect();
+                    names.extend(self.extra_listed.clone());
+                    Msg::RolloutsListed { result: Ok(names) }
+                }
+                act @ Effect::Act { .. } => {
+                    self.actions.push(act);
+                    continue;
+                }
+                _ => continue,
+            };
+            let more = update(&mut self.model, msg);
+            self.answer(more);
+        }
+    }
+
+    /// Sends the oldest pending action to its member, as the runner would.
+    fn run_action(&mut self) -> Msg {
+        let Some(Effect::Act { request, .. }) =
+            (!self.actions.is_empty()).then(|| self.actions.remove(0))
+        else {
+            panic!("no action pending")
+        };
+        let sim = self.fleet.get(&request.rollout).expect("a member");
+        let result = rollout_console::sim::backend::apply(
+            &mut sim.lock().expect("sim"),
+            &request,
+            false,
+            self.now,
+        );
+        Msg::ActionFinished {
+            rollout: request.rollout.clone(),
+            kind: request.kind,
+            at: self.now,
+            result,
+            audit_error: None,
+        }
+    }
+
+    fn press(&mut self, key: Key) {
+        if let Some(msg) = message_for(&self.model, KeyPress { key, ctrl: false }) {
+            let effects = update(&mut self.model, msg);
+            self.answer(effects);
+        }
+    }
+
+    /// Selects the row of `name` with the filter, then clears the filter (the selection stays).
+    fn select(&mut self, name: &str) {
+        self.press(Key::Char('/'));
+        for c in name.chars() {
+            self.press(Key::Char(c));
+        }
+        self.press(Key::Enter);
+        assert_eq!(self.selected(), name);
+        // Move off and back so the choice is the user's, then drop the filter.
+        self.press(Key::Char('j'));
+        self.press(Key::Esc);
+        assert_eq!(
+            self.selected(),
+            name,
+            "clearing the filter keeps the selection"
+        );
+    }
+
+    fn selected(&self) -> String {
+        self.model.rollouts[self.model.fleet.selected].name.clone()
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.model
+            .rollouts
+            .iter()
+            .position(|r| r.name == name)
+            .expect("followed")
+    }
+
+    fn fleet_events(&self) -> String {
+        self.model
+            .fleet_events
+            .iter()
+            .map(|e| e.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn drain(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.seen)
+    }
+}
+
+fn metrics_polls(effects: &[Effect]) -> Vec<(String, Priority)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::FetchMetrics { request, .. } => Some((
+                request
+                    .rollout
+                    .as_ref()
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                request.priority,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rollout_reads(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::FetchRollout { .. }))
+        .count()
+}
+
+#[test]
+fn every_row_is_read_each_poll_its_metrics_slower_and_the_open_one_first() {
+    let mut h = FleetHarness::new(8);
+    let first = h.drain();
+    assert_eq!(rollout_reads(&first), 8, "every rollout read at start");
+    let polls = metrics_polls(&first);
+    let mut asked: Vec<&str> = polls.iter().map(|(n, _)| n.as_str()).collect();
+    asked.dedup();
+    // Asked again once the read says since when to count (as for one rollout).
+    assert_eq!(
+        asked.len(),
+        8,
+        "every rollout's metrics at start: {polls:?}"
+    );
+    assert!(
+        polls.iter().all(|(_, p)| *p != Priority::Open),
+        "nothing is on screen on the list: {polls:?}"
+    );
+    assert!(
+        first.iter().any(|e| matches!(e, Effect::ListRollouts)),
+        "the backend's list is asked"
+    );
+    // One poll later: every rollout read again, no row's metrics (they wait 3 intervals).
+    h.advance(2);
+    let next = h.drain();
+    assert_eq!(rollout_reads(&next), 8);
+    assert!(
+        metrics_polls(&next).is_empty(),
+        "{:?}",
+        metrics_polls(&next)
+    );
+    h.advance(4);
+    let third = metrics_polls(&h.drain());
+    assert!(
+        third.len() >= 6,
+        "the running rows' metrics at 3× the interval: {third:?}"
+    );
+    // A row that needs a human goes before the rest in the query budget.
+    let paused = h.index("catalog");
+    assert_eq!(
+        h.model.rollouts[paused].rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::Paused)
+    );
+    assert!(
+        third.contains(&("catalog".into(), Priority::Attention)),
+        "{third:?}"
+    );
+    assert!(
+        third.contains(&("search".into(), Priority::Background)),
+        "{third:?}"
+    );
+    // Open a rollout: its metrics every interval, first in the budget.
+    h.select("search");
+    h.press(Key::Enter);
+    assert!(!h.model.fleet.shown);
+    h.drain();
+    h.advance(2);
+    let open = metrics_polls(&h.drain());
+    assert!(
+        open.contains(&("search".into(), Priority::Open)),
+        "{open:?}"
+    );
+    h.advance(2);
+    let open = metrics_polls(&h.drain());
+    assert!(
+        open.contains(&("search".into(), Priority::Open)),
+        "{open:?}"
+    );
+}
+
+#[test]
+fn an_action_key_on_the_list_prompts_for_the_selected_row_and_acts_on_it_alone() {
+    let mut h = FleetHarness::new(8);
+    h.advance(20);
+    h.select("catalog");
+    h.press(Key::Char(' '));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("a prompt: {:?}", h.model.overlay)
+    };
+    assert_eq!(
+        prompt.action,
+        ActionKind::Resume,
+        "space resumes a paused row"
+    );
+    assert_eq!(prompt.rollout, "catalog");
+    assert_eq!(prompt.index, h.index("catalog"));
+    let screen = render_model(&h.model, 80, 24);
+    assert!(
+        screen.contains("catalog"),
+        "the prompt names the row:\n{screen}"
+    );
+    let others: Vec<_> = h
+        .fleet
+        .members()
+        .filter(|(n, _)| *n != "catalog")
+        .map(|(n, s)| (n.to_string(), s.lock().expect("sim").rollout().clone()))
+        .collect();
+    h.press(Key::Char('y'));
+    let Some(Effect::Act { request, receipt }) = h.actions.first().cloned() else {
+        panic!("an action: {:?}", h.actions)
+    };
+    assert_eq!(request.rollout, "catalog");
+    assert_eq!(request.kind, ActionKind::Resume);
+    assert_eq!(receipt.rollout, "catalog");
+    let done = h.run_action();
+    let effects = update(&mut h.model, done);
+    h.answer(effects);
+    let catalog = &h.model.rollouts[h.index("catalog")];
+    assert_eq!(
+        catalog.rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::Progressing)
+    );
+    assert!(
+        h.fleet_events().contains("catalog: resume done"),
+        "the outcome is on the list:\n{}",
+        h.fleet_events()
+    );
+    // No other rollout moved.
+    for (name, before) in others {
+        let sim = h.fleet.get(&name).expect("member");
+        let now = sim.lock().expect("sim").rollout().clone();
+        assert_eq!((now.step, now.state), (before.step, before.state), "{name}");
+    }
+}
+
+#[test]
+fn a_row_that_moved_on_before_the_action_arrived_gets_a_409_and_nothing_is_done() {
+    let mut h = FleetHarness::new(8);
+    h.advance(10);
+    h.select("search");
+    let seen = h.model.rollouts[h.index("search")]
+        .rollout
+        .clone()
+        .expect("read");
+    h.press(Key::Char('p'));
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("a prompt: {:?}", h.model.overlay)
+    };
+    // Promote has blockers while the judge collects: override it, as a user may.
+    if prompt.needs_override() {
+        for c in "search".chars() {
+            h.press(Key::Char(c));
+        }
+        h.press(Key::Tab);
+        for c in "hotfix".chars() {
+            h.press(Key::Char(c));
+        }
+        h.press(Key::Enter);
+    } else {
+        h.press(Key::Char('y'));
+    }
+    assert_eq!(h.actions.len(), 1, "{:?}", h.model.overlay);
+    // Someone else promotes it first, from another screen.
+    {
+        let sim = h.fleet.get("search").expect("member");
+        let mut s = sim.lock().expect("sim");
+        s.rollout_mut().promote(seen.step, h.now).expect("promotes");
+    }
+    let done = h.run_action();
+    assert!(
+        matches!(
+            &done,
+            Msg::ActionFinished {
+                result: Err(ActionError::Conflict { .. }),
+                ..
+            }
+        ),
+        "{done:?}"
+    );
+    let effects = update(&mut h.model, done);
+    assert!(
+        matches!(effects.as_slice(), [Effect::FetchRollout { name, .. }] if name == "search"),
+        "the row is re-read at once: {effects:?}"
+    );
+    h.answer(effects);
+    let events = h.fleet_events();
+    assert!(events.contains("search: promote"), "{events}");
+    let sim = h.fleet.get("search").expect("member");
+    assert_eq!(
+        sim.lock().expect("sim").rollout().step,
+        seen.step + 1,
+        "promoted once, by the other person, not twice"
+    );
+    assert_eq!(
+        h.model.rollouts[h.index("search")]
+            .rollout
+            .as_ref()
+            .map(|r| r.step),
+        Some(seen.step + 1),
+        "the row shows the step as it is now"
+    );
+}
+
+#[test]
+fn a_prompt_on_a_row_is_not_voided_by_another_rows_read() {
+    let mut h = FleetHarness::new(8);
+    h.advance(10);
+    h.select("catalog");
+    h.press(Key::Char(' '));
+    assert!(matches!(&h.model.overlay, Overlay::Confirm(p) if p.moved_on.is_none()));
+    // Every other row moves on; the prompt's own row does not.
+    h.advance(30);
+    let Overlay::Confirm(prompt) = &h.model.overlay else {
+        panic!("the prompt stays open")
+    };
+    assert!(prompt.moved_on.is_none(), "{:?}", prompt.moved_on);
+}
+
+#[test]
+fn rank_changes_and_a_rollout_listed_later_are_events() {
+    let mut h = FleetHarness::new(8);
+    h.advance(60);
+    let events = h.fleet_events();
+    assert!(
+        events.contains("now ROLL BACK advised (was progressing)"),
+        "a regression turning bad is news on the list:\n{events}"
+    );
+    let before = h.model.rollouts.len();
+    h.extra_listed.push("late-arrival".into());
+    // The list is asked again within a few row polls.
+    h.advance(30);
+    assert_eq!(h.model.rollouts.len(), before + 1);
+    assert!(
+        h.fleet_events().contains("new rollout: late-arrival"),
+        "{}",
+        h.fleet_events()
+    );
+    let screen = render_model(&h.model, 80, 24);
+    assert!(screen.contains("late-arrival"), "{screen}");
+    // It is read like the others (the simulator does not know it: its row says so).
+    let i = h.index("late-arrival");
+    assert!(h.model.rollouts[i].rollout_error.is_some());
+}
