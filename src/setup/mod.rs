@@ -518,12 +518,23 @@ pub async fn check_queries(config: &Config, path: &Path, rollout: &str) -> Resul
     };
     // The selectors as they will be; with pod-template hashes, a stand-in hash.
     let entry = config.rollouts.iter().find(|r| r.name == rollout);
-    let service = entry.and_then(|r| r.service.clone()).unwrap_or_default();
+    // A rollout the config does not name: `[fleet] service`, as its rows are queried.
+    let service = entry
+        .and_then(|r| r.service.clone())
+        .or_else(|| {
+            let bare = rollout.rsplit('/').next().unwrap_or(rollout);
+            let fleet = config.fleet.service.as_ref()?;
+            Some(crate::metrics::template::fill_rollout(
+                fleet.get_ref(),
+                bare,
+            ))
+        })
+        .unwrap_or_default();
     let selector = match entry.and_then(|r| r.baseline.clone()) {
         Some(baseline) => baseline,
         None => {
             let label = entry.map_or_else(
-                || crate::config::RolloutConfig::unlisted(rollout).pod_hash_label,
+                || config.fleet.pod_hash_label.clone(),
                 |r| r.pod_hash_label.clone(),
             );
             let hash = format!("{label}=\"0\"");

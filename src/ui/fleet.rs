@@ -24,7 +24,11 @@ const GAP: usize = 2;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let filter_lines = u16::from(model.fleet.typing || !model.fleet.filter.is_empty());
-    let event_lines = u16::from(!model.fleet_events.is_empty());
+    // The newest event always; the one before too when the rows leave room for it (an action's
+    // outcome and the rank change it caused arrive together).
+    let rows_need = 3 + filter_lines + model.derived.fleet_rows.len() as u16;
+    let room = area.height.saturating_sub(rows_need).clamp(1, 2);
+    let event_lines = (model.fleet_events.len() as u16).min(room);
     let [head, filter, columns, body, news, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(filter_lines),
@@ -140,21 +144,28 @@ fn draw_filter(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 /// The fleet's newest event (a rollout changed rank, appeared, an action's outcome), with its
 /// age; `e` is not needed to see that something moved.
 fn draw_news(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let Some(event) = model.fleet_events.front() else {
-        return;
-    };
-    let when = format!(
-        " {} ago ",
-        short_duration(crate::domain::format::age(event.at, model.now))
-    );
-    let room = usize::from(area.width).saturating_sub(when.chars().count() + 1);
-    let text =
-        crate::domain::format::excerpt(&event.text, room, crate::domain::format::Keep::Start);
-    let line = Line::from(vec![
-        Span::styled(when, theme.dim()),
-        Span::styled(text, theme.event(event.level)),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+    let lines: Vec<Line> = model
+        .fleet_events
+        .iter()
+        .take(usize::from(area.height))
+        .map(|event| {
+            let when = format!(
+                " {} ago ",
+                short_duration(crate::domain::format::age(event.at, model.now))
+            );
+            let room = usize::from(area.width).saturating_sub(when.chars().count() + 1);
+            let text = crate::domain::format::excerpt(
+                &event.text,
+                room,
+                crate::domain::format::Keep::Start,
+            );
+            Line::from(vec![
+                Span::styled(when, theme.dim()),
+                Span::styled(text, theme.event(event.level)),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 /// The keys the footer leaves out first when it is too narrow for all (each is in the help).

@@ -235,12 +235,13 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 Err(_) => vec![],
             };
             apply_rollout(model, i, at, result);
-            // Requests are counted from the canary's start, known only now: count at once
-            // rather than a poll later.
+            // Requests are counted from the canary's start, and pod-hash tracks need the hashes,
+            // both known only now: ask at once rather than a poll (or a row poll) later.
             let counts_wait = model.rollouts[i]
                 .panels
                 .iter()
-                .any(|p| p.counters.is_some());
+                .any(|p| p.counters.is_some())
+                || model.rollouts[i].pod_hash_tracks.is_some();
             if first && model.rollouts[i].rollout.is_some() && counts_wait {
                 let (_, priority) = poll::pace(model, i);
                 effects.push(fetch_metrics(model, i, priority));
