@@ -228,3 +228,135 @@ fn a_row_advising_rollback_is_drawn_above_every_progressing_one() {
         }
     }
 }
+
+/// The help box's rows as drawn: the text between its side borders, from its top border to its
+/// bottom one (which must be on screen: the box is whole).
+fn help_rows(screen: &str) -> Vec<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines
+        .iter()
+        .position(|l| l.contains("┌ Keys"))
+        .unwrap_or_else(|| panic!("no help box:\n{screen}"));
+    // The box's columns: from its top-left corner to its top-right one.
+    let (before, corner) = lines[top].split_once("┌ Keys").unwrap_or_default();
+    let left = before.chars().count();
+    let right = left + corner.chars().position(|c| c == '┐').unwrap_or_default() + 6;
+    let bottom = lines[top..]
+        .iter()
+        .position(|l| l.chars().nth(left) == Some('└'))
+        .map(|i| top + i)
+        .unwrap_or_else(|| panic!("the help box has no bottom border:\n{screen}"));
+    lines[top + 1..bottom]
+        .iter()
+        .map(|l| {
+            let row: Vec<char> = l.chars().collect();
+            assert_eq!(row.get(left), Some(&'│'), "the box's left side:\n{screen}");
+            assert_eq!(
+                row.get(right),
+                Some(&'│'),
+                "the box's right side:\n{screen}"
+            );
+            row[left + 1..right].iter().collect()
+        })
+        .collect()
+}
+
+/// Each key of the help with its description, its wrapped rows joined again (the keys end at
+/// the first blank row; the notes follow it).
+fn help_entries(screen: &str) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for row in help_rows(screen) {
+        if row.trim().is_empty() {
+            break;
+        }
+        let chars: Vec<char> = row.chars().collect();
+        let split = chars.len().min(12);
+        let key: String = chars[..split].iter().collect();
+        let what: String = chars[split..].iter().collect();
+        match entries.last_mut() {
+            Some(last) if key.trim().is_empty() => {
+                last.1.push(' ');
+                last.1.push_str(what.trim());
+            }
+            _ => entries.push((key.trim().to_string(), what.trim().to_string())),
+        }
+    }
+    entries
+}
+
+/// Every key of `KEYS` that works on the screen is in its help, whole (its description in full,
+/// words unbroken), and no other key is; the notes below the keys are there too.
+fn assert_help_is_whole(screen: &str, on_list: bool) {
+    use rollout_console::app::keymap::KEYS;
+    let entries = help_entries(screen);
+    let want: Vec<(String, String)> = KEYS
+        .iter()
+        .filter(|k| k.shown_in_help(on_list, true))
+        .map(|k| (k.key.to_string(), k.what.to_string()))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(entries, want, "the help:\n{screen}");
+    let text = help_rows(screen).join("\n");
+    assert!(text.contains("Source: simulator (test)"), "{screen}");
+    assert!(text.contains("Audit log: "), "{screen}");
+}
+
+#[test]
+fn help_on_the_list_names_the_list_keys_whole() {
+    use rollout_console::app::keymap::KEYS;
+    let mut model = fleet_model(8, RUN);
+    press(&mut model, Key::Char('?'));
+    assert!(model.fleet.shown, "the help opens over the list");
+    let small = render_model(&model, 80, 24);
+    assert_help_is_whole(&small, true);
+    // The list's own keys are there; the rollout screen's actions and metric keys are not.
+    for key in ["j k g G", "/", "Enter Esc", "?", "q  Ctrl-C"] {
+        assert!(
+            help_entries(&small).iter().any(|(k, _)| k == key),
+            "{key} missing:\n{small}"
+        );
+    }
+    for k in KEYS.iter().filter(|k| k.action.is_some()) {
+        assert!(!small.contains(k.what), "{} on the list:\n{small}", k.key);
+    }
+    assert!(!small.contains("select the next metric"), "{small}");
+    insta::assert_snapshot!("help_list_80x24", small);
+    let large = render_model(&model, 160, 48);
+    assert_help_is_whole(&large, true);
+    insta::assert_snapshot!("help_list_160x48", large);
+    press(&mut model, Key::Char('?'));
+    assert!(model.fleet.shown, "? closes the help, back on the list");
+    assert!(!render_model(&model, 80, 24).contains("┌ Keys"));
+}
+
+#[test]
+fn help_on_a_rollout_of_the_fleet_names_its_keys_whole() {
+    let mut model = fleet_model(8, RUN);
+    press(&mut model, Key::Enter);
+    assert!(!model.fleet.shown, "Enter opened a rollout");
+    press(&mut model, Key::Char('?'));
+    let small = render_model(&model, 80, 24);
+    assert_help_is_whole(&small, false);
+    // The way back to the list and its filter work from here; the list's moves do not.
+    for key in ["p", "space", "Enter", "tab ↓ j", "/", "Enter Esc", "Esc"] {
+        assert!(
+            help_entries(&small).iter().any(|(k, _)| k == key),
+            "{key} missing:\n{small}"
+        );
+    }
+    assert!(!help_entries(&small).iter().any(|(k, _)| k == "j k g G"));
+    insta::assert_snapshot!("help_rollout_80x24", small);
+    let large = render_model(&model, 160, 48);
+    assert_help_is_whole(&large, false);
+    insta::assert_snapshot!("help_rollout_160x48", large);
+    // Read-only adds a line: still whole at 80x24, the note included.
+    model.settings.read_only = true;
+    let read_only = render_model(&model, 80, 24);
+    assert_help_is_whole(&read_only, false);
+    assert!(
+        help_rows(&read_only)
+            .join(" ")
+            .contains("READ-ONLY: p, P, space, r, t and u are disabled in watch mode."),
+        "{read_only}"
+    );
+}

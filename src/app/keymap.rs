@@ -267,6 +267,33 @@ pub struct KeyHelp {
     pub action: Option<ActionKind>,
     /// A key of the fleet list: the help of a console with one rollout leaves it out.
     pub fleet: bool,
+    /// The screen whose help shows it: the fleet list, the rollout screen, or both.
+    pub on: HelpOn,
+}
+
+/// Which screen's help overlay shows a key (the one it works on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpOn {
+    Rollout,
+    List,
+    Both,
+}
+
+impl KeyHelp {
+    /// Whether the help shows this key on the fleet list (`list`) or on the rollout screen, of a
+    /// console that follows several rollouts (`fleet`) or one.
+    pub fn shown_in_help(&self, list: bool, fleet: bool) -> bool {
+        let screen = match self.on {
+            HelpOn::Both => true,
+            HelpOn::List => list,
+            HelpOn::Rollout => !list,
+        };
+        screen && (fleet || !self.fleet)
+    }
+
+    const fn on(self, on: HelpOn) -> Self {
+        KeyHelp { on, ..self }
+    }
 }
 
 const fn key(key: &'static str, short: &'static str, what: &'static str) -> KeyHelp {
@@ -276,6 +303,7 @@ const fn key(key: &'static str, short: &'static str, what: &'static str) -> KeyH
         what,
         action: None,
         fleet: false,
+        on: HelpOn::Rollout,
     }
 }
 
@@ -286,6 +314,7 @@ const fn fleet_key(key: &'static str, short: &'static str, what: &'static str) -
         what,
         action: None,
         fleet: true,
+        on: HelpOn::List,
     }
 }
 
@@ -301,6 +330,7 @@ const fn action(
         what,
         action: Some(kind),
         fleet: false,
+        on: HelpOn::Rollout,
     }
 }
 
@@ -366,15 +396,20 @@ pub const KEYS: &[KeyHelp] = &[
         "/",
         "filter",
         "fleet list: filter by name, namespace or state; Esc clears",
-    ),
+    )
+    // On the rollout screen `/` goes back to the list and starts the filter.
+    .on(HelpOn::Both),
     fleet_key(
         "Enter Esc",
         "open",
         "fleet: Enter opens the selected rollout; Esc returns to the list",
-    ),
-    key("?", "help", "show / hide this help"),
+    )
+    .on(HelpOn::Both),
+    key("?", "help", "show / hide this help").on(HelpOn::Both),
+    // On the list there is no prompt; Esc clears the filter (above) and closes the help (its
+    // title says so).
     key("Esc", "close", "close any overlay; cancel a prompt"),
-    key("q  Ctrl-C", "quit", "quit (the rollout keeps going)"),
+    key("q  Ctrl-C", "quit", "quit (the rollout keeps going)").on(HelpOn::Both),
 ];
 
 /// The action keys, as a sentence: `p, P, space, r, t and u`.

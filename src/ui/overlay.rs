@@ -36,47 +36,75 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     }
 }
 
+/// Columns of the help's key column (one space, then the key padded to 11).
+const HELP_KEY: usize = 12;
+const HELP_WIDTH: u16 = 78;
+
+/// The help of the screen under it: the keys that work there (the fleet list's on the list, the
+/// rollout screen's on a rollout), each description wrapped under itself at word boundaries, so
+/// every key is seen whole at 80x24. On a terminal too short for all of it, the notes below the
+/// keys (read-only, audit log, source) are left out, never a key.
 fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     // A console with one rollout has no fleet list: its keys would only be noise.
     let fleet = model.rollouts.len() > 1;
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .filter(|k| fleet || !k.fleet)
-        .map(|k| {
-            Line::from(vec![
-                Span::styled(format!(" {:<11}", k.key), theme.bold()),
-                Span::raw(k.what),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
+    let list = model.fleet.shown;
+    let rect = centered(area, HELP_WIDTH, area.height);
+    let inner = usize::from(rect.width.saturating_sub(2));
+    let what_width = inner.saturating_sub(HELP_KEY).max(1);
+    let mut lines: Vec<Line> = Vec::new();
+    for k in KEYS.iter().filter(|k| k.shown_in_help(list, fleet)) {
+        for (i, row) in super::detail::wrap(k.what, what_width)
+            .into_iter()
+            .enumerate()
+        {
+            let key = if i == 0 { k.key } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {key:<11}"), theme.bold()),
+                Span::raw(row),
+            ]));
+        }
+    }
+    let note = |text: &str, style| -> Vec<Line> {
+        super::detail::wrap(text, inner.saturating_sub(1))
+            .into_iter()
+            .map(|row| Line::from(Span::styled(format!(" {row}"), style)))
+            .collect()
+    };
+    let mut notes = Vec::new();
     if model.settings.read_only {
-        lines.push(Line::from(Span::styled(
-            format!(
-                " READ-ONLY: {} are disabled in watch mode.",
+        notes.push(note(
+            &format!(
+                "READ-ONLY: {} are disabled in watch mode.",
                 action_keys_text()
             ),
             theme.tone(Tone::Warn),
-        )));
+        ));
     }
-    lines.push(Line::from(Span::styled(
-        format!(" Audit log: {}", model.settings.audit_path),
+    notes.push(note(
+        &format!("Audit log: {}", model.settings.audit_path),
         theme.dim(),
-    )));
-    lines.push(Line::from(Span::styled(
-        format!(" Source: {}", model.settings.source_label),
+    ));
+    notes.push(note(
+        &format!("Source: {}", model.settings.source_label),
         theme.dim(),
-    )));
-    let height = lines.len() as u16 + 2;
-    let rect = centered(area, 78, height);
+    ));
+    // Each note whole or not at all, after a blank line, while the terminal has room.
+    let room = usize::from(area.height.saturating_sub(2));
+    let mut blank = true;
+    for rows in notes {
+        if lines.len() + usize::from(blank) + rows.len() > room {
+            break;
+        }
+        if std::mem::take(&mut blank) {
+            lines.push(Line::raw(""));
+        }
+        lines.extend(rows);
+    }
+    let height = (lines.len() as u16).saturating_add(2);
+    let rect = centered(area, HELP_WIDTH, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered().title(Span::styled(" Keys — Esc or ? closes ", theme.bold()));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn title(p: &Prompt) -> String {
