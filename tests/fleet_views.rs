@@ -309,15 +309,20 @@ fn help_on_the_list_names_the_list_keys_whole() {
     assert!(model.fleet.shown, "the help opens over the list");
     let small = render_model(&model, 80, 24);
     assert_help_is_whole(&small, true);
-    // The list's own keys are there; the rollout screen's actions and metric keys are not.
-    for key in ["j k g G", "/", "Enter Esc", "?", "q  Ctrl-C"] {
+    // The list's own keys and the actions (on the selected row) are there; the rollout
+    // screen's metric keys are not.
+    for key in ["j k g G", "/", "Enter Esc", "?", "q  Ctrl-C", "p", "r"] {
         assert!(
             help_entries(&small).iter().any(|(k, _)| k == key),
             "{key} missing:\n{small}"
         );
     }
     for k in KEYS.iter().filter(|k| k.action.is_some()) {
-        assert!(!small.contains(k.what), "{} on the list:\n{small}", k.key);
+        assert!(
+            small.contains(k.what),
+            "{} missing on the list:\n{small}",
+            k.key
+        );
     }
     assert!(!small.contains("select the next metric"), "{small}");
     insta::assert_snapshot!("help_list_80x24", small);

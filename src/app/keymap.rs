@@ -330,7 +330,8 @@ const fn action(
         what,
         action: Some(kind),
         fleet: false,
-        on: HelpOn::Rollout,
+        // On the list they act on the selected row.
+        on: HelpOn::Both,
     }
 }
 
