@@ -471,3 +471,55 @@ fn rank_changes_and_a_rollout_listed_later_are_events() {
     let i = h.index("late-arrival");
     assert!(h.model.rollouts[i].rollout_error.is_some());
 }
+
+#[test]
+fn permissions_are_asked_per_rollout_when_selected_and_deny_only_that_one() {
+    use rollout_console::domain::action::Permissions;
+    let mut h = FleetHarness::new(8);
+    let asked = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::FetchPermissions { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // The selection lands on the top row with the first derived rows: asked at the next poll.
+    h.advance(2);
+    let first = asked(&h.drain());
+    assert_eq!(
+        first.len(),
+        1,
+        "only the selected row's, not all 8: {first:?}"
+    );
+    h.select("catalog");
+    h.advance(2);
+    assert!(asked(&h.drain()).contains(&"catalog".to_string()));
+    // Another namespace's RBAC: pause is denied on search only.
+    let why = "no RBAC permission to patch rollouts in shop".to_string();
+    update(
+        &mut h.model,
+        Msg::PermissionsFetched {
+            rollout: "search".into(),
+            result: Ok(Permissions {
+                denied: vec![(ActionKind::Rollback, why.clone())],
+            }),
+        },
+    );
+    h.press(Key::Char('r'));
+    assert!(
+        matches!(&h.model.overlay, Overlay::Confirm(p) if p.rollout == "catalog"),
+        "catalog may still be rolled back: {:?}",
+        h.model.overlay
+    );
+    h.press(Key::Esc);
+    h.select("search");
+    h.press(Key::Char('r'));
+    assert_eq!(h.model.overlay, Overlay::None, "no prompt on search");
+    assert!(
+        h.fleet_events().contains("search: ") && h.fleet_events().contains(&why),
+        "{}",
+        h.fleet_events()
+    );
+}

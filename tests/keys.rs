@@ -491,6 +491,7 @@ fn actions_the_backend_denies_are_disabled_with_the_reason() {
     update(
         &mut h.model,
         Msg::PermissionsFetched {
+            rollout: "checkout".into(),
             result: Ok(Permissions {
                 denied: vec![(ActionKind::Promote, why.clone())],
             }),

@@ -9,10 +9,17 @@ use super::keymap::footer_keys;
 use super::model::{Derived, Model};
 use crate::domain::format::age;
 
-/// Recomputes `model.derived` from the rest of the model (at `model.now`).
-pub fn refresh_derived(model: &mut Model) {
+/// Recomputes `model.derived` from the rest of the model (at `model.now`); the fleet's rows only
+/// when `rows_too` (else they stay as last worked out).
+pub fn refresh_derived(model: &mut Model, rows_too: bool) {
     // A console with one rollout has no list: nothing to rank.
-    let (fleet_rows, fleet_counts, fleet_ranks) = if model.rollouts.len() > 1 {
+    let (fleet_rows, fleet_counts, fleet_ranks) = if !rows_too && model.rollouts.len() > 1 {
+        (
+            std::mem::take(&mut model.derived.fleet_rows),
+            std::mem::take(&mut model.derived.fleet_counts),
+            std::mem::take(&mut model.derived.fleet_ranks),
+        )
+    } else if model.rollouts.len() > 1 {
         let all = all_rows(model);
         let counts = counts(&all);
         let ranks = all.iter().map(|r| (r.index, r.rank)).collect();

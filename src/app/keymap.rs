@@ -226,7 +226,7 @@ fn action_keys(model: &Model, i: usize, keys: &mut Vec<(&'static str, String)>) 
     let Some(r) = model.rollouts.get(i).and_then(|r| r.rollout.as_ref()) else {
         return;
     };
-    let label = |kind: ActionKind, text: &str| match model
+    let label = |kind: ActionKind, text: &str| match model.rollouts[i]
         .permissions
         .as_ref()
         .and_then(|p| p.denied(kind))

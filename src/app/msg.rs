@@ -39,6 +39,8 @@ pub enum Msg {
     PromptBackspace,
     PromptNextField,
     PermissionsFetched {
+        /// The rollout asked about, by name.
+        rollout: String,
         result: Result<crate::domain::action::Permissions, ReadError>,
     },
     /// The backend's watch saw the rollout (by name) change: re-read it now rather than at the

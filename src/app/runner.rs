@@ -77,7 +77,10 @@ impl EffectRunner {
                         Ok(r) => r,
                         Err(_) => Err(ReadError::NoAnswerInTime),
                     };
-                Msg::PermissionsFetched { result }
+                Msg::PermissionsFetched {
+                    rollout: name,
+                    result,
+                }
             }
             Effect::FetchMetrics {
                 generation,

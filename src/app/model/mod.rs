@@ -62,6 +62,9 @@ pub struct RolloutModel {
     pub selectors: Option<Selectors>,
     /// Its rank in the attention sort at the last update, once read: a change is an event.
     pub rank: Option<crate::domain::attention::Attention>,
+    /// What this user may not do to this rollout (RBAC differs by namespace), asked once when it
+    /// is first on screen or selected; `None` until answered.
+    pub permissions: Option<crate::domain::action::Permissions>,
 }
 
 impl RolloutModel {
@@ -94,6 +97,7 @@ impl RolloutModel {
             pod_hash_tracks: None,
             selectors: None,
             rank: None,
+            permissions: None,
         }
     }
 }
@@ -108,8 +112,6 @@ pub struct Model {
     pub judge_thresholds: ScoreThresholds,
     /// `[judge] alpha`: the sequential judge's false-alarm budget for the whole rollout.
     pub sequential_alpha: f64,
-    /// What this user may not do (asked once at start); `None` until answered.
-    pub permissions: Option<crate::domain::action::Permissions>,
     /// The actions the backend can take at all (promote-full, retry and undo are optional).
     pub actions: Vec<ActionKind>,
     /// The configured Prometheus selectors, to show the queries as sent; `None` for the
@@ -220,7 +222,6 @@ impl Model {
             overlay: Overlay::None,
             judge_thresholds: ScoreThresholds::default(),
             sequential_alpha: crate::domain::sequential::DEFAULT_ALPHA,
-            permissions: None,
             actions: ActionKind::BASIC.to_vec(),
             query_selectors: None,
             screen: (80, 24),

@@ -53,7 +53,11 @@ pub(super) fn open_prompt(model: &mut Model, i: usize, kind: ActionKind) {
             ),
         );
     }
-    if let Some(why) = model.permissions.as_ref().and_then(|p| p.denied(kind)) {
+    if let Some(why) = model.rollouts[i]
+        .permissions
+        .as_ref()
+        .and_then(|p| p.denied(kind))
+    {
         let text = format!("{} is not allowed for you: {why}", kind.verb());
         return refuse(model, text);
     }

@@ -21,9 +21,22 @@ use poll::{fetch_metrics, fetch_rollout, polls_due};
 use rollout::apply_rollout;
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    // A fleet's rows are worked out again at every tick (each second) and on what the user does,
+    // not on each of the many answers in between (50 rollouts send dozens a second): a row is
+    // at most a second behind its answers, and the console's CPU does not grow with them.
+    let rows_due = !matches!(
+        msg,
+        Msg::RolloutFetched { .. }
+            | Msg::MetricsFetched { .. }
+            | Msg::RolloutChanged(_)
+            | Msg::PermissionsFetched { .. }
+            | Msg::OverlayMeasured(_)
+    );
     let effects = apply(model, msg);
-    refresh_derived(model);
-    fleet::note_rank_changes(model);
+    refresh_derived(model, rows_due);
+    if rows_due {
+        fleet::note_rank_changes(model);
+    }
     effects
 }
 
@@ -40,14 +53,20 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     });
                 }
             }
-            // Asked once, for the rollout on screen at start (the first of a fleet).
-            if model.permissions.is_none()
+            // Asked once per rollout, when it is first on screen or selected on the list (where
+            // its action keys can be pressed): RBAC may differ by namespace.
+            let in_hand = if model.fleet.shown {
+                model.fleet.selected
+            } else {
+                model.open
+            };
+            if let Some(r) = model.rollouts.get_mut(in_hand)
                 && !model.settings.read_only
-                && !model.current().polls.permissions_asked
+                && !r.polls.permissions_asked
             {
-                model.current_mut().polls.permissions_asked = true;
+                r.polls.permissions_asked = true;
                 effects.push(Effect::FetchPermissions {
-                    name: model.current().name.clone(),
+                    name: r.name.clone(),
                 });
             }
             effects.extend(fleet::list_due(model));
@@ -57,19 +76,24 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             fleet::add_listed(model, result);
             vec![]
         }
-        Msg::PermissionsFetched { result } => {
+        Msg::PermissionsFetched { rollout, result } => {
+            let Some(i) = model.rollouts.iter().position(|r| r.name == rollout) else {
+                return vec![];
+            };
             match result {
                 Ok(p) => {
                     for (kind, why) in &p.denied {
-                        model.push_event(
+                        model.push_event_to(
+                            i,
                             EventLevel::Warn,
                             format!("{} is not allowed for you: {why}", kind.verb()),
                         );
                     }
-                    model.permissions = Some(p);
+                    model.rollouts[i].permissions = Some(p);
                 }
                 // Unknown permissions deny nothing: the backend still refuses what it must.
-                Err(e) => model.push_event(
+                Err(e) => model.push_event_to(
+                    i,
                     EventLevel::Warn,
                     format!("could not check your permissions: {e}"),
                 ),
