@@ -455,6 +455,8 @@ fn rank_changes_and_a_rollout_listed_later_are_events() {
         events.contains("now ROLL BACK advised (was progressing)"),
         "a regression turning bad is news on the list:\n{events}"
     );
+    // A promotion is said as one, not as "progressing (was ready to promote)".
+    assert!(events.contains(" promoted to step "), "{events}");
     let before = h.model.rollouts.len();
     h.extra_listed.push("late-arrival".into());
     // The list is asked again within a few row polls.

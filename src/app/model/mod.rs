@@ -62,6 +62,8 @@ pub struct RolloutModel {
     pub selectors: Option<Selectors>,
     /// Its rank in the attention sort at the last update, once read: a change is an event.
     pub rank: Option<crate::domain::attention::Attention>,
+    /// The step it was at when last ranked (a promotion's ready → progressing is no news).
+    pub ranked_at_step: Option<usize>,
     /// What this user may not do to this rollout (RBAC differs by namespace), asked once when it
     /// is first on screen or selected; `None` until answered.
     pub permissions: Option<crate::domain::action::Permissions>,
@@ -97,6 +99,7 @@ impl RolloutModel {
             pod_hash_tracks: None,
             selectors: None,
             rank: None,
+            ranked_at_step: None,
             permissions: None,
         }
     }

@@ -84,7 +84,23 @@ pub(super) fn note_rank_changes(model: &mut Model) {
             continue;
         }
         let old = r.rank.replace(rank);
-        if let Some(old) = old.filter(|old| *old != rank) {
+        let step = r.rollout.as_ref().map(|r| r.step);
+        let promoted = step > r.ranked_at_step;
+        r.ranked_at_step = step;
+        // Ready → progressing at the next step is a promotion: said as one on the list (its own
+        // events already say the step moved).
+        let promotion =
+            promoted && old == Some(Attention::ReadyToPromote) && rank == Attention::Progressing;
+        if promotion && let Some(ro) = &r.rollout {
+            let text = format!(
+                "{} promoted to step {}/{} ({}%)",
+                r.name,
+                ro.step + 1,
+                ro.steps.len(),
+                ro.canary_weight
+            );
+            model.push_fleet_event(EventLevel::Info, text);
+        } else if let Some(old) = old.filter(|old| *old != rank) {
             let text = format!(
                 "{} now {} (was {})",
                 r.name,
