@@ -291,9 +291,13 @@ fn every_row_is_read_each_poll_its_metrics_slower_and_the_open_one_first() {
     );
     // Open a rollout: its metrics every interval, first in the budget.
     h.select("search");
+    h.advance(2);
+    h.drain();
     h.press(Key::Enter);
     assert!(!h.model.fleet.shown);
-    h.drain();
+    // Its screen asks at once (its answers are a row's, older than the interval).
+    let opened = metrics_polls(&h.drain());
+    assert_eq!(opened, [("search".to_string(), Priority::Open)]);
     h.advance(2);
     let open = metrics_polls(&h.drain());
     assert!(

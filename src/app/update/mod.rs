@@ -338,6 +338,10 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.fleet.shown = false;
                 model.fleet.typing = false;
                 model.overlay = Overlay::None;
+                // A row was polled at the list's pace: its screen asks at once, not at the next
+                // tick, so it never opens on answers older than the interval.
+                let open = model.open;
+                return poll::polls_due_for(model, open);
             }
             vec![]
         }

@@ -21,28 +21,33 @@ pub const FINISHED_POLL_FACTOR: u32 = 12;
 /// screen at `poll_interval` and first in the query budget; the fleet's other rows at a slower
 /// pace, those that need a human before the rest.
 pub(super) fn polls_due(model: &mut Model) -> Vec<Effect> {
+    (0..model.rollouts.len())
+        .flat_map(|i| polls_due_for(model, i))
+        .collect()
+}
+
+/// The reads of rollout `i` that are due at `model.now`, at its pace.
+pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
     let mut effects = vec![];
-    for i in 0..model.rollouts.len() {
-        let (metrics_every, priority) = pace(model, i);
-        let polls = &model.rollouts[i].polls;
-        let rollout_due = due(
-            polls.rollout_in_flight,
-            polls.rollout_started,
-            model.now,
-            model.settings.poll_interval,
-        );
-        let metrics_due = due(
-            polls.metrics_in_flight,
-            polls.metrics_started,
-            model.now,
-            metrics_every,
-        );
-        if rollout_due {
-            effects.push(fetch_rollout(model, i));
-        }
-        if metrics_due {
-            effects.push(fetch_metrics(model, i, priority));
-        }
+    let (metrics_every, priority) = pace(model, i);
+    let polls = &model.rollouts[i].polls;
+    let rollout_due = due(
+        polls.rollout_in_flight,
+        polls.rollout_started,
+        model.now,
+        model.settings.poll_interval,
+    );
+    let metrics_due = due(
+        polls.metrics_in_flight,
+        polls.metrics_started,
+        model.now,
+        metrics_every,
+    );
+    if rollout_due {
+        effects.push(fetch_rollout(model, i));
+    }
+    if metrics_due {
+        effects.push(fetch_metrics(model, i, priority));
     }
     effects
 }
