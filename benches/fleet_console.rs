@@ -24,7 +24,12 @@ use tsdb::{Engine, Tsdb};
 const FLEET: usize = 50;
 const MEASURE: Duration = Duration::from_secs(60);
 
-fn config(prometheus: &str, sim: &Simulate) -> String {
+fn config(prometheus: &str, sim: &Simulate, grouped: bool) -> String {
+    let group_by = if grouped {
+        "group_by = \"rollout\""
+    } else {
+        ""
+    };
     format!(
         r#"poll_interval = "5s"
 
@@ -38,6 +43,7 @@ url = "http://{sim}"
 
 [fleet]
 service = 'rollout="$rollout"'
+{group_by}
 
 [[metrics]]
 name = "p95 latency"
@@ -149,46 +155,60 @@ fn main() {
         "http_requests_total{rollout=\"svc-50\",track=\"canary\"}",
         Duration::from_secs(60),
     );
-    let t = Tmux::start("fleet-bench");
-    let path = t.dir.path().join("rc.toml");
-    std::fs::write(&path, config(&prom.url, &sim)).expect("config");
-    t.run_console(&format!("--config {}", path.display()), "");
-    let (_, took) = t.wait_for(
-        "the fleet list with every row read",
-        Duration::from_secs(90),
-        |s| s.contains("50 rollouts") && s.contains("running") && !s.contains("NOT READ YET"),
-    );
-    let pid = String::from_utf8(
-        std::process::Command::new("pgrep")
-            .args([
-                "-f",
-                &format!("rollout-console --config {}", path.display()),
-            ])
-            .output()
-            .expect("pgrep")
-            .stdout,
-    )
-    .expect("utf-8");
-    let pid = pid.lines().next().expect("the console's pid").to_string();
-    println!("fleet of {FLEET}: the list with every row read after {took:.1?}");
-    // Let the start-up burst (every row asked at once) pass.
-    std::thread::sleep(Duration::from_secs(20));
-    let list = measure(&pid, &prom);
-    t.send(&["Enter"]);
-    t.wait_for("one rollout open", Duration::from_secs(10), |s| {
-        s.contains("Esc fleet")
-    });
-    let open = measure(&pid, &prom);
+    let mut rows = Vec::new();
+    for grouped in [false, true] {
+        let way = if grouped {
+            "grouped (`[fleet] group_by`)"
+        } else {
+            "a query per rollout"
+        };
+        let t = Tmux::start(if grouped {
+            "fleet-bench-g"
+        } else {
+            "fleet-bench"
+        });
+        let path = t.dir.path().join("rc.toml");
+        std::fs::write(&path, config(&prom.url, &sim, grouped)).expect("config");
+        t.run_console(&format!("--config {}", path.display()), "");
+        let (_, took) = t.wait_for(
+            "the fleet list with every row read",
+            Duration::from_secs(90),
+            |s| s.contains("50 rollouts") && s.contains("running") && !s.contains("NOT READ YET"),
+        );
+        let pid = String::from_utf8(
+            std::process::Command::new("pgrep")
+                .args([
+                    "-f",
+                    &format!("rollout-console --config {}", path.display()),
+                ])
+                .output()
+                .expect("pgrep")
+                .stdout,
+        )
+        .expect("utf-8");
+        let pid = pid.lines().next().expect("the console's pid").to_string();
+        println!("{way}: the list with every row read after {took:.1?}");
+        // Let the start-up burst (every row asked at once) pass.
+        std::thread::sleep(Duration::from_secs(20));
+        let list = measure(&pid, &prom);
+        t.send(&["Enter"]);
+        t.wait_for("one rollout open", Duration::from_secs(10), |s| {
+            s.contains("Esc fleet")
+        });
+        let open = measure(&pid, &prom);
+        t.send(&["q"]);
+        rows.push((way, "fleet list on screen", list));
+        rows.push((way, "one rollout open", open));
+    }
     println!();
     println!(
         "| console, {FLEET} rollouts, 5 s poll | CPU (share of one core) | RSS (peak) | queries per 5 s |"
     );
     println!("|---|---|---|---|");
-    for (what, f) in [("fleet list on screen", &list), ("one rollout open", &open)] {
+    for (way, what, f) in rows {
         println!(
-            "| {what} | {:.1}% | {:.1} MiB ({:.1} MiB) | {:.0} |",
+            "| {way}, {what} | {:.1}% | {:.1} MiB ({:.1} MiB) | {:.0} |",
             f.cpu_pct, f.rss_mib, f.peak_mib, f.queries_per_poll
         );
     }
-    t.send(&["q"]);
 }

@@ -30,9 +30,11 @@ timeout = "3s"
 kind = "http"
 url = "http://{sim}"
 
-# No [[rollouts]]: every rollout the deploy API lists, each queried by its own label.
+# No [[rollouts]]: every rollout the deploy API lists, each queried by its own label, and each
+# metric asked once for the whole fleet (grouped by that label and the pod-template hash).
 [fleet]
 service = 'rollout="$rollout"'
+group_by = "rollout"
 
 [[metrics]]
 name = "p95 latency"

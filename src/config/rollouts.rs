@@ -67,6 +67,10 @@ pub struct FleetConfig {
     /// The pod-template-hash label the tracks are told apart by.
     #[serde(default = "default_pod_hash_label")]
     pub pod_hash_label: String,
+    /// The label holding the rollout's name in every series (e.g. `rollout`): one query per
+    /// metric for the whole fleet instead of two per rollout.
+    #[serde(default)]
+    pub group_by: Option<String>,
 }
 
 impl Default for FleetConfig {
@@ -74,6 +78,7 @@ impl Default for FleetConfig {
         Self {
             service: None,
             pod_hash_label: default_pod_hash_label(),
+            group_by: None,
         }
     }
 }

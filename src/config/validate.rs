@@ -92,6 +92,22 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
         })?;
         validate_recorded(s)?;
     }
+    if let Some(label) = &c.fleet.group_by {
+        let mut chars = label.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err((
+                format!(
+                    "[fleet] group_by = {label:?} is not a label name: name the label that \
+                     holds the rollout's name in every series, e.g. group_by = \"rollout\""
+                ),
+                None,
+            ));
+        }
+    }
     if let Some(service) = &c.fleet.service {
         // Only `$rollout` has a value when a listed rollout's selectors are made.
         let vars = crate::metrics::template::Vars {

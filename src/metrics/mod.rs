@@ -9,6 +9,7 @@ pub mod budget;
 pub mod client;
 pub mod counts;
 pub mod decode;
+pub mod grouped;
 mod names;
 pub mod range_cache;
 pub mod sent;
@@ -91,6 +92,26 @@ pub struct FetchRequest {
 pub struct ForRollout {
     pub name: String,
     pub selectors: Option<source::Selectors>,
+    /// Set when its metrics may be asked for the whole fleet at once (`[fleet] group_by`).
+    pub group: Option<Box<Group>>,
+}
+
+/// A fleet whose series carry the rollout's name in one label and the track's pod-template hash
+/// in another: one grouped query per metric answers every member (`metrics::grouped`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The label holding the rollout's name, e.g. `rollout`.
+    pub label: String,
+    /// The pod-template-hash label, e.g. `rollouts_pod_template_hash`.
+    pub hash_label: String,
+    /// Every member's label value (its bare name), in a stable order.
+    pub members: Vec<String>,
+    /// This rollout's label value and its two tracks' hashes.
+    pub member: String,
+    pub stable_hash: String,
+    pub canary_hash: String,
+    /// The range every member's poll asks for (the longest of theirs), so that they share one.
+    pub lookback: Duration,
 }
 
 /// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.

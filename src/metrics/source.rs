@@ -4,6 +4,7 @@
 
 mod counters;
 mod empty;
+mod grouped;
 mod slos;
 
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct PrometheusSource {
     empty_lookups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
     /// The range answers so far: each poll asks only for what is new.
     ranges: RangeCache,
+    /// The fleet's grouped answers of the current step (`[fleet] group_by`).
+    groups: grouped::GroupCache,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -118,6 +121,7 @@ impl PrometheusSource {
             selectors,
             empty_lookups: Default::default(),
             ranges: RangeCache::default(),
+            groups: Default::default(),
         }
     }
 
@@ -289,12 +293,22 @@ impl MetricsSource for PrometheusSource {
             Some(t) => (t.baseline.as_str(), t.canary.as_str()),
             None => (sel.baseline.as_str(), sel.canary.as_str()),
         };
-        let metrics = join_all(
-            request
-                .metrics
-                .iter()
-                .map(|q| self.fetch_metric(poll, q, tracks, start, end, step)),
-        );
+        let group = request.rollout.as_ref().and_then(|r| r.group.as_ref());
+        let metrics = join_all(request.metrics.iter().map(|q| async move {
+            if let Some(group) = group {
+                // The fleet's range, the same for every member, so that they share one answer.
+                let lookback_ms = i64::try_from(group.lookback.as_millis()).unwrap_or(i64::MAX);
+                let own_ms = end.timestamp_millis() - start.timestamp_millis();
+                let from = align_down(now_ms.saturating_sub(lookback_ms.max(own_ms)), step_ms);
+                if let Some(done) = self
+                    .fetch_grouped(request.priority, q, group, (from, end, step))
+                    .await
+                {
+                    return done;
+                }
+            }
+            self.fetch_metric(poll, q, tracks, start, end, step).await
+        }));
         let slos = join_all(
             request
                 .slos

@@ -62,6 +62,7 @@ pub fn fleet_selectors(config: &Config) -> FleetSelectors {
             .map(|s| s.get_ref().clone())
             .unwrap_or_default(),
         pod_hash_label: config.fleet.pod_hash_label.clone(),
+        group_by: config.fleet.group_by.clone(),
     }
 }
 
@@ -226,6 +227,25 @@ mod tests {
                 && err.contains("\"checkout\"")
                 && err.contains("[[slos]] \"availability\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn group_by_must_be_a_label_name() {
+        let err = build("[fleet]\ngroup_by = \"rollout name\"\n", &[])
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("[fleet] group_by") && err.contains("rc.toml"),
+            "{err}"
+        );
+        let fleet = "[fleet]\nservice = 'rollout=\"$rollout\"'\ngroup_by = \"rollout\"\n";
+        let console = build(fleet, &["a", "b"]).expect("builds");
+        let start = console.fleet.expect("a fleet");
+        assert!(
+            start.rollouts.iter().all(|r| r.grouped),
+            "listed rollouts are grouped"
         );
     }
 

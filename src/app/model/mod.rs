@@ -64,6 +64,8 @@ pub struct RolloutModel {
     pub rank: Option<crate::domain::attention::Attention>,
     /// The step it was at when last ranked (a promotion's ready → progressing is no news).
     pub ranked_at_step: Option<usize>,
+    /// Queried with the fleet's grouped queries (`[fleet] group_by`, selectors from `[fleet]`).
+    pub grouped: bool,
     /// What this user may not do to this rollout (RBAC differs by namespace), asked once when it
     /// is first on screen or selected; `None` until answered.
     pub permissions: Option<crate::domain::action::Permissions>,
@@ -100,6 +102,7 @@ impl RolloutModel {
             selectors: None,
             rank: None,
             ranked_at_step: None,
+            grouped: false,
             permissions: None,
         }
     }
@@ -166,6 +169,9 @@ pub struct FleetSelectors {
     pub service: String,
     /// The pod-template-hash label the tracks are told apart by.
     pub pod_hash_label: String,
+    /// `[fleet] group_by`: the label holding the rollout's name in every series, so that one
+    /// query per metric answers the whole fleet; `None`: a query per rollout.
+    pub group_by: Option<String>,
 }
 
 impl RolloutTemplate {
@@ -176,6 +182,7 @@ impl RolloutTemplate {
             let (selectors, tracks) = fleet.for_rollout(name);
             r.selectors = Some(selectors);
             r.pod_hash_tracks = Some(tracks);
+            r.grouped = fleet.group_by.is_some();
         }
         r
     }

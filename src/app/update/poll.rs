@@ -8,7 +8,9 @@ use crate::app::model::Model;
 use crate::domain::Rollout;
 use crate::domain::attention::Attention;
 use crate::domain::format::age;
-use crate::metrics::{CountsQuery, FetchRequest, ForRollout, MetricQuery, Priority, SloQuery};
+use crate::metrics::{
+    CountsQuery, FetchRequest, ForRollout, Group, MetricQuery, Priority, SloQuery,
+};
 use std::time::Duration;
 
 /// How much slower than `poll_interval` a fleet row's metrics are asked while it is not on
@@ -161,6 +163,7 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
         rollout: (model.rollouts.len() > 1).then(|| ForRollout {
             name: model.rollouts[i].name.clone(),
             selectors: model.rollouts[i].selectors.clone(),
+            group: group(model, i),
         }),
     };
     // What this poll sends, as sent, for the detail view.
@@ -175,6 +178,34 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
         generation: model.rollouts[i].polls.metrics_generation,
         request,
     }
+}
+
+/// The fleet's grouping for rollout `i`, when it is queried with it and its hashes are known.
+fn group(model: &Model, i: usize) -> Option<Box<Group>> {
+    let r = &model.rollouts[i];
+    let fleet = model.template.as_ref()?.selectors.as_ref()?;
+    let label = fleet.group_by.clone().filter(|_| r.grouped)?;
+    let read = r.rollout.as_ref()?;
+    let bare = |name: &str| name.rsplit('/').next().unwrap_or(name).to_string();
+    let grouped: Vec<usize> = (0..model.rollouts.len())
+        .filter(|&j| model.rollouts[j].grouped)
+        .collect();
+    Some(Box::new(Group {
+        label,
+        hash_label: fleet.pod_hash_label.clone(),
+        members: grouped
+            .iter()
+            .map(|&j| bare(&model.rollouts[j].name))
+            .collect(),
+        member: bare(&r.name),
+        stable_hash: read.stable_hash.clone().unwrap_or_default(),
+        canary_hash: read.canary_hash.clone().unwrap_or_default(),
+        lookback: grouped
+            .iter()
+            .map(|&j| model.lookback(j))
+            .max()
+            .unwrap_or_default(),
+    }))
 }
 
 /// Where counting starts: the canary's first step when the backend reports its steps' history

@@ -1,0 +1,299 @@
+//! Grouped queries: one range query per metric for the whole fleet instead of two per rollout.
+//! A metric's template is rewritten so that every aggregation keeps the rollout label and the
+//! pod-template-hash label (`sum by (le)` → `sum by (le, rollout, rollouts_pod_template_hash)`,
+//! `sum(x)` → `sum by (rollout, rollouts_pod_template_hash) (x)`), its selector matches every
+//! member (`rollout=~"a|b|c"`), and each rollout's baseline and canary are picked from the answer
+//! by their name and hashes. Where the rewrite cannot be made safely (`without`, `topk`, vector
+//! matching with `on`/`ignoring`, no aggregation at all) the metric stays per rollout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::domain::Series;
+use crate::metrics::decode::Labels;
+
+/// The aggregations whose result keeps exactly the `by` labels.
+const AGGREGATIONS: [&str; 8] = [
+    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+];
+/// Aggregations and operators a `by` cannot be added to without changing the result.
+const REFUSED: [&str; 9] = [
+    "without",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+];
+
+/// The template with every aggregation keeping `labels`; `None` where that cannot be done safely.
+pub fn rewrite(template: &str, labels: &[&str]) -> Option<String> {
+    // Words inside quotes (label values) are not among these.
+    let words = words(template);
+    if words.iter().any(|(_, w)| REFUSED.contains(&w.as_str())) {
+        return None;
+    }
+    let extra = labels.join(", ");
+    let bytes = template.as_bytes();
+    // Insertions (at byte offset, text), applied from the end.
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    let mut aggregated = false;
+    for (at, word) in &words {
+        if !AGGREGATIONS.contains(&word.as_str()) {
+            continue;
+        }
+        let after = skip_space(bytes, at + word.len());
+        if template[after..].starts_with("by") && is_word_end(bytes, after + 2) {
+            // `sum by (le) (…)`: add ours inside the clause.
+            let open = skip_space(bytes, after + 2);
+            let close = matching(bytes, open)?;
+            let inside = template[open + 1..close].trim();
+            let sep = if inside.is_empty() { "" } else { ", " };
+            inserts.push((close, format!("{sep}{extra}")));
+            aggregated = true;
+        } else if bytes.get(after) == Some(&b'(') {
+            let close = matching(bytes, after)?;
+            let tail = skip_space(bytes, close + 1);
+            if template[tail..].starts_with("by") && is_word_end(bytes, tail + 2) {
+                // `sum(…) by (le)`: the clause after the argument.
+                let open = skip_space(bytes, tail + 2);
+                let clause_close = matching(bytes, open)?;
+                let inside = template[open + 1..clause_close].trim();
+                let sep = if inside.is_empty() { "" } else { ", " };
+                inserts.push((clause_close, format!("{sep}{extra}")));
+            } else {
+                inserts.push((after, format!(" by ({extra}) ")));
+            }
+            aggregated = true;
+        }
+        // `group` as a label name or a function without parentheses: left alone.
+    }
+    // Without an aggregation every series of every pod comes back: not one per track.
+    if !aggregated {
+        return None;
+    }
+    let mut out = template.to_string();
+    inserts.sort_by_key(|i| std::cmp::Reverse(i.0));
+    for (at, text) in inserts {
+        out.insert_str(at, &text);
+    }
+    Some(out)
+}
+
+/// Identifiers outside label matchers' values, with their byte offsets.
+fn words(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_quotes: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = in_quotes {
+            if b == b'\\' {
+                i += 2;
+                continue;
+            }
+            if b == q {
+                in_quotes = None;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' || b == b'\'' || b == b'`' {
+            in_quotes = Some(b);
+            i += 1;
+            continue;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b':'))
+            {
+                i += 1;
+            }
+            // A word right after `$` is a template variable, not PromQL.
+            if start == 0 || bytes[start - 1] != b'$' {
+                out.push((start, text[start..i].to_string()));
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+fn skip_space(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+fn is_word_end(bytes: &[u8], i: usize) -> bool {
+    bytes
+        .get(i)
+        .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+}
+
+/// The index of the `)` matching the `(` at `open`.
+fn matching(bytes: &[u8], open: usize) -> Option<usize> {
+    if bytes.get(open) != Some(&b'(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut i = open;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' | b'`' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A regex alternation matching exactly these names (each escaped).
+pub fn members_regex(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| regex_escape(n))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One grouped answer: every member's series by (rollout, hash).
+pub type GroupAnswer = Result<Arc<HashMap<(String, String), Series>>, String>;
+
+/// The series of one grouped range answer, by (value of `rollout_label`, value of `hash_label`).
+pub fn by_member(
+    series: Vec<(Labels, Vec<crate::domain::Sample>)>,
+    rollout_label: &str,
+    hash_label: &str,
+) -> Result<HashMap<(String, String), Series>, String> {
+    let mut out = HashMap::new();
+    for (labels, samples) in series {
+        let key = (
+            labels.get(rollout_label).cloned().unwrap_or_default(),
+            labels.get(hash_label).cloned().unwrap_or_default(),
+        );
+        if out.insert(key.clone(), Series::new(samples)).is_some() {
+            return Err(format!(
+                "the grouped query returned two series for {}={:?}, {}={:?}: aggregate it",
+                rollout_label, key.0, hash_label, key.1
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: [&str; 2] = ["rollout", "rollouts_pod_template_hash"];
+
+    #[test]
+    fn a_by_clause_gets_the_group_labels() {
+        assert_eq!(
+            rewrite(
+                "histogram_quantile(0.95, sum by (le) (rate(h_bucket{$selector}[$window])))",
+                &L
+            )
+            .as_deref(),
+            Some(
+                "histogram_quantile(0.95, sum by (le, rollout, rollouts_pod_template_hash) (rate(h_bucket{$selector}[$window])))"
+            )
+        );
+        assert_eq!(
+            rewrite("sum(rate(x{$selector}[1m])) by (le)", &L).as_deref(),
+            Some("sum(rate(x{$selector}[1m])) by (le, rollout, rollouts_pod_template_hash)")
+        );
+    }
+
+    #[test]
+    fn a_bare_aggregation_gets_a_by_clause_on_both_sides_of_a_ratio() {
+        assert_eq!(
+            rewrite(
+                r#"sum(rate(r{$selector, code=~"5.."}[$window])) / sum(rate(r{$selector}[$window]))"#,
+                &L
+            )
+            .as_deref(),
+            Some(
+                r#"sum by (rollout, rollouts_pod_template_hash) (rate(r{$selector, code=~"5.."}[$window])) / sum by (rollout, rollouts_pod_template_hash) (rate(r{$selector}[$window]))"#
+            )
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_grouped_safely_is_left_per_rollout() {
+        for t in [
+            "sum without (pod) (rate(x{$selector}[1m]))",
+            "topk(1, rate(x{$selector}[1m]))",
+            "sum(rate(a{$selector}[1m])) / on(job) sum(rate(b{$selector}[1m]))",
+            "rate(x{$selector}[1m])",
+            "quantile(0.9, rate(x{$selector}[1m]))",
+        ] {
+            assert_eq!(rewrite(t, &L), None, "{t}");
+        }
+        // A word inside a label value is a value, not an operator.
+        assert!(rewrite(r#"sum(rate(x{$selector, mode="without"}[1m]))"#, &L).is_some());
+    }
+
+    #[test]
+    fn members_are_matched_exactly() {
+        let names = vec!["a.b".to_string(), "c".to_string()];
+        assert_eq!(members_regex(&names), r"a\.b|c");
+    }
+
+    #[test]
+    fn two_series_for_one_member_is_an_error_not_a_guess() {
+        let labels = |r: &str, h: &str| {
+            Labels::from([
+                ("rollout".to_string(), r.to_string()),
+                ("rollouts_pod_template_hash".to_string(), h.to_string()),
+            ])
+        };
+        let ok = by_member(
+            vec![(labels("a", "1"), vec![]), (labels("a", "2"), vec![])],
+            L[0],
+            L[1],
+        )
+        .expect("two tracks");
+        assert_eq!(ok.len(), 2);
+        let err = by_member(
+            vec![(labels("a", "1"), vec![]), (labels("a", "1"), vec![])],
+            L[0],
+            L[1],
+        )
+        .expect_err("ambiguous");
+        assert!(err.contains("two series"), "{err}");
+    }
+}

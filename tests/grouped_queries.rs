@@ -1,0 +1,145 @@
+//! Grouped queries against a real Prometheus scraping `simulate --fleet 4`: one query per metric
+//! for the whole fleet gives each rollout the same numbers as its own two queries do.
+
+#[path = "common/simulate.rs"]
+mod simulate;
+#[path = "common/tsdb.rs"]
+#[allow(dead_code)]
+mod tsdb;
+
+use chrono::Utc;
+use simulate::{Options, Simulate};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tsdb::{Engine, Tsdb};
+
+use rollout_console::config::PrometheusConfig;
+use rollout_console::metrics::client::PrometheusClient;
+use rollout_console::metrics::source::{PrometheusSource, Selectors};
+use rollout_console::metrics::{
+    FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority, Tracks,
+};
+
+/// The simulator's pod-template hashes (every member has the same; the `rollout` label tells
+/// them apart).
+const STABLE: &str = "5f7c9d6b8";
+const CANARY: &str = "7b9f4c6d5";
+const HASH: &str = "rollouts_pod_template_hash";
+const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
+
+fn source(url: &str) -> PrometheusSource {
+    let cfg = PrometheusConfig {
+        url: url.to_string(),
+        timeout: Duration::from_secs(10),
+        bearer_token_file: None,
+        basic_auth: None,
+        headers: BTreeMap::new(),
+        ca_file: None,
+        max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
+        query_stats: false,
+        slo_refresh: Duration::from_secs(60),
+    };
+    PrometheusSource::new(
+        PrometheusClient::new(&cfg).expect("client"),
+        Selectors::default(),
+    )
+}
+
+fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchRequest {
+    let q = |metric: &str, query: &str| MetricQuery {
+        name: metric.into(),
+        query: query.into(),
+        window: Some(Duration::from_secs(10)),
+        counts: None,
+    };
+    let service = format!("rollout=\"{name}\"");
+    FetchRequest {
+        now,
+        lookback: Duration::from_secs(30),
+        step: Duration::from_secs(1),
+        metrics: vec![
+            q(
+                "p95 latency",
+                "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))",
+            ),
+            q(
+                "error rate",
+                r#"sum(rate(http_requests_total{$selector, code=~"5.."}[$window])) / sum(rate(http_requests_total{$selector}[$window]))"#,
+            ),
+        ],
+        slos: vec![],
+        tracks: Some(Tracks {
+            baseline: format!("{service}, {HASH}=\"{STABLE}\""),
+            canary: format!("{service}, {HASH}=\"{CANARY}\""),
+        }),
+        priority: Priority::Open,
+        rollout: Some(ForRollout {
+            name: name.into(),
+            selectors: Some(Selectors {
+                service: service.clone(),
+                rollout: name.into(),
+                ..Selectors::default()
+            }),
+            group: grouped.then(|| {
+                Box::new(Group {
+                    label: "rollout".into(),
+                    hash_label: HASH.into(),
+                    members: NAMES.iter().map(|n| n.to_string()).collect(),
+                    member: name.into(),
+                    stable_hash: STABLE.into(),
+                    canary_hash: CANARY.into(),
+                    lookback: Duration::from_secs(30),
+                })
+            }),
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
+    let sim = Simulate::start_fleet(NAMES.len(), Options::default());
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
+    prom.wait_for_series(
+        "http_requests_total{rollout=\"cart\",track=\"canary\"}",
+        Duration::from_secs(40),
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    // A fixed instant in the past: both ways read the same, settled samples.
+    let now = Utc::now() - chrono::Duration::seconds(3);
+    let per_rollout = source(&prom.url);
+    let grouped = source(&prom.url);
+    let mut queries = (0, 0);
+    for name in NAMES {
+        let own = per_rollout.fetch(&request(name, now, false)).await;
+        let all = grouped.fetch(&request(name, now, true)).await;
+        queries.0 += own.queries;
+        queries.1 += all.queries;
+        for ((metric, own), (_, all)) in own.metrics.iter().zip(&all.metrics) {
+            let own = own
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{name} {metric}: {e}"));
+            let all = all
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{name} {metric} grouped: {e}"));
+            for (track, a, b) in [
+                ("baseline", &own.baseline, &all.baseline),
+                ("canary", &own.canary, &all.canary),
+            ] {
+                assert!(a.points.len() >= 8, "{name} {metric} {track}: {a:?}");
+                assert_eq!(a.points.len(), b.points.len(), "{name} {metric} {track}");
+                for (x, y) in a.points.iter().zip(&b.points) {
+                    assert_eq!(x.at, y.at, "{name} {metric} {track}");
+                    let same = (x.value.is_nan() && y.value.is_nan())
+                        || (x.value - y.value).abs() <= 1e-9 * x.value.abs().max(1e-12);
+                    assert!(same, "{name} {metric} {track}: {} vs {}", x.value, y.value);
+                }
+            }
+        }
+    }
+    // Two queries per metric per rollout one way; one per metric for the fleet the other.
+    assert_eq!(queries, (NAMES.len() * 2 * 2, 2), "{queries:?}");
+}
