@@ -290,6 +290,11 @@ fn run(engine: Engine) {
     std::thread::sleep(SETTLE + STEP);
     let now = settled_now();
     let (latency, errors) = fetch(&src, since, now);
+    // `src` read its counters incrementally (the points since its first poll, across the
+    // restart's gap): the same counts as a new source reading the whole range.
+    let (whole_latency, whole_errors) = fetch(&source(&tsdb.url), since, now);
+    assert_eq!(latency, whole_latency, "incremental latency counts");
+    assert_eq!(errors, whole_errors, "incremental error counts");
     let points = grid(since, now, STEP);
     check_shape(&latency, &points);
     check_shape(&errors, &points);

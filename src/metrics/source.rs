@@ -56,6 +56,8 @@ pub struct PrometheusSource {
     ranges: RangeCache,
     /// The fleet's grouped answers of the current step (`[fleet] group_by`).
     groups: grouped::GroupCache,
+    /// Raw counters read so far: each poll reads only the points since the last.
+    counter_points: counters::CounterPoints,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -122,6 +124,7 @@ impl PrometheusSource {
             empty_lookups: Default::default(),
             ranges: RangeCache::default(),
             groups: Default::default(),
+            counter_points: Default::default(),
         }
     }
 
@@ -328,6 +331,8 @@ impl MetricsSource for PrometheusSource {
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
+        self.counter_points
+            .forget_older_than(start.timestamp_millis());
 
         let mut result = FetchResult::default();
         let mut points = 0;

@@ -1,18 +1,92 @@
 //! A metric's raw counters, fetched per track over the shared grid and counted by
 //! `metrics::counts`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, Selectors, samples_touched};
+use crate::domain::Sample;
 use crate::domain::counts::{self as grids, CountKind, Counts};
 use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
-use crate::metrics::decode::{PromError, QueryData, Response};
+use crate::metrics::decode::{Labels, PromError, QueryData, Response};
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, CountsQuery, MetricQuery};
+
+/// Raw counters read so far, by query and grid: (grid start, spacing) → (last point read, the
+/// series). A grid that moved (a wider spacing as the canary ages, a new start) is read whole.
+#[derive(Debug, Default)]
+pub(super) struct CounterPoints {
+    entries: std::sync::Mutex<HashMap<String, CounterEntry>>,
+}
+
+#[derive(Debug)]
+struct CounterEntry {
+    start_ms: i64,
+    spacing_ms: i64,
+    end_ms: i64,
+    series: Vec<(Labels, Vec<Sample>)>,
+}
+
+impl CounterPoints {
+    /// Where to read `query` from on this grid: its last point read (read again: it may have
+    /// been scraped late); `None`: from the grid's start.
+    fn resume_from(&self, query: &str, start_ms: i64, spacing_ms: i64) -> Option<i64> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(query)?;
+        (e.start_ms == start_ms && e.spacing_ms == spacing_ms && e.end_ms >= start_ms)
+            .then_some(e.end_ms)
+    }
+
+    /// The series read before on this grid with `fetched` laid over them (a point read again
+    /// replaces the old one), kept for the next poll.
+    fn merge(
+        &self,
+        query: &str,
+        (start_ms, spacing_ms, end_ms): (i64, i64, i64),
+        fetched: Vec<(Labels, Vec<Sample>)>,
+    ) -> Vec<(Labels, Vec<Sample>)> {
+        let Ok(mut entries) = self.entries.lock() else {
+            return fetched;
+        };
+        let mut series = match entries.remove(query) {
+            Some(e) if e.start_ms == start_ms && e.spacing_ms == spacing_ms => e.series,
+            _ => Vec::new(),
+        };
+        for (labels, points) in fetched {
+            let Some(first) = points.first().map(|p| p.at) else {
+                continue;
+            };
+            match series.iter_mut().find(|(l, _)| *l == labels) {
+                Some((_, old)) => {
+                    old.retain(|p| p.at < first);
+                    old.extend(points);
+                }
+                None => series.push((labels, points)),
+            }
+        }
+        entries.insert(
+            query.to_string(),
+            CounterEntry {
+                start_ms,
+                spacing_ms,
+                end_ms,
+                series: series.clone(),
+            },
+        );
+        series
+    }
+
+    /// Forgets the counters no poll asked for since `before_ms` (a finished canary, new hashes).
+    pub(super) fn forget_older_than(&self, before_ms: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, e| e.end_ms >= before_ms);
+        }
+    }
+}
 
 impl PrometheusSource {
     /// A metric's raw counters, counted per track between the points of the shared grid: one
@@ -67,13 +141,47 @@ impl PrometheusSource {
             };
         };
         let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
-        let responses = join_all(queries.iter().map(|q| {
+        let spacing_ms = (second - start).num_milliseconds();
+        // Each counter's points already read on this grid are kept: only the points since the
+        // last answer (and the last one again, for a late scrape) are asked.
+        let froms: Vec<DateTime<Utc>> = queries
+            .iter()
+            .map(|q| {
+                self.counter_points
+                    .resume_from(q, start.timestamp_millis(), spacing_ms)
+                    .and_then(DateTime::from_timestamp_millis)
+                    .filter(|from| *from <= end)
+                    .unwrap_or(start)
+            })
+            .collect();
+        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| {
             self.client
-                .query_range_with(priority, q, start, end, spacing)
+                .query_range_with(priority, q, *from, end, spacing)
         }))
         .await;
         let samples = samples_touched(&responses);
-        let points = u64::try_from(grid.len() * queries.len()).unwrap_or(0);
+        let points = froms
+            .iter()
+            .map(|from| {
+                u64::try_from((end - *from).num_milliseconds() / spacing_ms.max(1) + 1).unwrap_or(0)
+            })
+            .sum();
+        let responses: Vec<_> = responses
+            .into_iter()
+            .zip(&queries)
+            .map(|(response, q)| {
+                response.map(|mut r| {
+                    if let QueryData::Matrix(series) = r.data {
+                        r.data = QueryData::Matrix(self.counter_points.merge(
+                            q,
+                            (start.timestamp_millis(), spacing_ms, end.timestamp_millis()),
+                            series,
+                        ));
+                    }
+                    r
+                })
+            })
+            .collect();
 
         let mut warnings = Vec::new();
         let mut matrices = Vec::with_capacity(responses.len());
