@@ -17,7 +17,6 @@ mod simulate;
 #[allow(dead_code)]
 mod tsdb;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,16 +36,12 @@ const SLO_REFRESH: Duration = Duration::from_secs(60);
 
 fn client(url: &str) -> Arc<PrometheusClient> {
     let cfg = PrometheusConfig {
-        url: url.to_string(),
         timeout: Duration::from_secs(30),
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
         // Not the budget's figure: what each way asks for, unthrottled.
         max_queries_per_second: toml::Spanned::new(0..0, 1_000_000.0),
         query_stats: true,
         slo_refresh: SLO_REFRESH,
+        ..PrometheusConfig::for_url(url)
     };
     match PrometheusClient::new(&cfg) {
         Ok(c) => Arc::new(c),

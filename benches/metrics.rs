@@ -116,15 +116,9 @@ fn bench_poll() {
         .expect("prometheus");
         tokio::time::sleep(Duration::from_secs(5)).await;
         let cfg = PrometheusConfig {
-            url: prom.url.clone(),
             timeout: Duration::from_secs(5),
-            bearer_token_file: None,
-            basic_auth: None,
-            headers: Default::default(),
-            ca_file: None,
             max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
-            query_stats: false,
-            slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
+            ..PrometheusConfig::for_url(prom.url.clone())
         };
         let selectors = Selectors {
             baseline: "job=\"checkout\", track=\"baseline\"".into(),

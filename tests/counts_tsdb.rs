@@ -45,15 +45,9 @@ fn settled_now() -> DateTime<Utc> {
 
 fn source(url: &str) -> PrometheusSource {
     let cfg = PrometheusConfig {
-        url: url.to_string(),
         timeout: Duration::from_secs(10),
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
-        query_stats: false,
-        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
+        ..PrometheusConfig::for_url(url)
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),

@@ -9,7 +9,6 @@ mod tsdb;
 
 use chrono::Utc;
 use simulate::{Options, Simulate};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tsdb::{Engine, Tsdb};
 
@@ -29,15 +28,9 @@ const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
 
 fn source(url: &str) -> PrometheusSource {
     let cfg = PrometheusConfig {
-        url: url.to_string(),
         timeout: Duration::from_secs(10),
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
-        query_stats: false,
-        slo_refresh: Duration::from_secs(60),
+        ..PrometheusConfig::for_url(url)
     };
     PrometheusSource::new(
         PrometheusClient::new(&cfg).expect("client"),

@@ -54,15 +54,9 @@ async fn start_engine(engine: Engine, sim: &InProcess) -> Tsdb {
 
 fn source_for(url: &str, timeout: Duration) -> PrometheusSource {
     let cfg = PrometheusConfig {
-        url: url.to_string(),
         timeout,
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
-        query_stats: false,
-        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
+        ..PrometheusConfig::for_url(url)
     };
     let selectors = Selectors {
         baseline: BASELINE.into(),

@@ -9,7 +9,6 @@ mod simulate;
 #[allow(dead_code)]
 mod tsdb;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -55,15 +54,10 @@ fn rules() -> String {
 
 fn source(url: &str, query_stats: bool) -> PrometheusSource {
     let cfg = PrometheusConfig {
-        url: url.to_string(),
         timeout: Duration::from_secs(10),
-        bearer_token_file: None,
-        basic_auth: None,
-        headers: BTreeMap::new(),
-        ca_file: None,
         max_queries_per_second: toml::Spanned::new(0..0, 1000.0),
         query_stats,
-        slo_refresh: rollout_console::config::DEFAULT_SLO_REFRESH,
+        ..PrometheusConfig::for_url(url)
     };
     let selectors = Selectors {
         baseline: "job=\"checkout\", track=\"baseline\"".into(),

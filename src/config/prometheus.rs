@@ -55,6 +55,24 @@ fn default_max_queries_per_second() -> toml::Spanned<f64> {
 }
 
 /// The Prometheus client's settings.
+impl PrometheusConfig {
+    /// `[prometheus] url = …` and every other key at its default, as a config with only the url
+    /// would read (for tests and benches that set a key or two on top).
+    pub fn for_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            timeout: super::default_timeout(),
+            bearer_token_file: None,
+            basic_auth: None,
+            headers: BTreeMap::new(),
+            ca_file: None,
+            max_queries_per_second: default_max_queries_per_second(),
+            query_stats: false,
+            slo_refresh: default_slo_refresh(),
+        }
+    }
+}
+
 impl From<&PrometheusConfig> for PrometheusSettings {
     fn from(c: &PrometheusConfig) -> Self {
         PrometheusSettings {
