@@ -456,7 +456,7 @@ fn rank_changes_and_a_rollout_listed_later_are_events() {
     h.advance(60);
     let events = h.fleet_events();
     assert!(
-        events.contains("now ROLL BACK advised (was progressing)"),
+        events.contains("now rollback advised (was progressing)"),
         "a regression turning bad is news on the list:\n{events}"
     );
     // A promotion is said as one, not as "progressing (was ready to promote)".

@@ -172,29 +172,18 @@ fn draw_news(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 const FOOTER_DROP_ORDER: [&str; 4] = ["P", "j/k", "/", "t"];
 
 fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let mut spans = Vec::new();
-    let mut width = 0;
+    let mut lead = Vec::new();
     if model.settings.read_only {
-        spans.push(Span::styled(" READ-ONLY ", theme.badge()));
-        width += 11;
+        lead.push(Span::styled(" READ-ONLY ", theme.badge()));
     }
-    let mut keys: Vec<&(&str, String)> = model.derived.footer_keys.iter().collect();
-    let cost = |keys: &[&(&str, String)]| -> usize {
-        keys.iter()
-            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
-            .sum()
-    };
-    for drop in FOOTER_DROP_ORDER {
-        if width + cost(&keys) <= usize::from(area.width) {
-            break;
-        }
-        keys.retain(|(k, _)| *k != drop);
-    }
-    for (key, what) in keys {
-        spans.push(Span::styled(format!(" {key}"), theme.bold()));
-        spans.push(Span::styled(format!(" {what} "), theme.dim()));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let line = super::footer::keys_line(
+        lead,
+        &model.derived.footer_keys,
+        area.width,
+        &FOOTER_DROP_ORDER,
+        theme,
+    );
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 /// One column: its title, how it fills a cell, and how important it is (0 = always kept).

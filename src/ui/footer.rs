@@ -30,25 +30,43 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         };
         spans.push(Span::styled(format!(" {text} "), theme.tone(tone)));
     }
-    let mut keys = model.derived.footer_keys.clone();
     // On a narrow terminal the view keys go first (Enter, the way to the whole story, last);
     // the action keys, help and quit stay.
-    let width = |keys: &[(&str, String)], spans: &[Span]| {
-        spans.iter().map(Span::width).sum::<usize>()
-            + keys
-                .iter()
-                .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
-                .sum::<usize>()
+    let line = keys_line(
+        spans,
+        &model.derived.footer_keys,
+        area.width,
+        &["tab", "e", "w", "Enter"],
+        theme,
+    );
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// `lead` then the keys that fit in `width`: while they do not, the keys in `drop_order` are
+/// left out, first to last (each is still in the help).
+pub(super) fn keys_line<'a>(
+    mut lead: Vec<Span<'a>>,
+    keys: &[(&'static str, String)],
+    width: u16,
+    drop_order: &[&str],
+    theme: &Theme,
+) -> Line<'a> {
+    let lead_width: usize = lead.iter().map(Span::width).sum();
+    let cost = |keys: &[&(&str, String)]| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum()
     };
-    for droppable in ["tab", "e", "w", "Enter"] {
-        if width(&keys, &spans) <= usize::from(area.width) {
+    let mut shown: Vec<&(&str, String)> = keys.iter().collect();
+    for drop in drop_order {
+        if lead_width + cost(&shown) <= usize::from(width) {
             break;
         }
-        keys.retain(|(k, _)| *k != droppable);
+        shown.retain(|(k, _)| k != drop);
     }
-    for (key, what) in keys {
-        spans.push(Span::styled(format!(" {key}"), theme.bold()));
-        spans.push(Span::styled(format!(" {what} "), theme.dim()));
+    for (key, what) in shown {
+        lead.push(Span::styled(format!(" {key}"), theme.bold()));
+        lead.push(Span::styled(format!(" {what} "), theme.dim()));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    Line::from(lead)
 }

@@ -50,18 +50,6 @@ pub(super) fn add_listed(model: &mut Model, result: Result<Vec<String>, ReadErro
     }
 }
 
-/// What a rank says, for an event.
-fn rank_words(rank: Attention) -> &'static str {
-    match rank {
-        Attention::RollbackAdvised => "ROLL BACK advised",
-        Attention::Unreadable => "cannot be read",
-        Attention::WaitingForHuman => "paused, waiting for a human",
-        Attention::ReadyToPromote => "ready to promote",
-        Attention::Progressing => "progressing",
-        Attention::Finished => "finished",
-    }
-}
-
 fn rank_level(rank: Attention) -> EventLevel {
     match rank {
         Attention::RollbackAdvised | Attention::Unreadable => EventLevel::Bad,
@@ -101,12 +89,7 @@ pub(super) fn note_rank_changes(model: &mut Model) {
             );
             model.push_fleet_event(EventLevel::Info, text);
         } else if let Some(old) = old.filter(|old| *old != rank) {
-            let text = format!(
-                "{} now {} (was {})",
-                r.name,
-                rank_words(rank),
-                rank_words(old)
-            );
+            let text = format!("{} now {} (was {})", r.name, rank.label(), old.label());
             model.push_event_to(i, rank_level(rank), text.clone());
             model.push_fleet_event(rank_level(rank), text);
         }
