@@ -115,7 +115,8 @@ fn every_preset_reads_its_instrumentation_from_a_real_prometheus() {
             }
         }
         let rate = metrics[0]["baseline"].as_f64().unwrap_or_default();
-        assert!(rate > 100.0, "{}: baseline rps {rate}", p.name);
+        // Below the 380 rps served: rate() over 1m of a series only seconds old.
+        assert!(rate > 1.0, "{}: baseline rps {rate}", p.name);
         let latency = metrics[2]["baseline"].as_f64().unwrap_or_default();
         assert!(
             (0.02..2.0).contains(&latency),
