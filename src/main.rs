@@ -268,8 +268,13 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
              (label rollout=\"<name>\"), /rollouts for the deploy API"
         );
         tracing::info!(%addr, fleet = n, seed, "simulate started");
-        rollout_console::sim::server::serve_fleet_as(listener, fleet, args.instrumentation, shutdown)
-            .await?;
+        rollout_console::sim::server::serve_fleet_as(
+            listener,
+            fleet,
+            args.instrumentation,
+            shutdown,
+        )
+        .await?;
         return Ok(());
     }
     let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), Utc::now())));

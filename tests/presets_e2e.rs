@@ -17,7 +17,12 @@ use tsdb::{Engine, Tsdb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollout-console");
 
-fn config(dir: &std::path::Path, prometheus: &str, preset: &presets::Preset, sim: &Simulate) -> std::path::PathBuf {
+fn config(
+    dir: &std::path::Path,
+    prometheus: &str,
+    preset: &presets::Preset,
+    sim: &Simulate,
+) -> std::path::PathBuf {
     let instance = format!("instance=\"{}\"", sim.addr);
     let tracks = match preset.tracks {
         Tracks::PodHash => String::new(),

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 fn rendered(preset: &presets::Preset) -> String {
-    let text = format!("[[rollouts]]\nname = \"checkout\"\npreset = \"{}\"\n", preset.name);
+    let text = format!(
+        "[[rollouts]]\nname = \"checkout\"\npreset = \"{}\"\n",
+        preset.name
+    );
     let c = config::parse(&text, Path::new("presets.toml")).expect("the preset loads");
     let vars = Vars {
         selector: Some(r#"job="checkout", track="canary""#),
@@ -19,8 +22,17 @@ fn rendered(preset: &presets::Preset) -> String {
     let r = |t: &str| render(t, &vars).expect("renders");
     let mut out = format!("tracks: {:?}\n", preset.tracks);
     for m in &c.metrics {
-        out.push_str(&format!("\n{} ({:?}):\n  query: {}\n", m.name, m.unit, r(m.query.get_ref())));
-        for (key, t) in [("histogram", &m.histogram), ("errors", &m.errors), ("total", &m.total)] {
+        out.push_str(&format!(
+            "\n{} ({:?}):\n  query: {}\n",
+            m.name,
+            m.unit,
+            r(m.query.get_ref())
+        ));
+        for (key, t) in [
+            ("histogram", &m.histogram),
+            ("errors", &m.errors),
+            ("total", &m.total),
+        ] {
             if let Some(t) = t {
                 out.push_str(&format!("  {key}: {}\n", r(t.get_ref())));
             }

@@ -105,15 +105,15 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     presets::expand(&mut config)
         .and_then(|()| validate(&config))
         .map_err(|(e, span)| {
-        let location = span
-            .map(|s| line_col(text, s.start))
-            .map(|(l, c)| format!(":{l}:{c}"))
-            .unwrap_or_default();
-        ConfigError(format!(
-            "config error in {}{location}: {e}",
-            origin.display()
-        ))
-    })?;
+            let location = span
+                .map(|s| line_col(text, s.start))
+                .map(|(l, c)| format!(":{l}:{c}"))
+                .unwrap_or_default();
+            ConfigError(format!(
+                "config error in {}{location}: {e}",
+                origin.display()
+            ))
+        })?;
     Ok(config)
 }
 

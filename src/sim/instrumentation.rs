@@ -245,7 +245,10 @@ fn sum_of(slots: &[u64], scale: f64) -> f64 {
     let mut sum = 0.0;
     let mut lower = 0.0;
     for (i, n) in slots.iter().enumerate() {
-        let upper = BUCKETS.get(i).copied().unwrap_or(BUCKETS[BUCKETS.len() - 1]);
+        let upper = BUCKETS
+            .get(i)
+            .copied()
+            .unwrap_or(BUCKETS[BUCKETS.len() - 1]);
         sum += *n as f64 * (lower + upper) / 2.0;
         lower = upper;
     }
@@ -367,7 +370,10 @@ mod tests {
             assert_eq!(Instrumentation::parse(i.name()), Ok(i));
         }
         let e = Instrumentation::parse("nginx").unwrap_err();
-        assert!(e.contains("prometheus, opentelemetry, micrometer, istio"), "{e}");
+        assert!(
+            e.contains("prometheus, opentelemetry, micrometer, istio"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -383,12 +389,32 @@ mod tests {
     fn istio_splits_by_response_code_in_milliseconds() {
         let text = render(Instrumentation::Istio, "checkout", &totals());
         let head = "job=\"checkout\",track=\"baseline\",rollouts_pod_template_hash=\"5f7c9d6b8\",reporter=\"destination\",destination_workload=\"checkout\"";
-        assert!(text.contains(&format!("istio_request_duration_milliseconds_bucket{{{head}")), "{text}");
-        assert!(text.contains("response_code=\"500\",response_flags=\"-\",le=\"5\"} 4\n"), "{text}");
-        assert!(text.contains("response_code=\"200\",response_flags=\"-\",le=\"100\"} 86\n"), "{text}");
-        assert!(text.contains("response_code=\"500\",response_flags=\"-\",le=\"+Inf\"} 10\n"), "{text}");
-        assert!(text.contains("response_code=\"200\",response_flags=\"-\"} 90\n"), "{text}");
-        assert!(text.contains("# TYPE istio_requests_total counter\n"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "istio_request_duration_milliseconds_bucket{{{head}"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("response_code=\"500\",response_flags=\"-\",le=\"5\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("response_code=\"200\",response_flags=\"-\",le=\"100\"} 86\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("response_code=\"500\",response_flags=\"-\",le=\"+Inf\"} 10\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("response_code=\"200\",response_flags=\"-\"} 90\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE istio_requests_total counter\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -400,13 +426,19 @@ mod tests {
         assert!(text.contains("envoy_cluster_upstream_rq_time_sum{job=\"checkout\",envoy_cluster_name=\"shop_checkout_80\"} 5000\n"), "{text}");
         let text = render(Instrumentation::NginxIngress, "checkout", &totals());
         assert!(text.contains(",canary=\"\",status=\"500\"} 10\n"), "{text}");
-        assert!(text.contains(",canary=\"shop-checkout-canary-80\",status=\"200\"} 0\n"), "{text}");
+        assert!(
+            text.contains(",canary=\"shop-checkout-canary-80\",status=\"200\"} 0\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_fleet_labels_each_rollout() {
         let t = totals();
-        let text = render_fleet(Instrumentation::Traefik, &[("payments", &t), ("search", &t)]);
+        let text = render_fleet(
+            Instrumentation::Traefik,
+            &[("payments", &t), ("search", &t)],
+        );
         assert_eq!(text.matches("# TYPE").count(), 2, "{text}");
         assert!(text.contains("traefik_service_requests_total{job=\"search\",rollout=\"search\",service=\"shop-search-80@kubernetes\",code=\"500\",method=\"GET\",protocol=\"http\"} 10\n"), "{text}");
     }

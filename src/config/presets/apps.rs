@@ -15,7 +15,10 @@ pub static PROMETHEUS: Preset = Preset {
     buckets: "http_request_duration_seconds_bucket{$selector}",
     millis: false,
     tracks: Tracks::PodHash,
-    recognise_by: &["http_requests_total", "http_request_duration_seconds_bucket"],
+    recognise_by: &[
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+    ],
     checked: "prometheus.io naming conventions; client_golang promhttp (code label)",
     note: "",
 };

@@ -202,7 +202,11 @@ pub(super) fn expand(c: &mut Config) -> Result<(), Invalid> {
     let keys = c
         .rollouts
         .iter()
-        .filter_map(|r| r.preset.as_ref().map(|p| (format!("[[rollouts]] {:?}", r.name), p)))
+        .filter_map(|r| {
+            r.preset
+                .as_ref()
+                .map(|p| (format!("[[rollouts]] {:?}", r.name), p))
+        })
         .chain(c.fleet.preset.as_ref().map(|p| ("[fleet]".to_string(), p)));
     let mut chosen: Option<(String, &'static Preset, Range<usize>)> = None;
     for (owner, key) in keys {
@@ -264,7 +268,10 @@ mod tests {
     #[test]
     fn every_preset_expands_into_valid_entries() {
         for p in ALL {
-            let text = format!("[[rollouts]]\nname = \"checkout\"\npreset = \"{}\"\n", p.name);
+            let text = format!(
+                "[[rollouts]]\nname = \"checkout\"\npreset = \"{}\"\n",
+                p.name
+            );
             let c = parse(&text, Path::new("c.toml")).unwrap_or_else(|e| panic!("{}: {e}", p.name));
             let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
             assert_eq!(
@@ -277,11 +284,24 @@ mod tests {
             assert!(c.metrics[2].counters().is_some(), "{}", p.name);
             assert_eq!(c.slos.len(), 1);
             assert_eq!(c.slos[0].objective, 99.9);
-            assert!(c.slos[0].error_ratio.get_ref().contains("$service"), "{}", p.name);
-            assert!(!c.slos[0].error_ratio.get_ref().contains("$selector"), "{}", p.name);
+            assert!(
+                c.slos[0].error_ratio.get_ref().contains("$service"),
+                "{}",
+                p.name
+            );
+            assert!(
+                !c.slos[0].error_ratio.get_ref().contains("$selector"),
+                "{}",
+                p.name
+            );
             // Errors in generated entries point at the preset key.
             let at = text.find(&format!("\"{}\"", p.name)).expect("the key");
-            assert_eq!(c.metrics[0].query.span(), at..at + p.name.len() + 2, "{}", p.name);
+            assert_eq!(
+                c.metrics[0].query.span(),
+                at..at + p.name.len() + 2,
+                "{}",
+                p.name
+            );
             assert_eq!(
                 c.metrics[2].query.get_ref().ends_with(" / 1000"),
                 p.millis,
@@ -301,10 +321,21 @@ mod tests {
         let names: Vec<&str> = c.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(
             names,
-            ["request rate", "error rate", "p95 latency", "p99 latency", "cpu"]
+            [
+                "request rate",
+                "error rate",
+                "p95 latency",
+                "p99 latency",
+                "cpu"
+            ]
         );
         assert_eq!(c.metrics[3].query.get_ref(), "mine{$selector}");
-        assert!(c.metrics[0].query.get_ref().contains("istio_requests_total"));
+        assert!(
+            c.metrics[0]
+                .query
+                .get_ref()
+                .contains("istio_requests_total")
+        );
         assert_eq!(c.slos.len(), 1);
         assert_eq!(c.slos[0].objective, 99.5);
     }
@@ -343,7 +374,10 @@ mod tests {
         ];
         let found: Vec<&str> = recognise(&names).iter().map(|p| p.name).collect();
         assert_eq!(found, ["istio"]);
-        let mut all: Vec<&str> = ALL.iter().flat_map(|p| p.recognise_by.iter().copied()).collect();
+        let mut all: Vec<&str> = ALL
+            .iter()
+            .flat_map(|p| p.recognise_by.iter().copied())
+            .collect();
         all.sort();
         assert_eq!(recognise(&all).len(), ALL.len());
         assert!(recognise(&["up"]).is_empty());
@@ -359,7 +393,9 @@ mod tests {
             assert!(p.buckets.contains("_bucket{"), "{}", p.name);
             for n in p.recognise_by {
                 assert!(
-                    [p.total, p.errors, p.buckets].iter().any(|t| t.starts_with(&format!("{n}{{"))),
+                    [p.total, p.errors, p.buckets]
+                        .iter()
+                        .any(|t| t.starts_with(&format!("{n}{{"))),
                     "{}: {n}",
                     p.name
                 );
