@@ -67,6 +67,11 @@ pub enum Command {
     /// Evaluate the gates once, headless, for CI: exit 0 pass (or the rollout already completed),
     /// 1 fail, 3 inconclusive, 2 usage or config error.
     Check(CheckArgs),
+    /// Run every query of the config once, for the rollout's baseline and canary and each SLO
+    /// window, and say why each one that returns nothing does (a missing metric name, the
+    /// matcher that matches no series and the values its label has, too few samples): exit 0
+    /// when every query answers with data, 1 otherwise, 2 usage or config error.
+    Explain(ExplainArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
     /// Print a shell completion script, e.g. `rollout-console completions bash >
@@ -81,6 +86,13 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Print exactly one JSON object instead of the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
