@@ -142,6 +142,8 @@ fn answer_line(q: &Explained) -> String {
                 format!(
                     "{value} ({count}; the console needs one: aggregate it, e.g. sum(...))"
                 )
+            } else if value == "NaN" {
+                format!("{value} ({count}; NaN is 0/0: no requests in the window)")
             } else {
                 format!("{value} ({count})")
             }
@@ -154,12 +156,14 @@ fn answer_line(q: &Explained) -> String {
 /// The report as plain text.
 pub fn render_text(r: &ExplainReport) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "explain {} · Prometheus at {} · {}\n",
+    let head = format!(
+        "explain {} · Prometheus at {} · {}",
         r.rollout,
         r.prometheus,
         r.at.format("%Y-%m-%d %H:%M:%S UTC")
-    ));
+    );
+    out.push_str(&wrap(&head, 0));
+    out.push('\n');
     for note in &r.notes {
         out.push_str(&wrap(note, 0));
         out.push('\n');
@@ -280,13 +284,18 @@ mod tests {
         let error = QueryAnswer::Error {
             error: "1:5: parse error: unexpected end of input".into(),
         };
-        let text = render_text(&report(vec![(empty, true), (error, true)]));
+        let nan = QueryAnswer::Data {
+            series: 1,
+            value: Some(f64::NAN),
+        };
+        let text = render_text(&report(vec![(empty, true), (error, true), (nan, true)]));
         for line in text.lines() {
             assert!(line.chars().count() <= 80, "{line:?}");
         }
         assert!(text.contains("NO DATA"), "{text}");
         assert!(text.contains("did you mean http_requests_total?"), "{text}");
         assert!(text.contains("error: 1:5: parse error: unexpected end of input"), "{text}");
-        assert!(text.contains("2 queries: 0 with data, 1 with no data, 1 failed"), "{text}");
+        assert!(text.contains("NaN (1 series; NaN is 0/0: no requests in the window)"), "{text}");
+        assert!(text.contains("3 queries: 1 with data, 1 with no data, 1 failed"), "{text}");
     }
 }
