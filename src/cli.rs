@@ -67,6 +67,11 @@ pub enum Command {
     /// Evaluate the gates once, headless, for CI: exit 0 pass (or the rollout already completed),
     /// 1 fail, 3 inconclusive, 2 usage or config error.
     Check(CheckArgs),
+    /// Run every query of the config once, for the rollout's baseline and canary and each SLO
+    /// window, and say why each one that returns nothing does (a missing metric name, the
+    /// matcher that matches no series and the values its label has, too few samples): exit 0
+    /// when every query answers with data, 1 otherwise, 2 usage or config error.
+    Explain(ExplainArgs),
     /// Write a config from what your Prometheus has: recognises the instrumentation (a preset),
     /// the service's labels and what tells baseline from canary, runs every query once, and
     /// writes the file (never over one without --force).
@@ -85,6 +90,13 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Print exactly one JSON object instead of the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
