@@ -126,6 +126,11 @@ pub struct InitArgs {
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
 
+    /// The deploy API (`[backend] kind = "http"`, assets/deploy-api.md); default: an argo
+    /// backend when the tracks are pod-template hashes, else none.
+    #[arg(long, value_name = "URL")]
+    pub backend: Option<String>,
+
     /// Where to write the config (default: the path the console reads without --config).
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,

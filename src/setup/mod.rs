@@ -6,9 +6,11 @@
 //! `metrics::client::read_secret`, the one reader of them.
 
 mod explain;
+mod init;
 mod fleet;
 
 pub use explain::explain;
+pub use init::{InitError, InitOutcome, InitRequest, init};
 pub use fleet::{FleetStart, listed_rollouts};
 
 use chrono::Utc;

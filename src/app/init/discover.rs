@@ -61,6 +61,13 @@ pub enum Tracks {
     },
     /// One value only so far (no canary running): the canary is every other value.
     OneValue { label: String, baseline: String },
+    /// Matchers the instrumentation defines (e.g. ingress-nginx's `canary=""` and
+    /// `canary!=""`).
+    Matchers {
+        baseline: String,
+        canary: String,
+        why: String,
+    },
     /// Nothing in the series tells them apart.
     Unknown { looked_for: Vec<String> },
 }

@@ -32,6 +32,8 @@ pub struct Proposal {
     pub also_found: Vec<String>,
     pub service: Service,
     pub tracks: Tracks,
+    /// The deploy API's URL (`[backend] kind = "http"`), when given.
+    pub backend_url: Option<String>,
 }
 
 /// The config file's text.
@@ -71,7 +73,7 @@ pub fn config_text(p: &Proposal, written_at: &str) -> String {
             .collect();
         let _ = writeln!(out, "headers = {{ {} }}", pairs.join(", "));
     }
-    out.push_str(&backend_section(&p.tracks));
+    out.push_str(&backend_section(&p.tracks, p.backend_url.as_deref()));
     out.push_str("\n[[rollouts]]\n");
     let _ = writeln!(out, "name = {}", quoted(&p.rollout));
     let _ = writeln!(out, "# {}", p.preset_why);
@@ -95,7 +97,14 @@ pub fn config_text(p: &Proposal, written_at: &str) -> String {
 
 /// `[backend]`: argo when the tracks are pod-template hashes (only the controller knows which
 /// hash is the canary); otherwise a commented choice.
-fn backend_section(tracks: &Tracks) -> String {
+fn backend_section(tracks: &Tracks, http: Option<&str>) -> String {
+    if let Some(url) = http {
+        return format!(
+            "\n# The deploy API (assets/deploy-api.md): it promotes, pauses and rolls back, and says\n\
+             # which pod-template hash is the canary's.\n[backend]\nkind = \"http\"\nurl = {}\n",
+            quoted(url)
+        );
+    }
     match tracks {
         Tracks::PodHash { .. } => "\n# The tracks are the rollout's pod-template hashes, which Argo Rollouts reports.\n\
              [backend]\n\
@@ -150,6 +159,15 @@ fn tracks_lines(service: &str, tracks: &Tracks) -> String {
             literal(&format!("{service}, {label}=\"{}\"", escape(baseline))),
             literal(&format!("{service}, {label}!=\"{}\"", escape(baseline))),
         ),
+        Tracks::Matchers {
+            baseline,
+            canary,
+            why,
+        } => format!(
+            "# Baseline and canary: {why}.\nbaseline = {}\ncanary   = {}\n",
+            literal(&format!("{service}, {baseline}")),
+            literal(&format!("{service}, {canary}")),
+        ),
         Tracks::Unknown { looked_for } => format!(
             "# Baseline and canary: nothing in the series tells them apart (looked for the labels\n\
              # {}). Name them, e.g.:\n\
@@ -201,6 +219,7 @@ mod tests {
                 why: "the series whose `app` label is the rollout's name".into(),
             },
             tracks,
+            backend_url: None,
         }
     }
 
