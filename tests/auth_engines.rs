@@ -9,6 +9,8 @@
 mod secured;
 #[path = "common/simulate.rs"]
 mod simulate;
+#[path = "common/tmux.rs"]
+mod tmux;
 
 use secured::{EXPIRED_ON, Pki, Proc, bcrypt_hash};
 use simulate::Simulate;
@@ -80,6 +82,27 @@ impl Case {
     /// `check --json` with `[prometheus]` = `prometheus` (TOML lines) and the simulator as the
     /// backend; the log at trace level, so everything the binary could log is looked at.
     fn check(&self, name: &str, prometheus: &str, sim: &Simulate) -> Run {
+        let config = self.config(name, prometheus, sim);
+        let out = Command::new(BIN)
+            .args(["check", "--json", "--config"])
+            .arg(&config)
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("ROLLOUT_CONSOLE_LOG", "trace")
+            .output()
+            .expect("check runs");
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.assert_no_secret(&run, name, &self.path("state"));
+        run
+    }
+
+    /// A config with `[prometheus]` = `prometheus` (TOML lines), the simulator as the backend and
+    /// one metric.
+    fn config(&self, name: &str, prometheus: &str, sim: &Simulate) -> PathBuf {
         let config = self.path(&format!("{name}.toml"));
         let text = format!(
             r#"poll_interval = "1s"
@@ -101,26 +124,12 @@ unit = "seconds"
             addr = sim.addr
         );
         std::fs::write(&config, text).expect("config");
-        let out = Command::new(BIN)
-            .args(["check", "--json", "--config"])
-            .arg(&config)
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("ROLLOUT_CONSOLE_LOG", "trace")
-            .output()
-            .expect("check runs");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        self.assert_no_secret(&run, name);
-        run
+        config
     }
 
     /// No password or token, plain or base64 as in an `Authorization: Basic` header, in the
     /// run's output or in any file under the console's state dir (its log).
-    fn assert_no_secret(&self, run: &Run, name: &str) {
+    fn assert_no_secret(&self, run: &Run, name: &str, state: &Path) {
         use base64_like::encode;
         let mut secrets = vec![
             PASSWORD.to_string(),
@@ -134,11 +143,11 @@ unit = "seconds"
             ("stdout".to_string(), run.stdout.clone()),
             ("stderr".to_string(), run.stderr.clone()),
         ];
-        let logs = files_under(&self.path("state"));
+        let logs = files_under(state);
         assert!(
             !logs.is_empty(),
             "{name}: no log file under {}",
-            self.path("state").display()
+            state.display()
         );
         for file in logs {
             let text = String::from_utf8_lossy(&std::fs::read(&file).expect("read log")).into();
@@ -222,17 +231,17 @@ fn one_line(run: &Run, needle: &str) -> String {
         run.code,
         run.text()
     );
-    lines.into_iter().next().unwrap_or_default()
+    let line = lines.into_iter().next().unwrap_or_default();
+    // What a user sees, for the README (`--nocapture`).
+    eprintln!("{}", line.trim());
+    line
 }
 
 #[test]
 fn prometheus_basic_auth() {
     let case = Case::new();
     let sim = Simulate::start("healthy");
-    let web = format!(
-        "basic_auth_users:\n  {USER}: {}\n",
-        bcrypt_hash(PASSWORD)
-    );
+    let web = format!("basic_auth_users:\n  {USER}: {}\n", bcrypt_hash(PASSWORD));
     let prom = secured::prometheus(case.dir.path(), "basic", &web);
     let url = format!("url = \"http://{}\"", prom.addr);
 
@@ -416,4 +425,45 @@ fn victoria_metrics_behind_vmauth() {
     );
     let line = one_line(&bare, "prometheus.url");
     assert!(line.contains("path prefix"), "{line}");
+}
+
+/// The console itself (under tmux): the refusal shows on screen in the same words, and neither
+/// the screen nor the log holds the password.
+#[test]
+fn console_shows_the_refusal() {
+    let case = Case::new();
+    let sim = Simulate::start("healthy");
+    let web = format!("basic_auth_users:\n  {USER}: {}\n", bcrypt_hash(PASSWORD));
+    let prom = secured::prometheus(case.dir.path(), "console", &web);
+    let config = case.config(
+        "console",
+        &format!(
+            "url = \"http://{}\"\n{}",
+            prom.addr,
+            basic_auth(&case.path("wrong-password"))
+        ),
+        &sim,
+    );
+    let t = tmux::Tmux::start("auth");
+    t.run_console(
+        &format!("--config {}", config.display()),
+        "ROLLOUT_CONSOLE_LOG=trace",
+    );
+    let screen = t.wait_text("401 Unauthorized");
+    // The panel may wrap or cut the line; the key to fix is on screen.
+    assert!(screen.contains("basic_auth"), "{screen}");
+    for line in screen
+        .lines()
+        .filter(|l| l.contains("401") || l.contains("basic_auth"))
+    {
+        eprintln!("{}", line.trim_end());
+    }
+    t.send(&["q"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let run = Run {
+        code: 0,
+        stdout: t.screen(),
+        stderr: String::new(),
+    };
+    case.assert_no_secret(&run, "console", &t.dir.path().join("state"));
 }

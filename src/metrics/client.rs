@@ -158,7 +158,10 @@ impl PrometheusClient {
             }
             (None, Some(basic)) => Auth::Basic {
                 username: basic.username.clone(),
-                password: read_secret(&basic.password_file, "[prometheus] basic_auth.password_file")?,
+                password: read_secret(
+                    &basic.password_file,
+                    "[prometheus] basic_auth.password_file",
+                )?,
             },
             (None, None) => Auth::None,
         };
@@ -303,7 +306,8 @@ impl PrometheusClient {
             .then(|| self.redact(&body))
             .flatten();
         let body = redacted.as_deref().unwrap_or(&body);
-        let mut answer = parse_response(status, body).map_err(|e| self.refused(no_route(e, body)))?;
+        let mut answer =
+            parse_response(status, body).map_err(|e| self.refused(no_route(e, body)))?;
         if self.query_stats {
             answer.samples_touched = samples_touched(body);
         }
@@ -357,7 +361,9 @@ impl PrometheusClient {
             (Auth::Bearer(_), 400 | 401) => {
                 "check [prometheus] bearer_token_file (the token was refused)"
             }
-            (Auth::Basic { .. }, 400) => "check [prometheus] basic_auth.username and basic_auth.password_file",
+            (Auth::Basic { .. }, 400) => {
+                "check [prometheus] basic_auth.username and basic_auth.password_file"
+            }
             (_, _) => {
                 "the credentials were accepted but may not read this: check [prometheus] url \
                  (its path prefix) and headers (the tenant), or the user's permissions"
@@ -404,7 +410,10 @@ impl PrometheusClient {
             i64::try_from(t.as_secs())
                 .ok()
                 .and_then(|s| DateTime::from_timestamp(s, 0))
-                .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .map_or_else(
+                    || "?".into(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                )
         };
         Some(match cert {
             C::UnknownIssuer | C::BadSignature => match &self.ca_file {
@@ -427,9 +436,9 @@ impl PrometheusClient {
                  machine's clock",
                 day(not_before)
             ),
-            C::NotValidForName | C::NotValidForNameContext { .. } => format!(
-                "{cert}: put a name the certificate holds in [prometheus] url"
-            ),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                format!("{cert}: put a name the certificate holds in [prometheus] url")
+            }
             _ => return None,
         })
     }

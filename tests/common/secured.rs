@@ -164,7 +164,13 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 impl Pki {
     pub fn make(dir: &Path) -> Self {
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
         for ca in ["ca", "other-ca"] {
             let (key, pem, subj) = (
                 format!("{ca}.key"),
