@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::budget::{DEFAULT_MAX_QUERIES_PER_SECOND, Priority, QueryBudget};
 use super::decode::{PromError, Response, parse_response, samples_touched};
+use super::refusal::{self, Credentials};
 
 /// Requests in flight at once, so a big config cannot stampede Prometheus.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -303,11 +304,16 @@ impl PrometheusClient {
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport(e))?;
         let redacted = (!(200..300).contains(&status))
-            .then(|| self.redact(&body))
+            .then(|| refusal::redact(&body, &self.secrets))
             .flatten();
         let body = redacted.as_deref().unwrap_or(&body);
-        let mut answer =
-            parse_response(status, body).map_err(|e| self.refused(no_route(e, body)))?;
+        let mut answer = parse_response(status, body).map_err(|e| {
+            refusal::refused(
+                refusal::no_route(e, body),
+                self.credentials(),
+                &self.shown_url,
+            )
+        })?;
         if self.query_stats {
             answer.samples_touched = samples_touched(body);
         }
@@ -322,57 +328,12 @@ impl PrometheusClient {
         }
     }
 
-    /// An error body with every secret this client sends cut out.
-    /// `None` when the body holds none.
-    fn redact(&self, body: &[u8]) -> Option<Vec<u8>> {
-        let text = String::from_utf8_lossy(body);
-        if !self.secrets.iter().any(|s| text.contains(s.as_str())) {
-            return None;
-        }
-        let text = self
-            .secrets
-            .iter()
-            .fold(text.into_owned(), |t, s| t.replace(s.as_str(), "<secret>"));
-        Some(text.into_bytes())
-    }
-
-    /// A 401 or 403 that is not the Prometheus API's own error, in words naming the keys to fix
-    /// for the credentials this client sends. The body is left out: it may echo a credential.
-    fn refused(&self, e: PromError) -> PromError {
-        let status = match &e {
-            PromError::Http {
-                status: status @ (401 | 403),
-                ..
-            } => *status,
-            // vmauth answers an unknown token with 400 and "cannot find the provided auth token".
-            PromError::Http {
-                status: 400,
-                body_excerpt,
-            } if body_excerpt.contains("auth token") => 400,
-            _ => return e,
-        };
-        let fix = match (&self.auth, status) {
-            (Auth::None, _) => {
-                "it wants credentials: set [prometheus] basic_auth or bearer_token_file"
-            }
-            (Auth::Basic { .. }, 401) => {
-                "check [prometheus] basic_auth.username and basic_auth.password_file"
-            }
-            (Auth::Bearer(_), 400 | 401) => {
-                "check [prometheus] bearer_token_file (the token was refused)"
-            }
-            (Auth::Basic { .. }, 400) => {
-                "check [prometheus] basic_auth.username and basic_auth.password_file"
-            }
-            (_, _) => {
-                "the credentials were accepted but may not read this: check [prometheus] url \
-                 (its path prefix) and headers (the tenant), or the user's permissions"
-            }
-        };
-        PromError::Unauthorized {
-            status,
-            url: self.shown_url.clone(),
-            fix: fix.to_string(),
+    /// What this client sends, for the words of a refusal.
+    fn credentials(&self) -> Credentials {
+        match &self.auth {
+            Auth::None => Credentials::None,
+            Auth::Bearer(_) => Credentials::Bearer,
+            Auth::Basic { .. } => Credentials::Basic,
         }
     }
 
@@ -380,7 +341,7 @@ impl PrometheusClient {
         if e.is_timeout() {
             return PromError::Timeout;
         }
-        if let Some(words) = tls_cause(&e).and_then(|tls| self.tls_words(tls)) {
+        if let Some(words) = refusal::tls_words(&e, self.ca_file.as_deref()) {
             return PromError::Transport(format!("{}: {words}", self.shown_url));
         }
         // The request URL carries the whole query; the base URL says enough.
@@ -397,90 +358,6 @@ impl PrometheusClient {
         }
         PromError::Transport(format!("{}: {text}", self.shown_url))
     }
-}
-
-impl PrometheusClient {
-    /// A TLS failure in words naming what to fix; `None` for a failure without a clear fix.
-    fn tls_words(&self, e: &rustls::Error) -> Option<String> {
-        use rustls::CertificateError as C;
-        let rustls::Error::InvalidCertificate(cert) = e else {
-            return None;
-        };
-        let day = |t: &rustls::pki_types::UnixTime| {
-            i64::try_from(t.as_secs())
-                .ok()
-                .and_then(|s| DateTime::from_timestamp(s, 0))
-                .map_or_else(
-                    || "?".into(),
-                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                )
-        };
-        Some(match cert {
-            C::UnknownIssuer | C::BadSignature => match &self.ca_file {
-                None => "certificate not trusted: set [prometheus] ca_file to the CA (PEM) that \
-                         signed the server's certificate"
-                    .to_string(),
-                Some(path) => format!(
-                    "certificate not trusted: not signed by ca_file {} (nor by a system root): \
-                     point [prometheus] ca_file at the CA that signed the server's certificate",
-                    path.display()
-                ),
-            },
-            C::ExpiredContext { not_after, .. } => format!(
-                "certificate expired on {}: the server needs a renewed certificate",
-                day(not_after)
-            ),
-            C::Expired => "certificate expired: the server needs a renewed certificate".into(),
-            C::NotValidYetContext { not_before, .. } => format!(
-                "certificate not valid before {}: check the server's certificate and this \
-                 machine's clock",
-                day(not_before)
-            ),
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                format!("{cert}: put a name the certificate holds in [prometheus] url")
-            }
-            _ => return None,
-        })
-    }
-}
-
-/// vmauth's 400 for a path no `url_map` entry routes, without the query it quotes at length.
-fn no_route(e: PromError, body: &[u8]) -> PromError {
-    const SAID: &str = "missing route for \"";
-    let text = String::from_utf8_lossy(body);
-    let Some(at) = text.find(SAID) else {
-        return e;
-    };
-    let path: String = text[at + SAID.len()..]
-        .chars()
-        .take_while(|c| !matches!(c, '?' | '"'))
-        .collect();
-    match e {
-        PromError::Http { status, .. } => PromError::Http {
-            status,
-            body_excerpt: format!("missing route for {path} (no url_map entry in vmauth)"),
-        },
-        other => other,
-    }
-}
-
-/// The rustls error under a request's failure, if TLS is why it failed. It arrives inside
-/// `io::Error`s (two: tokio-rustls's, hyper-rustls's), whose `source()` skips what they wrap:
-/// look inside each with `get_ref`.
-fn tls_cause(e: &reqwest::Error) -> Option<&rustls::Error> {
-    fn find<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        let wrapped = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref);
-        if let Some(inner) = wrapped {
-            return find(inner);
-        }
-        e.source().and_then(find)
-    }
-    std::error::Error::source(e).and_then(find)
 }
 
 fn base_url(raw: &str) -> Result<Url, String> {
