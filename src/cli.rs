@@ -128,6 +128,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", value_parser = parse_fleet)]
     pub fleet: Option<usize>,
 
+    /// Export /metrics under this instrumentation's metric and label names (and units), the
+    /// same traffic each way: prometheus (default: http_requests_total,
+    /// http_request_duration_seconds), opentelemetry, micrometer, istio, linkerd, nginx-ingress,
+    /// envoy or traefik; a metric preset of that name reads it.
+    #[arg(long, value_name = "NAME", default_value = "prometheus", value_parser = crate::sim::Instrumentation::parse)]
+    pub instrumentation: crate::sim::Instrumentation,
+
     #[command(flatten)]
     pub sim: SimArgs,
 }

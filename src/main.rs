@@ -268,16 +268,22 @@ async fn run_simulate(args: &SimulateArgs, rollout: Option<String>) -> color_eyr
              (label rollout=\"<name>\"), /rollouts for the deploy API"
         );
         tracing::info!(%addr, fleet = n, seed, "simulate started");
-        rollout_console::sim::server::serve_fleet(listener, fleet, shutdown).await?;
+        rollout_console::sim::server::serve_fleet_as(
+            listener,
+            fleet,
+            args.instrumentation,
+            shutdown,
+        )
+        .await?;
         return Ok(());
     }
     let sim = Arc::new(Mutex::new(Simulator::new(options.clone(), Utc::now())));
     println!(
-        "simulating {} ({}, seed {seed}) on http://{addr}: /metrics for Prometheus, /rollouts for the deploy API",
-        options.rollout_name, options.scenario
+        "simulating {} ({}, seed {seed}) on http://{addr}: /metrics for Prometheus ({} names), /rollouts for the deploy API",
+        options.rollout_name, options.scenario, args.instrumentation
     );
     tracing::info!(%addr, scenario = %options.scenario, seed, "simulate started");
-    rollout_console::sim::server::serve(listener, sim, shutdown).await?;
+    rollout_console::sim::server::serve_as(listener, sim, args.instrumentation, shutdown).await?;
     Ok(())
 }
 

@@ -3,9 +3,10 @@
 //!
 //! One job here: `Config` and its top-level keys, `parse`, `load`, `locate` and the errors'
 //! file:line:col. The sections live in backend.rs, prometheus.rs and rollouts.rs; the checks
-//! serde cannot make in validate.rs.
+//! serde cannot make in validate.rs; `preset = "…"` is expanded into entries by presets/.
 
 mod backend;
+pub mod presets;
 mod prometheus;
 mod rollouts;
 mod validate;
@@ -85,7 +86,7 @@ impl std::error::Error for ConfigError {}
 
 /// Parse config text; `origin` names the file in errors. toml's message carries line and column.
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let config: Config = toml::from_str(text).map_err(|e| {
+    let mut config: Config = toml::from_str(text).map_err(|e| {
         let location = e
             .span()
             .map(|span| line_col(text, span.start))
@@ -101,16 +102,18 @@ pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             origin.display()
         ))
     })?;
-    validate(&config).map_err(|(e, span)| {
-        let location = span
-            .map(|s| line_col(text, s.start))
-            .map(|(l, c)| format!(":{l}:{c}"))
-            .unwrap_or_default();
-        ConfigError(format!(
-            "config error in {}{location}: {e}",
-            origin.display()
-        ))
-    })?;
+    presets::expand(&mut config)
+        .and_then(|()| validate(&config))
+        .map_err(|(e, span)| {
+            let location = span
+                .map(|s| line_col(text, s.start))
+                .map(|(l, c)| format!(":{l}:{c}"))
+                .unwrap_or_default();
+            ConfigError(format!(
+                "config error in {}{location}: {e}",
+                origin.display()
+            ))
+        })?;
     Ok(config)
 }
 

@@ -71,6 +71,9 @@ pub struct FleetConfig {
     /// metric for the whole fleet instead of two per rollout.
     #[serde(default)]
     pub group_by: Option<String>,
+    /// `preset = "<name>"`: the metrics and SLO of one instrumentation (config::presets).
+    #[serde(default)]
+    pub preset: Option<toml::Spanned<String>>,
 }
 
 impl Default for FleetConfig {
@@ -79,6 +82,7 @@ impl Default for FleetConfig {
             service: None,
             pod_hash_label: default_pod_hash_label(),
             group_by: None,
+            preset: None,
         }
     }
 }
@@ -99,6 +103,9 @@ pub struct RolloutConfig {
     /// `rollouts-pod-template-hash` into this).
     #[serde(default = "default_pod_hash_label")]
     pub pod_hash_label: String,
+    /// `preset = "<name>"`: the metrics and SLO of one instrumentation (config::presets).
+    #[serde(default)]
+    pub preset: Option<toml::Spanned<String>>,
 }
 
 impl RolloutConfig {
@@ -110,6 +117,7 @@ impl RolloutConfig {
             canary: None,
             service: None,
             pod_hash_label: default_pod_hash_label(),
+            preset: None,
         }
     }
 }

@@ -130,6 +130,9 @@ pub struct Totals {
     pub errors: u64,
     /// Per-slot (not cumulative) latency bucket counts.
     pub slots: [u64; SLOTS],
+    /// The failed requests' share of `slots` (each at most its slot's count): what an
+    /// instrumentation labelling its histogram by status code splits off as the 5xx series.
+    pub error_slots: [u64; SLOTS],
     /// Sum of latencies in seconds (expected value per request: the log-normal's mean).
     pub latency_sum: f64,
 }

@@ -16,6 +16,7 @@ pub mod exposition;
 pub mod fleet;
 pub mod histogram;
 mod history;
+pub mod instrumentation;
 mod measures;
 pub mod scenario;
 pub mod server;
@@ -28,6 +29,7 @@ mod traffic;
 
 pub use controller::{CANARY_HASH, STABLE_HASH};
 pub use fleet::Fleet;
+pub use instrumentation::Instrumentation;
 pub use measures::{
     ERRORS_COUNTER, LATENCY_BUCKETS_COUNTER, REQUESTS_COUNTER, SimCounter, SimMetric, Totals,
     TrackPoint,

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use super::instrumentation::{self, Instrumentation};
 use super::{Fleet, Simulator, exposition};
 use crate::backend::ActionError;
 use crate::domain::action::ActionKind;
@@ -28,6 +29,8 @@ struct AppState {
     fleet: Fleet,
     /// Served with `--fleet`: the metrics carry a `rollout` label, a 404 names the fleet.
     labelled: bool,
+    /// The metric and label names `/metrics` exports the traffic under.
+    instrumentation: Instrumentation,
     requests: Arc<Mutex<BTreeMap<String, u64>>>,
     actions: Arc<Mutex<Vec<serde_json::Value>>>,
 }
@@ -95,19 +98,20 @@ fn error(status: StatusCode, text: impl Into<String>) -> Response {
 }
 
 pub fn router(sim: Arc<Mutex<Simulator>>) -> Router {
-    app(Fleet::single(sim), false)
+    app(Fleet::single(sim), false, Instrumentation::default())
 }
 
 /// The routes for a fleet: every rollout listed, acted on by name, and scraped with a `rollout`
 /// label.
 pub fn fleet_router(fleet: Fleet) -> Router {
-    app(fleet, true)
+    app(fleet, true, Instrumentation::default())
 }
 
-fn app(fleet: Fleet, labelled: bool) -> Router {
+fn app(fleet: Fleet, labelled: bool, instrumentation: Instrumentation) -> Router {
     let state = AppState {
         fleet,
         labelled,
+        instrumentation,
         requests: Arc::default(),
         actions: Arc::default(),
     };
@@ -127,7 +131,17 @@ pub async fn serve(
     sim: Arc<Mutex<Simulator>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sim))
+    serve_as(listener, sim, Instrumentation::default(), shutdown).await
+}
+
+/// [`serve`] with `/metrics` under `instrumentation`'s names (`simulate --instrumentation`).
+pub async fn serve_as(
+    listener: tokio::net::TcpListener,
+    sim: Arc<Mutex<Simulator>>,
+    instrumentation: Instrumentation,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(Fleet::single(sim), false, instrumentation))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -138,7 +152,17 @@ pub async fn serve_fleet(
     fleet: Fleet,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, fleet_router(fleet))
+    serve_fleet_as(listener, fleet, Instrumentation::default(), shutdown).await
+}
+
+/// [`serve_fleet`] with `/metrics` under `instrumentation`'s names.
+pub async fn serve_fleet_as(
+    listener: tokio::net::TcpListener,
+    fleet: Fleet,
+    instrumentation: Instrumentation,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(fleet, true, instrumentation))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -153,7 +177,7 @@ async fn metrics(State(s): State<AppState>, method: Method, uri: Uri) -> Respons
             Ok(sim) => sim,
             Err(response) => return *response,
         };
-        let body = exposition::render("checkout", sim.totals());
+        let body = instrumentation::render(s.instrumentation, "checkout", sim.totals());
         return ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response();
     }
     // Each member is locked only to advance it and copy its counters; rendering holds no lock.
@@ -165,7 +189,7 @@ async fn metrics(State(s): State<AppState>, method: Method, uri: Uri) -> Respons
         }
     }
     let rollouts: Vec<(&str, &[super::Totals; 2])> = totals.iter().map(|(n, t)| (*n, t)).collect();
-    let body = exposition::render_fleet(&rollouts);
+    let body = instrumentation::render_fleet(s.instrumentation, &rollouts);
     ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response()
 }
 

@@ -145,6 +145,13 @@ impl Traffic {
             for (t, c) in totals.slots.iter_mut().zip(counts.slots) {
                 *t += c;
             }
+            for (t, c) in totals
+                .error_slots
+                .iter_mut()
+                .zip(error_slots(counts.errors, &counts.slots))
+            {
+                *t += c;
+            }
             let mean = behaviour.median_latency * (scenario::LATENCY_SIGMA.powi(2) / 2.0).exp();
             totals.latency_sum += counts.requests as f64 * mean;
         }
@@ -193,6 +200,35 @@ impl Traffic {
     }
 }
 
+/// Which of a second's latency slots its `errors` failed requests fall in, without a draw (so a
+/// seed's traffic stays the same): in proportion to each slot's requests, rounded down, the rest
+/// one each to the fullest slots first. Never more than a slot holds, so the successful
+/// requests' counts (`slots - error_slots`) only grow too.
+fn error_slots(errors: u64, slots: &[u64; SLOTS]) -> [u64; SLOTS] {
+    let mut out = [0u64; SLOTS];
+    let n: u64 = slots.iter().sum();
+    if n == 0 || errors == 0 {
+        return out;
+    }
+    let errors = errors.min(n);
+    for (o, s) in out.iter_mut().zip(slots) {
+        *o = (u128::from(errors) * u128::from(*s) / u128::from(n)) as u64;
+    }
+    let mut left = errors - out.iter().sum::<u64>();
+    let mut order: Vec<usize> = (0..SLOTS).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(slots[i] - out[i]));
+    for i in order.into_iter().cycle().take(SLOTS * 2) {
+        if left == 0 {
+            break;
+        }
+        if out[i] < slots[i] {
+            out[i] += 1;
+            left -= 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -202,6 +238,25 @@ mod tests {
     use crate::sim::scenario;
     use crate::sim::test_support::*;
     use crate::sim::{SERVICE_RPS, Scenario, SimCounter, SimMetric, SimOptions, Simulator};
+
+    #[test]
+    fn error_slots_split_the_errors_within_each_slot() {
+        let mut slots = [0u64; super::SLOTS];
+        slots[0] = 7;
+        slots[3] = 2;
+        slots[10] = 1;
+        for errors in 0..=10 {
+            let e = super::error_slots(errors, &slots);
+            assert_eq!(e.iter().sum::<u64>(), errors, "{errors}: {e:?}");
+            assert!(e.iter().zip(&slots).all(|(e, s)| e <= s), "{errors}: {e:?}");
+        }
+        assert_eq!(super::error_slots(5, &[0; super::SLOTS]), [0; super::SLOTS]);
+        // Over many seconds the totals keep both shares growing.
+        let s = sim(Scenario::ErrorSpike, 3);
+        let t = s.totals()[1];
+        assert_eq!(t.error_slots.iter().sum::<u64>(), t.errors);
+        assert!(t.error_slots.iter().zip(&t.slots).all(|(e, s)| e <= s));
+    }
 
     #[test]
     fn simulated_p95_matches_the_distribution() {

@@ -53,6 +53,23 @@ impl Simulate {
         }
     }
 
+    /// `simulate --instrumentation <name>`: /metrics under that instrumentation's names. Not
+    /// restartable (`restart` starts the default naming).
+    pub fn start_instrumented(scenario: &str, instrumentation: &str, options: Options) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = spawn_with(
+            &addr,
+            &["--scenario", scenario, "--instrumentation", instrumentation],
+            options,
+            Duration::from_secs(10),
+        );
+        Self {
+            child,
+            addr,
+            options,
+        }
+    }
+
     /// Stop this simulator and, after `down`, start a new one on the same address, as a pod
     /// restarting: the new process's counters start again (from the same seeded hour of
     /// history, so below where the old process's were), and scrapes fail while it is down.
