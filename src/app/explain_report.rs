@@ -160,7 +160,7 @@ pub fn render_text(r: &ExplainReport) -> String {
         "explain {} · Prometheus at {} · {}",
         r.rollout,
         r.prometheus,
-        r.at.format("%Y-%m-%d %H:%M:%S UTC")
+        r.at.format("%Y-%m-%dT%H:%M:%SZ")
     );
     out.push_str(&wrap(&head, 0));
     out.push('\n');

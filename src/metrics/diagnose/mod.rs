@@ -101,13 +101,12 @@ impl fmt::Display for Finding {
                 selector,
                 matcher,
                 label,
-                asked,
                 existing,
                 more,
+                ..
             } => write!(
                 f,
-                "label {label}: no series of {selector} has {matcher} (asked {asked:?}); \
-                 {label} has: {}",
+                "label {label}: no series of {selector} has {matcher}; {label} has: {}",
                 list(existing, *more)
             ),
             Finding::LabelMissing {
