@@ -294,8 +294,9 @@ impl PrometheusClient {
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
     ) -> Result<Vec<super::decode::Labels>, PromError> {
-        let mut all: Vec<super::decode::Labels> =
-            self.list("series", Some(selector), (start, end), limit).await?;
+        let mut all: Vec<super::decode::Labels> = self
+            .list("series", Some(selector), (start, end), limit)
+            .await?;
         all.truncate(limit);
         Ok(all)
     }
@@ -372,9 +373,9 @@ impl PrometheusClient {
                 data: Some(data),
             }) if s == "success" => Ok(data),
             // The query endpoints' decoder says what an error answer means.
-            _ => Err(parse_response(status, &body).err().unwrap_or_else(|| {
-                PromError::Decode(format!("{path}: the answer is not a list"))
-            })),
+            _ => Err(parse_response(status, &body)
+                .err()
+                .unwrap_or_else(|| PromError::Decode(format!("{path}: the answer is not a list")))),
         }
     }
 

@@ -66,7 +66,10 @@ pub enum Finding {
         most: u64,
     },
     /// (d) The query groups or matches on a label no series of its selectors carries.
-    GroupingLabelMissing { label: String, selectors: Vec<String> },
+    GroupingLabelMissing {
+        label: String,
+        selectors: Vec<String>,
+    },
     /// The query selects no series at all (only numbers and functions of time).
     NoSelector,
     /// Every selector has series with samples: an operator drops them all.
@@ -283,7 +286,11 @@ impl<'a> Diagnoser<'a> {
     }
 
     async fn exists(&self, selector: &str) -> Result<bool, PromError> {
-        Ok(!self.client.series(selector, self.range(), 1).await?.is_empty())
+        Ok(!self
+            .client
+            .series(selector, self.range(), 1)
+            .await?
+            .is_empty())
     }
 
     /// What is wrong with one selector (nothing: it has series with enough samples).
@@ -417,13 +424,22 @@ mod tests {
             more: 3,
         };
         let text = value.to_string();
-        assert!(text.starts_with("label job: no series of up{track=\"canary\"} has job=\"chekout\""), "{text}");
-        assert!(text.ends_with("job has: checkout, prometheus … and 3 more"), "{text}");
+        assert!(
+            text.starts_with("label job: no series of up{track=\"canary\"} has job=\"chekout\""),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("job has: checkout, prometheus … and 3 more"),
+            "{text}"
+        );
         let few = Finding::TooFewSamples {
             selector: "x".into(),
             window: "2s".into(),
             most: 1,
         };
-        assert!(few.to_string().contains("at most 1 sample(s) per series in [2s]"));
+        assert!(
+            few.to_string()
+                .contains("at most 1 sample(s) per series in [2s]")
+        );
     }
 }

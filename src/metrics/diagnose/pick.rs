@@ -52,7 +52,11 @@ pub fn close_names(wanted: &str, existing: &[String], max: usize) -> Vec<String>
             scored.sort();
         }
     }
-    scored.into_iter().take(max).map(|(_, n)| n.clone()).collect()
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, n)| n.clone())
+        .collect()
 }
 
 /// The matchers whose removal alone makes the selector match (`drops[i]`: series found
@@ -70,7 +74,11 @@ pub fn culprits(drops: &[bool], alone: &[bool]) -> Vec<usize> {
 pub fn shown_values(values: &[String], asked: &str) -> (Vec<String>, usize) {
     let mut sorted: Vec<&String> = values.iter().collect();
     sorted.sort_by_key(|v| (edit_distance(asked, v), v.as_str()));
-    let shown: Vec<String> = sorted.iter().take(SHOWN_VALUES).map(|v| v.to_string()).collect();
+    let shown: Vec<String> = sorted
+        .iter()
+        .take(SHOWN_VALUES)
+        .map(|v| v.to_string())
+        .collect();
     let more = values.len().saturating_sub(shown.len());
     (shown, more)
 }
@@ -87,7 +95,10 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("http_request_total", "http_requests_total"), 1);
+        assert_eq!(
+            edit_distance("http_request_total", "http_requests_total"),
+            1
+        );
         assert_eq!(edit_distance("same", "same"), 0);
     }
 
