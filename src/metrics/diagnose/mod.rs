@@ -403,6 +403,78 @@ impl<'a> Diagnoser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::test_stub::{client, reply, stub, success, t};
+    use serde_json::json;
+
+    /// A Prometheus with one series `x{a="1"}` holding `samples` samples in any window.
+    async fn one_series(samples: u32) -> crate::metrics::test_stub::Stub {
+        stub(move |seen| {
+            let path = seen.path.as_str();
+            let data = if path.ends_with("/label/__name__/values") {
+                json!(["x"])
+            } else if path.ends_with("/series") {
+                if seen.param("match[]").contains(r#"a="1""#) {
+                    json!([{"__name__": "x", "a": "1"}])
+                } else {
+                    json!([])
+                }
+            } else if path.ends_with("/label/a/values") {
+                json!(["1"])
+            } else if path.ends_with("/labels") {
+                json!(["__name__", "a"])
+            } else if seen.param("query").starts_with("max(count_over_time(") {
+                json!({"resultType": "vector", "result": [
+                    {"metric": {}, "value": [1_700_000_000, samples.to_string()]}
+                ]})
+            } else {
+                json!({"resultType": "vector", "result": []})
+            };
+            reply(200, success(data))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn each_cause_is_found_over_the_api() {
+        let server = one_series(1).await;
+        let client = client(&server.url(""));
+        let d = Diagnoser::new(&client, t(1_700_000_000));
+        assert_eq!(
+            d.why_empty(r#"sum by (pod) (rate(x{a="1"}[2s]))"#).await,
+            [Finding::TooFewSamples {
+                selector: r#"x{a="1"}"#.into(),
+                window: "2s".into(),
+                most: 1
+            }]
+        );
+        assert_eq!(
+            d.why_empty(r#"rate(y{a="1"}[1m])"#).await,
+            [Finding::MetricMissing {
+                name: "y".into(),
+                close: vec!["x".into()]
+            }]
+        );
+        let wrong = d.why_empty(r#"x{a="2"}"#).await;
+        assert!(
+            matches!(&wrong[..], [Finding::LabelValueMissing { label, existing, .. }]
+                if label == "a" && existing == &["1".to_string()]),
+            "{wrong:?}"
+        );
+        let server = one_series(5).await;
+        let client = crate::metrics::test_stub::client(&server.url(""));
+        let d = Diagnoser::new(&client, t(1_700_000_000));
+        assert_eq!(
+            d.why_empty(r#"sum by (pod) (rate(x{a="1"}[2s]))"#).await,
+            [Finding::GroupingLabelMissing {
+                label: "pod".into(),
+                selectors: vec![r#"x{a="1"}"#.into()]
+            }]
+        );
+        assert_eq!(
+            d.why_empty("sum(rate(x{a=\"1\"}[1m])) > 1e9").await,
+            [Finding::OperatorsDropAll]
+        );
+    }
 
     #[test]
     fn findings_say_what_to_fix() {
