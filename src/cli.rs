@@ -67,6 +67,15 @@ pub enum Command {
     /// Evaluate the gates once, headless, for CI: exit 0 pass (or the rollout already completed),
     /// 1 fail, 3 inconclusive, 2 usage or config error.
     Check(CheckArgs),
+    /// Run every query once and say why one returns nothing: exit 0 all answer with data, 1 not,
+    /// 2 usage or config error.
+    ///
+    /// Each metric's query and raw counters for the rollout's baseline and canary, and each SLO
+    /// window's query, as an instant query now: the PromQL as sent, the value and number of
+    /// series, or the engine's error verbatim. For a query that returns nothing: a metric name
+    /// with no series (and the nearest real names), the matcher no series satisfies (and the
+    /// values its label has), a label the series lack, or too few samples in the window.
+    Explain(ExplainArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
     /// Print a shell completion script, e.g. `rollout-console completions bash >
@@ -81,6 +90,13 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Print exactly one JSON object instead of the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use rollout_console::app::check::{CheckOptions, run_check};
+use rollout_console::app::explain_report;
 use rollout_console::audit::AuditLog;
 use rollout_console::cli::{AuditArgs, Cli, Command, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
 fn refuse_read_only_where_it_means_nothing(cli: &Cli, matches: &clap::ArgMatches) {
     let name = match &cli.command {
         Some(Command::Check(_)) => "check",
+        Some(Command::Explain(_)) => "explain",
         Some(Command::Audit(_)) => "audit",
         Some(Command::Simulate(_)) => "simulate",
         Some(Command::Completions(_)) => "completions",
@@ -198,6 +200,18 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
                 override_reason: args.override_reason.clone(),
             };
             Ok(run_check(model, runner, rx, &options).await?)
+        }
+        Some(Command::Explain(args)) => {
+            let (console, config, path) = configured(&cli, true, false).await?;
+            let rollout = console.settings.rollout_name.clone();
+            drop(console);
+            let report = setup::explain(&config, &path, &rollout, Utc::now()).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", explain_report::render_text(&report));
+            }
+            Ok(report.exit_code())
         }
         // Answered in `main`, before the runtime starts.
         Some(Command::Completions(_) | Command::Man) => Ok(0),

@@ -7,6 +7,7 @@ pub mod check;
 pub mod derived;
 pub mod effect;
 pub mod explain;
+pub mod explain_report;
 pub mod fleet;
 pub mod keymap;
 pub mod model;

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod client;
 pub mod counts;
 pub mod decode;
+pub mod diagnose;
 pub mod grouped;
 mod names;
 pub mod range_cache;

@@ -5,8 +5,10 @@
 //! `metric_panels`, `slo_panels` and `notifier`. Secret files are read with
 //! `metrics::client::read_secret`, the one reader of them.
 
+mod explain;
 mod fleet;
 
+pub use explain::explain;
 pub use fleet::{FleetStart, listed_rollouts};
 
 use chrono::Utc;

@@ -176,6 +176,22 @@ pub fn lines<'t>(
         Freshness::Waiting => "waiting for the first answer".into(),
     };
     rows.item(1, "Data: ", &fresh, text);
+    let no_data = matches!(
+        p.freshness(model.now, model.settings.poll_interval),
+        Freshness::Waiting
+    );
+    if no_data || p.empty.is_some() {
+        // What each query answers and why one answers with nothing, outside the console.
+        rows.item(
+            1,
+            "Why no data: ",
+            &format!(
+                "run: rollout-console explain --rollout {}",
+                model.current().name
+            ),
+            theme.dim(),
+        );
+    }
 
     rows.heading(" Why");
     let reasons = model
@@ -400,5 +416,43 @@ mod tests {
         let text = "sum(rate(x{job=\"checkout\"}[1m])) by (le) query failed: 503";
         let joined: String = wrap(text, 7).concat();
         assert_eq!(joined.replace(' ', ""), text.replace(' ', ""));
+    }
+
+    #[test]
+    fn a_metric_without_data_points_at_explain() {
+        use crate::app::model::{MetricPanel, Model, Settings};
+        use crate::domain::metric::{EmptyAnswer, MetricDef};
+        let settings = Settings {
+            rollout_name: "checkout".into(),
+            read_only: true,
+            poll_interval: std::time::Duration::from_secs(5),
+            min_budget_to_promote_pct: 10.0,
+            actor: "alice@bastion".into(),
+            ssh_client: None,
+            source_label: "test".into(),
+            audit_path: "/tmp/audit.jsonl".into(),
+        };
+        let def = MetricDef {
+            name: "error rate".into(),
+            unit: crate::domain::Unit::Ratio,
+            gate: Default::default(),
+        };
+        let panel = MetricPanel::new(def, "x{$selector}".into());
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let mut model = Model::new(settings, vec![panel], vec![], now);
+        let theme = crate::ui::Theme { color: false };
+        let text = |model: &Model| -> String {
+            let p = &model.current().panels[0];
+            super::lines(model, 0, p, 80, &theme)
+                .lines
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let hint = "Why no data: run: rollout-console explain --rollout checkout";
+        assert!(text(&model).contains(hint), "{}", text(&model));
+        model.current_mut().panels[0].empty = Some(EmptyAnswer::MetricMissing { name: "x".into() });
+        assert!(text(&model).contains(hint), "{}", text(&model));
     }
 }
