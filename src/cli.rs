@@ -67,10 +67,14 @@ pub enum Command {
     /// Evaluate the gates once, headless, for CI: exit 0 pass (or the rollout already completed),
     /// 1 fail, 3 inconclusive, 2 usage or config error.
     Check(CheckArgs),
-    /// Run every query of the config once, for the rollout's baseline and canary and each SLO
-    /// window, and say why each one that returns nothing does (a missing metric name, the
-    /// matcher that matches no series and the values its label has, too few samples): exit 0
-    /// when every query answers with data, 1 otherwise, 2 usage or config error.
+    /// Run every query once and say why one returns nothing: exit 0 all answer with data, 1 not,
+    /// 2 usage or config error.
+    ///
+    /// Each metric's query and raw counters for the rollout's baseline and canary, and each SLO
+    /// window's query, as an instant query now: the PromQL as sent, the value and number of
+    /// series, or the engine's error verbatim. For a query that returns nothing: a metric name
+    /// with no series (and the nearest real names), the matcher no series satisfies (and the
+    /// values its label has), a label the series lack, or too few samples in the window.
     Explain(ExplainArgs),
     /// Write a config from what your Prometheus has: recognises the instrumentation (a preset),
     /// the service's labels and what tells baseline from canary, runs every query once, and

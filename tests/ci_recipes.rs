@@ -29,7 +29,10 @@ fn console_lines(text: &str) -> Vec<Vec<String>> {
     text.lines()
         .map(|l| l.split(" #").next().unwrap_or(l).trim())
         .filter_map(|l| {
-            let l = l.strip_prefix("run:").or_else(|| l.strip_prefix('-'))?.trim();
+            let l = l
+                .strip_prefix("run:")
+                .or_else(|| l.strip_prefix('-'))?
+                .trim();
             l.starts_with("rollout-console ")
                 .then(|| l.split_whitespace().map(str::to_string).collect())
         })
@@ -146,7 +149,12 @@ fn the_recipes_command_lines_pass_a_healthy_canary_and_fail_an_error_spike() {
         write_config(good.path(), &prom.url, &healthy, &token);
         for argv in &lines {
             let (code, out) = run(argv, good.path());
-            assert_eq!(code, 0, "{path}: `{}` on a healthy canary:\n{out}", argv.join(" "));
+            assert_eq!(
+                code,
+                0,
+                "{path}: `{}` on a healthy canary:\n{out}",
+                argv.join(" ")
+            );
             assert!(!out.contains("ci-recipe-token"), "the token leaked:\n{out}");
         }
 
@@ -154,7 +162,10 @@ fn the_recipes_command_lines_pass_a_healthy_canary_and_fail_an_error_spike() {
         write_config(bad.path(), &prom.url, &errors, &token);
         let (explain, check) = (&lines[0], &lines[1]);
         let (code, out) = run(explain, bad.path());
-        assert_eq!(code, 0, "{path}: the queries answer even when the canary is bad:\n{out}");
+        assert_eq!(
+            code, 0,
+            "{path}: the queries answer even when the canary is bad:\n{out}"
+        );
         let (code, out) = run(check, bad.path());
         assert_eq!(code, 1, "{path}: an error spike fails the job:\n{out}");
         assert!(out.contains("ERROR_RATE:") && out.contains("FAIL"), "{out}");

@@ -141,6 +141,7 @@ fn read_only_is_refused_where_it_means_nothing() {
         &["check", "--read-only"][..],
         &["--read-only", "check"],
         &["audit", "--watch"],
+        &["explain", "--read-only"],
         &["simulate", "--listen", "127.0.0.1:0", "--read-only"],
     ] {
         let (code, _, err) = run(args, dir.path());
@@ -151,7 +152,7 @@ fn read_only_is_refused_where_it_means_nothing() {
         );
     }
     // check/audit help no longer offers it; demo's still does.
-    for cmd in ["check", "audit", "simulate"] {
+    for cmd in ["check", "explain", "audit", "simulate"] {
         let (_, out, _) = run(&[cmd, "--help"], dir.path());
         assert!(!out.contains("--read-only"), "{cmd}: {out}");
     }
@@ -397,7 +398,15 @@ fn completions_name_every_subcommand() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = run(&["completions", "bash"], dir.path());
     assert_eq!(code, 0, "{err}");
-    for sub in ["demo", "simulate", "check", "audit", "completions", "man"] {
+    for sub in [
+        "demo",
+        "simulate",
+        "check",
+        "explain",
+        "audit",
+        "completions",
+        "man",
+    ] {
         assert!(out.contains(sub), "{sub} missing from:\n{out}");
     }
     assert!(out.contains("complete -F"), "{out}");
@@ -415,7 +424,15 @@ fn man_prints_roff_naming_every_subcommand() {
     let (code, out, err) = run(&["man"], dir.path());
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with(".TH rollout-console 1"), "{out}");
-    for sub in ["demo", "simulate", "check", "audit", "completions", "man"] {
+    for sub in [
+        "demo",
+        "simulate",
+        "check",
+        "explain",
+        "audit",
+        "completions",
+        "man",
+    ] {
         assert!(
             out.contains(&format!("rollout-console {sub}"))
                 || out.contains(&format!("rollout\\-console {sub}")),

@@ -75,7 +75,11 @@ fn explain(config: &Path, json: bool) -> (i32, String) {
 #[test]
 fn explain_against_a_real_prometheus() {
     let sim = Simulate::start("healthy");
-    let prom = Tsdb::start(Engine::Prometheus, &[sim.addr.as_str()], Duration::from_secs(1));
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
     prom.wait_for_series(
         r#"http_requests_total{track="canary"}"#,
         Duration::from_secs(40),
@@ -89,7 +93,10 @@ fn explain_against_a_real_prometheus() {
     let good = config(dir.path(), "good", url, addr, "checkout", REQUEST_RATE);
     let (code, text) = explain(&good, false);
     assert_eq!(code, 0, "{text}");
-    assert!(!text.contains("NO DATA") && !text.contains("ERROR"), "{text}");
+    assert!(
+        !text.contains("NO DATA") && !text.contains("ERROR"),
+        "{text}"
+    );
     for needle in [
         "[[metrics]] \"request rate\"",
         "[[slos]] \"availability\"",
@@ -146,7 +153,10 @@ fn explain_against_a_real_prometheus() {
         .replace("$selector", "job=\"checkout\", track=\"baseline\"")
         .replace("$window", "10s");
     let engine = prom
-        .get_json(&format!("/api/v1/query?query={}", tsdb::percent_encode(&sent)))
+        .get_json(&format!(
+            "/api/v1/query?query={}",
+            tsdb::percent_encode(&sent)
+        ))
         .expect("the engine answers");
     let said = engine["error"].as_str().expect("an error").to_string();
     assert!(!said.is_empty());

@@ -139,9 +139,7 @@ fn answer_line(q: &Explained) -> String {
                 format!("{series} series")
             };
             if q.one_series && *series != 1 {
-                format!(
-                    "{value} ({count}; the console needs one: aggregate it, e.g. sum(...))"
-                )
+                format!("{value} ({count}; the console needs one: aggregate it, e.g. sum(...))")
             } else if value == "NaN" {
                 format!("{value} ({count}; NaN is 0/0: no requests in the window)")
             } else {
@@ -160,7 +158,7 @@ pub fn render_text(r: &ExplainReport) -> String {
         "explain {} · Prometheus at {} · {}",
         r.rollout,
         r.prometheus,
-        r.at.format("%Y-%m-%d %H:%M:%S UTC")
+        r.at.format("%Y-%m-%dT%H:%M:%SZ")
     );
     out.push_str(&wrap(&head, 0));
     out.push('\n');
@@ -236,7 +234,10 @@ mod tests {
                     .into_iter()
                     .map(|(answer, one_series)| Explained {
                         label: "canary".into(),
-                        promql: format!("sum(rate(http_requests_total{{job=\"checkout\", {}}}[1m]))", "track=\"canary\"".repeat(4)),
+                        promql: format!(
+                            "sum(rate(http_requests_total{{job=\"checkout\", {}}}[1m]))",
+                            "track=\"canary\"".repeat(4)
+                        ),
                         answer,
                         one_series,
                     })
@@ -261,7 +262,10 @@ mod tests {
             series,
             value: Some(1.0),
         };
-        assert_eq!(report(vec![(data(1), true), (data(12), false)]).exit_code(), 0);
+        assert_eq!(
+            report(vec![(data(1), true), (data(12), false)]).exit_code(),
+            0
+        );
         assert_eq!(report(vec![(data(2), true)]).exit_code(), 1);
         let empty = QueryAnswer::Empty {
             why: vec![Finding::OperatorsDropAll],
@@ -294,8 +298,17 @@ mod tests {
         }
         assert!(text.contains("NO DATA"), "{text}");
         assert!(text.contains("did you mean http_requests_total?"), "{text}");
-        assert!(text.contains("error: 1:5: parse error: unexpected end of input"), "{text}");
-        assert!(text.contains("NaN (1 series; NaN is 0/0: no requests in the window)"), "{text}");
-        assert!(text.contains("3 queries: 1 with data, 1 with no data, 1 failed"), "{text}");
+        assert!(
+            text.contains("error: 1:5: parse error: unexpected end of input"),
+            "{text}"
+        );
+        assert!(
+            text.contains("NaN (1 series; NaN is 0/0: no requests in the window)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("3 queries: 1 with data, 1 with no data, 1 failed"),
+            "{text}"
+        );
     }
 }

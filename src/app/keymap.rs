@@ -391,7 +391,7 @@ pub const KEYS: &[KeyHelp] = &[
     fleet_key(
         "j k g G",
         "move",
-        "fleet list: next / previous rollout (also ↓ ↑); g G: first / last",
+        "fleet list: next / previous rollout (↓ ↑ too); g G first / last",
     ),
     fleet_key(
         "/",

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::budget::{DEFAULT_MAX_QUERIES_PER_SECOND, Priority, QueryBudget};
 use super::decode::{PromError, Response, parse_response, samples_touched};
+use super::refusal::{self, Credentials};
 
 /// Requests in flight at once, so a big config cannot stampede Prometheus.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -79,6 +80,11 @@ pub struct PrometheusClient {
     /// The base URL without credentials, for messages.
     shown_url: String,
     auth: Auth,
+    /// `[prometheus] ca_file`, named when the server's certificate is not trusted.
+    ca_file: Option<PathBuf>,
+    /// The token, the password and the header values: cut out of every error body (vmauth
+    /// echoes a token it does not know).
+    secrets: Vec<String>,
     header_names: Vec<String>,
     timeout: Duration,
     limit: Semaphore,
@@ -141,7 +147,7 @@ impl PrometheusClient {
                 return Err("prometheus: set bearer_token_file or basic_auth, not both".to_string());
             }
             (Some(path), None) => {
-                let token = read_secret(path, "bearer_token_file")?;
+                let token = read_secret(path, "[prometheus] bearer_token_file")?;
                 let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                     format!(
                         "bearer_token_file {}: the token has characters not allowed in an HTTP header",
@@ -153,10 +159,26 @@ impl PrometheusClient {
             }
             (None, Some(basic)) => Auth::Basic {
                 username: basic.username.clone(),
-                password: read_secret(&basic.password_file, "basic_auth.password_file")?,
+                password: read_secret(
+                    &basic.password_file,
+                    "[prometheus] basic_auth.password_file",
+                )?,
             },
             (None, None) => Auth::None,
         };
+
+        let mut secrets: Vec<String> = cfg.headers.values().cloned().collect();
+        match &auth {
+            Auth::Bearer(value) => secrets.extend(
+                value
+                    .to_str()
+                    .ok()
+                    .map(|v| v.trim_start_matches("Bearer ").to_string()),
+            ),
+            Auth::Basic { password, .. } => secrets.push(password.clone()),
+            Auth::None => {}
+        }
+        secrets.retain(|s| !s.is_empty());
 
         let http = builder
             .build()
@@ -167,6 +189,8 @@ impl PrometheusClient {
             range_url,
             shown_url: shown_url(&base),
             auth,
+            ca_file: cfg.ca_file.clone(),
+            secrets,
             header_names: cfg.headers.keys().cloned().collect(),
             timeout: cfg.timeout,
             limit: Semaphore::new(MAX_IN_FLIGHT),
@@ -279,9 +303,19 @@ impl PrometheusClient {
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport(e))?;
-        let mut answer = parse_response(status, &body)?;
+        let redacted = (!(200..300).contains(&status))
+            .then(|| refusal::redact(&body, &self.secrets))
+            .flatten();
+        let body = redacted.as_deref().unwrap_or(&body);
+        let mut answer = parse_response(status, body).map_err(|e| {
+            refusal::refused(
+                refusal::no_route(e, body),
+                self.credentials(),
+                &self.shown_url,
+            )
+        })?;
         if self.query_stats {
-            answer.samples_touched = samples_touched(&body);
+            answer.samples_touched = samples_touched(body);
         }
         Ok(answer)
     }
@@ -294,8 +328,9 @@ impl PrometheusClient {
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
     ) -> Result<Vec<super::decode::Labels>, PromError> {
-        let mut all: Vec<super::decode::Labels> =
-            self.list("series", Some(selector), (start, end), limit).await?;
+        let mut all: Vec<super::decode::Labels> = self
+            .list("series", Some(selector), (start, end), limit)
+            .await?;
         all.truncate(limit);
         Ok(all)
     }
@@ -372,9 +407,9 @@ impl PrometheusClient {
                 data: Some(data),
             }) if s == "success" => Ok(data),
             // The query endpoints' decoder says what an error answer means.
-            _ => Err(parse_response(status, &body).err().unwrap_or_else(|| {
-                PromError::Decode(format!("{path}: the answer is not a list"))
-            })),
+            _ => Err(parse_response(status, &body)
+                .err()
+                .unwrap_or_else(|| PromError::Decode(format!("{path}: the answer is not a list")))),
         }
     }
 
@@ -386,9 +421,21 @@ impl PrometheusClient {
         }
     }
 
+    /// What this client sends, for the words of a refusal.
+    fn credentials(&self) -> Credentials {
+        match &self.auth {
+            Auth::None => Credentials::None,
+            Auth::Bearer(_) => Credentials::Bearer,
+            Auth::Basic { .. } => Credentials::Basic,
+        }
+    }
+
     fn transport(&self, e: reqwest::Error) -> PromError {
         if e.is_timeout() {
             return PromError::Timeout;
+        }
+        if let Some(words) = refusal::tls_words(&e, self.ca_file.as_deref()) {
+            return PromError::Transport(format!("{}: {words}", self.shown_url));
         }
         // The request URL carries the whole query; the base URL says enough.
         let e = e.without_url();

@@ -52,6 +52,13 @@ pub enum PromError {
     },
     /// A valid answer of a kind the console cannot use (strings, native histograms).
     Unsupported(String),
+    /// A 401 or 403 from the server or a proxy in front of it: `fix` names the config keys.
+    Unauthorized {
+        status: u16,
+        /// The base URL, without credentials.
+        url: String,
+        fix: String,
+    },
 }
 
 impl fmt::Display for PromError {
@@ -88,6 +95,10 @@ impl fmt::Display for PromError {
                 let hint = match status {
                     401 | 403 => " (check bearer_token_file / basic_auth)",
                     404 => " (check prometheus.url and its path prefix)",
+                    // vmauth: no `url_map` entry for the path.
+                    400 if body_excerpt.contains("missing route") => {
+                        " (check prometheus.url and its path prefix)"
+                    }
                     _ => "",
                 };
                 write!(
@@ -96,6 +107,13 @@ impl fmt::Display for PromError {
                 )
             }
             PromError::Unsupported(what) => f.write_str(what),
+            PromError::Unauthorized { status, url, fix } => {
+                let reason = StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                write!(f, "{status} {reason} from {url}: {fix}")
+            }
         }
     }
 }

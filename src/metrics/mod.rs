@@ -1,6 +1,7 @@
 //! Metrics sources: where baseline and canary series, request counts and SLO error ratios come
 //! from. The [`MetricsSource`] trait is implemented by the simulator (`sim::source`) and by
-//! Prometheus (and compatible engines): `client` (HTTP, auth, TLS), `decode` (the API's answers,
+//! Prometheus (and compatible engines): `client` (HTTP, auth, TLS), `refusal` (a refused
+//! or failed request in words naming what to fix), `decode` (the API's answers,
 //! `PromError`), `source` (the `PrometheusSource`: per-track queries, raw counters, why an answer
 //! is empty), `counts` (exact counts from raw counters), `names` and `template` (query
 //! templating).
@@ -13,6 +14,7 @@ pub mod diagnose;
 pub mod grouped;
 mod names;
 pub mod range_cache;
+mod refusal;
 pub mod sent;
 pub mod source;
 pub mod template;

@@ -65,7 +65,10 @@ pub async fn explain(
         "/dev/null".into(),
     )?;
     let prometheus = config.prometheus.as_ref().ok_or_else(|| {
-        config_error(path, "no [prometheus] section: add url = \"http://127.0.0.1:9090\"")
+        config_error(
+            path,
+            "no [prometheus] section: add url = \"http://127.0.0.1:9090\"",
+        )
     })?;
     let client = PrometheusClient::new(prometheus).map_err(|e| config_error(path, e))?;
     let selectors = console.query_selectors.clone().unwrap_or_default();

@@ -185,7 +185,10 @@ pub fn lines<'t>(
         rows.item(
             1,
             "Why no data: ",
-            &format!("run: rollout-console explain --rollout {}", model.current().name),
+            &format!(
+                "run: rollout-console explain --rollout {}",
+                model.current().name
+            ),
             theme.dim(),
         );
     }
@@ -449,9 +452,7 @@ mod tests {
         };
         let hint = "Why no data: run: rollout-console explain --rollout checkout";
         assert!(text(&model).contains(hint), "{}", text(&model));
-        model.current_mut().panels[0].empty = Some(EmptyAnswer::MetricMissing {
-            name: "x".into(),
-        });
+        model.current_mut().panels[0].empty = Some(EmptyAnswer::MetricMissing { name: "x".into() });
         assert!(text(&model).contains(hint), "{}", text(&model));
     }
 }

@@ -244,6 +244,19 @@ fn verdict_tone(v: Verdict) -> Tone {
 }
 
 fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    // A completed or rolled-back rollout has no canary left to judge: its metrics' NO DATA
+    // is no news. A FAIL or WARN stays: it says why it ended.
+    let no_news = matches!(
+        r.worst,
+        Some((
+            Verdict::NoData | Verdict::Pending | Verdict::Collecting,
+            _,
+            _
+        ))
+    );
+    if finished(r) && no_news {
+        return ("— nothing to judge".into(), Tone::Neutral);
+    }
     match &r.worst {
         None => ("no metrics".into(), Tone::Warn),
         Some((Verdict::Pass, _, _)) => ("✓ all PASS".into(), Tone::Good),
@@ -254,10 +267,21 @@ fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     }
 }
 
+/// Completed or rolled back: no canary left to judge.
+fn finished(r: &FleetRow) -> bool {
+    matches!(
+        r.state,
+        Some(RolloutState::Completed | RolloutState::RolledBack)
+    )
+}
+
 fn judge_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     let Some((tone, text)) = r.judge.clone() else {
         return dash();
     };
+    if finished(r) && text == "collecting" {
+        return dash();
+    }
     // The judge blaming the metric the WORST column names: its verdict alone says it.
     match &r.worst {
         Some((_, metric, _)) if text.ends_with(&format!(" {metric}")) => {

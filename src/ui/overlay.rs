@@ -71,6 +71,15 @@ fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             .collect()
     };
     let mut notes = Vec::new();
+    if list && !model.settings.read_only {
+        notes.push(note(
+            &format!(
+                "On the list, {} act on the selected row.",
+                action_keys_text()
+            ),
+            theme.dim(),
+        ));
+    }
     if model.settings.read_only {
         notes.push(note(
             &format!(

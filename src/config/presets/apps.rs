@@ -1,6 +1,11 @@
 //! Presets of instrumentation inside the application, scraped from its pods (so the tracks are
 //! the rollout's pod-template hashes): Prometheus client libraries, OpenTelemetry and
 //! Micrometer.
+//!
+//! What was read to check the names (2026-12): Flagger's `pkg/metrics/observers/*.go`
+//! (fluxcd/flagger: istio, linkerd, contour, nginx, traefik) and public dashboards and alert rules
+//! using these names. The vendor references cited per preset are where the names are documented;
+//! they were not re-opened for this check, so treat their version numbers as the intended ones.
 
 use super::{Preset, Tracks};
 

@@ -2,6 +2,11 @@
 //! Istio and Linkerd. Both measure latency in milliseconds (divided by 1000 in the queries) and
 //! are scraped from the serving pod, so the pod labels a kubernetes_sd labelmap copies (the
 //! rollout's pod-template hash) tell the tracks apart.
+//!
+//! What was read to check the names (2026-12): Flagger's `pkg/metrics/observers/*.go`
+//! (fluxcd/flagger: istio, linkerd, contour, nginx, traefik) and public dashboards and alert rules
+//! using these names. The vendor references cited per preset are where the names are documented;
+//! they were not re-opened for this check, so treat their version numbers as the intended ones.
 
 use super::{Preset, Tracks};
 

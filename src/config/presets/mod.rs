@@ -88,6 +88,7 @@ impl Preset {
             format!("sum(rate({errors}[$window])) / sum(rate({total}[$window]))")
         };
         let service = |t: &str| t.replace("$selector", "$service");
+        let rate = format!("sum(rate({}[$window]))", self.total);
         format!(
             r#"# preset "{name}": {about}
 [[metrics]]
@@ -135,7 +136,7 @@ error_ratio = '{slo}'
 "#,
             name = self.name,
             about = self.about,
-            rate = format!("sum(rate({}[$window]))", self.total),
+            rate = rate,
             error_rate = ratio(self.errors, self.total),
             errors = self.errors,
             total = self.total,

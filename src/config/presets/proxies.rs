@@ -2,6 +2,11 @@
 //! nginx, Envoy (Contour, Gateway API implementations) and Traefik. Their series carry no pod
 //! labels of the application, so the tracks are told apart by the proxy's own labels; the
 //! `[[rollouts]]` entry gives them as `baseline` and `canary`.
+//!
+//! What was read to check the names (2026-12): Flagger's `pkg/metrics/observers/*.go`
+//! (fluxcd/flagger: istio, linkerd, contour, nginx, traefik) and public dashboards and alert rules
+//! using these names. The vendor references cited per preset are where the names are documented;
+//! they were not re-opened for this check, so treat their version numbers as the intended ones.
 
 use super::{Preset, Tracks};
 

@@ -66,7 +66,10 @@ pub enum Finding {
         most: u64,
     },
     /// (d) The query groups or matches on a label no series of its selectors carries.
-    GroupingLabelMissing { label: String, selectors: Vec<String> },
+    GroupingLabelMissing {
+        label: String,
+        selectors: Vec<String>,
+    },
     /// The query selects no series at all (only numbers and functions of time).
     NoSelector,
     /// Every selector has series with samples: an operator drops them all.
@@ -101,13 +104,12 @@ impl fmt::Display for Finding {
                 selector,
                 matcher,
                 label,
-                asked,
                 existing,
                 more,
+                ..
             } => write!(
                 f,
-                "label {label}: no series of {selector} has {matcher} (asked {asked:?}); \
-                 {label} has: {}",
+                "label {label}: no series of {selector} has {matcher}; {label} has: {}",
                 list(existing, *more)
             ),
             Finding::LabelMissing {
@@ -284,7 +286,11 @@ impl<'a> Diagnoser<'a> {
     }
 
     async fn exists(&self, selector: &str) -> Result<bool, PromError> {
-        Ok(!self.client.series(selector, self.range(), 1).await?.is_empty())
+        Ok(!self
+            .client
+            .series(selector, self.range(), 1)
+            .await?
+            .is_empty())
     }
 
     /// What is wrong with one selector (nothing: it has series with enough samples).
@@ -397,6 +403,78 @@ impl<'a> Diagnoser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::test_stub::{client, reply, stub, success, t};
+    use serde_json::json;
+
+    /// A Prometheus with one series `x{a="1"}` holding `samples` samples in any window.
+    async fn one_series(samples: u32) -> crate::metrics::test_stub::Stub {
+        stub(move |seen| {
+            let path = seen.path.as_str();
+            let data = if path.ends_with("/label/__name__/values") {
+                json!(["x"])
+            } else if path.ends_with("/series") {
+                if seen.param("match[]").contains(r#"a="1""#) {
+                    json!([{"__name__": "x", "a": "1"}])
+                } else {
+                    json!([])
+                }
+            } else if path.ends_with("/label/a/values") {
+                json!(["1"])
+            } else if path.ends_with("/labels") {
+                json!(["__name__", "a"])
+            } else if seen.param("query").starts_with("max(count_over_time(") {
+                json!({"resultType": "vector", "result": [
+                    {"metric": {}, "value": [1_700_000_000, samples.to_string()]}
+                ]})
+            } else {
+                json!({"resultType": "vector", "result": []})
+            };
+            reply(200, success(data))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn each_cause_is_found_over_the_api() {
+        let server = one_series(1).await;
+        let client = client(&server.url(""));
+        let d = Diagnoser::new(&client, t(1_700_000_000));
+        assert_eq!(
+            d.why_empty(r#"sum by (pod) (rate(x{a="1"}[2s]))"#).await,
+            [Finding::TooFewSamples {
+                selector: r#"x{a="1"}"#.into(),
+                window: "2s".into(),
+                most: 1
+            }]
+        );
+        assert_eq!(
+            d.why_empty(r#"rate(y{a="1"}[1m])"#).await,
+            [Finding::MetricMissing {
+                name: "y".into(),
+                close: vec!["x".into()]
+            }]
+        );
+        let wrong = d.why_empty(r#"x{a="2"}"#).await;
+        assert!(
+            matches!(&wrong[..], [Finding::LabelValueMissing { label, existing, .. }]
+                if label == "a" && existing == &["1".to_string()]),
+            "{wrong:?}"
+        );
+        let server = one_series(5).await;
+        let client = crate::metrics::test_stub::client(&server.url(""));
+        let d = Diagnoser::new(&client, t(1_700_000_000));
+        assert_eq!(
+            d.why_empty(r#"sum by (pod) (rate(x{a="1"}[2s]))"#).await,
+            [Finding::GroupingLabelMissing {
+                label: "pod".into(),
+                selectors: vec![r#"x{a="1"}"#.into()]
+            }]
+        );
+        assert_eq!(
+            d.why_empty("sum(rate(x{a=\"1\"}[1m])) > 1e9").await,
+            [Finding::OperatorsDropAll]
+        );
+    }
 
     #[test]
     fn findings_say_what_to_fix() {
@@ -418,13 +496,22 @@ mod tests {
             more: 3,
         };
         let text = value.to_string();
-        assert!(text.starts_with("label job: no series of up{track=\"canary\"} has job=\"chekout\""), "{text}");
-        assert!(text.ends_with("job has: checkout, prometheus … and 3 more"), "{text}");
+        assert!(
+            text.starts_with("label job: no series of up{track=\"canary\"} has job=\"chekout\""),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("job has: checkout, prometheus … and 3 more"),
+            "{text}"
+        );
         let few = Finding::TooFewSamples {
             selector: "x".into(),
             window: "2s".into(),
             most: 1,
         };
-        assert!(few.to_string().contains("at most 1 sample(s) per series in [2s]"));
+        assert!(
+            few.to_string()
+                .contains("at most 1 sample(s) per series in [2s]")
+        );
     }
 }

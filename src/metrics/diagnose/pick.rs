@@ -27,22 +27,36 @@ fn prefix(name: &str) -> String {
     name.split('_').take(2).collect::<Vec<_>>().join("_")
 }
 
-/// Real names close to `wanted`, closest first, at most `max`: within an edit distance of a
-/// third of its length (at least 2), or sharing its first two `_` parts.
+/// Real names close to `wanted`, closest first, at most `max`: those nearest by edit distance
+/// (within a third of its length, at least 2; a name 1 or 2 edits further than the nearest is
+/// left out), else those sharing its first two `_` parts.
 pub fn close_names(wanted: &str, existing: &[String], max: usize) -> Vec<String> {
     let allowed = (wanted.chars().count() / 3).max(2);
-    let wanted_prefix = prefix(wanted);
     let mut scored: Vec<(usize, &String)> = existing
         .iter()
         .filter(|n| n.as_str() != wanted)
-        .filter_map(|n| {
-            let d = edit_distance(wanted, n);
-            let near = d <= allowed || (wanted_prefix.contains('_') && prefix(n) == wanted_prefix);
-            near.then_some((d, n))
-        })
+        .map(|n| (edit_distance(wanted, n), n))
+        .filter(|(d, _)| *d <= allowed)
         .collect();
     scored.sort();
-    scored.into_iter().take(max).map(|(_, n)| n.clone()).collect()
+    if let Some(&(best, _)) = scored.first() {
+        scored.retain(|(d, _)| *d <= best + 2);
+    } else {
+        let wanted_prefix = prefix(wanted);
+        if wanted_prefix.contains('_') {
+            scored = existing
+                .iter()
+                .filter(|n| prefix(n) == wanted_prefix)
+                .map(|n| (edit_distance(wanted, n), n))
+                .collect();
+            scored.sort();
+        }
+    }
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, n)| n.clone())
+        .collect()
 }
 
 /// The matchers whose removal alone makes the selector match (`drops[i]`: series found
@@ -60,7 +74,11 @@ pub fn culprits(drops: &[bool], alone: &[bool]) -> Vec<usize> {
 pub fn shown_values(values: &[String], asked: &str) -> (Vec<String>, usize) {
     let mut sorted: Vec<&String> = values.iter().collect();
     sorted.sort_by_key(|v| (edit_distance(asked, v), v.as_str()));
-    let shown: Vec<String> = sorted.iter().take(SHOWN_VALUES).map(|v| v.to_string()).collect();
+    let shown: Vec<String> = sorted
+        .iter()
+        .take(SHOWN_VALUES)
+        .map(|v| v.to_string())
+        .collect();
     let more = values.len().saturating_sub(shown.len());
     (shown, more)
 }
@@ -77,7 +95,10 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("http_request_total", "http_requests_total"), 1);
+        assert_eq!(
+            edit_distance("http_request_total", "http_requests_total"),
+            1
+        );
         assert_eq!(edit_distance("same", "same"), 0);
     }
 
@@ -90,10 +111,16 @@ mod tests {
             "process_cpu_seconds_total",
             "go_goroutines",
         ]);
-        let close = close_names("http_request_total", &existing, 3);
-        assert_eq!(close[0], "http_requests_total");
-        assert!(close.contains(&"http_request_duration_seconds_bucket".to_string()));
-        assert!(!close.contains(&"go_goroutines".to_string()), "{close:?}");
+        // The one a letter away, not every http_ name.
+        assert_eq!(
+            close_names("http_request_total", &existing, 3),
+            ["http_requests_total"]
+        );
+        // Nothing within a few edits: the names that share the first two parts.
+        assert_eq!(
+            close_names("process_cpu_total_usage", &existing, 3),
+            ["process_cpu_seconds_total"]
+        );
         assert!(close_names("zzz_unrelated_thing", &existing, 3).is_empty());
         assert_eq!(close_names("go_gorutines", &existing, 1), ["go_goroutines"]);
     }

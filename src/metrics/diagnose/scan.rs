@@ -360,7 +360,8 @@ mod tests {
 
     #[test]
     fn name_matchers_strings_escapes_and_without() {
-        let s = scan(r#"sum without (instance, pod) ({__name__="up", job!="a\"b", env!~'dev|test'})"#);
+        let s =
+            scan(r#"sum without (instance, pod) ({__name__="up", job!="a\"b", env!~'dev|test'})"#);
         assert_eq!(s.grouping, ["instance", "pod"]);
         let sel = &s.selectors[0];
         assert_eq!(sel.name.as_deref(), Some("up"));
@@ -373,7 +374,9 @@ mod tests {
 
     #[test]
     fn keywords_functions_numbers_and_subqueries_are_not_selectors() {
-        let s = scan(r#"max_over_time(rate(x{a="1"}[1m])[5m:30s]) * on(pod) group_left(node) kube_pod_info offset 5m"#);
+        let s = scan(
+            r#"max_over_time(rate(x{a="1"}[1m])[5m:30s]) * on(pod) group_left(node) kube_pod_info offset 5m"#,
+        );
         let texts: Vec<String> = s.selectors.iter().map(Selector::text).collect();
         assert_eq!(texts, [r#"x{a="1"}"#, "kube_pod_info"]);
         assert_eq!(s.grouping, ["pod", "node"]);
