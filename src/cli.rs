@@ -169,7 +169,9 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.trim().is_empty() => {
             Ok((name.trim().to_string(), value.to_string()))
         }
-        _ => Err(format!("expected NAME=VALUE, e.g. X-Scope-OrgID=team-a; got {text:?}")),
+        _ => Err(format!(
+            "expected NAME=VALUE, e.g. X-Scope-OrgID=team-a; got {text:?}"
+        )),
     }
 }
 

@@ -131,13 +131,11 @@ pub async fn init(req: &InitRequest, now: DateTime<Utc>) -> Result<InitOutcome, 
         tracks,
         backend_url: req.backend_url.clone(),
     };
-    let text = render::config_text(
-        &proposal,
-        &now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
+    let text = render::config_text(&proposal, &now.to_rfc3339_opts(SecondsFormat::Secs, true));
     // The text must be a config the console loads: a bug here is not the user's to find later.
-    let config = config::parse(&text, &req.output)
-        .map_err(|e| InitError::Source(format!("the proposed config does not load (a bug): {e}")))?;
+    let config = config::parse(&text, &req.output).map_err(|e| {
+        InitError::Source(format!("the proposed config does not load (a bug): {e}"))
+    })?;
     let report = crate::setup::explain(&config, &req.output, &rollout, now)
         .await
         .map_err(|e| InitError::Source(e.to_string()))?;
@@ -176,7 +174,11 @@ fn choose(
         let Some(preset) = presets::by_name(asked) else {
             return Err(InitError::Usage(format!(
                 "--preset {asked:?}: no such preset; the presets are {}",
-                presets::ALL.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                presets::ALL
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if !found.iter().any(|p| p.name == preset.name) {
@@ -240,7 +242,11 @@ fn tracks_words(t: &Tracks) -> String {
             sure,
         } => format!(
             "{label}=\"{baseline}\" and {label}=\"{canary}\"{}",
-            if *sure { "" } else { " (check which is the canary)" }
+            if *sure {
+                ""
+            } else {
+                " (check which is the canary)"
+            }
         ),
         Tracks::OneValue { label, baseline } => {
             format!("{label}=\"{baseline}\" now; the canary will be any other value")
@@ -264,7 +270,10 @@ fn service_value(selector: &str) -> Option<String> {
 fn write(path: &Path, text: &str) -> Result<(), InitError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            InitError::Usage(format!("cannot create the directory {}: {e}", dir.display()))
+            InitError::Usage(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
         })?;
     }
     std::fs::write(path, text)

@@ -6,12 +6,12 @@
 //! `metrics::client::read_secret`, the one reader of them.
 
 mod explain;
-mod init;
 mod fleet;
+mod init;
 
 pub use explain::explain;
-pub use init::{InitError, InitOutcome, InitRequest, init};
 pub use fleet::{FleetStart, listed_rollouts};
+pub use init::{InitError, InitOutcome, InitRequest, init};
 
 use chrono::Utc;
 use std::path::{Path, PathBuf};

@@ -9,11 +9,14 @@ pub type Labels = BTreeMap<String, String>;
 
 /// Labels that usually name a service or workload, most specific first. A label of these whose
 /// value is the rollout's name is the service selector.
-const SERVICE_LABELS: [&str; 12] = [
+const SERVICE_LABELS: [&str; 13] = [
     "app",
     "app_kubernetes_io_name",
-    "service",
+    // ingress-nginx: `service` is the backend that served the request (the canary's own
+    // service for canary traffic), while `ingress` names both tracks' entry point.
+    "ingress",
     "destination_workload",
+    "service",
     "destination_service_name",
     "deployment",
     "rollout",
@@ -236,7 +239,11 @@ mod tests {
     #[test]
     fn the_service_is_the_most_specific_label_holding_the_rollouts_name() {
         let s = series(&[
-            &[("job", "checkout"), ("app", "checkout"), ("pod", "checkout-1")],
+            &[
+                ("job", "checkout"),
+                ("app", "checkout"),
+                ("pod", "checkout-1"),
+            ],
             &[("job", "payments"), ("app", "payments")],
         ]);
         let found = find_service(&s, Some("checkout"), None).expect("found");

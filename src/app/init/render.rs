@@ -51,7 +51,11 @@ pub fn config_text(p: &Proposal, written_at: &str) -> String {
     out.push_str("\npoll_interval = \"5s\"\n\n[prometheus]\n");
     let _ = writeln!(out, "url = {}", quoted(&p.source.url));
     if let Some(path) = &p.source.bearer_token_file {
-        let _ = writeln!(out, "bearer_token_file = {}", quoted(&path.display().to_string()));
+        let _ = writeln!(
+            out,
+            "bearer_token_file = {}",
+            quoted(&path.display().to_string())
+        );
     }
     if let Some((user, path)) = &p.source.basic_auth {
         let _ = writeln!(
@@ -106,12 +110,14 @@ fn backend_section(tracks: &Tracks, http: Option<&str>) -> String {
         );
     }
     match tracks {
-        Tracks::PodHash { .. } => "\n# The tracks are the rollout's pod-template hashes, which Argo Rollouts reports.\n\
+        Tracks::PodHash { .. } => {
+            "\n# The tracks are the rollout's pod-template hashes, which Argo Rollouts reports.\n\
              [backend]\n\
              kind = \"argo\"\n\
              # context = \"prod\"        # default: the kubeconfig's current context\n\
              # namespace = \"shop\"      # default: the context's namespace\n"
-            .to_string(),
+                .to_string()
+        }
         _ => "\n# The deploy backend (promote, pause, roll back): argo, http or command; see\n\
              # config.example.toml. Without one, `check` and `explain` still judge the metrics.\n\
              # [backend]\n\
@@ -234,10 +240,19 @@ mod tests {
             }),
             "2026-12-01T00:00:00Z",
         );
-        assert!(text.contains("baseline = 'app=\"checkout\", track=\"stable\"'"), "{text}");
-        assert!(text.contains("canary   = 'app=\"checkout\", track=\"canary\"'"), "{text}");
+        assert!(
+            text.contains("baseline = 'app=\"checkout\", track=\"stable\"'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("canary   = 'app=\"checkout\", track=\"canary\"'"),
+            "{text}"
+        );
         assert!(text.contains("preset = \"opentelemetry\""), "{text}");
-        assert!(text.contains("bearer_token_file = \"/run/secrets/token\""), "{text}");
+        assert!(
+            text.contains("bearer_token_file = \"/run/secrets/token\""),
+            "{text}"
+        );
         assert!(!text.contains("CHECK"), "{text}");
         let toml: toml::Table = toml::from_str(&text).expect("valid TOML");
         assert!(toml.contains_key("rollouts"));
@@ -252,7 +267,10 @@ mod tests {
             "now",
         );
         assert!(!text.contains("\nbaseline"), "{text}");
-        assert!(text.contains("pod_hash_label = \"pod_template_hash\""), "{text}");
+        assert!(
+            text.contains("pod_hash_label = \"pod_template_hash\""),
+            "{text}"
+        );
         assert!(text.contains("\n[backend]\nkind = \"argo\""), "{text}");
         toml::from_str::<toml::Table>(&text).expect("valid TOML");
     }
@@ -266,7 +284,10 @@ mod tests {
             }),
             "now",
         );
-        assert!(text.contains("canary   = 'app=\"checkout\", version!=\"v1\"'"), "{text}");
+        assert!(
+            text.contains("canary   = 'app=\"checkout\", version!=\"v1\"'"),
+            "{text}"
+        );
         let text = config_text(
             &proposal(Tracks::Unknown {
                 looked_for: vec!["rollouts_pod_template_hash".into(), "track".into()],
