@@ -76,6 +76,10 @@ pub enum Command {
     /// with no series (and the nearest real names), the matcher no series satisfies (and the
     /// values its label has), a label the series lack, or too few samples in the window.
     Explain(ExplainArgs),
+    /// Write a config from what your Prometheus has: recognises the instrumentation (a preset),
+    /// the service's labels and what tells baseline from canary, runs every query once, and
+    /// writes the file (never over one without --force).
+    Init(InitArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
     /// Print a shell completion script, e.g. `rollout-console completions bash >
@@ -108,6 +112,67 @@ pub struct AuditArgs {
     /// Print the matching receipts as JSON lines, exactly as stored.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The Prometheus-compatible engine to read (may carry a path prefix, e.g. Mimir's
+    /// https://mimir.example/prometheus).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: String,
+
+    /// Label matchers of the service's series, e.g. 'app="checkout"' (default: the label whose
+    /// value is --rollout).
+    #[arg(long, value_name = "SELECTOR")]
+    pub service: Option<String>,
+
+    /// The preset to use when several instrumentations are found (default: the first found).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// The deploy API (`[backend] kind = "http"`, assets/deploy-api.md); default: an argo
+    /// backend when the tracks are pod-template hashes, else none.
+    #[arg(long, value_name = "URL")]
+    pub backend: Option<String>,
+
+    /// Where to write the config (default: the path the console reads without --config).
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite --output if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// A file holding a bearer token for Prometheus (never printed).
+    #[arg(long, value_name = "PATH")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// Basic auth: the user name (with --basic-auth-password-file).
+    #[arg(long, value_name = "NAME", requires = "basic_auth_password_file")]
+    pub basic_auth_user: Option<String>,
+
+    /// Basic auth: a file holding the password (never printed).
+    #[arg(long, value_name = "PATH", requires = "basic_auth_user")]
+    pub basic_auth_password_file: Option<PathBuf>,
+
+    /// A PEM file of CA certificates to trust besides the system's.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+
+    /// An HTTP header for every request, e.g. X-Scope-OrgID=team-a (repeatable).
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "expected NAME=VALUE, e.g. X-Scope-OrgID=team-a; got {text:?}"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use rollout_console::app::check::{CheckOptions, run_check};
 use rollout_console::app::explain_report;
 use rollout_console::audit::AuditLog;
-use rollout_console::cli::{AuditArgs, Cli, Command, SimulateArgs};
+use rollout_console::cli::{AuditArgs, Cli, Command, InitArgs, SimulateArgs};
 use rollout_console::config::{self, ConfigError, ENV_CONFIG};
 use rollout_console::setup::{self, Console, DemoSetup, Identity};
 use rollout_console::sim::{SimOptions, Simulator};
@@ -76,6 +76,7 @@ fn refuse_read_only_where_it_means_nothing(cli: &Cli, matches: &clap::ArgMatches
     let name = match &cli.command {
         Some(Command::Check(_)) => "check",
         Some(Command::Explain(_)) => "explain",
+        Some(Command::Init(_)) => "init",
         Some(Command::Audit(_)) => "audit",
         Some(Command::Simulate(_)) => "simulate",
         Some(Command::Completions(_)) => "completions",
@@ -201,6 +202,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
             };
             Ok(run_check(model, runner, rx, &options).await?)
         }
+        Some(Command::Init(args)) => Ok(run_init(args, cli.rollout.clone()).await),
         Some(Command::Explain(args)) => {
             let (console, config, path) = configured(&cli, true, false).await?;
             let rollout = console.settings.rollout_name.clone();
@@ -410,4 +412,50 @@ fn run_audit(cli: &Cli, args: &AuditArgs) -> color_eyre::Result<u8> {
         print!("{}", rollout_console::audit::render_table(&selected));
     }
     Ok(0)
+}
+
+/// `init`: write a config from what the user's Prometheus has, and show every query of it run
+/// once. Exit 0 when they all answer with data, 1 otherwise (the file is written either way),
+/// 2 when the file exists without --force or an option is wrong.
+async fn run_init(args: &InitArgs, rollout: Option<String>) -> u8 {
+    let Some(output) = args.output.clone().or_else(config::default_path) else {
+        eprintln!("rollout-console: init: no config directory here; pass --output PATH");
+        return EXIT_CONFIG;
+    };
+    let request = setup::InitRequest {
+        source: rollout_console::app::init::render::Source {
+            url: args.prometheus.clone(),
+            bearer_token_file: args.bearer_token_file.clone(),
+            basic_auth: args
+                .basic_auth_user
+                .clone()
+                .zip(args.basic_auth_password_file.clone()),
+            ca_file: args.ca_file.clone(),
+            headers: args.headers.clone(),
+        },
+        rollout,
+        service: args.service.clone(),
+        preset: args.preset.clone(),
+        backend_url: args.backend.clone(),
+        output,
+        force: args.force,
+    };
+    match setup::init(&request, Utc::now()).await {
+        Ok(outcome) => {
+            for line in &outcome.found {
+                eprintln!("init: {line}");
+            }
+            println!("{}", outcome.text);
+            print!("{}", explain_report::render_text(&outcome.report));
+            let path = outcome.path.display();
+            println!(
+                "\nwrote {path}. Next: rollout-console explain --config {path}, then rollout-console --config {path}"
+            );
+            outcome.report.exit_code()
+        }
+        Err(e) => {
+            eprintln!("rollout-console: init: {e}");
+            e.exit_code()
+        }
+    }
 }

@@ -7,9 +7,11 @@
 
 mod explain;
 mod fleet;
+mod init;
 
 pub use explain::explain;
 pub use fleet::{FleetStart, listed_rollouts};
+pub use init::{InitError, InitOutcome, InitRequest, init};
 
 use chrono::Utc;
 use std::path::{Path, PathBuf};
