@@ -114,9 +114,9 @@ fn run(argv: &[String], job_dir: &Path) -> (i32, String) {
 
 #[test]
 fn the_recipes_command_lines_pass_a_healthy_canary_and_fail_an_error_spike() {
-    // Holds of 30 s (speed 20): `check --wait` sees one satisfied within the test.
+    // Holds of 10 s (speed 60): `check --wait` sees one satisfied within seconds.
     let fast = Options {
-        speed: 20.0,
+        speed: 60.0,
         ..Options::default()
     };
     let healthy = Simulate::start_with("healthy", fast);

@@ -142,6 +142,7 @@ fn read_only_is_refused_where_it_means_nothing() {
         &["--read-only", "check"],
         &["audit", "--watch"],
         &["explain", "--read-only"],
+        &["init", "--prometheus", "http://127.0.0.1:9", "--read-only"],
         &["simulate", "--listen", "127.0.0.1:0", "--read-only"],
     ] {
         let (code, _, err) = run(args, dir.path());
@@ -152,7 +153,7 @@ fn read_only_is_refused_where_it_means_nothing() {
         );
     }
     // check/audit help no longer offers it; demo's still does.
-    for cmd in ["check", "explain", "audit", "simulate"] {
+    for cmd in ["check", "explain", "init", "audit", "simulate"] {
         let (_, out, _) = run(&[cmd, "--help"], dir.path());
         assert!(!out.contains("--read-only"), "{cmd}: {out}");
     }
@@ -403,6 +404,7 @@ fn completions_name_every_subcommand() {
         "simulate",
         "check",
         "explain",
+        "init",
         "audit",
         "completions",
         "man",
@@ -429,6 +431,7 @@ fn man_prints_roff_naming_every_subcommand() {
         "simulate",
         "check",
         "explain",
+        "init",
         "audit",
         "completions",
         "man",

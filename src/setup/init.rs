@@ -121,7 +121,7 @@ pub async fn init(req: &InitRequest, now: DateTime<Utc>) -> Result<InitOutcome, 
         source: req.source.clone(),
         rollout: rollout.clone(),
         preset: preset.name.to_string(),
-        preset_why: format!("{} — found {probe}", preset.about),
+        preset_why: format!("{}\n# (recognised by {probe})", preset.about),
         also_found: found
             .iter()
             .filter(|p| p.name != preset.name)

@@ -89,7 +89,7 @@ pub fn config_text(p: &Proposal, written_at: &str) -> String {
         );
     }
     let _ = writeln!(out, "preset = {}", quoted(&p.preset));
-    let _ = writeln!(out, "# {}.", p.service.why);
+    let _ = writeln!(out, "# Service: {}.", p.service.why);
     let _ = writeln!(out, "service = {}", literal(&p.service.selector));
     out.push_str(&tracks_lines(&p.service.selector, &p.tracks));
     out.push_str(

@@ -139,7 +139,9 @@ impl fmt::Display for Finding {
             } => write!(
                 f,
                 "{selector} has at most {most} sample(s) per series in [{window}]: a rate needs \
-                 2; make the window at least twice the scrape interval"
+                 2. Series scraped for less than the window (a new pod, a new Prometheus) \
+                 fill it within {window}; otherwise make the window at least twice the scrape \
+                 interval"
             ),
             Finding::GroupingLabelMissing { label, selectors } => write!(
                 f,
