@@ -135,7 +135,8 @@ pub struct InitArgs {
     #[arg(long, value_name = "URL")]
     pub backend: Option<String>,
 
-    /// Where to write the config (default: the path the console reads without --config).
+    /// Where to write the config (default: --config, else the path the console reads without
+    /// --config).
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

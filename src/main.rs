@@ -202,7 +202,7 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
             };
             Ok(run_check(model, runner, rx, &options).await?)
         }
-        Some(Command::Init(args)) => Ok(run_init(args, cli.rollout.clone()).await),
+        Some(Command::Init(args)) => Ok(run_init(args, &cli).await),
         Some(Command::Explain(args)) => {
             let (console, config, path) = configured(&cli, true, false).await?;
             let rollout = console.settings.rollout_name.clone();
@@ -417,8 +417,11 @@ fn run_audit(cli: &Cli, args: &AuditArgs) -> color_eyre::Result<u8> {
 /// `init`: write a config from what the user's Prometheus has, and show every query of it run
 /// once. Exit 0 when they all answer with data, 1 otherwise (the file is written either way),
 /// 2 when the file exists without --force or an option is wrong.
-async fn run_init(args: &InitArgs, rollout: Option<String>) -> u8 {
-    let Some(output) = args.output.clone().or_else(config::default_path) else {
+async fn run_init(args: &InitArgs, cli: &Cli) -> u8 {
+    let rollout = cli.rollout.clone();
+    // Where the console will look: --output, else --config, else the default path.
+    let output = args.output.clone().or_else(|| cli.config.clone());
+    let Some(output) = output.or_else(config::default_path) else {
         eprintln!("rollout-console: init: no config directory here; pass --output PATH");
         return EXIT_CONFIG;
     };

@@ -76,12 +76,7 @@ pub async fn init(req: &InitRequest, now: DateTime<Utc>) -> Result<InitOutcome, 
     let names = client
         .label_values("__name__", None, range, 0)
         .await
-        .map_err(|e| {
-            InitError::Source(format!(
-                "cannot read the metric names from {}: {e}",
-                client.url()
-            ))
-        })?;
+        .map_err(|e| InitError::Source(format!("cannot read the metric names: {e}")))?;
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let found = presets::recognise(&name_refs);
     let preset = choose(&found, req.preset.as_deref(), names.len())?;
