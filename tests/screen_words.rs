@@ -333,14 +333,14 @@ fn an_explained_empty_answer_shows_explains_words() {
     // Every word of both findings, wrapped at the view's width: nothing cut.
     let words = |text: &str| -> Vec<String> {
         text.split_whitespace()
-            .filter(|w| !w.chars().all(|c| "│•─┌┐└┘".contains(c)))
+            .filter(|w| !w.chars().all(|c| "\"│•─┌┐└┘".contains(c)))
             .map(String::from)
             .collect()
     };
     let shown = words(&detail).join(" ");
     assert!(shown.contains(&words(typo).join(" ")), "{detail}");
     assert!(
-        detail.contains(r#"has job="chekout"; job has: checkout"#),
+        detail.contains(r#"job="chekout"; job has: checkout"#),
         "{detail}"
     );
     assert!(

@@ -143,7 +143,7 @@ impl PrometheusSource {
 
     async fn fetch_metric(
         &self,
-        (priority, sel): (Priority, &Selectors),
+        (priority, sel, now): (Priority, &Selectors, DateTime<Utc>),
         query: &MetricQuery,
         (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
@@ -198,7 +198,8 @@ impl PrometheusSource {
                     (false, true) => Some(EmptyTrack::Canary),
                     (false, false) => None,
                 };
-                self.why_empty(priority, (&baseline, &canary), track, end)
+                // Looked into as of now, not the aligned `end`: a series born since is not missing.
+                self.why_empty(priority, (&baseline, &canary), track, now)
                     .await
             }
             Err(_) => None,
@@ -310,7 +311,8 @@ impl MetricsSource for PrometheusSource {
                     return done;
                 }
             }
-            self.fetch_metric(poll, q, tracks, start, end, step).await
+            self.fetch_metric((request.priority, sel, request.now), q, tracks, start, end, step)
+                .await
         }));
         let slos = join_all(
             request
