@@ -311,8 +311,15 @@ impl MetricsSource for PrometheusSource {
                     return done;
                 }
             }
-            self.fetch_metric((request.priority, sel, request.now), q, tracks, start, end, step)
-                .await
+            self.fetch_metric(
+                (request.priority, sel, request.now),
+                q,
+                tracks,
+                start,
+                end,
+                step,
+            )
+            .await
         }));
         let slos = join_all(
             request

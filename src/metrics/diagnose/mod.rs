@@ -210,7 +210,11 @@ impl<'a> Diagnoser<'a> {
 
     /// `promql` as an instant query at `now`, and why when it answers with nothing.
     pub async fn run_once(&self, promql: &str) -> QueryAnswer {
-        match self.client.query_with(self.priority, promql, self.now).await {
+        match self
+            .client
+            .query_with(self.priority, promql, self.now)
+            .await
+        {
             Err(e) => QueryAnswer::Error {
                 error: e.to_string(),
             },
@@ -325,7 +329,12 @@ impl<'a> Diagnoser<'a> {
             .map(|r| r.split(':').next().unwrap_or(r).trim().to_string())
             .unwrap_or_else(|| INSTANT_WINDOW.to_string());
         let q = format!("max(count_over_time({}[{window}]))", sel.text());
-        let most = match self.client.query_with(self.priority, &q, self.now).await?.data {
+        let most = match self
+            .client
+            .query_with(self.priority, &q, self.now)
+            .await?
+            .data
+        {
             QueryData::Vector(v) => v.first().map(|(_, s)| s.value),
             QueryData::Scalar(s) => Some(s.value),
             QueryData::Matrix(_) => None,
@@ -385,10 +394,19 @@ impl<'a> Diagnoser<'a> {
             };
             let values = self
                 .client
-                .label_values_with(self.priority, &m.label, Some(&rest), self.range(), MAX_VALUES)
+                .label_values_with(
+                    self.priority,
+                    &m.label,
+                    Some(&rest),
+                    self.range(),
+                    MAX_VALUES,
+                )
                 .await?;
             if values.is_empty() {
-                let labels = self.client.label_names_with(self.priority, Some(&rest), self.range()).await?;
+                let labels = self
+                    .client
+                    .label_names_with(self.priority, Some(&rest), self.range())
+                    .await?;
                 findings.push(Finding::LabelMissing {
                     selector: rest,
                     matcher: m.raw.clone(),

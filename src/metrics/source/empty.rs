@@ -73,7 +73,12 @@ impl PrometheusSource {
     }
 
     /// `explain`'s findings on `promql`, else the coarse name lookup; `None` when both fail.
-    async fn look_into(&self, priority: Priority, promql: &str, at: DateTime<Utc>) -> Option<Known> {
+    async fn look_into(
+        &self,
+        priority: Priority,
+        promql: &str,
+        at: DateTime<Utc>,
+    ) -> Option<Known> {
         let findings = Diagnoser::new(&self.client, at)
             .with_priority(priority)
             .why_empty(promql)
@@ -258,8 +263,7 @@ mod tests {
     /// endpoints), the metric name is looked up: the panel is told which is empty, the name or
     /// the track's selector; still once per query.
     #[tokio::test]
-    async fn without_the_catalog_endpoints_it_says_whether_the_metric_or_the_selector_is_missing()
-    {
+    async fn without_the_catalog_endpoints_it_says_whether_the_metric_or_the_selector_is_missing() {
         let server = stub(|seen| {
             let path = seen.path.as_str();
             if path.ends_with("/query_range") {
