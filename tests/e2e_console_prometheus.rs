@@ -16,6 +16,11 @@ use tmux::Tmux;
 use tsdb::{Engine, Tsdb};
 
 fn write_config(t: &Tmux, prometheus: &str, sim: &Simulate) -> String {
+    write_config_with(t, prometheus, sim, r#"job="checkout", track="canary""#)
+}
+
+/// The config with `canary` as the canary's selector.
+fn write_config_with(t: &Tmux, prometheus: &str, sim: &Simulate, canary: &str) -> String {
     let path = t.dir.path().join("rc.toml");
     let text = format!(
         r#"poll_interval = "1s"
@@ -31,7 +36,7 @@ url = "http://{sim}"
 [[rollouts]]
 name = "checkout"
 baseline = 'job="checkout", track="baseline"'
-canary   = 'job="checkout", track="canary"'
+canary   = '{canary}'
 service  = 'job="checkout"'
 
 [[metrics]]
@@ -54,7 +59,7 @@ objective = 99.95
 window = "1h"
 error_ratio = 'sum(rate(http_requests_total{{$service, code=~"5.."}}[$window])) / sum(rate(http_requests_total{{$service}}[$window]))'
 "#,
-        sim = sim.addr
+        sim = sim.addr,
     );
     std::fs::write(&path, text).expect("config");
     path.display().to_string()
@@ -158,4 +163,55 @@ fn console_reads_prometheus_and_promotes_through_the_deploy_api() {
         .map(|(_, v)| v.as_u64().unwrap_or(0))
         .sum();
     assert_eq!(non_get, 2, "only the first run's two promotes: {counts}");
+}
+
+/// A mistyped canary selector against a real Prometheus: the console's detail view (Enter on
+/// the metric) says what `explain` says — the label, the value asked, the values it has — and
+/// points at `explain`.
+#[test]
+fn a_mistyped_canary_selector_is_explained_in_the_detail_view() {
+    let sim = Simulate::start("healthy");
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
+    prom.wait_for_series(
+        "http_request_duration_seconds_bucket{job=\"checkout\",track=\"canary\"}",
+        Duration::from_secs(40),
+    );
+    let t = Tmux::start("prom-explained");
+    let config = write_config_with(&t, &prom.url, &sim, r#"job="chekout", track="canary""#);
+    t.run_console(&format!("--config {config} --read-only"), "");
+    t.wait_text("p95 latency");
+    t.send(&["Enter"]);
+    // The screen's words, without the box around them: a finding wraps over several rows.
+    let words = |screen: &str| -> String {
+        screen
+            .split_whitespace()
+            .filter(|w| !w.chars().all(|c| "│•─┌┐└┘".contains(c)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (screen, _) = t.wait_for(
+        "explain's words in the detail view",
+        Duration::from_secs(30),
+        |s| {
+            words(s).contains(
+                r#"label job: no series of http_request_duration_seconds_bucket{track="canary"} has job="chekout"; job has: checkout"#,
+            )
+        },
+    );
+    assert!(
+        // "either track" while the baseline's first rate is still short of samples.
+        screen.contains("Why no data: no series for "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("run: rollout-console explain --rollout checkout"),
+        "{screen}"
+    );
+    t.send(&["Escape"]);
+    t.send(&["q"]);
+    t.wait_text("rollout-console: left checkout");
 }

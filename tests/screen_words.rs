@@ -286,3 +286,71 @@ fn an_empty_answer_says_which_is_empty() {
     );
     insta::assert_snapshot!("empty_answer_160x48", wide);
 }
+
+/// `explain`'s words on the console: the focused reason line shows the first finding (cut to the
+/// line), Enter shows every finding whole, wrapped, with the pointer to `explain`.
+#[test]
+fn an_explained_empty_answer_shows_explains_words() {
+    let mut h = Harness::new(Scenario::Healthy, false);
+    let mut model = rollout_console::app::model::Model::new(
+        common::settings(false),
+        rollout_console::setup::demo_panels::metric_panels(),
+        vec![],
+        h.now,
+    );
+    model.current_mut().focus = 0;
+    h.model = model;
+    let at = h.now + chrono::Duration::seconds(2);
+    let typo = r#"label job: no series of http_request_duration_seconds_bucket{track="canary"} has job="chekout"; job has: checkout, prometheus"#;
+    let few = r#"http_request_duration_seconds_bucket{job="checkout", track="canary"} has at most 1 sample(s) per series in [10s]: a rate needs 2. Series scraped for less than the window (a new pod, a new Prometheus) fill it within 10s; otherwise make the window at least twice the scrape interval"#;
+    poll_metrics_with(&mut h, 2, |req| {
+        let mut r = surge(req, at);
+        for (name, s) in &mut r.metrics {
+            if name == "p95 latency" {
+                *s = Ok(TrackSeries::default());
+            }
+        }
+        r.empty = vec![(
+            "p95 latency".into(),
+            EmptyAnswer::Diagnosed {
+                track: EmptyTrack::Canary,
+                words: vec![typo.into(), few.into()],
+            },
+        )];
+        Some(r)
+    });
+    let screen = h.render(80, 24);
+    let reason = screen
+        .lines()
+        .find(|l| l.contains(" p95 latency: no series"))
+        .unwrap_or_default();
+    assert!(
+        reason.contains(" p95 latency: no series for the canary: label job: no series of"),
+        "{screen}"
+    );
+    h.press(KeyCode::Enter);
+    let detail = h.render(80, 24);
+    // Every word of both findings, wrapped at the view's width: nothing cut.
+    let words = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .filter(|w| !w.chars().all(|c| "\"│•─┌┐└┘".contains(c)))
+            .map(String::from)
+            .collect()
+    };
+    let shown = words(&detail).join(" ");
+    assert!(shown.contains(&words(typo).join(" ")), "{detail}");
+    assert!(
+        detail.contains(r#"job="chekout"; job has: checkout"#),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("run: rollout-console explain --rollout checkout"),
+        "{detail}"
+    );
+    insta::assert_snapshot!("explained_empty_detail_80x24", detail);
+    let tall = h.render(80, 60);
+    assert!(
+        words(&tall).join(" ").contains(&words(few).join(" ")),
+        "{tall}"
+    );
+}

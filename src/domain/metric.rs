@@ -20,9 +20,16 @@ pub enum EmptyTrack {
     Both,
 }
 
-/// Why a query answered with no series, found by asking Prometheus for the metric by name.
+/// Why a query answered with no series: what `rollout-console explain` finds, or else (when
+/// those lookups fail) found by asking Prometheus for the metric by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmptyAnswer {
+    /// Found over the API as `explain` does, in its words: one per finding, never empty (the
+    /// first is the most telling).
+    Diagnosed {
+        track: EmptyTrack,
+        words: Vec<String>,
+    },
     /// No series of this metric name exists at all: a typo, or nothing scrapes it.
     MetricMissing { name: String },
     /// The metric exists, but the track's selector matches none of its series.

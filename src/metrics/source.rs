@@ -49,9 +49,9 @@ pub struct PrometheusSource {
     /// second) hold for the whole console.
     client: std::sync::Arc<PrometheusClient>,
     selectors: Selectors,
-    /// Metric-name lookups behind empty answers, by the two rendered queries: the name that
-    /// has no series (`None`: all exist). Asked once per query; forgotten once it has data.
-    empty_lookups: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// What was found behind empty answers, by the rendered query looked into (`explain`'s
+    /// words, or the coarse name lookup). Asked once per query; forgotten once it has data.
+    empty_lookups: std::sync::Mutex<std::collections::HashMap<String, empty::Known>>,
     /// The range answers so far: each poll asks only for what is new.
     ranges: RangeCache,
     /// The fleet's grouped answers of the current step (`[fleet] group_by`).
@@ -143,7 +143,7 @@ impl PrometheusSource {
 
     async fn fetch_metric(
         &self,
-        (priority, sel): (Priority, &Selectors),
+        (priority, sel, now): (Priority, &Selectors, DateTime<Utc>),
         query: &MetricQuery,
         (baseline, canary): (&str, &str),
         start: DateTime<Utc>,
@@ -159,7 +159,6 @@ impl PrometheusSource {
             }
             (Err(e), _) | (_, Err(e)) => return (Outcome::failed(e), None),
         };
-        let key = format!("{baseline}\n{canary}");
         let range = Range {
             start_ms: start.timestamp_millis(),
             end_ms: end.timestamp_millis(),
@@ -199,7 +198,9 @@ impl PrometheusSource {
                     (false, true) => Some(EmptyTrack::Canary),
                     (false, false) => None,
                 };
-                self.why_empty(priority, &key, &canary, track, end).await
+                // Looked into as of now, not the aligned `end`: a series born since is not missing.
+                self.why_empty(priority, (&baseline, &canary), track, now)
+                    .await
             }
             Err(_) => None,
         };
@@ -310,7 +311,15 @@ impl MetricsSource for PrometheusSource {
                     return done;
                 }
             }
-            self.fetch_metric(poll, q, tracks, start, end, step).await
+            self.fetch_metric(
+                (request.priority, sel, request.now),
+                q,
+                tracks,
+                start,
+                end,
+                step,
+            )
+            .await
         }));
         let slos = join_all(
             request
@@ -502,9 +511,10 @@ mod tests {
         assert_eq!(result.queries, 8);
         assert_eq!(result.warnings, ["partial response: store-1 unreachable"]);
 
-        // Plus one name lookup behind the empty answer (not in the per-poll budget).
+        // Plus the lookups behind the empty answer (not in the per-poll budget): the
+        // diagnosis's first, refused, then one name lookup, refused too.
         let seen = server.seen();
-        assert_eq!(seen.len(), 9);
+        assert_eq!(seen.len(), 10);
         let p95_queries: Vec<&str> = seen
             .iter()
             .map(|s| s.param("query"))
@@ -518,10 +528,13 @@ mod tests {
             .find(|q| q.starts_with("empty"))
             .expect("rps sent");
         assert!(rps_query.ends_with("[1m]"), "default window: {rps_query}");
-        for s in seen
+        let ranges: Vec<_> = seen
             .iter()
             .filter(|s| !s.param("query").starts_with("count("))
-        {
+            .filter(|s| !s.path.ends_with("/label/__name__/values"))
+            .collect();
+        assert_eq!(ranges.len(), 8);
+        for s in ranges {
             assert_eq!(s.path, "/api/v1/query_range");
             // Aligned to the step, the same for every query.
             assert_eq!(s.param("start"), "1699999410");

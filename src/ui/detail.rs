@@ -180,17 +180,23 @@ pub fn lines<'t>(
         p.freshness(model.now, model.settings.poll_interval),
         Freshness::Waiting
     );
-    if no_data || p.empty.is_some() {
-        // What each query answers and why one answers with nothing, outside the console.
-        rows.item(
-            1,
-            "Why no data: ",
-            &format!(
-                "run: rollout-console explain --rollout {}",
-                model.current().name
-            ),
-            theme.dim(),
-        );
+    // What each query answers and why one answers with nothing, outside the console.
+    let explain = format!(
+        "run: rollout-console explain --rollout {}",
+        model.current().name
+    );
+    match &p.empty {
+        // Why, whole: `explain`'s words on this metric's empty track, each finding wrapped.
+        Some(empty) => {
+            let (headline, findings) = super::metrics::empty_detail(empty);
+            rows.item(1, "Why no data: ", &headline, text);
+            for finding in &findings {
+                rows.item(3, "• ", finding, text);
+            }
+            rows.item(3, "", &explain, theme.dim());
+        }
+        None if no_data => rows.item(1, "Why no data: ", &explain, theme.dim()),
+        None => {}
     }
 
     rows.heading(" Why");
@@ -453,6 +459,33 @@ mod tests {
         let hint = "Why no data: run: rollout-console explain --rollout checkout";
         assert!(text(&model).contains(hint), "{}", text(&model));
         model.current_mut().panels[0].empty = Some(EmptyAnswer::MetricMissing { name: "x".into() });
-        assert!(text(&model).contains(hint), "{}", text(&model));
+        let shown = text(&model);
+        assert!(
+            shown.contains("Why no data: no series: Prometheus has no metric named x"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("   run: rollout-console explain --rollout checkout"),
+            "{shown}"
+        );
+        // explain's words, every finding whole, then the pointer.
+        model.current_mut().panels[0].empty = Some(EmptyAnswer::Diagnosed {
+            track: crate::domain::metric::EmptyTrack::Canary,
+            words: vec![
+                r#"label job: no series of x{track="canary"} has job="chekout"; job has: checkout"#
+                    .into(),
+                "second finding".into(),
+            ],
+        });
+        let shown = text(&model);
+        let expected = [
+            " Why no data: no series for the canary, because:",
+            r#"   • label job: no series of x{track="canary"} has job="chekout"; job has:"#,
+            "     checkout",
+            "   • second finding",
+            "   run: rollout-console explain --rollout checkout",
+        ]
+        .join("\n");
+        assert!(shown.contains(&expected), "{shown}");
     }
 }

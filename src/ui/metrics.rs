@@ -185,17 +185,43 @@ fn reason_text(p: &MetricPanel, model: &Model) -> String {
     }
 }
 
-/// Why an answer had no series, in words that say what to fix.
+/// Which track had no series, as in "no series for the canary".
+fn track_words(track: EmptyTrack) -> &'static str {
+    match track {
+        EmptyTrack::Both => "either track",
+        EmptyTrack::Baseline => "the baseline",
+        EmptyTrack::Canary => "the canary",
+    }
+}
+
+/// Why an answer had no series, whole, for the detail view: a headline, and `explain`'s
+/// findings one by one (none for the coarse answers, whose headline says it all).
+pub(super) fn empty_detail(e: &EmptyAnswer) -> (String, Vec<String>) {
+    match e {
+        EmptyAnswer::Diagnosed { track, words } => (
+            format!("no series for {}, because:", track_words(*track)),
+            words.clone(),
+        ),
+        coarse => (empty_words(coarse), Vec::new()),
+    }
+}
+
+/// Why an answer had no series, in words that say what to fix (one line: the first finding).
 fn empty_words(e: &EmptyAnswer) -> String {
     match e {
+        EmptyAnswer::Diagnosed { track, words } => match words.first() {
+            Some(first) => format!("no series for {}: {first}", track_words(*track)),
+            None => format!("no series for {}", track_words(*track)),
+        },
         EmptyAnswer::MetricMissing { name } => format!(
             "no series: Prometheus has no metric named {name} (a typo, or nothing scrapes it)"
         ),
         EmptyAnswer::SelectorEmpty { track } => {
-            let (which, selector) = match track {
-                EmptyTrack::Both => ("either track", "neither track's selector matches"),
-                EmptyTrack::Baseline => ("the baseline", "the baseline selector matches none of"),
-                EmptyTrack::Canary => ("the canary", "the canary selector matches none of"),
+            let which = track_words(*track);
+            let selector = match track {
+                EmptyTrack::Both => "neither track's selector matches",
+                EmptyTrack::Baseline => "the baseline selector matches none of",
+                EmptyTrack::Canary => "the canary selector matches none of",
             };
             let tail = if *track == EmptyTrack::Both {
                 "any of its series"

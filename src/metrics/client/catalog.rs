@@ -14,11 +14,23 @@ impl PrometheusClient {
     pub async fn series(
         &self,
         selector: &str,
+        range: (DateTime<Utc>, DateTime<Utc>),
+        limit: usize,
+    ) -> Result<Vec<crate::metrics::decode::Labels>, PromError> {
+        self.series_with(Priority::Open, selector, range, limit)
+            .await
+    }
+
+    /// [`Self::series`], waiting its turn in the budget at `priority`.
+    pub async fn series_with(
+        &self,
+        priority: Priority,
+        selector: &str,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
     ) -> Result<Vec<crate::metrics::decode::Labels>, PromError> {
         let mut all: Vec<crate::metrics::decode::Labels> = self
-            .list("series", Some(selector), (start, end), limit)
+            .list(priority, "series", Some(selector), (start, end), limit)
             .await?;
         all.truncate(limit);
         Ok(all)
@@ -32,8 +44,21 @@ impl PrometheusClient {
         range: (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
     ) -> Result<Vec<String>, PromError> {
-        self.list(&format!("label/{label}/values"), selector, range, limit)
+        self.label_values_with(Priority::Open, label, selector, range, limit)
             .await
+    }
+
+    /// [`Self::label_values`], waiting its turn in the budget at `priority`.
+    pub async fn label_values_with(
+        &self,
+        priority: Priority,
+        label: &str,
+        selector: Option<&str>,
+        range: (DateTime<Utc>, DateTime<Utc>),
+        limit: usize,
+    ) -> Result<Vec<String>, PromError> {
+        let path = format!("label/{label}/values");
+        self.list(priority, &path, selector, range, limit).await
     }
 
     /// The label names on the series matching `selector` (`/api/v1/labels`).
@@ -42,12 +67,23 @@ impl PrometheusClient {
         selector: Option<&str>,
         range: (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<Vec<String>, PromError> {
-        self.list("labels", selector, range, 0).await
+        self.label_names_with(Priority::Open, selector, range).await
+    }
+
+    /// [`Self::label_names`], waiting its turn in the budget at `priority`.
+    pub async fn label_names_with(
+        &self,
+        priority: Priority,
+        selector: Option<&str>,
+        range: (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<String>, PromError> {
+        self.list(priority, "labels", selector, range, 0).await
     }
 
     /// A metadata endpoint under `api/v1/` whose `data` is a list.
     async fn list<T: serde::de::DeserializeOwned>(
         &self,
+        priority: Priority,
         path: &str,
         selector: Option<&str>,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
@@ -69,7 +105,7 @@ impl PrometheusClient {
         if limit != "0" {
             params.push(("limit", &limit));
         }
-        self.budget.take(Priority::Open).await;
+        self.budget.take(priority).await;
         let _permit =
             self.limit.acquire().await.map_err(|_| {
                 PromError::Transport(format!("{}: client shut down", self.shown_url))

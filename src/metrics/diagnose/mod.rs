@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
+use super::budget::Priority;
 use super::client::PrometheusClient;
 use super::decode::{PromError, QueryData};
 use scan::{Selector, scan};
@@ -182,6 +183,8 @@ impl QueryAnswer {
 pub struct Diagnoser<'a> {
     client: &'a PrometheusClient,
     now: DateTime<Utc>,
+    /// Where its lookups queue in the client's budget (the console: the poll's own).
+    priority: Priority,
     names: OnceCell<Vec<String>>,
 }
 
@@ -190,8 +193,14 @@ impl<'a> Diagnoser<'a> {
         Self {
             client,
             now,
+            priority: Priority::Open,
             names: OnceCell::new(),
         }
+    }
+
+    /// The same, its lookups queued at `priority` in the client's budget.
+    pub fn with_priority(self, priority: Priority) -> Self {
+        Self { priority, ..self }
     }
 
     fn range(&self) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -201,7 +210,11 @@ impl<'a> Diagnoser<'a> {
 
     /// `promql` as an instant query at `now`, and why when it answers with nothing.
     pub async fn run_once(&self, promql: &str) -> QueryAnswer {
-        match self.client.query(promql, self.now).await {
+        match self
+            .client
+            .query_with(self.priority, promql, self.now)
+            .await
+        {
             Err(e) => QueryAnswer::Error {
                 error: e.to_string(),
             },
@@ -257,7 +270,7 @@ impl<'a> Diagnoser<'a> {
             for sel in &healthy {
                 labels.extend(
                     self.client
-                        .label_names(Some(&sel.text()), self.range())
+                        .label_names_with(self.priority, Some(&sel.text()), self.range())
                         .await?,
                 );
             }
@@ -281,7 +294,7 @@ impl<'a> Diagnoser<'a> {
         self.names
             .get_or_try_init(|| async {
                 self.client
-                    .label_values("__name__", None, self.range(), 0)
+                    .label_values_with(self.priority, "__name__", None, self.range(), 0)
                     .await
             })
             .await
@@ -290,7 +303,7 @@ impl<'a> Diagnoser<'a> {
     async fn exists(&self, selector: &str) -> Result<bool, PromError> {
         Ok(!self
             .client
-            .series(selector, self.range(), 1)
+            .series_with(self.priority, selector, self.range(), 1)
             .await?
             .is_empty())
     }
@@ -316,7 +329,12 @@ impl<'a> Diagnoser<'a> {
             .map(|r| r.split(':').next().unwrap_or(r).trim().to_string())
             .unwrap_or_else(|| INSTANT_WINDOW.to_string());
         let q = format!("max(count_over_time({}[{window}]))", sel.text());
-        let most = match self.client.query(&q, self.now).await?.data {
+        let most = match self
+            .client
+            .query_with(self.priority, &q, self.now)
+            .await?
+            .data
+        {
             QueryData::Vector(v) => v.first().map(|(_, s)| s.value),
             QueryData::Scalar(s) => Some(s.value),
             QueryData::Matrix(_) => None,
@@ -376,10 +394,19 @@ impl<'a> Diagnoser<'a> {
             };
             let values = self
                 .client
-                .label_values(&m.label, Some(&rest), self.range(), MAX_VALUES)
+                .label_values_with(
+                    self.priority,
+                    &m.label,
+                    Some(&rest),
+                    self.range(),
+                    MAX_VALUES,
+                )
                 .await?;
             if values.is_empty() {
-                let labels = self.client.label_names(Some(&rest), self.range()).await?;
+                let labels = self
+                    .client
+                    .label_names_with(self.priority, Some(&rest), self.range())
+                    .await?;
                 findings.push(Finding::LabelMissing {
                     selector: rest,
                     matcher: m.raw.clone(),
