@@ -29,9 +29,10 @@ const STABLE: &str = "5f7c9d6b8";
 const CANARY: &str = "7b9f4c6d5";
 const HASH: &str = "rollouts_pod_template_hash";
 const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
-/// A metric query with no aggregation: never grouped, two queries per poll both ways, so that
-/// the rest of a poll's queries are its raw counters.
+/// A metric query with no aggregation: never grouped, two queries per metric per poll both
+/// ways (`METRIC_QUERIES` a poll), so that the rest of a poll's queries are its raw counters.
 const PLAIN: &str = "rate(http_requests_total{$selector}[1m])";
+const METRIC_QUERIES: usize = 2 * 2;
 
 fn source(url: &str) -> PrometheusSource {
     let cfg = PrometheusConfig {
@@ -126,9 +127,7 @@ async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
     let base = Utc::now() - chrono::Duration::seconds(3);
     let at = |s: i64| base + chrono::Duration::seconds(s);
     // Each member counted from its own start (the canary's first step), a few seconds apart.
-    let since: Vec<DateTime<Utc>> = (0..NAMES.len())
-        .map(|i| at(-22 + 3 * i as i64))
-        .collect();
+    let since: Vec<DateTime<Utc>> = (0..NAMES.len()).map(|i| at(-22 + 3 * i as i64)).collect();
     let per_rollout = source(&prom.url);
     let grouped = source(&prom.url);
     let (mut raw, mut polls, mut steps) = ((0, 0), 0, 0);
@@ -148,8 +147,8 @@ async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
                 .await;
             polls += 1;
             polled = true;
-            raw.0 += own.queries - 2;
-            raw.1 += all.queries - 2;
+            raw.0 += own.queries - METRIC_QUERIES;
+            raw.1 += all.queries - METRIC_QUERIES;
             assert_eq!(own.counts.len(), 2);
             for ((metric, own), (_, all)) in own.counts.iter().zip(&all.counts) {
                 let name = NAMES[i];
@@ -160,7 +159,10 @@ async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
                     .as_ref()
                     .unwrap_or_else(|e| panic!("{name} {metric} step {k} grouped: {e}"));
                 assert!(own.blocks.len() >= 5, "{name} {metric}: {own:?}");
-                assert_eq!(own, all, "{name} {metric} step {k}: the same counts both ways");
+                assert_eq!(
+                    own, all,
+                    "{name} {metric} step {k}: the same counts both ways"
+                );
                 let (b, c) = own.requests();
                 counted += b + c;
             }

@@ -177,7 +177,11 @@ mod tests {
         let bounds = grid_bounds(t(0), t(86_400), std::time::Duration::from_secs(5));
         assert_eq!(
             bounds.map(|b| (b.first_ms, b.spacing_ms, b.last_ms)),
-            Some((0, step * 1_000, long.last().map_or(0, |l| l.timestamp_millis())))
+            Some((
+                0,
+                step * 1_000,
+                long.last().map_or(0, |l| l.timestamp_millis())
+            ))
         );
     }
 }

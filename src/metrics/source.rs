@@ -327,11 +327,15 @@ impl MetricsSource for PrometheusSource {
             .iter()
             .filter_map(|q| Some((q, q.counts.as_ref()?)))
             .collect();
-        let counts = join_all(
-            counted
-                .iter()
-                .map(|(q, c)| self.fetch_counts(poll, (q, c, group.map(|g| &**g)), tracks, request.now, request.step)),
-        );
+        let counts = join_all(counted.iter().map(|(q, c)| {
+            self.fetch_counts(
+                poll,
+                (q, c, group.map(|g| &**g)),
+                tracks,
+                request.now,
+                request.step,
+            )
+        }));
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());

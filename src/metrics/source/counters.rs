@@ -268,7 +268,9 @@ impl PrometheusSource {
         queries: &[&str],
         (start, spacing, end): (DateTime<Utc>, Duration, DateTime<Utc>),
     ) -> OwnReads {
-        let spacing_ms = i64::try_from(spacing.as_millis()).unwrap_or(i64::MAX).max(1);
+        let spacing_ms = i64::try_from(spacing.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
         let froms: Vec<DateTime<Utc>> = queries
             .iter()
             .map(|q| {

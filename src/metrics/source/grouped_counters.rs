@@ -125,7 +125,13 @@ impl PrometheusSource {
             };
             let response = self
                 .client
-                .query_range_with(priority, &promql, at(read.from_ms), at(read.end_ms), spacing)
+                .query_range_with(
+                    priority,
+                    &promql,
+                    at(read.from_ms),
+                    at(read.end_ms),
+                    spacing,
+                )
                 .await;
             queries += 1;
             points += u64::try_from((read.end_ms - read.from_ms) / own.spacing_ms.max(1) + 1)
