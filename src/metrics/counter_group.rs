@@ -308,7 +308,7 @@ mod tests {
             let start_of = |m: usize| starts[m] * 1_000 / spacing * spacing;
             let mut entry = GroupedCounter::default();
             let mut end = 150_000 / spacing * spacing;
-            let mut joined = vec![false; 4];
+            let mut joined = [false; 4];
             let mut sent = 0;
             let poll = |entry: &mut GroupedCounter, class: &[(String, i64)], end, wall, sent: &mut usize| {
                 for read in entry.plan(class, end, LABEL) {
