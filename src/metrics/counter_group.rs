@@ -11,7 +11,9 @@
 //! it), a member not read before (new in the fleet, or now on this spacing) is read whole once
 //! from its start. Series are kept apart (never summed), so resets are still counted per series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::DateTime;
 
 use super::decode::Labels;
 use crate::domain::Sample;
@@ -27,18 +29,42 @@ pub struct Read {
     pub whole: bool,
 }
 
+/// One series kept: its labels and its points in time order, as (epoch milliseconds, value)
+/// (what the decoder's timestamps are, a third smaller than `Sample`s).
+#[derive(Debug)]
+struct Kept {
+    labels: Labels,
+    points: Vec<(i64, f64)>,
+}
+
 /// One counter's series read so far for the members on one spacing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GroupedCounter {
+    /// The label telling the members apart, and the pod-template hash label.
+    label: String,
+    hash_label: String,
     /// The last point read for every covered member; `None`: nothing read yet.
     end_ms: Option<i64>,
     /// Each member read, and from when its series are complete.
     covered: BTreeMap<String, i64>,
-    /// Every member's raw series, in the order first seen.
-    series: Vec<(Labels, Vec<Sample>)>,
+    /// Every covered member's raw series by (member, hash), each track's in the order first
+    /// seen. A series without either label is never picked, so it is not kept.
+    tracks: HashMap<(String, String), Vec<Kept>>,
 }
 
 impl GroupedCounter {
+    /// Nothing read yet of a counter whose members are told apart by `label` and whose tracks
+    /// by `hash_label`.
+    pub fn new(label: &str, hash_label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            hash_label: hash_label.to_string(),
+            end_ms: None,
+            covered: BTreeMap::new(),
+            tracks: HashMap::new(),
+        }
+    }
+
     /// The last point read, if any (an entry no poll reads any more is dropped).
     pub fn end_ms(&self) -> Option<i64> {
         self.end_ms
@@ -47,17 +73,15 @@ impl GroupedCounter {
     /// The reads that make the series complete up to `end_ms` for every member of `class`
     /// (member, the start of its grid): first the members read before, from the last point
     /// read; then those not read before (or from later than they now need), whole from the
-    /// earliest start among them. A member no longer in `class` is forgotten.
-    pub fn plan(&mut self, class: &[(String, i64)], end_ms: i64, label: &str) -> Vec<Read> {
-        let keep = |m: &str| class.iter().any(|(c, _)| c == m);
-        self.covered.retain(|m, _| keep(m));
-        self.series.retain(|(labels, _)| {
-            labels
-                .get(label)
-                .is_some_and(|m| self.covered.contains_key(m))
-        });
+    /// earliest start among them. A member no longer in `class` is forgotten, and its series
+    /// with it.
+    pub fn plan(&mut self, class: &[(String, i64)], end_ms: i64) -> Vec<Read> {
+        let keep: BTreeSet<&str> = class.iter().map(|(m, _)| m.as_str()).collect();
+        self.covered.retain(|m, _| keep.contains(m.as_str()));
+        let covered = &self.covered;
+        self.tracks.retain(|(m, _), _| covered.contains_key(m));
         if self.covered.is_empty() {
-            self.series.clear();
+            self.tracks.clear();
             self.end_ms = None;
         }
         let mut reads = Vec::new();
@@ -95,15 +119,34 @@ impl GroupedCounter {
     /// old one); its members are complete from its start to its end from now on.
     pub fn apply(&mut self, read: &Read, fetched: Vec<(Labels, Vec<Sample>)>) {
         for (labels, points) in fetched {
-            let Some(first) = points.first().map(|p| p.at) else {
+            let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
                 continue;
             };
-            match self.series.iter_mut().find(|(l, _)| *l == labels) {
-                Some((_, old)) => {
-                    old.retain(|p| p.at < first);
-                    old.extend(points);
+            let (Some(member), Some(hash)) =
+                (labels.get(&self.label), labels.get(&self.hash_label))
+            else {
+                continue;
+            };
+            let compact = points.iter().map(|p| (p.at.timestamp_millis(), p.value));
+            let key = (member.clone(), hash.clone());
+            let track = self.tracks.entry(key).or_default();
+            match track.iter_mut().find(|k| k.labels == labels) {
+                Some(old) => {
+                    let keep = old.points.partition_point(|(at, _)| *at < first);
+                    old.points.truncate(keep);
+                    // Grown by at most an eighth at a time: a step's points do not double a
+                    // long series' room.
+                    let room = old.points.capacity() - old.points.len();
+                    if room < points.len() {
+                        old.points
+                            .reserve_exact(points.len().max(old.points.len() / 8));
+                    }
+                    old.points.extend(compact);
                 }
-                None => self.series.push((labels, points)),
+                None => track.push(Kept {
+                    labels,
+                    points: compact.collect(),
+                }),
             }
         }
         if read.whole {
@@ -114,30 +157,34 @@ impl GroupedCounter {
         self.end_ms = Some(self.end_ms.map_or(read.end_ms, |e| e.max(read.end_ms)));
     }
 
-    /// `member`'s series of the track `hash` (by `label` and `hash_label`), cut to its grid
-    /// `[start_ms, end_ms]`: what a read of that track alone over its grid would have returned.
+    /// `member`'s series of the track `hash`, cut to its grid `[start_ms, end_ms]`: what a read
+    /// of that track alone over its grid would have returned.
     pub fn pick(
         &self,
-        (label, hash_label): (&str, &str),
         (member, hash): (&str, &str),
         (start_ms, end_ms): (i64, i64),
     ) -> Vec<(Labels, Vec<Sample>)> {
-        self.series
+        let Some(track) = self.tracks.get(&(member.to_string(), hash.to_string())) else {
+            return Vec::new();
+        };
+        track
             .iter()
-            .filter(|(labels, _)| {
-                labels.get(label).is_some_and(|m| m == member)
-                    && labels.get(hash_label).is_some_and(|h| h == hash)
-            })
-            .filter_map(|(labels, points)| {
-                let cut: Vec<Sample> = points
+            .filter_map(|kept| {
+                // In time order: the cut is a slice.
+                let from = kept.points.partition_point(|(at, _)| *at < start_ms);
+                let to = kept.points.partition_point(|(at, _)| *at <= end_ms);
+                let cut: Vec<Sample> = kept
+                    .points
+                    .get(from..to)?
                     .iter()
-                    .filter(|p| {
-                        let at = p.at.timestamp_millis();
-                        at >= start_ms && at <= end_ms
+                    .filter_map(|&(at, value)| {
+                        Some(Sample {
+                            at: DateTime::from_timestamp_millis(at)?,
+                            value,
+                        })
                     })
-                    .copied()
                     .collect();
-                (!cut.is_empty()).then(|| (labels.clone(), cut))
+                (!cut.is_empty()).then(|| (kept.labels.clone(), cut))
             })
             .collect()
     }
@@ -306,12 +353,12 @@ mod tests {
             fake.dedup_by_key(|s| (s.member, s.hash, s.pod));
             let spacing = 5_000;
             let start_of = |m: usize| starts[m] * 1_000 / spacing * spacing;
-            let mut entry = GroupedCounter::default();
+            let mut entry = GroupedCounter::new(LABEL, HASH);
             let mut end = 150_000 / spacing * spacing;
             let mut joined = [false; 4];
             let mut sent = 0;
             let poll = |entry: &mut GroupedCounter, class: &[(String, i64)], end, wall, sent: &mut usize| {
-                for read in entry.plan(class, end, LABEL) {
+                for read in entry.plan(class, end) {
                     *sent += 1;
                     let fetched = answer(&fake, &read.members, (read.from_ms, read.end_ms, spacing), wall);
                     entry.apply(&read, fetched);
@@ -336,7 +383,7 @@ mod tests {
             poll(&mut entry, &class, end, wall, &mut sent);
             for (member, start) in &class {
                 for hash in ["h0", "h1"] {
-                    let got = entry.pick((LABEL, HASH), (member, hash), (*start, end));
+                    let got = entry.pick((member, hash), (*start, end));
                     let alone: Vec<_> = answer(&fake, std::slice::from_ref(member), (*start, end, spacing), wall)
                         .into_iter()
                         .filter(|(l, _)| l.get(HASH).is_some_and(|h| h == hash))
@@ -352,11 +399,11 @@ mod tests {
 
     #[test]
     fn a_member_read_before_is_read_from_the_last_point_others_whole_once() {
-        let mut entry = GroupedCounter::default();
+        let mut entry = GroupedCounter::new(LABEL, HASH);
         let class = |members: &[(&str, i64)]| -> Vec<(String, i64)> {
             members.iter().map(|(m, s)| (m.to_string(), *s)).collect()
         };
-        let first = entry.plan(&class(&[("a", 10), ("b", 0)]), 100, LABEL);
+        let first = entry.plan(&class(&[("a", 10), ("b", 0)]), 100);
         assert_eq!(
             first,
             [Read {
@@ -367,8 +414,8 @@ mod tests {
             }]
         );
         entry.apply(&first[0], vec![]);
-        assert_eq!(entry.plan(&class(&[("a", 10), ("b", 0)]), 100, LABEL), []);
-        let next = entry.plan(&class(&[("a", 10), ("b", 0), ("c", 50)]), 110, LABEL);
+        assert_eq!(entry.plan(&class(&[("a", 10), ("b", 0)]), 100), []);
+        let next = entry.plan(&class(&[("a", 10), ("b", 0), ("c", 50)]), 110);
         assert_eq!(
             next,
             [
@@ -391,7 +438,7 @@ mod tests {
         }
         // `b` left this spacing: no longer read.
         assert_eq!(
-            entry.plan(&class(&[("a", 10), ("c", 50)]), 120, LABEL),
+            entry.plan(&class(&[("a", 10), ("c", 50)]), 120),
             [Read {
                 members: vec!["a".into(), "c".into()],
                 from_ms: 110,

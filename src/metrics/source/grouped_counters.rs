@@ -20,21 +20,33 @@ use crate::metrics::template::{self, Vars};
 
 type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
 
-/// The fleet's raw counters read so far, by counter template and grid spacing.
+/// The fleet's raw counters read so far, by counter template, grid spacing and the labels that
+/// tell the members and their tracks apart.
 #[derive(Debug, Default)]
 pub(super) struct CounterGroups {
-    entries: std::sync::Mutex<HashMap<(String, i64), Entry>>,
+    entries: std::sync::Mutex<HashMap<EntryKey, Entry>>,
 }
 
+type EntryKey = (String, i64, (String, String));
+
 impl CounterGroups {
-    fn entry(&self, counter: &str, spacing_ms: i64) -> Entry {
+    fn entry(&self, counter: &str, spacing_ms: i64, (label, hash_label): (&str, &str)) -> Entry {
+        let new = || {
+            Arc::new(tokio::sync::Mutex::new(GroupedCounter::new(
+                label, hash_label,
+            )))
+        };
         match self.entries.lock() {
             Ok(mut entries) => entries
-                .entry((counter.to_string(), spacing_ms))
-                .or_default()
+                .entry((
+                    counter.to_string(),
+                    spacing_ms,
+                    (label.to_string(), hash_label.to_string()),
+                ))
+                .or_insert_with(new)
                 .clone(),
             // Poisoned: read without keeping (whole, every time) rather than fail.
-            Err(_) => Entry::default(),
+            Err(_) => new(),
         }
     }
 
@@ -106,7 +118,9 @@ impl PrometheusSource {
             .collect();
         class.push((group.member.clone(), own.first_ms));
 
-        let entry = self.counter_groups.entry(counter, own.spacing_ms);
+        let entry =
+            self.counter_groups
+                .entry(counter, own.spacing_ms, (&group.label, &group.hash_label));
         // Held while the reads are in flight: the other members' polls of this step wait for
         // them and read their answer instead of asking again.
         let mut entry = entry.lock().await;
@@ -115,7 +129,7 @@ impl PrometheusSource {
         let (mut queries, mut points, mut samples) = (0, 0u64, None);
         let mut warnings = Vec::new();
         let mut failed: Option<Result<Response, PromError>> = None;
-        for read in entry.plan(&class, own.last_ms, &group.label) {
+        for read in entry.plan(&class, own.last_ms) {
             let promql = match render(&read.members) {
                 Ok(q) => q,
                 Err(e) => {
@@ -159,11 +173,7 @@ impl PrometheusSource {
             if let Some(failed) = &failed {
                 return failed.clone();
             }
-            let series = entry.pick(
-                (&group.label, &group.hash_label),
-                (&group.member, hash),
-                (own.first_ms, own.last_ms),
-            );
+            let series = entry.pick((&group.member, hash), (own.first_ms, own.last_ms));
             Ok(Response {
                 data: QueryData::Matrix(series),
                 warnings: warnings.clone(),
