@@ -82,6 +82,7 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
                     stable_hash: STABLE.into(),
                     canary_hash: CANARY.into(),
                     lookback: Duration::from_secs(30),
+                    counted_since: vec![None; NAMES.len()],
                 })
             }),
         }),

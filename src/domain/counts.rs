@@ -89,20 +89,49 @@ pub fn grid(
     now: DateTime<Utc>,
     step: std::time::Duration,
 ) -> Vec<DateTime<Utc>> {
+    let Some(GridBounds {
+        first_ms,
+        spacing_ms,
+        last_ms,
+    }) = grid_bounds(since, now, step)
+    else {
+        return Vec::new();
+    };
+    (0..)
+        .map(|i| first_ms + i * spacing_ms)
+        .take_while(|t| *t <= last_ms)
+        .filter_map(DateTime::from_timestamp_millis)
+        .collect()
+}
+
+/// Where `grid` starts and ends and how far apart its points are, in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridBounds {
+    pub first_ms: i64,
+    pub spacing_ms: i64,
+    pub last_ms: i64,
+}
+
+/// The bounds of `grid(since, now, step)` without the points; `None` when the grid is empty.
+pub fn grid_bounds(
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    step: std::time::Duration,
+) -> Option<GridBounds> {
     let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
     if step_ms <= 0 || now < since {
-        return Vec::new();
+        return None;
     }
     let span_ms = (now - since).num_milliseconds();
     let widen = (span_ms / step_ms).div_euclid(MAX_BLOCKS) + 1;
-    let step_ms = step_ms.saturating_mul(widen);
-    let first = since.timestamp_millis().div_euclid(step_ms) * step_ms;
-    let last = now.timestamp_millis().div_euclid(step_ms) * step_ms;
-    (0..)
-        .map(|i| first + i * step_ms)
-        .take_while(|t| *t <= last)
-        .filter_map(DateTime::from_timestamp_millis)
-        .collect()
+    let spacing_ms = step_ms.saturating_mul(widen);
+    let first_ms = since.timestamp_millis().div_euclid(spacing_ms) * spacing_ms;
+    let last_ms = now.timestamp_millis().div_euclid(spacing_ms) * spacing_ms;
+    (first_ms <= last_ms).then_some(GridBounds {
+        first_ms,
+        spacing_ms,
+        last_ms,
+    })
 }
 
 #[cfg(test)]
@@ -145,5 +174,14 @@ mod tests {
         let step = (long[1] - long[0]).num_seconds();
         assert_eq!(step % 5, 0);
         assert!(grid(t(10), t(5), std::time::Duration::from_secs(1)).is_empty());
+        let bounds = grid_bounds(t(0), t(86_400), std::time::Duration::from_secs(5));
+        assert_eq!(
+            bounds.map(|b| (b.first_ms, b.spacing_ms, b.last_ms)),
+            Some((
+                0,
+                step * 1_000,
+                long.last().map_or(0, |l| l.timestamp_millis())
+            ))
+        );
     }
 }

@@ -48,7 +48,7 @@ pub fn readiness(rollout: &Rollout, gates: &[GateSeries], now: DateTime<Utc>) ->
         }
         let points: Vec<_> = g
             .gate
-            .holds_at_each_point(g.name, g.unit, g.baseline, g.canary)
+            .holds_at_each_point(g.baseline, g.canary)
             .into_iter()
             .filter(|(at, _)| *at >= rollout.step_started_at)
             .collect();

@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod counter_group;
 pub mod counts;
 pub mod decode;
 pub mod diagnose;
@@ -115,6 +116,10 @@ pub struct Group {
     pub canary_hash: String,
     /// The range every member's poll asks for (the longest of theirs), so that they share one.
     pub lookback: Duration,
+    /// Where each member's raw counters are counted from (`CountsQuery::since`), in the order
+    /// of `members`; `None` until its rollout is read. The members on the same grid spacing
+    /// share one read per counter (`counter_group`).
+    pub counted_since: Vec<Option<DateTime<Utc>>>,
 }
 
 /// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.

@@ -5,6 +5,7 @@
 mod counters;
 mod empty;
 mod grouped;
+mod grouped_counters;
 mod slos;
 
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct PrometheusSource {
     groups: grouped::GroupCache,
     /// Raw counters read so far: each poll reads only the points since the last.
     counter_points: counters::CounterPoints,
+    /// The fleet's raw counters read so far (`[fleet] group_by`): one read per step for all.
+    counter_groups: grouped_counters::CounterGroups,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -125,6 +128,7 @@ impl PrometheusSource {
             ranges: RangeCache::default(),
             groups: Default::default(),
             counter_points: Default::default(),
+            counter_groups: Default::default(),
         }
     }
 
@@ -332,15 +336,21 @@ impl MetricsSource for PrometheusSource {
             .iter()
             .filter_map(|q| Some((q, q.counts.as_ref()?)))
             .collect();
-        let counts = join_all(
-            counted
-                .iter()
-                .map(|(q, c)| self.fetch_counts(poll, q, c, tracks, request.now, request.step)),
-        );
+        let counts = join_all(counted.iter().map(|(q, c)| {
+            self.fetch_counts(
+                poll,
+                (q, c, group.map(|g| &**g)),
+                tracks,
+                request.now,
+                request.step,
+            )
+        }));
         let (metrics, slos, counts) = futures::join!(metrics, slos, counts);
         // A range no poll asks for any more (new pod-template hashes, a query edited) goes.
         self.ranges.forget_older_than(start.timestamp_millis());
         self.counter_points
+            .forget_older_than(start.timestamp_millis());
+        self.counter_groups
             .forget_older_than(start.timestamp_millis());
 
         let mut result = FetchResult::default();

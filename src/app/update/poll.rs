@@ -205,6 +205,13 @@ fn group(model: &Model, i: usize) -> Option<Box<Group>> {
             .map(|&j| model.lookback(j))
             .max()
             .unwrap_or_default(),
+        counted_since: grouped
+            .iter()
+            .map(|&j| {
+                let since = model.rollouts[j].rollout.as_ref().map(counted_since);
+                since.map(|(at, _)| at)
+            })
+            .collect(),
     }))
 }
 

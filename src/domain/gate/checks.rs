@@ -17,6 +17,28 @@ impl Gate {
         self.has_relative_checks() || self.max.is_some() || self.min.is_some()
     }
 
+    /// Whether every check holds for one (baseline, canary) pair: `check_pair`'s verdicts
+    /// without its sentences (the same comparisons), for the points only counted.
+    pub(super) fn holds(&self, baseline: f64, canary: f64) -> bool {
+        let effective = baseline.max(self.min_baseline.unwrap_or(0.0));
+        self.max_increase_pct
+            .is_none_or(|pct| canary <= effective * (1.0 + pct / 100.0))
+            && self
+                .max_ratio
+                .is_none_or(|ratio| canary <= effective * ratio)
+            && self
+                .max_delta
+                .is_none_or(|delta| canary <= effective + delta)
+            && self
+                .min_decrease_pct
+                .is_none_or(|pct| canary >= effective * (1.0 - pct / 100.0))
+            && self
+                .min_ratio
+                .is_none_or(|ratio| canary >= effective * ratio)
+            && self.max.is_none_or(|max| canary <= max)
+            && self.min.is_none_or(|min| canary >= min)
+    }
+
     /// Check one (baseline, canary) pair: per check, whether it holds, one sentence, its limit
     /// on the canary, and whether that limit is a ceiling (true) or a floor.
     pub(super) fn check_pair(
@@ -331,5 +353,32 @@ mod tests {
             eval(&floored, Unit::Ratio, &[0.0], &[0.011]).verdict,
             Verdict::Fail
         );
+    }
+
+    proptest::proptest! {
+        /// `holds` is `check_pair` with every check held, whatever checks are set and values.
+        #[test]
+        fn holds_is_every_check_of_check_pair(
+            limits in proptest::collection::vec(proptest::option::of(-5.0..300.0f64), 8),
+            baseline in proptest::prop_oneof![proptest::strategy::Just(0.0), -10.0..10.0f64, 0.0..1e6f64],
+            canary in proptest::prop_oneof![proptest::strategy::Just(0.0), -10.0..10.0f64, 0.0..1e6f64],
+        ) {
+            let gate = Gate {
+                max: limits[0],
+                min: limits[1],
+                max_increase_pct: limits[2],
+                max_ratio: limits[3],
+                max_delta: limits[4],
+                min_decrease_pct: limits[5],
+                min_ratio: limits[6],
+                min_baseline: limits[7],
+                ..Gate::default()
+            };
+            let checks = gate.check_pair("m", Unit::Ratio, baseline, canary);
+            proptest::prop_assert_eq!(
+                gate.holds(baseline, canary),
+                checks.iter().all(|(ok, ..)| *ok)
+            );
+        }
     }
 }

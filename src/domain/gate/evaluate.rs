@@ -86,11 +86,11 @@ impl Gate {
             ) else {
                 break;
             };
-            let checks = self.check_pair(name, unit, b, c);
-            let violated = checks.iter().any(|(ok, ..)| !ok);
+            let violated = !self.holds(b, c);
             let newest = latest_checks.is_none();
             if newest {
-                latest_checks = Some(checks);
+                // Only the newest pair's checks are told; the older ones are only counted.
+                latest_checks = Some(self.check_pair(name, unit, b, c));
             }
             if !violated || eval.violating_points >= required {
                 break;
@@ -176,8 +176,6 @@ impl Gate {
     /// the basis of phase readiness, judged over the whole hold from a range query.
     pub fn holds_at_each_point(
         &self,
-        name: &str,
-        unit: Unit,
         baseline: &Series,
         canary: &Series,
     ) -> Vec<(DateTime<Utc>, Option<bool>)> {
@@ -190,9 +188,7 @@ impl Gate {
                     .filter(|v| v.is_finite())
                     .or((!needs_baseline).then_some(0.0));
                 let held = match (b, c) {
-                    (Some(b), Some(c)) => {
-                        Some(self.check_pair(name, unit, b, c).iter().all(|(ok, ..)| *ok))
-                    }
+                    (Some(b), Some(c)) => Some(self.holds(b, c)),
                     _ => None,
                 };
                 (at, held)

@@ -14,7 +14,7 @@ use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
 use crate::metrics::decode::{Labels, PromError, QueryData, Response};
 use crate::metrics::template::{self, Vars};
-use crate::metrics::{Counters, CountsQuery, MetricQuery};
+use crate::metrics::{Counters, CountsQuery, Group, MetricQuery};
 
 /// Raw counters read so far, by query and grid: (grid start, spacing) → (last point read, the
 /// series). A grid that moved (a wider spacing as the canary ages, a new start) is read whole.
@@ -88,14 +88,20 @@ impl CounterPoints {
     }
 }
 
+/// What one rollout's own counter reads answered, and what they cost.
+struct OwnReads {
+    responses: Vec<Result<Response, PromError>>,
+    points: u64,
+    samples: Option<u64>,
+}
+
 impl PrometheusSource {
     /// A metric's raw counters, counted per track between the points of the shared grid: one
     /// range query per counter per track, decoded by `metrics::counts`.
     pub(super) async fn fetch_counts(
         &self,
         (priority, sel): (Priority, &Selectors),
-        metric: &MetricQuery,
-        counts: &CountsQuery,
+        (metric, counts, group): (&MetricQuery, &CountsQuery, Option<&Group>),
         (baseline, canary): (&str, &str),
         now: DateTime<Utc>,
         step: Duration,
@@ -141,47 +147,39 @@ impl PrometheusSource {
             };
         };
         let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
-        let spacing_ms = (second - start).num_milliseconds();
-        // Each counter's points already read on this grid are kept: only the points since the
-        // last answer (and the last one again, for a late scrape) are asked.
-        let froms: Vec<DateTime<Utc>> = queries
+        // A fleet's counters are read once per step for every member (`[fleet] group_by`).
+        let grouped = join_all(templates.iter().map(|(_, counter)| async move {
+            let group = group?;
+            self.grouped_counter(priority, group, counter, (counts.since, now, step))
+                .await
+        }));
+        let grouped = grouped.await;
+        // The others per rollout: a query per track.
+        let own: Vec<&str> = queries
             .iter()
-            .map(|q| {
-                self.counter_points
-                    .resume_from(q, start.timestamp_millis(), spacing_ms)
-                    .and_then(DateTime::from_timestamp_millis)
-                    .filter(|from| *from <= end)
-                    .unwrap_or(start)
-            })
+            .enumerate()
+            .filter(|(i, _)| grouped.get(i / 2).is_some_and(Option::is_none))
+            .map(|(_, q)| q.as_str())
             .collect();
-        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| {
-            self.client
-                .query_range_with(priority, q, *from, end, spacing)
-        }))
-        .await;
-        let samples = samples_touched(&responses);
-        let points = froms
-            .iter()
-            .map(|from| {
-                u64::try_from((end - *from).num_milliseconds() / spacing_ms.max(1) + 1).unwrap_or(0)
-            })
-            .sum();
-        let responses: Vec<_> = responses
-            .into_iter()
-            .zip(&queries)
-            .map(|(response, q)| {
-                response.map(|mut r| {
-                    if let QueryData::Matrix(series) = r.data {
-                        r.data = QueryData::Matrix(self.counter_points.merge(
-                            q,
-                            (start.timestamp_millis(), spacing_ms, end.timestamp_millis()),
-                            series,
-                        ));
-                    }
-                    r
-                })
-            })
-            .collect();
+        let own = self
+            .read_counters(priority, &own, (start, spacing, end))
+            .await;
+        let mut samples = own.samples;
+        let mut points = own.points;
+        let mut queries_sent = own.responses.len();
+        let mut own_responses = own.responses.into_iter();
+        let mut responses = Vec::with_capacity(queries.len());
+        for g in grouped {
+            match g {
+                Some(g) => {
+                    queries_sent += g.queries;
+                    points += g.points;
+                    super::add_samples(&mut samples, g.samples);
+                    responses.extend([g.baseline, g.canary]);
+                }
+                None => responses.extend(own_responses.by_ref().take(2)),
+            }
+        }
 
         let mut warnings = Vec::new();
         let mut matrices = Vec::with_capacity(responses.len());
@@ -221,12 +219,11 @@ impl PrometheusSource {
                 }
             }
         }
-        let queries_sent = queries.len();
         if !errors.is_empty() {
             // Prometheus down: say it once, not once per query.
             let result = match failures.split_first() {
                 Some((first, rest))
-                    if failures.len() == queries_sent && rest.iter().all(|e| e == first) =>
+                    if failures.len() == queries.len() && rest.iter().all(|e| e == first) =>
                 {
                     first.to_string()
                 }
@@ -257,6 +254,63 @@ impl PrometheusSource {
             result,
             warnings,
             queries: queries_sent,
+            points,
+            samples,
+        }
+    }
+
+    /// Raw counters of one rollout's tracks, a query each over the grid `(start, spacing, end)`:
+    /// each from its last point read on this grid (again), whole the first time; the answers
+    /// laid over the points read before.
+    async fn read_counters(
+        &self,
+        priority: Priority,
+        queries: &[&str],
+        (start, spacing, end): (DateTime<Utc>, Duration, DateTime<Utc>),
+    ) -> OwnReads {
+        let spacing_ms = i64::try_from(spacing.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let froms: Vec<DateTime<Utc>> = queries
+            .iter()
+            .map(|q| {
+                self.counter_points
+                    .resume_from(q, start.timestamp_millis(), spacing_ms)
+                    .and_then(DateTime::from_timestamp_millis)
+                    .filter(|from| *from <= end)
+                    .unwrap_or(start)
+            })
+            .collect();
+        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| {
+            self.client
+                .query_range_with(priority, q, *from, end, spacing)
+        }))
+        .await;
+        let samples = samples_touched(&responses);
+        let points = froms
+            .iter()
+            .map(|from| {
+                u64::try_from((end - *from).num_milliseconds() / spacing_ms + 1).unwrap_or(0)
+            })
+            .sum();
+        let responses = responses
+            .into_iter()
+            .zip(queries)
+            .map(|(response, q)| {
+                response.map(|mut r| {
+                    if let QueryData::Matrix(series) = r.data {
+                        r.data = QueryData::Matrix(self.counter_points.merge(
+                            q,
+                            (start.timestamp_millis(), spacing_ms, end.timestamp_millis()),
+                            series,
+                        ));
+                    }
+                    r
+                })
+            })
+            .collect();
+        OwnReads {
+            responses,
             points,
             samples,
         }

@@ -1,0 +1,191 @@
+//! A raw counter read for the whole fleet at once (`[fleet] group_by`): the first member's poll
+//! in a step reads the counter for every member on its grid spacing (only the points since the
+//! last read, a member new to it whole once), the others' polls of that step read their tracks
+//! from what is kept (`metrics::counter_group` plans the reads and splits the answers).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{PrometheusSource, samples_touched};
+use crate::domain::counts::grid_bounds;
+use crate::metrics::Group;
+use crate::metrics::budget::Priority;
+use crate::metrics::counter_group::{GroupedCounter, is_bare_selector};
+use crate::metrics::decode::{PromError, QueryData, Response};
+use crate::metrics::grouped::members_regex;
+use crate::metrics::template::{self, Vars};
+
+type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
+
+/// The fleet's raw counters read so far, by counter template, grid spacing and the labels that
+/// tell the members and their tracks apart.
+#[derive(Debug, Default)]
+pub(super) struct CounterGroups {
+    entries: std::sync::Mutex<HashMap<EntryKey, Entry>>,
+}
+
+type EntryKey = (String, i64, (String, String));
+
+impl CounterGroups {
+    fn entry(&self, counter: &str, spacing_ms: i64, (label, hash_label): (&str, &str)) -> Entry {
+        let new = || {
+            Arc::new(tokio::sync::Mutex::new(GroupedCounter::new(
+                label, hash_label,
+            )))
+        };
+        match self.entries.lock() {
+            Ok(mut entries) => entries
+                .entry((
+                    counter.to_string(),
+                    spacing_ms,
+                    (label.to_string(), hash_label.to_string()),
+                ))
+                .or_insert_with(new)
+                .clone(),
+            // Poisoned: read without keeping (whole, every time) rather than fail.
+            Err(_) => new(),
+        }
+    }
+
+    /// Forgets the counters no poll read since `before_ms` (a spacing no member is on any more).
+    pub(super) fn forget_older_than(&self, before_ms: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, e| {
+                e.try_lock()
+                    .map_or(true, |e| e.end_ms().is_some_and(|end| end >= before_ms))
+            });
+        }
+    }
+}
+
+/// A member's two tracks of one raw counter, as the two per-track reads would have answered,
+/// and what reading them cost this poll.
+pub(super) struct GroupedTracks {
+    pub baseline: Result<Response, PromError>,
+    pub canary: Result<Response, PromError>,
+    pub queries: usize,
+    pub points: u64,
+    pub samples: Option<u64>,
+}
+
+impl PrometheusSource {
+    /// `group.member`'s tracks of the raw counter `counter` counted from `since`, from the
+    /// fleet's reads; `None` when the counter cannot be read for the fleet (not a bare selector,
+    /// `$rollout` in it, the member's hashes not known yet): it is read per rollout then.
+    pub(super) async fn grouped_counter(
+        &self,
+        priority: Priority,
+        group: &Group,
+        counter: &str,
+        (since, now, step): (DateTime<Utc>, DateTime<Utc>, Duration),
+    ) -> Option<GroupedTracks> {
+        if group.stable_hash.is_empty() || group.canary_hash.is_empty() {
+            return None;
+        }
+        if !is_bare_selector(counter) {
+            return None;
+        }
+        let render = |members: &[String]| {
+            let selector = format!(
+                "{}=~\"{}\"",
+                group.label,
+                template::escape_label_value(&members_regex(members))
+            );
+            let vars = Vars {
+                selector: Some(&selector),
+                service: Some(&selector),
+                // Read raw, and a query naming its own rollout cannot be asked for all of them.
+                window: None,
+                rollout: None,
+            };
+            template::render(counter, &vars)
+        };
+        render(std::slice::from_ref(&group.member)).ok()?;
+        let own = grid_bounds(since, now, step)?;
+        // The members on this member's spacing, each from its own grid's start.
+        let mut class: Vec<(String, i64)> = group
+            .members
+            .iter()
+            .zip(&group.counted_since)
+            .filter(|(m, _)| **m != group.member)
+            .filter_map(|(m, since)| {
+                let b = grid_bounds((*since)?, now, step)?;
+                (b.spacing_ms == own.spacing_ms).then(|| (m.clone(), b.first_ms))
+            })
+            .collect();
+        class.push((group.member.clone(), own.first_ms));
+
+        let entry =
+            self.counter_groups
+                .entry(counter, own.spacing_ms, (&group.label, &group.hash_label));
+        // Held while the reads are in flight: the other members' polls of this step wait for
+        // them and read their answer instead of asking again.
+        let mut entry = entry.lock().await;
+        let spacing = Duration::from_millis(own.spacing_ms.unsigned_abs());
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let (mut queries, mut points, mut samples) = (0, 0u64, None);
+        let mut warnings = Vec::new();
+        let mut failed: Option<Result<Response, PromError>> = None;
+        for read in entry.plan(&class, own.last_ms) {
+            let promql = match render(&read.members) {
+                Ok(q) => q,
+                Err(e) => {
+                    failed = Some(Err(PromError::Unsupported(e)));
+                    break;
+                }
+            };
+            let response = self
+                .client
+                .query_range_with(
+                    priority,
+                    &promql,
+                    at(read.from_ms),
+                    at(read.end_ms),
+                    spacing,
+                )
+                .await;
+            queries += 1;
+            points += u64::try_from((read.end_ms - read.from_ms) / own.spacing_ms.max(1) + 1)
+                .unwrap_or(0);
+            if let Some(more) = samples_touched([&response]) {
+                samples = Some(samples.unwrap_or(0u64).saturating_add(more));
+            }
+            match response {
+                Ok(Response {
+                    data: QueryData::Matrix(series),
+                    warnings: said,
+                    ..
+                }) => {
+                    warnings.extend(said);
+                    entry.apply(&read, series);
+                }
+                // Not a matrix, or an error: both tracks answer what the engine said.
+                other => {
+                    failed = Some(other);
+                    break;
+                }
+            }
+        }
+        let track = |hash: &str| {
+            if let Some(failed) = &failed {
+                return failed.clone();
+            }
+            let series = entry.pick((&group.member, hash), (own.first_ms, own.last_ms));
+            Ok(Response {
+                data: QueryData::Matrix(series),
+                warnings: warnings.clone(),
+                samples_touched: None,
+            })
+        };
+        Some(GroupedTracks {
+            baseline: track(&group.stable_hash),
+            canary: track(&group.canary_hash),
+            queries,
+            points,
+            samples,
+        })
+    }
+}

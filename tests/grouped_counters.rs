@@ -1,0 +1,176 @@
+//! The sequential judge's raw counters read for the whole fleet at once (`[fleet] group_by`),
+//! against a real Prometheus scraping `simulate --fleet 4`: each rollout's counts (and so its
+//! sequential verdicts) are the same as with its own per-track reads, poll after poll, with
+//! members starting at different points, polling at different steps and one joining the fleet
+//! late; and the raw counter queries go from 6 per rollout per poll to 3 per step for the fleet.
+
+#[path = "common/simulate.rs"]
+mod simulate;
+#[path = "common/tsdb.rs"]
+#[allow(dead_code)]
+mod tsdb;
+
+use chrono::{DateTime, Utc};
+use simulate::{Options, Simulate};
+use std::time::Duration;
+use tsdb::{Engine, Tsdb};
+
+use rollout_console::config::PrometheusConfig;
+use rollout_console::metrics::client::PrometheusClient;
+use rollout_console::metrics::source::{PrometheusSource, Selectors};
+use rollout_console::metrics::{
+    Counters, CountsQuery, FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority,
+    Tracks,
+};
+
+/// The simulator's pod-template hashes (every member has the same; the `rollout` label tells
+/// them apart).
+const STABLE: &str = "5f7c9d6b8";
+const CANARY: &str = "7b9f4c6d5";
+const HASH: &str = "rollouts_pod_template_hash";
+const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
+/// A metric query with no aggregation: never grouped, two queries per metric per poll both
+/// ways (`METRIC_QUERIES` a poll), so that the rest of a poll's queries are its raw counters.
+const PLAIN: &str = "rate(http_requests_total{$selector}[1m])";
+const METRIC_QUERIES: usize = 2 * 2;
+
+fn source(url: &str) -> PrometheusSource {
+    let cfg = PrometheusConfig {
+        timeout: Duration::from_secs(10),
+        max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
+        ..PrometheusConfig::for_url(url)
+    };
+    PrometheusSource::new(
+        PrometheusClient::new(&cfg).expect("client"),
+        Selectors::default(),
+    )
+}
+
+/// Member `i`'s poll at `now`; `members` of the fleet known so far (each counted from `since`).
+fn request(
+    i: usize,
+    now: DateTime<Utc>,
+    (members, since): (usize, &[DateTime<Utc>]),
+    grouped: bool,
+) -> FetchRequest {
+    let name = NAMES[i];
+    let counted = |metric: &str, counters: Counters| MetricQuery {
+        name: metric.into(),
+        query: PLAIN.into(),
+        window: Some(Duration::from_secs(10)),
+        counts: Some(CountsQuery {
+            counters,
+            since: since[i],
+        }),
+    };
+    let service = format!("rollout=\"{name}\"");
+    FetchRequest {
+        now,
+        lookback: Duration::from_secs(30),
+        step: Duration::from_secs(1),
+        metrics: vec![
+            counted(
+                "p95 latency",
+                Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
+            ),
+            counted(
+                "error rate",
+                Counters::Ratio {
+                    errors: r#"http_requests_total{$selector, code=~"5.."}"#.into(),
+                    total: "http_requests_total{$selector}".into(),
+                },
+            ),
+        ],
+        slos: vec![],
+        tracks: Some(Tracks {
+            baseline: format!("{service}, {HASH}=\"{STABLE}\""),
+            canary: format!("{service}, {HASH}=\"{CANARY}\""),
+        }),
+        priority: Priority::Open,
+        rollout: Some(ForRollout {
+            name: name.into(),
+            selectors: Some(Selectors {
+                service: service.clone(),
+                rollout: name.into(),
+                ..Selectors::default()
+            }),
+            group: grouped.then(|| {
+                Box::new(Group {
+                    label: "rollout".into(),
+                    hash_label: HASH.into(),
+                    members: NAMES[..members].iter().map(|n| n.to_string()).collect(),
+                    member: name.into(),
+                    stable_hash: STABLE.into(),
+                    canary_hash: CANARY.into(),
+                    lookback: Duration::from_secs(30),
+                    counted_since: since[..members].iter().copied().map(Some).collect(),
+                })
+            }),
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
+    let sim = Simulate::start_fleet(NAMES.len(), Options::default());
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
+    prom.wait_for_series(
+        "http_requests_total{rollout=\"cart\",track=\"canary\"}",
+        Duration::from_secs(40),
+    );
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    // Instants in the past: both ways read the same, settled samples.
+    let base = Utc::now() - chrono::Duration::seconds(3);
+    let at = |s: i64| base + chrono::Duration::seconds(s);
+    // Each member counted from its own start (the canary's first step), a few seconds apart.
+    let since: Vec<DateTime<Utc>> = (0..NAMES.len()).map(|i| at(-22 + 3 * i as i64)).collect();
+    let per_rollout = source(&prom.url);
+    let grouped = source(&prom.url);
+    let (mut raw, mut polls, mut steps) = ((0, 0), 0, 0);
+    let mut counted = 0.0;
+    // Six steps 2 s apart; not every member polls at every step; the last member joins the
+    // fleet at the fourth.
+    for k in 0..6i64 {
+        let now = at(-12 + 2 * k) + chrono::Duration::milliseconds(300);
+        let members = if k < 3 { 3 } else { 4 };
+        let mut polled = false;
+        for i in (0..members).filter(|i| (k + *i as i64) % 3 != 2 || k == 5) {
+            let own = per_rollout
+                .fetch(&request(i, now, (members, &since), false))
+                .await;
+            let all = grouped
+                .fetch(&request(i, now, (members, &since), true))
+                .await;
+            polls += 1;
+            polled = true;
+            raw.0 += own.queries - METRIC_QUERIES;
+            raw.1 += all.queries - METRIC_QUERIES;
+            assert_eq!(own.counts.len(), 2);
+            for ((metric, own), (_, all)) in own.counts.iter().zip(&all.counts) {
+                let name = NAMES[i];
+                let own = own
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{name} {metric} step {k}: {e}"));
+                let all = all
+                    .as_ref()
+                    .unwrap_or_else(|e| panic!("{name} {metric} step {k} grouped: {e}"));
+                assert!(own.blocks.len() >= 5, "{name} {metric}: {own:?}");
+                assert_eq!(
+                    own, all,
+                    "{name} {metric} step {k}: the same counts both ways"
+                );
+                let (b, c) = own.requests();
+                counted += b + c;
+            }
+        }
+        steps += usize::from(polled);
+    }
+    assert!(counted > 0.0, "requests were counted");
+    // 3 raw counters (the histogram's buckets, errors, total), 2 tracks each, every poll; the
+    // fleet: 3 per step, and 3 more whole reads for the member that joined late.
+    assert_eq!(raw, (polls * 6, steps * 3 + 3), "{raw:?} in {polls} polls");
+}
