@@ -279,6 +279,10 @@ fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
 
 pub fn draw_why(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let (tone, text) = model.derived.why.clone();
+    // Cut with an ellipsis, so a cut reason never reads as a whole one; the detail view and
+    // the event log carry it whole.
+    let room = usize::from(area.width).saturating_sub(3);
+    let text = crate::domain::format::excerpt(&text, room, crate::domain::format::Keep::Start);
     let line = Line::from(vec![
         Span::styled(" » ", theme.dim()),
         Span::styled(text, theme.tone(tone)),
