@@ -15,36 +15,16 @@ use simulate::{Options, Simulate};
 use std::time::Duration;
 use tsdb::{Engine, Tsdb};
 
-use rollout_console::config::PrometheusConfig;
-use rollout_console::metrics::client::PrometheusClient;
-use rollout_console::metrics::source::{PrometheusSource, Selectors};
-use rollout_console::metrics::{
-    Counters, CountsQuery, FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority,
-    Tracks,
-};
+#[path = "common/fleet_request.rs"]
+mod fleet_request;
 
-/// The simulator's pod-template hashes (every member has the same; the `rollout` label tells
-/// them apart).
-const STABLE: &str = "5f7c9d6b8";
-const CANARY: &str = "7b9f4c6d5";
-const HASH: &str = "rollouts_pod_template_hash";
-const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
+use fleet_request::{NAMES, member_request, source};
+use rollout_console::metrics::{Counters, CountsQuery, FetchRequest, MetricQuery, MetricsSource};
+
 /// A metric query with no aggregation: never grouped, two queries per metric per poll both
 /// ways (`METRIC_QUERIES` a poll), so that the rest of a poll's queries are its raw counters.
 const PLAIN: &str = "rate(http_requests_total{$selector}[1m])";
 const METRIC_QUERIES: usize = 2 * 2;
-
-fn source(url: &str) -> PrometheusSource {
-    let cfg = PrometheusConfig {
-        timeout: Duration::from_secs(10),
-        max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
-        ..PrometheusConfig::for_url(url)
-    };
-    PrometheusSource::new(
-        PrometheusClient::new(&cfg).expect("client"),
-        Selectors::default(),
-    )
-}
 
 /// Member `i`'s poll at `now`; `members` of the fleet known so far (each counted from `since`).
 fn request(
@@ -63,12 +43,10 @@ fn request(
             since: since[i],
         }),
     };
-    let service = format!("rollout=\"{name}\"");
-    FetchRequest {
+    member_request(
+        name,
         now,
-        lookback: Duration::from_secs(30),
-        step: Duration::from_secs(1),
-        metrics: vec![
+        vec![
             counted(
                 "p95 latency",
                 Counters::Histogram("http_request_duration_seconds_bucket{$selector}".into()),
@@ -81,33 +59,9 @@ fn request(
                 },
             ),
         ],
-        slos: vec![],
-        tracks: Some(Tracks {
-            baseline: format!("{service}, {HASH}=\"{STABLE}\""),
-            canary: format!("{service}, {HASH}=\"{CANARY}\""),
-        }),
-        priority: Priority::Open,
-        rollout: Some(ForRollout {
-            name: name.into(),
-            selectors: Some(Selectors {
-                service: service.clone(),
-                rollout: name.into(),
-                ..Selectors::default()
-            }),
-            group: grouped.then(|| {
-                Box::new(Group {
-                    label: "rollout".into(),
-                    hash_label: HASH.into(),
-                    members: NAMES[..members].iter().map(|n| n.to_string()).collect(),
-                    member: name.into(),
-                    stable_hash: STABLE.into(),
-                    canary_hash: CANARY.into(),
-                    lookback: Duration::from_secs(30),
-                    counted_since: since[..members].iter().copied().map(Some).collect(),
-                })
-            }),
-        }),
-    }
+        grouped,
+        since[..members].iter().copied().map(Some).collect(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

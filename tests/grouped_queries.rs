@@ -12,31 +12,11 @@ use simulate::{Options, Simulate};
 use std::time::Duration;
 use tsdb::{Engine, Tsdb};
 
-use rollout_console::config::PrometheusConfig;
-use rollout_console::metrics::client::PrometheusClient;
-use rollout_console::metrics::source::{PrometheusSource, Selectors};
-use rollout_console::metrics::{
-    FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority, Tracks,
-};
+#[path = "common/fleet_request.rs"]
+mod fleet_request;
 
-/// The simulator's pod-template hashes (every member has the same; the `rollout` label tells
-/// them apart).
-const STABLE: &str = "5f7c9d6b8";
-const CANARY: &str = "7b9f4c6d5";
-const HASH: &str = "rollouts_pod_template_hash";
-const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
-
-fn source(url: &str) -> PrometheusSource {
-    let cfg = PrometheusConfig {
-        timeout: Duration::from_secs(10),
-        max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
-        ..PrometheusConfig::for_url(url)
-    };
-    PrometheusSource::new(
-        PrometheusClient::new(&cfg).expect("client"),
-        Selectors::default(),
-    )
-}
+use fleet_request::{NAMES, member_request, source};
+use rollout_console::metrics::{FetchRequest, MetricQuery, MetricsSource};
 
 fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchRequest {
     let q = |metric: &str, query: &str| MetricQuery {
@@ -45,12 +25,10 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
         window: Some(Duration::from_secs(10)),
         counts: None,
     };
-    let service = format!("rollout=\"{name}\"");
-    FetchRequest {
+    member_request(
+        name,
         now,
-        lookback: Duration::from_secs(30),
-        step: Duration::from_secs(1),
-        metrics: vec![
+        vec![
             q(
                 "p95 latency",
                 "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{$selector}[$window])))",
@@ -60,33 +38,9 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
                 r#"sum(rate(http_requests_total{$selector, code=~"5.."}[$window])) / sum(rate(http_requests_total{$selector}[$window]))"#,
             ),
         ],
-        slos: vec![],
-        tracks: Some(Tracks {
-            baseline: format!("{service}, {HASH}=\"{STABLE}\""),
-            canary: format!("{service}, {HASH}=\"{CANARY}\""),
-        }),
-        priority: Priority::Open,
-        rollout: Some(ForRollout {
-            name: name.into(),
-            selectors: Some(Selectors {
-                service: service.clone(),
-                rollout: name.into(),
-                ..Selectors::default()
-            }),
-            group: grouped.then(|| {
-                Box::new(Group {
-                    label: "rollout".into(),
-                    hash_label: HASH.into(),
-                    members: NAMES.iter().map(|n| n.to_string()).collect(),
-                    member: name.into(),
-                    stable_hash: STABLE.into(),
-                    canary_hash: CANARY.into(),
-                    lookback: Duration::from_secs(30),
-                    counted_since: vec![None; NAMES.len()],
-                })
-            }),
-        }),
-    }
+        grouped,
+        vec![None; NAMES.len()],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
