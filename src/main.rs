@@ -145,6 +145,9 @@ fn print_man_page() -> ExitCode {
 }
 
 /// Logs go to a file in the state directory, never to the terminal the UI owns.
+/// Lines the log writer's queue holds before it drops (see `init_logging`).
+const LOG_QUEUE_LINES: usize = 4096;
+
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths::log_dir();
     std::fs::create_dir_all(&dir).ok()?;
@@ -152,7 +155,13 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         .filename_prefix("rollout-console.log")
         .build(&dir)
         .ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The default queue of 128,000 lines is 4 MB allocated and touched up front: a tenth of the
+    // console's memory, for a log that writes a few lines a second (lossy: a burst beyond the
+    // queue drops lines rather than stalling the screen).
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .finish(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_CONSOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

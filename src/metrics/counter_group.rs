@@ -29,12 +29,82 @@ pub struct Read {
     pub whole: bool,
 }
 
-/// One series kept: its labels and its points in time order, as (epoch milliseconds, value)
-/// (what the decoder's timestamps are, a third smaller than `Sample`s).
+/// One series kept: its labels and its values on the spacing's grid from `first_ms`, one per
+/// point, [`ABSENT`] where the engine had none. A fleet keeps every raw series of its members
+/// for up to `MAX_BLOCKS` points, so 8 bytes a point rather than a (time, value) pair's 16 is
+/// half the console's memory at 50 rollouts.
 #[derive(Debug)]
 struct Kept {
     labels: Labels,
-    points: Vec<(i64, f64)>,
+    first_ms: i64,
+    values: Vec<f64>,
+}
+
+/// A point the answer did not have: a NaN no engine sends (theirs decode to the canonical NaN,
+/// kept as a value like any other).
+const ABSENT: f64 = f64::from_bits(0x7ff8_dead_0000_0001);
+
+fn is_absent(v: f64) -> bool {
+    v.to_bits() == ABSENT.to_bits()
+}
+
+impl Kept {
+    /// The grid index of `at_ms`: the nearest point, the earlier one on a tie. Range answers
+    /// are on the grid (they start on it and step by the spacing); rounding only matters to an
+    /// engine that is not.
+    fn index(&self, at_ms: i64, spacing_ms: i64) -> i64 {
+        let since = at_ms - self.first_ms;
+        let (points, rest) = (since.div_euclid(spacing_ms), since.rem_euclid(spacing_ms));
+        points + i64::from(2 * rest > spacing_ms)
+    }
+
+    /// Drops the points before `start_ms`; whether any point is left.
+    fn forget_before(&mut self, start_ms: i64, spacing_ms: i64) -> bool {
+        let len = i64::try_from(self.values.len()).unwrap_or(i64::MAX);
+        let drop = (start_ms - self.first_ms + spacing_ms - 1)
+            .div_euclid(spacing_ms)
+            .clamp(0, len);
+        self.values.drain(..usize::try_from(drop).unwrap_or(0));
+        self.first_ms += drop * spacing_ms;
+        if self.values.capacity() > 2 * self.values.len() {
+            self.values
+                .shrink_to(self.values.len() + self.values.len() / 8);
+        }
+        self.values.iter().any(|v| !is_absent(*v))
+    }
+
+    /// `points` laid over what is kept from their first on (a point read again replaces the
+    /// old one; everything after it is read again too).
+    fn lay_over(&mut self, points: &[Sample], spacing_ms: i64) {
+        let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
+            return;
+        };
+        let from = self.index(first, spacing_ms);
+        if from <= 0 {
+            self.values.clear();
+            self.first_ms += from * spacing_ms;
+        } else {
+            self.values
+                .truncate(usize::try_from(from).unwrap_or(usize::MAX));
+        }
+        let len = |v: &Vec<f64>| i64::try_from(v.len()).unwrap_or(i64::MAX);
+        let wanted = self.index(points[points.len() - 1].at.timestamp_millis(), spacing_ms) + 1;
+        let grow = usize::try_from(wanted - len(&self.values)).unwrap_or(0);
+        // Grown by at most an eighth at a time: a step's points do not double a long series'
+        // room.
+        if self.values.capacity() - self.values.len() < grow {
+            self.values.reserve_exact(grow.max(self.values.len() / 8));
+        }
+        for p in points {
+            let Ok(i) = usize::try_from(self.index(p.at.timestamp_millis(), spacing_ms)) else {
+                continue;
+            };
+            if i >= self.values.len() {
+                self.values.resize(i + 1, ABSENT);
+            }
+            self.values[i] = p.value;
+        }
+    }
 }
 
 /// One counter's series read so far for the members on one spacing.
@@ -43,6 +113,8 @@ pub struct GroupedCounter {
     /// The label telling the members apart, and the pod-template hash label.
     label: String,
     hash_label: String,
+    /// The grid's spacing: every read is at it.
+    spacing_ms: i64,
     /// The last point read for every covered member; `None`: nothing read yet.
     end_ms: Option<i64>,
     /// Each member read, and from when its series are complete.
@@ -54,11 +126,12 @@ pub struct GroupedCounter {
 
 impl GroupedCounter {
     /// Nothing read yet of a counter whose members are told apart by `label` and whose tracks
-    /// by `hash_label`.
-    pub fn new(label: &str, hash_label: &str) -> Self {
+    /// by `hash_label`, read at `spacing_ms`.
+    pub fn new(label: &str, hash_label: &str, spacing_ms: i64) -> Self {
         Self {
             label: label.to_string(),
             hash_label: hash_label.to_string(),
+            spacing_ms: spacing_ms.max(1),
             end_ms: None,
             covered: BTreeMap::new(),
             tracks: HashMap::new(),
@@ -80,6 +153,7 @@ impl GroupedCounter {
         self.covered.retain(|m, _| keep.contains(m.as_str()));
         let covered = &self.covered;
         self.tracks.retain(|(m, _), _| covered.contains_key(m));
+        self.forget_before_starts(class);
         if self.covered.is_empty() {
             self.tracks.clear();
             self.end_ms = None;
@@ -115,6 +189,39 @@ impl GroupedCounter {
         reads
     }
 
+    /// Points before a member's start are never picked again (its rollout moved on: a new one
+    /// of the same name, or a step the backend reports no history for): they are dropped, and
+    /// the series with nothing later (an old canary's hash), so that a console left open keeps
+    /// what its rollouts count, not everything it has read.
+    fn forget_before_starts(&mut self, class: &[(String, i64)]) {
+        let moved: HashMap<&str, i64> = class
+            .iter()
+            .filter(|(m, start)| self.covered.get(m).is_some_and(|from| from < start))
+            .map(|(m, start)| (m.as_str(), *start))
+            .collect();
+        if moved.is_empty() {
+            return;
+        }
+        let spacing = self.spacing_ms;
+        self.tracks.retain(|(m, _), track| {
+            if let Some(start) = moved.get(m.as_str()) {
+                track.retain_mut(|kept| kept.forget_before(*start, spacing));
+            }
+            !track.is_empty()
+        });
+        for (m, start) in moved {
+            if let Some(from) = self.covered.get_mut(m) {
+                *from = start;
+            }
+        }
+    }
+
+    /// Points kept over every series, gaps included.
+    #[cfg(test)]
+    fn points_kept(&self) -> usize {
+        self.tracks.values().flatten().map(|k| k.values.len()).sum()
+    }
+
     /// Lays the answer to `read` over the series read before (a point read again replaces the
     /// old one); its members are complete from its start to its end from now on.
     pub fn apply(&mut self, read: &Read, fetched: Vec<(Labels, Vec<Sample>)>) {
@@ -127,27 +234,21 @@ impl GroupedCounter {
             else {
                 continue;
             };
-            let compact = points.iter().map(|p| (p.at.timestamp_millis(), p.value));
             let key = (member.clone(), hash.clone());
             let track = self.tracks.entry(key).or_default();
-            match track.iter_mut().find(|k| k.labels == labels) {
-                Some(old) => {
-                    let keep = old.points.partition_point(|(at, _)| *at < first);
-                    old.points.truncate(keep);
-                    // Grown by at most an eighth at a time: a step's points do not double a
-                    // long series' room.
-                    let room = old.points.capacity() - old.points.len();
-                    if room < points.len() {
-                        old.points
-                            .reserve_exact(points.len().max(old.points.len() / 8));
-                    }
-                    old.points.extend(compact);
+            let kept = match track.iter().position(|k| k.labels == labels) {
+                Some(i) => &mut track[i],
+                None => {
+                    track.push(Kept {
+                        labels,
+                        first_ms: first,
+                        values: Vec::new(),
+                    });
+                    let last = track.len() - 1;
+                    &mut track[last]
                 }
-                None => track.push(Kept {
-                    labels,
-                    points: compact.collect(),
-                }),
-            }
+            };
+            kept.lay_over(&points, self.spacing_ms);
         }
         if read.whole {
             for m in &read.members {
@@ -167,19 +268,21 @@ impl GroupedCounter {
         let Some(track) = self.tracks.get(&(member.to_string(), hash.to_string())) else {
             return Vec::new();
         };
+        let spacing = self.spacing_ms;
         track
             .iter()
             .filter_map(|kept| {
-                // In time order: the cut is a slice.
-                let from = kept.points.partition_point(|(at, _)| *at < start_ms);
-                let to = kept.points.partition_point(|(at, _)| *at <= end_ms);
-                let cut: Vec<Sample> = kept
-                    .points
-                    .get(from..to)?
-                    .iter()
-                    .filter_map(|&(at, value)| {
+                let len = i64::try_from(kept.values.len()).ok()?;
+                let from = (start_ms - kept.first_ms + spacing - 1)
+                    .div_euclid(spacing)
+                    .clamp(0, len);
+                let to = ((end_ms - kept.first_ms).div_euclid(spacing) + 1).clamp(from, len);
+                let cut: Vec<Sample> = (from..to)
+                    .filter_map(|i| {
+                        let value = kept.values[usize::try_from(i).ok()?];
+                        (!is_absent(value)).then_some(())?;
                         Some(Sample {
-                            at: DateTime::from_timestamp_millis(at)?,
+                            at: DateTime::from_timestamp_millis(kept.first_ms + i * spacing)?,
                             value,
                         })
                     })
@@ -345,15 +448,15 @@ mod tests {
         #[test]
         fn each_member_gets_what_a_read_of_its_own_would_give(
             mut fake in proptest::collection::vec(fake_series(), 1..12),
-            starts in proptest::collection::vec(0..150i64, 4),
-            polls in proptest::collection::vec((0..4usize, 0..3i64, 0..4i64), 1..30),
+            mut starts in proptest::collection::vec(0..150i64, 4),
+            polls in proptest::collection::vec((0..4usize, 0..3i64, 0..4i64, 0..6u8), 1..30),
         ) {
             // No two fake series with the same labels.
             fake.sort_by_key(|s| (s.member, s.hash, s.pod));
             fake.dedup_by_key(|s| (s.member, s.hash, s.pod));
             let spacing = 5_000;
-            let start_of = |m: usize| starts[m] * 1_000 / spacing * spacing;
-            let mut entry = GroupedCounter::new(LABEL, HASH);
+            let start_of = |starts: &[i64], m: usize| starts[m] * 1_000 / spacing * spacing;
+            let mut entry = GroupedCounter::new(LABEL, HASH, spacing);
             let mut end = 150_000 / spacing * spacing;
             let mut joined = [false; 4];
             let mut sent = 0;
@@ -364,12 +467,16 @@ mod tests {
                     entry.apply(&read, fetched);
                 }
             };
-            for (member, advance, lag) in polls {
+            for (member, advance, lag, restart) in polls {
                 end += advance * spacing;
                 joined[member] = true;
+                // Now and then a member's counting starts later (a new rollout of its name).
+                if restart == 0 {
+                    starts[member] = (starts[member] + 20).min(end / 1_000);
+                }
                 let class: Vec<(String, i64)> = (0..4)
                     .filter(|m| joined[*m])
-                    .map(|m| (format!("m{m}"), start_of(m)))
+                    .map(|m| (format!("m{m}"), start_of(&starts, m)))
                     .collect();
                 poll(&mut entry, &class, end, end + lag * spacing / 4, &mut sent);
             }
@@ -378,7 +485,7 @@ mod tests {
             let wall = end + spacing;
             let class: Vec<(String, i64)> = (0..4)
                 .filter(|m| joined[*m])
-                .map(|m| (format!("m{m}"), start_of(m)))
+                .map(|m| (format!("m{m}"), start_of(&starts, m)))
                 .collect();
             poll(&mut entry, &class, end, wall, &mut sent);
             for (member, start) in &class {
@@ -398,8 +505,84 @@ mod tests {
     }
 
     #[test]
+    fn gaps_are_left_out_and_an_engines_nan_is_kept() {
+        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
+        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
+        let series = |points: &[(i64, f64)]| {
+            let labels = Labels::from([
+                (LABEL.to_string(), "a".to_string()),
+                (HASH.to_string(), "h".to_string()),
+            ]);
+            let points = points.iter().map(|&(t, value)| Sample { at: at(t), value });
+            vec![(labels, points.collect::<Vec<_>>())]
+        };
+        let read = |from_ms, end_ms, whole| Read {
+            members: vec!["a".into()],
+            from_ms,
+            end_ms,
+            whole,
+        };
+        entry.apply(
+            &read(100, 140, true),
+            series(&[(100, 1.0), (130, f64::NAN), (140, 4.0)]),
+        );
+        // Read again from the last point: it is replaced, and the new ones follow.
+        entry.apply(&read(140, 160, false), series(&[(140, 5.0), (160, 7.0)]));
+        let got = entry.pick(("a", "h"), (90, 170));
+        let points: Vec<(i64, f64)> = got[0]
+            .1
+            .iter()
+            .map(|s| (s.at.timestamp_millis(), s.value))
+            .collect();
+        assert_eq!(points.len(), 4, "{points:?}");
+        assert_eq!(points[0], (100, 1.0));
+        assert!(points[1].0 == 130 && points[1].1.is_nan());
+        assert_eq!(&points[2..], [(140, 5.0), (160, 7.0)]);
+        // A cut inside the kept points.
+        let cut = entry.pick(("a", "h"), (131, 150));
+        assert_eq!(cut[0].1.len(), 1);
+        assert_eq!(cut[0].1[0].at, at(140));
+        // A read from before what is kept starts it again there.
+        entry.apply(&read(80, 90, true), series(&[(80, 0.0)]));
+        let got = entry.pick(("a", "h"), (0, 200));
+        assert_eq!(got[0].1.len(), 1);
+        assert_eq!(got[0].1[0].at, at(80));
+    }
+
+    #[test]
+    fn a_start_moved_later_drops_what_came_before_and_old_tracks() {
+        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
+        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
+        let series = |hash: &str, from: i64, to: i64| {
+            let labels = Labels::from([
+                (LABEL.to_string(), "a".to_string()),
+                (HASH.to_string(), hash.to_string()),
+            ]);
+            let points = (from..=to).step_by(10).map(|t| Sample {
+                at: at(t),
+                value: 1.0,
+            });
+            (labels, points.collect::<Vec<_>>())
+        };
+        let reads = entry.plan(&[("a".to_string(), 0)], 200);
+        assert_eq!(reads.len(), 1);
+        // The old canary's hash stops at 100; the new one starts at 110.
+        entry.apply(
+            &reads[0],
+            vec![series("old", 0, 100), series("new", 110, 200)],
+        );
+        assert_eq!(entry.points_kept(), 11 + 10);
+        // A new rollout of the same name counts from 150: nothing before it is read again.
+        assert_eq!(entry.plan(&[("a".to_string(), 150)], 200), []);
+        assert_eq!(entry.points_kept(), 6);
+        let got = entry.pick(("a", "new"), (150, 200));
+        assert_eq!(got[0].1.len(), 6);
+        assert!(entry.pick(("a", "old"), (0, 200)).is_empty());
+    }
+
+    #[test]
     fn a_member_read_before_is_read_from_the_last_point_others_whole_once() {
-        let mut entry = GroupedCounter::new(LABEL, HASH);
+        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
         let class = |members: &[(&str, i64)]| -> Vec<(String, i64)> {
             members.iter().map(|(m, s)| (m.to_string(), *s)).collect()
         };

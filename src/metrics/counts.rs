@@ -82,23 +82,28 @@ pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>], since: usize) -> V
     out
 }
 
-/// Each grid point's value: the finite sample nearest to it within half a step.
+/// Each grid point's value: the finite sample nearest to it within half a step (the earlier
+/// point on a tie; the later sample when two are as near). In whole milliseconds: this runs for
+/// every raw series on every poll, and chrono's date arithmetic was most of its cost.
 fn on_grid(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
-    let mut nearest: Vec<Option<(i64, f64)>> = vec![None; grid.len()];
-    let (Some(first), Some(second)) = (grid.first(), grid.get(1)) else {
+    let grid_ms: Vec<i64> = grid.iter().map(DateTime::timestamp_millis).collect();
+    let (Some(first), Some(second)) = (grid_ms.first(), grid_ms.get(1)) else {
         return Vec::new();
     };
-    let step_ms = (*second - *first).num_milliseconds().max(1);
+    let step_ms = (second - first).max(1);
+    let mut nearest: Vec<Option<(i64, f64)>> = vec![None; grid_ms.len()];
     for sample in samples.iter().filter(|s| s.value.is_finite()) {
-        let at = sample.at;
-        let after = grid.partition_point(|g| *g < at);
-        let candidates = [after.checked_sub(1), Some(after)];
-        let best = candidates
-            .into_iter()
-            .flatten()
-            .filter_map(|i| Some((i, (*grid.get(i)? - at).num_milliseconds().abs())))
-            .min_by_key(|(_, distance)| *distance);
-        let Some((i, distance)) = best else { continue };
+        let at = sample.at.timestamp_millis();
+        let after = grid_ms.partition_point(|g| *g < at);
+        let before = after.checked_sub(1).map(|i| (i, at - grid_ms[i]));
+        let next = grid_ms.get(after).map(|g| (after, g - at));
+        let best = match (before, next) {
+            (Some(b), Some(n)) if n.1 < b.1 => n,
+            (Some(b), _) => b,
+            (None, Some(n)) => n,
+            (None, None) => continue,
+        };
+        let (i, distance) = best;
         if distance.saturating_mul(2) > step_ms {
             continue;
         }
@@ -495,6 +500,50 @@ mod tests {
         // Before the first point by more than half a step: ignored.
         let s = vec![at(0, -5_001, 3.0), at(1, 0, 4.0)];
         assert_eq!(on_grid(&s, &g), [None, Some(4.0), None, None]);
+    }
+
+    /// The first version of `on_grid`, in chrono's arithmetic: the millisecond one must agree.
+    fn on_grid_reference(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
+        let mut nearest: Vec<Option<(i64, f64)>> = vec![None; grid.len()];
+        let (Some(first), Some(second)) = (grid.first(), grid.get(1)) else {
+            return Vec::new();
+        };
+        let step_ms = (*second - *first).num_milliseconds().max(1);
+        for sample in samples.iter().filter(|s| s.value.is_finite()) {
+            let after = grid.partition_point(|g| *g < sample.at);
+            let best = [after.checked_sub(1), Some(after)]
+                .into_iter()
+                .flatten()
+                .filter_map(|i| Some((i, (*grid.get(i)? - sample.at).num_milliseconds().abs())))
+                .min_by_key(|(_, distance)| *distance);
+            let Some((i, distance)) = best else { continue };
+            if distance.saturating_mul(2) > step_ms {
+                continue;
+            }
+            if nearest[i].is_none_or(|(d, _)| distance <= d) {
+                nearest[i] = Some((distance, sample.value));
+            }
+        }
+        nearest.into_iter().map(|n| n.map(|(_, v)| v)).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn on_grid_agrees_with_the_chrono_version(
+            points in 0i64..12,
+            offsets in proptest::collection::vec((-2i64..14, -6_000i64..6_000, 0u8..4), 0..30),
+        ) {
+            let g = grid(points);
+            let s: Vec<Sample> = offsets
+                .iter()
+                .map(|&(i, off, v)| at(i, off, if v == 3 { f64::NAN } else { f64::from(v) }))
+                .collect();
+            let same = |a: &[Option<f64>], b: &[Option<f64>]| {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|(x, y)| x.map(f64::to_bits) == y.map(f64::to_bits))
+            };
+            proptest::prop_assert!(same(&on_grid(&s, &g), &on_grid_reference(&s, &g)));
+        }
     }
 
     #[test]

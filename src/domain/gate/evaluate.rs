@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::checks::binding_limit;
 use super::{Counted, Gate, GateEvaluation, Severity, Verdict};
-use crate::domain::series::{Series, Unit};
+use crate::domain::series::{Sample, Series, Unit};
 
 impl Gate {
     /// Judge the canary series against the baseline series. Points are paired by timestamp.
@@ -151,13 +151,7 @@ fn pair_points(baseline: &Series, canary: &Series, needs_baseline: bool) -> Vec<
             .map(|c| (c.at, None, Some(c.value)))
             .collect();
     }
-    let by_time: std::collections::HashMap<_, _> =
-        baseline.points.iter().map(|s| (s.at, s.value)).collect();
-    let paired: Vec<_> = canary
-        .points
-        .iter()
-        .map(|c| (c.at, by_time.get(&c.at).copied(), Some(c.value)))
-        .collect();
+    let paired = pair_by_time(&baseline.points, &canary.points);
     if paired.iter().any(|(_, b, _)| b.is_some()) {
         return paired;
     }
@@ -168,6 +162,37 @@ fn pair_points(baseline: &Series, canary: &Series, needs_baseline: bool) -> Vec<
     b.iter()
         .zip(c)
         .map(|(b, c)| (c.at, Some(b.value), Some(c.value)))
+        .collect()
+}
+
+/// Each canary point with the baseline's value at the same instant (the last one there, should
+/// a timestamp repeat). Series come sorted by time: a merge then, which runs once a second per
+/// fleet row over the whole hold; a hash map only for series that are not.
+fn pair_by_time(baseline: &[Sample], canary: &[Sample]) -> Vec<Pair> {
+    let sorted = |s: &[Sample]| s.windows(2).all(|w| w[0].at <= w[1].at);
+    if !(sorted(baseline) && sorted(canary)) {
+        let by_time: std::collections::HashMap<_, _> =
+            baseline.iter().map(|s| (s.at, s.value)).collect();
+        return canary
+            .iter()
+            .map(|c| (c.at, by_time.get(&c.at).copied(), Some(c.value)))
+            .collect();
+    }
+    let mut next = 0;
+    canary
+        .iter()
+        .map(|c| {
+            while baseline.get(next).is_some_and(|b| b.at < c.at) {
+                next += 1;
+            }
+            let mut same = None;
+            let mut i = next;
+            while let Some(b) = baseline.get(i).filter(|b| b.at == c.at) {
+                same = Some(b.value);
+                i += 1;
+            }
+            (c.at, same, Some(c.value))
+        })
         .collect()
 }
 
@@ -323,5 +348,29 @@ mod tests {
         let e = eval(&g, Unit::None, &[], &[2.0]);
         assert_eq!(e.verdict, Verdict::Warn);
         assert!(!e.verdict.blocks_promotion());
+    }
+
+    proptest::proptest! {
+        /// The merge pairs exactly as a lookup by timestamp does, repeats and gaps included.
+        #[test]
+        fn the_merge_pairs_as_a_lookup_by_time_does(
+            b in proptest::collection::vec((0i64..20, 0u8..5), 0..25),
+            c in proptest::collection::vec(0i64..20, 0..25),
+        ) {
+            let at = |i: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(5 * i);
+            let mut baseline: Vec<Sample> =
+                b.iter().map(|&(i, v)| Sample { at: at(i), value: f64::from(v) }).collect();
+            baseline.sort_by_key(|s| s.at);
+            let mut canary: Vec<Sample> =
+                c.iter().map(|&i| Sample { at: at(i), value: 1.0 }).collect();
+            canary.sort_by_key(|s| s.at);
+            let by_time: std::collections::HashMap<_, _> =
+                baseline.iter().map(|s| (s.at, s.value)).collect();
+            let looked_up: Vec<Pair> = canary
+                .iter()
+                .map(|c| (c.at, by_time.get(&c.at).copied(), Some(c.value)))
+                .collect();
+            proptest::prop_assert_eq!(pair_by_time(&baseline, &canary), looked_up);
+        }
     }
 }

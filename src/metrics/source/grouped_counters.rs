@@ -33,7 +33,7 @@ impl CounterGroups {
     fn entry(&self, counter: &str, spacing_ms: i64, (label, hash_label): (&str, &str)) -> Entry {
         let new = || {
             Arc::new(tokio::sync::Mutex::new(GroupedCounter::new(
-                label, hash_label,
+                label, hash_label, spacing_ms,
             )))
         };
         match self.entries.lock() {
