@@ -13,9 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::DateTime;
-
 use super::decode::Labels;
+use super::dense::DenseSeries;
 use crate::domain::Sample;
 
 /// One range query to send: `members`' raw series from `from_ms` to `end_ms` at the spacing.
@@ -29,82 +28,22 @@ pub struct Read {
     pub whole: bool,
 }
 
-/// One series kept: its labels and its values on the spacing's grid from `first_ms`, one per
-/// point, [`ABSENT`] where the engine had none. A fleet keeps every raw series of its members
-/// for up to `MAX_BLOCKS` points, so 8 bytes a point rather than a (time, value) pair's 16 is
-/// half the console's memory at 50 rollouts.
+impl Read {
+    /// `[from, end]` of each part to ask, in time order, at most `points` grid points each
+    /// (the first part's size; the caller may change it for the next by what an answer held).
+    pub fn next_part(&self, from_ms: i64, spacing_ms: i64, points: i64) -> Option<(i64, i64)> {
+        (from_ms <= self.end_ms).then(|| {
+            let end = from_ms.saturating_add((points.max(1) - 1) * spacing_ms.max(1));
+            (from_ms, end.min(self.end_ms))
+        })
+    }
+}
+
+/// One series kept: its labels and its points on the spacing's grid.
 #[derive(Debug)]
 struct Kept {
     labels: Labels,
-    first_ms: i64,
-    values: Vec<f64>,
-}
-
-/// A point the answer did not have: a NaN no engine sends (theirs decode to the canonical NaN,
-/// kept as a value like any other).
-const ABSENT: f64 = f64::from_bits(0x7ff8_dead_0000_0001);
-
-fn is_absent(v: f64) -> bool {
-    v.to_bits() == ABSENT.to_bits()
-}
-
-impl Kept {
-    /// The grid index of `at_ms`: the nearest point, the earlier one on a tie. Range answers
-    /// are on the grid (they start on it and step by the spacing); rounding only matters to an
-    /// engine that is not.
-    fn index(&self, at_ms: i64, spacing_ms: i64) -> i64 {
-        let since = at_ms - self.first_ms;
-        let (points, rest) = (since.div_euclid(spacing_ms), since.rem_euclid(spacing_ms));
-        points + i64::from(2 * rest > spacing_ms)
-    }
-
-    /// Drops the points before `start_ms`; whether any point is left.
-    fn forget_before(&mut self, start_ms: i64, spacing_ms: i64) -> bool {
-        let len = i64::try_from(self.values.len()).unwrap_or(i64::MAX);
-        let drop = (start_ms - self.first_ms + spacing_ms - 1)
-            .div_euclid(spacing_ms)
-            .clamp(0, len);
-        self.values.drain(..usize::try_from(drop).unwrap_or(0));
-        self.first_ms += drop * spacing_ms;
-        if self.values.capacity() > 2 * self.values.len() {
-            self.values
-                .shrink_to(self.values.len() + self.values.len() / 8);
-        }
-        self.values.iter().any(|v| !is_absent(*v))
-    }
-
-    /// `points` laid over what is kept from their first on (a point read again replaces the
-    /// old one; everything after it is read again too).
-    fn lay_over(&mut self, points: &[Sample], spacing_ms: i64) {
-        let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
-            return;
-        };
-        let from = self.index(first, spacing_ms);
-        if from <= 0 {
-            self.values.clear();
-            self.first_ms += from * spacing_ms;
-        } else {
-            self.values
-                .truncate(usize::try_from(from).unwrap_or(usize::MAX));
-        }
-        let len = |v: &Vec<f64>| i64::try_from(v.len()).unwrap_or(i64::MAX);
-        let wanted = self.index(points[points.len() - 1].at.timestamp_millis(), spacing_ms) + 1;
-        let grow = usize::try_from(wanted - len(&self.values)).unwrap_or(0);
-        // Grown by at most an eighth at a time: a step's points do not double a long series'
-        // room.
-        if self.values.capacity() - self.values.len() < grow {
-            self.values.reserve_exact(grow.max(self.values.len() / 8));
-        }
-        for p in points {
-            let Ok(i) = usize::try_from(self.index(p.at.timestamp_millis(), spacing_ms)) else {
-                continue;
-            };
-            if i >= self.values.len() {
-                self.values.resize(i + 1, ABSENT);
-            }
-            self.values[i] = p.value;
-        }
-    }
+    points: DenseSeries,
 }
 
 /// One counter's series read so far for the members on one spacing.
@@ -202,10 +141,9 @@ impl GroupedCounter {
         if moved.is_empty() {
             return;
         }
-        let spacing = self.spacing_ms;
         self.tracks.retain(|(m, _), track| {
             if let Some(start) = moved.get(m.as_str()) {
-                track.retain_mut(|kept| kept.forget_before(*start, spacing));
+                track.retain_mut(|kept| kept.points.forget_before(*start));
             }
             !track.is_empty()
         });
@@ -216,15 +154,27 @@ impl GroupedCounter {
         }
     }
 
+    /// Series kept, over every member.
+    pub fn series_kept(&self) -> usize {
+        self.tracks.values().map(Vec::len).sum()
+    }
+
     /// Points kept over every series, gaps included.
     #[cfg(test)]
     fn points_kept(&self) -> usize {
-        self.tracks.values().flatten().map(|k| k.values.len()).sum()
+        self.tracks.values().flatten().map(|k| k.points.len()).sum()
     }
 
     /// Lays the answer to `read` over the series read before (a point read again replaces the
     /// old one); its members are complete from its start to its end from now on.
     pub fn apply(&mut self, read: &Read, fetched: Vec<(Labels, Vec<Sample>)>) {
+        self.lay(fetched);
+        self.finish(read);
+    }
+
+    /// Lays one part of a read's answer over the series read before (a read asked in parts,
+    /// in time order: see [`Read::next_part`]).
+    pub fn lay(&mut self, fetched: Vec<(Labels, Vec<Sample>)>) {
         for (labels, points) in fetched {
             let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
                 continue;
@@ -241,15 +191,20 @@ impl GroupedCounter {
                 None => {
                     track.push(Kept {
                         labels,
-                        first_ms: first,
-                        values: Vec::new(),
+                        points: DenseSeries::new(first, self.spacing_ms),
                     });
                     let last = track.len() - 1;
                     &mut track[last]
                 }
             };
-            kept.lay_over(&points, self.spacing_ms);
+            kept.points.lay_over(&points);
         }
+    }
+
+    /// Every part of `read` was laid over: its members are complete from its start to its end
+    /// from now on. (A read left unfinished is asked again: its members stay uncovered, or the
+    /// last point read stays where it was.)
+    pub fn finish(&mut self, read: &Read) {
         if read.whole {
             for m in &read.members {
                 self.covered.insert(m.clone(), read.from_ms);
@@ -268,25 +223,10 @@ impl GroupedCounter {
         let Some(track) = self.tracks.get(&(member.to_string(), hash.to_string())) else {
             return Vec::new();
         };
-        let spacing = self.spacing_ms;
         track
             .iter()
             .filter_map(|kept| {
-                let len = i64::try_from(kept.values.len()).ok()?;
-                let from = (start_ms - kept.first_ms + spacing - 1)
-                    .div_euclid(spacing)
-                    .clamp(0, len);
-                let to = ((end_ms - kept.first_ms).div_euclid(spacing) + 1).clamp(from, len);
-                let cut: Vec<Sample> = (from..to)
-                    .filter_map(|i| {
-                        let value = kept.values[usize::try_from(i).ok()?];
-                        (!is_absent(value)).then_some(())?;
-                        Some(Sample {
-                            at: DateTime::from_timestamp_millis(kept.first_ms + i * spacing)?,
-                            value,
-                        })
-                    })
-                    .collect();
+                let cut = kept.points.cut(start_ms, end_ms);
                 (!cut.is_empty()).then(|| (kept.labels.clone(), cut))
             })
             .collect()
@@ -450,6 +390,7 @@ mod tests {
             mut fake in proptest::collection::vec(fake_series(), 1..12),
             mut starts in proptest::collection::vec(0..150i64, 4),
             polls in proptest::collection::vec((0..4usize, 0..3i64, 0..4i64, 0..6u8), 1..30),
+            part in proptest::prop_oneof![1..4i64, proptest::strategy::Just(1_000i64)],
         ) {
             // No two fake series with the same labels.
             fake.sort_by_key(|s| (s.member, s.hash, s.pod));
@@ -460,11 +401,16 @@ mod tests {
             let mut end = 150_000 / spacing * spacing;
             let mut joined = [false; 4];
             let mut sent = 0;
+            // Each read asked in parts of `part` points (as the source does for a big one).
             let poll = |entry: &mut GroupedCounter, class: &[(String, i64)], end, wall, sent: &mut usize| {
                 for read in entry.plan(class, end) {
-                    *sent += 1;
-                    let fetched = answer(&fake, &read.members, (read.from_ms, read.end_ms, spacing), wall);
-                    entry.apply(&read, fetched);
+                    let mut from = read.from_ms;
+                    while let Some((part_from, part_end)) = read.next_part(from, spacing, part) {
+                        *sent += 1;
+                        entry.lay(answer(&fake, &read.members, (part_from, part_end, spacing), wall));
+                        from = part_end + spacing;
+                    }
+                    entry.finish(&read);
                 }
             };
             for (member, advance, lag, restart) in polls {
@@ -502,51 +448,6 @@ mod tests {
             }
             prop_assert!(sent >= 1);
         }
-    }
-
-    #[test]
-    fn gaps_are_left_out_and_an_engines_nan_is_kept() {
-        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
-        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
-        let series = |points: &[(i64, f64)]| {
-            let labels = Labels::from([
-                (LABEL.to_string(), "a".to_string()),
-                (HASH.to_string(), "h".to_string()),
-            ]);
-            let points = points.iter().map(|&(t, value)| Sample { at: at(t), value });
-            vec![(labels, points.collect::<Vec<_>>())]
-        };
-        let read = |from_ms, end_ms, whole| Read {
-            members: vec!["a".into()],
-            from_ms,
-            end_ms,
-            whole,
-        };
-        entry.apply(
-            &read(100, 140, true),
-            series(&[(100, 1.0), (130, f64::NAN), (140, 4.0)]),
-        );
-        // Read again from the last point: it is replaced, and the new ones follow.
-        entry.apply(&read(140, 160, false), series(&[(140, 5.0), (160, 7.0)]));
-        let got = entry.pick(("a", "h"), (90, 170));
-        let points: Vec<(i64, f64)> = got[0]
-            .1
-            .iter()
-            .map(|s| (s.at.timestamp_millis(), s.value))
-            .collect();
-        assert_eq!(points.len(), 4, "{points:?}");
-        assert_eq!(points[0], (100, 1.0));
-        assert!(points[1].0 == 130 && points[1].1.is_nan());
-        assert_eq!(&points[2..], [(140, 5.0), (160, 7.0)]);
-        // A cut inside the kept points.
-        let cut = entry.pick(("a", "h"), (131, 150));
-        assert_eq!(cut[0].1.len(), 1);
-        assert_eq!(cut[0].1[0].at, at(140));
-        // A read from before what is kept starts it again there.
-        entry.apply(&read(80, 90, true), series(&[(80, 0.0)]));
-        let got = entry.pick(("a", "h"), (0, 200));
-        assert_eq!(got[0].1.len(), 1);
-        assert_eq!(got[0].1[0].at, at(80));
     }
 
     #[test]

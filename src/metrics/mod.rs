@@ -11,6 +11,7 @@ pub mod client;
 pub mod counter_group;
 pub mod counts;
 pub mod decode;
+pub mod dense;
 pub mod diagnose;
 pub mod grouped;
 mod names;

@@ -13,6 +13,7 @@ use crate::domain::counts::{self as grids, CountKind, Counts};
 use crate::metrics::budget::Priority;
 use crate::metrics::counts::{self as counting, Answers};
 use crate::metrics::decode::{Labels, PromError, QueryData, Response};
+use crate::metrics::dense::DenseSeries;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, CountsQuery, Group, MetricQuery};
 
@@ -28,7 +29,8 @@ struct CounterEntry {
     start_ms: i64,
     spacing_ms: i64,
     end_ms: i64,
-    series: Vec<(Labels, Vec<Sample>)>,
+    /// Dense: a rollout keeps each raw series for up to `MAX_BLOCKS` points.
+    series: Vec<(Labels, DenseSeries)>,
 }
 
 impl CounterPoints {
@@ -57,27 +59,33 @@ impl CounterPoints {
             _ => Vec::new(),
         };
         for (labels, points) in fetched {
-            let Some(first) = points.first().map(|p| p.at) else {
+            let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
                 continue;
             };
             match series.iter_mut().find(|(l, _)| *l == labels) {
-                Some((_, old)) => {
-                    old.retain(|p| p.at < first);
-                    old.extend(points);
+                Some((_, old)) => old.lay_over(&points),
+                None => {
+                    let mut kept = DenseSeries::new(first, spacing_ms);
+                    kept.lay_over(&points);
+                    series.push((labels, kept));
                 }
-                None => series.push((labels, points)),
             }
         }
+        let answer = series
+            .iter()
+            .map(|(labels, kept)| (labels.clone(), kept.samples()))
+            .filter(|(_, points)| !points.is_empty())
+            .collect();
         entries.insert(
             query.to_string(),
             CounterEntry {
                 start_ms,
                 spacing_ms,
                 end_ms,
-                series: series.clone(),
+                series,
             },
         );
-        series
+        answer
     }
 
     /// Forgets the counters no poll asked for since `before_ms` (a finished canary, new hashes).

@@ -76,11 +76,10 @@ impl PrometheusSource {
         };
         drop(cache);
         let pick = |hash: &str, map: &std::collections::HashMap<(String, String), Series>| {
-            let series = map
-                .get(&(group.member.clone(), hash.to_string()))
-                .cloned()
-                .unwrap_or_default();
-            Series::new(series.since(start).copied().collect())
+            // Only the member's own range is copied (not its whole series, then cut).
+            map.get(&(group.member.clone(), hash.to_string()))
+                .map(|series| Series::new(series.since(start).copied().collect()))
+                .unwrap_or_default()
         };
         let result = answer.map(|map| TrackSeries {
             baseline: pick(&group.stable_hash, &map),

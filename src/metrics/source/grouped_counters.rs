@@ -20,6 +20,12 @@ use crate::metrics::template::{self, Vars};
 
 type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
 
+/// Grid points asked in the first part of a read; the next parts hold about
+/// [`SAMPLES_PER_PART`] samples, by the series the last answer had.
+const FIRST_PART_POINTS: i64 = 40;
+/// Samples one part of a read may bring back: about 2.5 MB of JSON, and as much decoded.
+const SAMPLES_PER_PART: i64 = 100_000;
+
 /// The fleet's raw counters read so far, by counter template, grid spacing and the labels that
 /// tell the members and their tracks apart.
 #[derive(Debug, Default)]
@@ -129,7 +135,7 @@ impl PrometheusSource {
         let (mut queries, mut points, mut samples) = (0, 0u64, None);
         let mut warnings = Vec::new();
         let mut failed: Option<Result<Response, PromError>> = None;
-        for read in entry.plan(&class, own.last_ms) {
+        'reads: for read in entry.plan(&class, own.last_ms) {
             let promql = match render(&read.members) {
                 Ok(q) => q,
                 Err(e) => {
@@ -137,37 +143,48 @@ impl PrometheusSource {
                     break;
                 }
             };
-            let response = self
-                .client
-                .query_range_with(
-                    priority,
-                    &promql,
-                    at(read.from_ms),
-                    at(read.end_ms),
-                    spacing,
-                )
-                .await;
-            queries += 1;
-            points += u64::try_from((read.end_ms - read.from_ms) / own.spacing_ms.max(1) + 1)
-                .unwrap_or(0);
-            if let Some(more) = samples_touched([&response]) {
-                samples = Some(samples.unwrap_or(0u64).saturating_add(more));
-            }
-            match response {
-                Ok(Response {
-                    data: QueryData::Matrix(series),
-                    warnings: said,
-                    ..
-                }) => {
-                    warnings.extend(said);
-                    entry.apply(&read, series);
+            // A whole read of a fleet's counter (every member's series since its canary began)
+            // is asked in parts: one answer of thousands of series by 720 points was 20 MB of
+            // JSON decoded at once, a peak the allocator then kept.
+            let mut part_points = FIRST_PART_POINTS;
+            let mut most_series = entry.series_kept();
+            let mut from_ms = read.from_ms;
+            while let Some((part_from, part_end)) =
+                read.next_part(from_ms, own.spacing_ms, part_points)
+            {
+                let response = self
+                    .client
+                    .query_range_with(priority, &promql, at(part_from), at(part_end), spacing)
+                    .await;
+                queries += 1;
+                points +=
+                    u64::try_from((part_end - part_from) / own.spacing_ms.max(1) + 1).unwrap_or(0);
+                if let Some(more) = samples_touched([&response]) {
+                    samples = Some(samples.unwrap_or(0u64).saturating_add(more));
                 }
-                // Not a matrix, or an error: both tracks answer what the engine said.
-                other => {
-                    failed = Some(other);
-                    break;
+                match response {
+                    Ok(Response {
+                        data: QueryData::Matrix(series),
+                        warnings: said,
+                        ..
+                    }) => {
+                        warnings.extend(said);
+                        // Sized by the most series seen, growing at most twofold: an early
+                        // part may predate most series (members that started later).
+                        most_series = most_series.max(series.len());
+                        let per_point = i64::try_from(most_series).unwrap_or(i64::MAX).max(1);
+                        part_points = (SAMPLES_PER_PART / per_point).clamp(1, 2 * part_points);
+                        entry.lay(series);
+                    }
+                    // Not a matrix, or an error: both tracks answer what the engine said.
+                    other => {
+                        failed = Some(other);
+                        break 'reads;
+                    }
                 }
+                from_ms = part_end + own.spacing_ms.max(1);
             }
+            entry.finish(&read);
         }
         let track = |hash: &str| {
             if let Some(failed) = &failed {
