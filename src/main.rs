@@ -20,6 +20,7 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
+    rollout_console::tui::memory::one_arena();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if cli.test_panic_after_first_frame {

@@ -4,6 +4,7 @@
 //! after answers and ticks alone.
 
 pub mod guard;
+pub mod memory;
 pub mod keys;
 
 use chrono::Utc;
@@ -25,6 +26,8 @@ const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 /// drawing each cost a fifth of an idle console's CPU; on a 5 s poll half a second is unseen.
 const BACKGROUND_FRAME_INTERVAL: Duration = Duration::from_millis(500);
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often freed memory is given back (see `memory`).
+const TRIM_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Set by the hidden `--test-panic-after-first-frame` flag (see `cli::Cli`), for the tests only:
 /// a flag a user would have to type, not an environment variable that could leak into a session.
@@ -70,6 +73,7 @@ pub async fn run_console(
     let panic_for_test = PANIC_AFTER_FIRST_FRAME.load(std::sync::atomic::Ordering::Relaxed);
 
     let mut urgent = true;
+    let mut trimmed = Instant::now();
     loop {
         let frame_due = last_draw.map_or(Instant::now(), |t| t + frame_interval(urgent));
         let mut batch = Vec::new();
@@ -101,6 +105,10 @@ pub async fn run_console(
         }
         if model.quit {
             break;
+        }
+        if trimmed.elapsed() >= TRIM_INTERVAL {
+            memory::give_back_freed();
+            trimmed = Instant::now();
         }
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame_interval(urgent)) {
             terminal.draw(|frame| ui::draw(frame, &model, &theme))?;
