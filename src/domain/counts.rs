@@ -74,6 +74,39 @@ impl Counts {
             .map(CountBlock::canary_requests)
             .sum()
     }
+
+    /// [`Self::canary_requests_within`] at each of `ats`, in one pass over the blocks (sums
+    /// from the first block on): a gate asks it at every point of a hold, each poll of every
+    /// rollout, and block by block that was a tenth of a fleet console's CPU.
+    pub fn canary_requests_within_each(
+        &self,
+        ats: &[DateTime<Utc>],
+        window: std::time::Duration,
+    ) -> Vec<f64> {
+        if !self.blocks.windows(2).all(|w| w[0].end <= w[1].end) {
+            return ats
+                .iter()
+                .map(|at| self.canary_requests_within(*at, window))
+                .collect();
+        }
+        let span = chrono::Duration::from_std(window).unwrap_or_default();
+        let mut so_far = Vec::with_capacity(self.blocks.len() + 1);
+        so_far.push(0.0);
+        for b in &self.blocks {
+            so_far.push(so_far[so_far.len() - 1] + b.canary_requests());
+        }
+        ats.iter()
+            .map(|at| {
+                let from = self.blocks.partition_point(|b| b.end <= *at - span);
+                let to = self.blocks.partition_point(|b| b.end <= *at);
+                if to > from {
+                    so_far[to] - so_far[from]
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
 }
 
 /// At most this many blocks per count: a longer life gets a wider step (any block sizes are fine
@@ -162,6 +195,35 @@ mod tests {
             12.0
         );
         assert_eq!(CountKind::Errors.categories(), 2);
+    }
+
+    proptest::proptest! {
+        /// Whole request counts: summed from the start or block by block, the same.
+        #[test]
+        fn requests_within_each_point_equal_the_block_by_block_sums(
+            canary in proptest::collection::vec(0u32..1_000, 0..40),
+            ats in proptest::collection::vec(-2i64..45, 0..20),
+            window in 0u64..120,
+        ) {
+            let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s * 5, 0).single().expect("t");
+            let counts = Counts {
+                kind: CountKind::Errors,
+                blocks: canary
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| CountBlock {
+                        start: t(i as i64),
+                        end: t(i as i64 + 1),
+                        baseline: vec![0.0, 1.0],
+                        canary: vec![f64::from(*c % 7), f64::from(*c)],
+                    })
+                    .collect(),
+            };
+            let ats: Vec<_> = ats.into_iter().map(t).collect();
+            let window = std::time::Duration::from_secs(window);
+            let each: Vec<f64> = ats.iter().map(|at| counts.canary_requests_within(*at, window)).collect();
+            proptest::prop_assert_eq!(counts.canary_requests_within_each(&ats, window), each);
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! after answers and ticks alone.
 
 pub mod guard;
-pub mod memory;
 pub mod keys;
+pub mod memory;
 
 use chrono::Utc;
 use crossterm::event::{Event as TermEvent, EventStream};

@@ -32,12 +32,14 @@ fn requests_behind(
         return Vec::new();
     };
     let span = chrono::Duration::from_std(window).unwrap_or_default();
-    points
+    let ats: Vec<DateTime<Utc>> = points
         .points
         .iter()
-        .filter(|p| p.at - span >= first)
-        .map(|p| (p.at, counts.canary_requests_within(p.at, window)))
-        .collect()
+        .map(|p| p.at)
+        .filter(|at| *at - span >= first)
+        .collect();
+    let requests = counts.canary_requests_within_each(&ats, window);
+    ats.into_iter().zip(requests).collect()
 }
 
 pub(super) fn apply_metrics(model: &mut Model, i: usize, at: DateTime<Utc>, result: FetchResult) {
