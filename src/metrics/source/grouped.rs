@@ -14,9 +14,17 @@ use crate::metrics::grouped::{GroupAnswer, by_member, members_regex, rewrite};
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{EmptyAnswer, Group, MetricQuery, TrackSeries};
 
-/// One grouped answer kept for the step it was asked in: (start of its range, the answer).
+/// One grouped answer kept for the step it was asked in, until every member has read it.
 pub(super) type GroupCache =
-    tokio::sync::Mutex<std::collections::HashMap<(String, i64, i64), (i64, GroupAnswer)>>;
+    tokio::sync::Mutex<std::collections::HashMap<(String, i64, i64), Kept>>;
+
+/// A grouped answer: the start of its range, the answer, and the members that read it.
+#[derive(Debug)]
+pub(super) struct Kept {
+    from_ms: i64,
+    answer: GroupAnswer,
+    read_by: std::collections::BTreeSet<String>,
+}
 
 impl PrometheusSource {
     /// The metric for `group.member` from the fleet's grouped answer at `end`; `None` when the
@@ -52,7 +60,7 @@ impl PrometheusSource {
         // and read its answer instead of asking again.
         let mut cache = self.groups.lock().await;
         let (answer, queries, samples) = match cache.get(&key) {
-            Some((from, answer)) if *from <= start_ms => (answer.clone(), 0, None),
+            Some(kept) if kept.from_ms <= start_ms => (kept.answer.clone(), 0, None),
             _ => {
                 let response = self
                     .client
@@ -70,10 +78,23 @@ impl PrometheusSource {
                 };
                 // Answers of earlier steps are never read again.
                 cache.retain(|(_, _, at), _| *at >= end_ms);
-                cache.insert(key, (start_ms, answer.clone()));
+                let kept = Kept {
+                    from_ms: start_ms,
+                    answer: answer.clone(),
+                    read_by: Default::default(),
+                };
+                cache.insert(key.clone(), kept);
                 (answer, 1, samples)
             }
         };
+        // Once every member has read its part, the answer is only the rows' copies' twin: a
+        // fleet's series over the rows' holds (6 MiB of 30 at 50 rollouts an hour old).
+        if let Some(kept) = cache.get_mut(&key) {
+            kept.read_by.insert(group.member.clone());
+            if group.members.iter().all(|m| kept.read_by.contains(m)) {
+                cache.remove(&key);
+            }
+        }
         drop(cache);
         let pick = |hash: &str, map: &std::collections::HashMap<(String, String), Series>| {
             // Only the member's own range is copied (not its whole series, then cut).
@@ -98,5 +119,66 @@ impl PrometheusSource {
             samples,
         };
         Some((outcome, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::test_stub::{metric, reply, source, stub, success, t};
+    use crate::metrics::{FetchRequest, ForRollout, MetricsSource, Priority};
+    use serde_json::json;
+
+    fn request(member: &str) -> FetchRequest {
+        FetchRequest {
+            now: t(1_700_000_100),
+            lookback: Duration::from_secs(60),
+            step: Duration::from_secs(10),
+            metrics: vec![metric("rate", "sum(rate(x{$selector}[$window]))")],
+            slos: vec![],
+            tracks: None,
+            priority: Priority::Open,
+            rollout: Some(ForRollout {
+                name: member.into(),
+                selectors: None,
+                group: Some(Box::new(Group {
+                    label: "rollout".into(),
+                    hash_label: "hash".into(),
+                    members: vec!["a".into(), "b".into()],
+                    member: member.into(),
+                    stable_hash: "s".into(),
+                    canary_hash: "c".into(),
+                    lookback: Duration::from_secs(60),
+                    counted_since: vec![None, None],
+                })),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_kept_until_every_member_has_read_it() {
+        let server = stub(|_| {
+            let series = |rollout: &str, hash: &str| {
+                json!({"metric": {"rollout": rollout, "hash": hash},
+                       "values": [[1_700_000_090, "1"], [1_700_000_100, "2"]]})
+            };
+            let result =
+                [("a", "s"), ("a", "c"), ("b", "s"), ("b", "c")].map(|(r, h)| series(r, h));
+            reply(
+                200,
+                success(json!({"resultType": "matrix", "result": result})),
+            )
+        })
+        .await;
+        let src = source(&server.url(""));
+        let a = src.fetch(&request("a")).await;
+        assert_eq!(a.queries, 1);
+        assert_eq!(src.groups.lock().await.len(), 1, "b has not read it yet");
+        let b = src.fetch(&request("b")).await;
+        assert_eq!(b.queries, 0, "b reads a's answer");
+        let canary = b.metrics[0].1.as_ref().map(|s| s.canary.points.len());
+        assert_eq!(canary, Ok(2));
+        assert!(src.groups.lock().await.is_empty(), "read by both: dropped");
+        assert_eq!(server.seen().len(), 1);
     }
 }
