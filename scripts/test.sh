@@ -20,6 +20,8 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] \
   || missing+=(victoria-metrics)
+# openssl makes the TLS certificates of tests/auth_engines.rs.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ "${#missing[@]}" -eq 0 ] || install_packages "${missing[@]}"
 
 cargo fmt --check

@@ -394,21 +394,24 @@ fn audit_lists_receipts_filtered_by_rollout_and_age() {
     assert_eq!(lines[0]["operation"], "deployment_complete");
 }
 
+/// Every subcommand, as completions and the man page must name them.
+const SUBCOMMANDS: [&str; 8] = [
+    "demo",
+    "simulate",
+    "check",
+    "explain",
+    "init",
+    "audit",
+    "completions",
+    "man",
+];
+
 #[test]
 fn completions_name_every_subcommand() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = run(&["completions", "bash"], dir.path());
     assert_eq!(code, 0, "{err}");
-    for sub in [
-        "demo",
-        "simulate",
-        "check",
-        "explain",
-        "init",
-        "audit",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(out.contains(sub), "{sub} missing from:\n{out}");
     }
     assert!(out.contains("complete -F"), "{out}");
@@ -426,16 +429,7 @@ fn man_prints_roff_naming_every_subcommand() {
     let (code, out, err) = run(&["man"], dir.path());
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with(".TH rollout-console 1"), "{out}");
-    for sub in [
-        "demo",
-        "simulate",
-        "check",
-        "explain",
-        "init",
-        "audit",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(
             out.contains(&format!("rollout-console {sub}"))
                 || out.contains(&format!("rollout\\-console {sub}")),

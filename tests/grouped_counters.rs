@@ -11,14 +11,12 @@ mod simulate;
 mod tsdb;
 
 use chrono::{DateTime, Utc};
-use simulate::{Options, Simulate};
 use std::time::Duration;
-use tsdb::{Engine, Tsdb};
 
 #[path = "common/fleet_request.rs"]
 mod fleet_request;
 
-use fleet_request::{NAMES, member_request, source};
+use fleet_request::{NAMES, fleet_scraped_by_prometheus, member_request, source};
 use rollout_console::metrics::{Counters, CountsQuery, FetchRequest, MetricQuery, MetricsSource};
 
 /// A metric query with no aggregation: never grouped, two queries per metric per poll both
@@ -66,16 +64,7 @@ fn request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
-    let sim = Simulate::start_fleet(NAMES.len(), Options::default());
-    let prom = Tsdb::start(
-        Engine::Prometheus,
-        &[sim.addr.as_str()],
-        Duration::from_secs(1),
-    );
-    prom.wait_for_series(
-        "http_requests_total{rollout=\"cart\",track=\"canary\"}",
-        Duration::from_secs(40),
-    );
+    let (_sim, prom) = fleet_scraped_by_prometheus();
     tokio::time::sleep(Duration::from_secs(25)).await;
     // Instants in the past: both ways read the same, settled samples.
     let base = Utc::now() - chrono::Duration::seconds(3);

@@ -8,14 +8,12 @@ mod simulate;
 mod tsdb;
 
 use chrono::Utc;
-use simulate::{Options, Simulate};
 use std::time::Duration;
-use tsdb::{Engine, Tsdb};
 
 #[path = "common/fleet_request.rs"]
 mod fleet_request;
 
-use fleet_request::{NAMES, member_request, source};
+use fleet_request::{NAMES, fleet_scraped_by_prometheus, member_request, source};
 use rollout_console::metrics::{FetchRequest, MetricQuery, MetricsSource};
 
 fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchRequest {
@@ -45,16 +43,7 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
-    let sim = Simulate::start_fleet(NAMES.len(), Options::default());
-    let prom = Tsdb::start(
-        Engine::Prometheus,
-        &[sim.addr.as_str()],
-        Duration::from_secs(1),
-    );
-    prom.wait_for_series(
-        "http_requests_total{rollout=\"cart\",track=\"canary\"}",
-        Duration::from_secs(40),
-    );
+    let (_sim, prom) = fleet_scraped_by_prometheus();
     tokio::time::sleep(Duration::from_secs(15)).await;
     // A fixed instant in the past: both ways read the same, settled samples.
     let now = Utc::now() - chrono::Duration::seconds(3);

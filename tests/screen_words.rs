@@ -238,8 +238,8 @@ fn the_delta_column_shortens_numbers_and_never_runs_into_the_next() {
     insta::assert_snapshot!("delta_overflow_80x24", screen);
 }
 
-#[test]
-fn an_empty_answer_says_which_is_empty() {
+/// A healthy demo's harness with its metric panels new (no answer yet), the first focused.
+fn fresh_panels_focused_on_the_first() -> Harness {
     let mut h = Harness::new(Scenario::Healthy, false);
     let mut model = rollout_console::app::model::Model::new(
         common::settings(false),
@@ -249,6 +249,12 @@ fn an_empty_answer_says_which_is_empty() {
     );
     model.current_mut().focus = 0;
     h.model = model;
+    h
+}
+
+#[test]
+fn an_empty_answer_says_which_is_empty() {
+    let mut h = fresh_panels_focused_on_the_first();
     let at = h.now + chrono::Duration::seconds(2);
     poll_metrics_with(&mut h, 2, |req| {
         let mut r = surge(req, at);
@@ -291,15 +297,7 @@ fn an_empty_answer_says_which_is_empty() {
 /// line), Enter shows every finding whole, wrapped, with the pointer to `explain`.
 #[test]
 fn an_explained_empty_answer_shows_explains_words() {
-    let mut h = Harness::new(Scenario::Healthy, false);
-    let mut model = rollout_console::app::model::Model::new(
-        common::settings(false),
-        rollout_console::setup::demo_panels::metric_panels(),
-        vec![],
-        h.now,
-    );
-    model.current_mut().focus = 0;
-    h.model = model;
+    let mut h = fresh_panels_focused_on_the_first();
     let at = h.now + chrono::Duration::seconds(2);
     let typo = r#"label job: no series of http_request_duration_seconds_bucket{track="canary"} has job="chekout"; job has: checkout, prometheus"#;
     let few = r#"http_request_duration_seconds_bucket{job="checkout", track="canary"} has at most 1 sample(s) per series in [10s]: a rate needs 2. Series scraped for less than the window (a new pod, a new Prometheus) fill it within 10s; otherwise make the window at least twice the scrape interval"#;

@@ -1,6 +1,7 @@
 //! A member of `simulate --fleet`'s poll as the console sends it, per rollout or grouped, for the
 //! tests that compare the two ways against a real Prometheus. Include with
-//! `#[path = "common/fleet_request.rs"] mod fleet_request;`.
+//! `#[path = "common/fleet_request.rs"] mod fleet_request;`, beside the `simulate` and `tsdb`
+//! modules of `tests/common`.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,24 @@ pub const STABLE: &str = "5f7c9d6b8";
 pub const CANARY: &str = "7b9f4c6d5";
 pub const HASH: &str = "rollouts_pod_template_hash";
 pub const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
+
+/// `simulate --fleet` of [`NAMES`] scraped every second by a real Prometheus, once the last
+/// member's canary has a series.
+pub fn fleet_scraped_by_prometheus() -> (crate::simulate::Simulate, crate::tsdb::Tsdb) {
+    use crate::tsdb::{Engine, Tsdb};
+    let sim =
+        crate::simulate::Simulate::start_fleet(NAMES.len(), crate::simulate::Options::default());
+    let prom = Tsdb::start(
+        Engine::Prometheus,
+        &[sim.addr.as_str()],
+        Duration::from_secs(1),
+    );
+    prom.wait_for_series(
+        "http_requests_total{rollout=\"cart\",track=\"canary\"}",
+        Duration::from_secs(40),
+    );
+    (sim, prom)
+}
 
 /// A Prometheus source with room for every query the tests send.
 pub fn source(url: &str) -> PrometheusSource {
