@@ -14,7 +14,7 @@ use std::time::Duration;
 mod fleet_request;
 
 use fleet_request::{NAMES, fleet_scraped_by_prometheus, member_request, source};
-use rollout_console::metrics::{FetchRequest, MetricQuery, MetricsSource};
+use rollout_console::metrics::{FetchRequest, FetchResult, MetricQuery, MetricsSource};
 
 fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchRequest {
     let q = |metric: &str, query: &str| MetricQuery {
@@ -41,6 +41,39 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
     )
 }
 
+/// Every member's series agree, point for point, between two answers to the same poll.
+fn same_series(name: &str, what: &str, a: &FetchResult, b: &FetchResult) {
+    for ((metric, a), (_, b)) in a.metrics.iter().zip(&b.metrics) {
+        let a = a
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name} {metric} {what}: {e}"));
+        let b = b
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name} {metric} {what} grouped: {e}"));
+        for (track, a, b) in [
+            ("baseline", &a.baseline, &b.baseline),
+            ("canary", &a.canary, &b.canary),
+        ] {
+            assert!(a.points.len() >= 8, "{name} {metric} {track}: {a:?}");
+            assert_eq!(
+                a.points.len(),
+                b.points.len(),
+                "{name} {metric} {track} {what}"
+            );
+            for (x, y) in a.points.iter().zip(&b.points) {
+                assert_eq!(x.at, y.at, "{name} {metric} {track} {what}");
+                let same = (x.value.is_nan() && y.value.is_nan())
+                    || (x.value - y.value).abs() <= 1e-9 * x.value.abs().max(1e-12);
+                assert!(
+                    same,
+                    "{name} {metric} {track} {what}: {} vs {}",
+                    x.value, y.value
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
     let (_sim, prom) = fleet_scraped_by_prometheus();
@@ -55,28 +88,32 @@ async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
         let all = grouped.fetch(&request(name, now, true)).await;
         queries.0 += own.queries;
         queries.1 += all.queries;
-        for ((metric, own), (_, all)) in own.metrics.iter().zip(&all.metrics) {
-            let own = own
-                .as_ref()
-                .unwrap_or_else(|e| panic!("{name} {metric}: {e}"));
-            let all = all
-                .as_ref()
-                .unwrap_or_else(|e| panic!("{name} {metric} grouped: {e}"));
-            for (track, a, b) in [
-                ("baseline", &own.baseline, &all.baseline),
-                ("canary", &own.canary, &all.canary),
-            ] {
-                assert!(a.points.len() >= 8, "{name} {metric} {track}: {a:?}");
-                assert_eq!(a.points.len(), b.points.len(), "{name} {metric} {track}");
-                for (x, y) in a.points.iter().zip(&b.points) {
-                    assert_eq!(x.at, y.at, "{name} {metric} {track}");
-                    let same = (x.value.is_nan() && y.value.is_nan())
-                        || (x.value - y.value).abs() <= 1e-9 * x.value.abs().max(1e-12);
-                    assert!(same, "{name} {metric} {track}: {} vs {}", x.value, y.value);
-                }
-            }
-        }
+        same_series(name, "first", &own, &all);
     }
     // Two queries per metric per rollout one way; one per metric for the fleet the other.
     assert_eq!(queries, (NAMES.len() * 2 * 2, 2), "{queries:?}");
+
+    // Some steps later the grouped answer is extended from its last point, and still gives
+    // what a fleet asked whole gives (and what each rollout's own queries give).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let later = Utc::now() - chrono::Duration::seconds(3);
+    let asked_whole = source(&prom.url);
+    let samples = |r: &FetchResult| r.samples_touched.unwrap_or(0);
+    let (mut touched, mut touched_whole) = (0, 0);
+    for name in NAMES {
+        let own = per_rollout.fetch(&request(name, later, false)).await;
+        let all = grouped.fetch(&request(name, later, true)).await;
+        let whole = asked_whole.fetch(&request(name, later, true)).await;
+        same_series(name, "later, own and extended", &own, &all);
+        same_series(name, "later, whole and extended", &whole, &all);
+        touched += samples(&all);
+        touched_whole += samples(&whole);
+    }
+    // Prometheus counts a fixed part per query besides the points' own samples (measured:
+    // 15,680 samples for 7 points against 30,240 for 31), so only "fewer" is the engine's
+    // promise; the points asked are `group_ranges`' tests'.
+    assert!(
+        touched > 0 && touched < touched_whole,
+        "an extension of some steps touches less than a whole read: {touched} vs {touched_whole}"
+    );
 }

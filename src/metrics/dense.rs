@@ -101,6 +101,16 @@ impl DenseSeries {
         self.values.iter().any(|v| !is_absent(*v))
     }
 
+    /// Drops the points from `from_ms` on (an increment reads them again, and a series the
+    /// increment no longer has ends there).
+    pub fn forget_from(&mut self, from_ms: i64) {
+        let keep = (from_ms - self.first_ms + self.spacing_ms - 1)
+            .div_euclid(self.spacing_ms)
+            .max(0);
+        self.values
+            .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
+    }
+
     /// The points in `[start_ms, end_ms]` as samples, gaps left out.
     pub fn cut(&self, start_ms: i64, end_ms: i64) -> Vec<Sample> {
         let len = i64::try_from(self.values.len()).unwrap_or(i64::MAX);
@@ -176,6 +186,21 @@ mod tests {
         assert!(d.forget_before(15));
         assert_eq!(pairs(&d.samples()), [(20, 3.0), (30, 4.0)]);
         assert!(!d.forget_before(100));
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn forgetting_from_a_time_keeps_what_came_before_it() {
+        let mut d = DenseSeries::new(0, 10);
+        d.lay_over(&samples(&[(0, 1.0), (10, 2.0), (20, 3.0)]));
+        d.forget_from(11);
+        assert_eq!(pairs(&d.samples()), [(0, 1.0), (10, 2.0)]);
+        d.forget_from(10);
+        assert_eq!(pairs(&d.samples()), [(0, 1.0)]);
+        // Laid over after a gap: the points between stay absent.
+        d.lay_over(&samples(&[(30, 4.0)]));
+        assert_eq!(pairs(&d.samples()), [(0, 1.0), (30, 4.0)]);
+        d.forget_from(-5);
         assert!(d.is_empty());
     }
 

@@ -7,10 +7,10 @@
 //! matching with `on`/`ignoring`, no aggregation at all) the metric stays per rollout.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use crate::domain::Series;
+use crate::domain::Sample;
 use crate::metrics::decode::Labels;
+use crate::metrics::group_ranges::ByMember;
 
 /// The aggregations whose result keeps exactly the `by` labels.
 const AGGREGATIONS: [&str; 8] = [
@@ -189,25 +189,22 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-/// One grouped answer: every member's series by (rollout, hash).
-pub type GroupAnswer = Result<Arc<HashMap<(String, String), Series>>, String>;
-
-/// The series of one grouped range answer, by (value of `rollout_label`, value of `hash_label`).
+/// The series of one grouped range answer, by the value of `rollout_label`, then of
+/// `hash_label`.
 pub fn by_member(
-    series: Vec<(Labels, Vec<crate::domain::Sample>)>,
+    series: Vec<(Labels, Vec<Sample>)>,
     rollout_label: &str,
     hash_label: &str,
-) -> Result<HashMap<(String, String), Series>, String> {
-    let mut out = HashMap::new();
+) -> Result<ByMember<Vec<Sample>>, String> {
+    let mut out: ByMember<Vec<Sample>> = HashMap::new();
     for (labels, samples) in series {
-        let key = (
-            labels.get(rollout_label).cloned().unwrap_or_default(),
-            labels.get(hash_label).cloned().unwrap_or_default(),
-        );
-        if out.insert(key.clone(), Series::new(samples)).is_some() {
+        let value = |label: &str| labels.get(label).cloned().unwrap_or_default();
+        let (member, hash) = (value(rollout_label), value(hash_label));
+        let hashes = out.entry(member.clone()).or_default();
+        if hashes.insert(hash.clone(), samples).is_some() {
             return Err(format!(
-                "the grouped query returned two series for {}={:?}, {}={:?}: aggregate it",
-                rollout_label, key.0, hash_label, key.1
+                "the grouped query returned two series for {rollout_label}={member:?}, \
+                 {hash_label}={hash:?}: aggregate it"
             ));
         }
     }
@@ -287,7 +284,7 @@ mod tests {
             L[1],
         )
         .expect("two tracks");
-        assert_eq!(ok.len(), 2);
+        assert_eq!(ok["a"].len(), 2);
         let err = by_member(
             vec![(labels("a", "1"), vec![]), (labels("a", "1"), vec![])],
             L[0],

@@ -13,6 +13,7 @@ pub mod counts;
 pub mod decode;
 pub mod dense;
 pub mod diagnose;
+pub mod group_ranges;
 pub mod grouped;
 mod names;
 pub mod range_cache;

@@ -37,11 +37,13 @@ pub fn fleet_scraped_by_prometheus() -> (crate::simulate::Simulate, crate::tsdb:
     (sim, prom)
 }
 
-/// A Prometheus source with room for every query the tests send.
+/// A Prometheus source with room for every query the tests send, reading the samples each
+/// query touched.
 pub fn source(url: &str) -> PrometheusSource {
     let cfg = PrometheusConfig {
         timeout: Duration::from_secs(10),
         max_queries_per_second: toml::Spanned::new(0..0, 1_000.0),
+        query_stats: true,
         ..PrometheusConfig::for_url(url)
     };
     PrometheusSource::new(

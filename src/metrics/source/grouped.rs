@@ -1,30 +1,22 @@
-//! A metric asked for the whole fleet at once (`[fleet] group_by`): the first member's poll in a
-//! step sends one grouped range query, every other member's poll in that step reads its series
-//! from the answer (`metrics::grouped` rewrites the query and splits the answer).
+//! A metric asked for the whole fleet at once (`[fleet] group_by`): one grouped range query per
+//! metric and step (`metrics::grouped` rewrites the query and splits the answer), kept and
+//! extended step by step (`metrics::group_ranges`); every member reads its tracks from it.
 
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, samples_touched};
-use crate::domain::Series;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
-use crate::metrics::grouped::{GroupAnswer, by_member, members_regex, rewrite};
+use crate::metrics::group_ranges::{Ask, GroupRanges};
+use crate::metrics::grouped::{by_member, members_regex, rewrite};
+use crate::metrics::range_cache::Range;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{EmptyAnswer, Group, MetricQuery, TrackSeries};
 
-/// One grouped answer kept for the step it was asked in, until every member has read it.
-pub(super) type GroupCache =
-    tokio::sync::Mutex<std::collections::HashMap<(String, i64, i64), Kept>>;
-
-/// A grouped answer: the start of its range, the answer, and the members that read it.
-#[derive(Debug)]
-pub(super) struct Kept {
-    from_ms: i64,
-    answer: GroupAnswer,
-    read_by: std::collections::BTreeSet<String>,
-}
+/// The fleet's grouped answers, one per query. Held while a query is in flight: the other
+/// members' polls of that step wait for it and read its answer instead of asking again.
+pub(super) type GroupCache = tokio::sync::Mutex<GroupRanges>;
 
 impl PrometheusSource {
     /// The metric for `group.member` from the fleet's grouped answer at `end`; `None` when the
@@ -53,64 +45,52 @@ impl PrometheusSource {
             rollout: None,
         };
         let promql = template::render(&grouped, &vars).ok()?;
-        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
-        let (start_ms, end_ms) = (start.timestamp_millis(), end.timestamp_millis());
-        let key = (promql.clone(), step_ms, end_ms);
-        // Held while the query is in flight: the other members' polls of this step wait for it
-        // and read its answer instead of asking again.
-        let mut cache = self.groups.lock().await;
-        let (answer, queries, samples) = match cache.get(&key) {
-            Some(kept) if kept.from_ms <= start_ms => (kept.answer.clone(), 0, None),
-            _ => {
+        let range = Range {
+            start_ms: start.timestamp_millis(),
+            end_ms: end.timestamp_millis(),
+            step_ms: i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1),
+        };
+        let mut groups = self.groups.lock().await;
+        let (failed, queries, points, samples) = match groups.ask(&promql, range) {
+            Ask::Held => (None, 0, 0, None),
+            Ask::Failed(why) => (Some(why), 0, 0, None),
+            Ask::Fetch(plan) => {
+                let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or(start);
+                tracing::trace!(
+                    points = plan.points(),
+                    full = plan.is_full(),
+                    "grouped query"
+                );
                 let response = self
                     .client
-                    .query_range_with(priority, &promql, start, end, step)
+                    .query_range_with(priority, &promql, at(plan.from_ms), end, step)
                     .await;
                 let samples = samples_touched([&response]);
-                let answer: GroupAnswer = match response {
+                let got = match response {
                     Ok(r) => match r.data {
                         QueryData::Matrix(series) => {
-                            by_member(series, &group.label, &group.hash_label).map(Arc::new)
+                            by_member(series, &group.label, &group.hash_label)
                         }
                         _ => Err("grouped query: expected a range result (matrix)".into()),
                     },
                     Err(e) => Err(format!("grouped query: {e}")),
                 };
-                // Answers of earlier steps are never read again.
-                cache.retain(|(_, _, at), _| *at >= end_ms);
-                let kept = Kept {
-                    from_ms: start_ms,
-                    answer: answer.clone(),
-                    read_by: Default::default(),
-                };
-                cache.insert(key.clone(), kept);
-                (answer, 1, samples)
+                let failed = got.as_ref().err().cloned();
+                groups.answer(&promql, plan, got);
+                let points = u64::try_from(plan.points()).unwrap_or(0);
+                (failed, 1, points, samples)
             }
         };
-        // Once every member has read its part, the answer is only the rows' copies' twin: a
-        // fleet's series over the rows' holds (6 MiB of 30 at 50 rollouts an hour old).
-        if let Some(kept) = cache.get_mut(&key) {
-            kept.read_by.insert(group.member.clone());
-            if group.members.iter().all(|m| kept.read_by.contains(m)) {
-                cache.remove(&key);
-            }
-        }
-        drop(cache);
-        let pick = |hash: &str, map: &std::collections::HashMap<(String, String), Series>| {
-            // Only the member's own range is copied (not its whole series, then cut).
-            map.get(&(group.member.clone(), hash.to_string()))
-                .map(|series| Series::new(series.since(start).copied().collect()))
-                .unwrap_or_default()
+        let result = match failed {
+            Some(why) => Err(why),
+            None => Ok(TrackSeries {
+                baseline: groups.pick(&promql, range, &group.member, &group.stable_hash),
+                canary: groups.pick(&promql, range, &group.member, &group.canary_hash),
+            }),
         };
-        let result = answer.map(|map| TrackSeries {
-            baseline: pick(&group.stable_hash, &map),
-            canary: pick(&group.canary_hash, &map),
-        });
-        let points = if queries > 0 {
-            u64::try_from((end_ms - start_ms) / step_ms + 1).unwrap_or(0)
-        } else {
-            0
-        };
+        // A query no member asked for over a whole range (the members changed) goes.
+        groups.forget_older_than(range.start_ms);
+        drop(groups);
         let outcome = Outcome {
             result,
             warnings: Vec::new(),
@@ -156,7 +136,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_answer_is_kept_until_every_member_has_read_it() {
+    async fn one_query_a_step_serves_every_member() {
         let server = stub(|_| {
             let series = |rollout: &str, hash: &str| {
                 json!({"metric": {"rollout": rollout, "hash": hash},
@@ -173,12 +153,52 @@ mod tests {
         let src = source(&server.url(""));
         let a = src.fetch(&request("a")).await;
         assert_eq!(a.queries, 1);
-        assert_eq!(src.groups.lock().await.len(), 1, "b has not read it yet");
         let b = src.fetch(&request("b")).await;
         assert_eq!(b.queries, 0, "b reads a's answer");
         let canary = b.metrics[0].1.as_ref().map(|s| s.canary.points.len());
         assert_eq!(canary, Ok(2));
-        assert!(src.groups.lock().await.is_empty(), "read by both: dropped");
         assert_eq!(server.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_next_step_asks_from_the_last_point_and_members_get_the_whole_range() {
+        let server = stub(|seen| {
+            let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
+            let (from, end) = (param("start"), param("end"));
+            let series = |rollout: &str, hash: &str| {
+                let values: Vec<_> = (from..=end)
+                    .step_by(10)
+                    .map(|at| json!([at, format!("{}", at - 1_700_000_000)]))
+                    .collect();
+                json!({"metric": {"rollout": rollout, "hash": hash}, "values": values})
+            };
+            let result =
+                [("a", "s"), ("a", "c"), ("b", "s"), ("b", "c")].map(|(r, h)| series(r, h));
+            reply(
+                200,
+                success(json!({"resultType": "matrix", "result": result})),
+            )
+        })
+        .await;
+        let src = source(&server.url(""));
+        src.fetch(&request("a")).await;
+        let mut later = request("b");
+        later.now = t(1_700_000_120);
+        let b = src.fetch(&later).await;
+        let starts: Vec<String> = server
+            .seen()
+            .iter()
+            .map(|s| s.param("start").to_string())
+            .collect();
+        assert_eq!(starts, ["1700000040", "1700000100"]);
+        assert_eq!(b.queries, 1);
+        let canary = b.metrics[0].1.as_ref().map(|s| {
+            let values: Vec<f64> = s.canary.points.iter().map(|p| p.value).collect();
+            values
+        });
+        assert_eq!(
+            canary,
+            Ok(vec![60.0, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0])
+        );
     }
 }
