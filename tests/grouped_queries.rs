@@ -14,7 +14,7 @@ use std::time::Duration;
 mod fleet_request;
 
 use fleet_request::{NAMES, fleet_scraped_by_prometheus, member_request, source};
-use rollout_console::metrics::{FetchRequest, FetchResult, MetricQuery, MetricsSource};
+use rollout_console::metrics::{FetchRequest, FetchResult, MetricQuery, MetricsSource, SloQuery};
 
 fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchRequest {
     let q = |metric: &str, query: &str| MetricQuery {
@@ -23,7 +23,7 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
         window: Some(Duration::from_secs(10)),
         counts: None,
     };
-    member_request(
+    let mut request = member_request(
         name,
         now,
         vec![
@@ -38,11 +38,18 @@ fn request(name: &str, now: chrono::DateTime<Utc>, grouped: bool) -> FetchReques
         ],
         grouped,
         vec![None; NAMES.len()],
-    )
+    );
+    request.slos = vec![SloQuery {
+        name: "availability".into(),
+        error_ratio: r#"sum(rate(http_requests_total{$service, code=~"5.."}[$window])) / sum(rate(http_requests_total{$service}[$window]))"#.into(),
+        window: Duration::from_secs(30 * 86_400),
+        recorded: vec![],
+    }];
+    request
 }
 
 /// Every member's series agree, point for point, between two answers to the same poll.
-fn same_series(name: &str, what: &str, a: &FetchResult, b: &FetchResult) {
+fn same_series(name: &str, what: &str, a: &FetchResult, b: &FetchResult, slos: bool) {
     for ((metric, a), (_, b)) in a.metrics.iter().zip(&b.metrics) {
         let a = a
             .as_ref()
@@ -72,6 +79,31 @@ fn same_series(name: &str, what: &str, a: &FetchResult, b: &FetchResult) {
             }
         }
     }
+    if !slos {
+        return;
+    }
+    // The SLO's windows: the same ratio each way.
+    assert_eq!(a.slos.len(), b.slos.len(), "{name} {what}");
+    for ((slo, a), (_, b)) in a.slos.iter().zip(&b.slos) {
+        let a = a.as_ref().unwrap_or_else(|e| panic!("{name} {slo} {what}: {e}"));
+        let b = b.as_ref().unwrap_or_else(|e| panic!("{name} {slo} {what} grouped: {e}"));
+        let ratios = |m: &rollout_console::domain::slo::SloMeasurement| {
+            std::iter::once(m.error_ratio)
+                .chain(m.window_ratios.iter().map(|(_, v)| *v))
+                .collect::<Vec<_>>()
+        };
+        let (ra, rb) = (ratios(a), ratios(b));
+        assert_eq!(ra.len(), rb.len());
+        assert!(ra[0].is_some(), "{name} {slo}: the 30d ratio has data");
+        for (x, y) in ra.iter().zip(&rb) {
+            let same = match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1e-12),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same, "{name} {slo} {what}: {ra:?} vs {rb:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,10 +120,15 @@ async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
         let all = grouped.fetch(&request(name, now, true)).await;
         queries.0 += own.queries;
         queries.1 += all.queries;
-        same_series(name, "first", &own, &all);
+        same_series(name, "first", &own, &all, true);
     }
-    // Two queries per metric per rollout one way; one per metric for the fleet the other.
-    assert_eq!(queries, (NAMES.len() * 2 * 2, 2), "{queries:?}");
+    // Two queries per metric per rollout one way, one per metric for the fleet the other; an
+    // SLO's 8 windows per rollout one way, 8 for the fleet the other.
+    assert_eq!(
+        queries,
+        (NAMES.len() * (2 * 2 + 8), 2 + 8),
+        "{queries:?}"
+    );
 
     // Some steps later the grouped answer is extended from its last point, and still gives
     // what a fleet asked whole gives (and what each rollout's own queries give).
@@ -104,8 +141,11 @@ async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
         let own = per_rollout.fetch(&request(name, later, false)).await;
         let all = grouped.fetch(&request(name, later, true)).await;
         let whole = asked_whole.fetch(&request(name, later, true)).await;
-        same_series(name, "later, own and extended", &own, &all);
-        same_series(name, "later, whole and extended", &whole, &all);
+        // The extended source's SLO answer is the first round's (fresh for a minute); the
+        // whole one's is asked now, like each rollout's own.
+        same_series(name, "later, own and extended", &own, &all, false);
+        same_series(name, "later, whole and extended", &whole, &all, false);
+        same_series(name, "later, own and whole", &own, &whole, true);
         touched += samples(&all);
         touched_whole += samples(&whole);
     }

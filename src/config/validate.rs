@@ -123,6 +123,20 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
                 Some(service.span()),
             )
         })?;
+        // Grouped queries match the fleet by `group_by`: the service must name the rollout by it.
+        if let Some(label) = &c.fleet.group_by
+            && crate::metrics::grouped::members_selector(service.get_ref(), label, &["x".into()])
+                .is_none()
+        {
+            return Err((
+                format!(
+                    "[fleet] service must match the rollout's name by the group_by label, as \
+                     {label}=\"$rollout\" (other matchers may follow): grouped queries ask \
+                     for every rollout with {label}=~\"a|b|…\""
+                ),
+                Some(service.span()),
+            ));
+        }
     }
     Ok(())
 }

@@ -169,6 +169,40 @@ fn matching(bytes: &[u8], open: usize) -> Option<usize> {
     None
 }
 
+/// Stands for the rollout's name while `[fleet] service` is rendered: no name holds it.
+const ROLLOUT_MARK: &str = "\u{1}rollout\u{1}";
+
+/// The whole fleet's selector: `[fleet] service` (label matchers with `$rollout`) with its
+/// `label="$rollout"` matcher made `label=~"a|b|…"` and every other matcher kept
+/// (`app="$rollout", env="prod"` gives `app=~"a|b", env="prod"`). `None` when the template
+/// does not match the rollout's name by `label` alone; the fleet is asked per rollout then.
+pub fn members_selector(service: &str, label: &str, members: &[String]) -> Option<String> {
+    let rendered = crate::metrics::template::fill_rollout(service, ROLLOUT_MARK);
+    let marked = format!("\"{ROLLOUT_MARK}\"");
+    let at = rendered.find(&marked)?;
+    if rendered[at + marked.len()..].contains(ROLLOUT_MARK) {
+        return None;
+    }
+    // Before the quoted name: `label`, spaces, `=` (not `=~` or `!=`), spaces.
+    let before = rendered[..at].trim_end().strip_suffix('=')?;
+    if before.ends_with('!') {
+        return None;
+    }
+    let name_end = before.trim_end();
+    let name_start = name_end
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    if &name_end[name_start..] != label {
+        return None;
+    }
+    let regex = crate::metrics::template::escape_label_value(&members_regex(members));
+    Some(format!(
+        "{}{label}=~\"{regex}\"{}",
+        &rendered[..name_start],
+        &rendered[at + marked.len()..]
+    ))
+}
+
 /// A regex alternation matching exactly these names (each escaped).
 pub fn members_regex(names: &[String]) -> String {
     names
@@ -262,6 +296,31 @@ mod tests {
         }
         // A word inside a label value is a value, not an operator.
         assert!(rewrite(r#"sum(rate(x{$selector, mode="without"}[1m]))"#, &L).is_some());
+    }
+
+    #[test]
+    fn the_fleet_selector_keeps_the_other_matchers_of_fleet_service() {
+        let names = vec!["a.b".to_string(), "c".to_string()];
+        let sel = |service: &str, label: &str| members_selector(service, label, &names);
+        assert_eq!(
+            sel(r#"app="$rollout""#, "app").as_deref(),
+            Some(r#"app=~"a\\.b|c""#)
+        );
+        assert_eq!(
+            sel(r#"env="prod", app = "$rollout", team=~"x.*""#, "app").as_deref(),
+            Some(r#"env="prod", app=~"a\\.b|c", team=~"x.*""#)
+        );
+        for (service, label) in [
+            (r#"app="$rollout""#, "rollout"),
+            (r#"app="$rollout-svc""#, "app"),
+            (r#"app!="$rollout""#, "app"),
+            (r#"app=~"$rollout""#, "app"),
+            (r#"myapp="$rollout""#, "app"),
+            (r#"app="$rollout", svc="$rollout""#, "app"),
+            ("", "app"),
+        ] {
+            assert_eq!(sel(service, label), None, "{service} by {label}");
+        }
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct Group {
     pub label: String,
     /// The pod-template-hash label, e.g. `rollouts_pod_template_hash`.
     pub hash_label: String,
+    /// `[fleet] service`, with `$rollout`: the fleet's selector is made from it
+    /// (`grouped::members_selector`).
+    pub service: String,
     /// Every member's label value (its bare name), in a stable order.
     pub members: Vec<String>,
     /// This rollout's label value and its two tracks' hashes.
@@ -118,6 +121,8 @@ pub struct Group {
     pub canary_hash: String,
     /// The range every member's poll asks for (the longest of theirs), so that they share one.
     pub lookback: Duration,
+    /// How long the fleet's SLO answer serves every member (`Model::slo_interval`).
+    pub slo_fresh_for: Duration,
     /// Where each member's raw counters are counted from (`CountsQuery::since`), in the order
     /// of `members`; `None` until its rollout is read. The members on the same grid spacing
     /// share one read per counter (`counter_group`).

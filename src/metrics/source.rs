@@ -6,6 +6,7 @@ mod counters;
 mod empty;
 mod grouped;
 mod grouped_counters;
+mod grouped_slos;
 mod slos;
 
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct PrometheusSource {
     counter_points: counters::CounterPoints,
     /// The fleet's raw counters read so far (`[fleet] group_by`): one read per step for all.
     counter_groups: grouped_counters::CounterGroups,
+    /// The fleet's SLO answers, while fresh (`[fleet] group_by`).
+    slo_groups: grouped_slos::SloGroups,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -129,6 +132,7 @@ impl PrometheusSource {
             groups: Default::default(),
             counter_points: Default::default(),
             counter_groups: Default::default(),
+            slo_groups: Default::default(),
         }
     }
 
@@ -325,12 +329,16 @@ impl MetricsSource for PrometheusSource {
             )
             .await
         }));
-        let slos = join_all(
-            request
-                .slos
-                .iter()
-                .map(|s| self.fetch_slo(poll, s, request.now)),
-        );
+        let slos = join_all(request.slos.iter().map(|s| async move {
+            if let Some(group) = group
+                && let Some(done) = self
+                    .fetch_grouped_slo(request.priority, s, group, request.now)
+                    .await
+            {
+                return done;
+            }
+            self.fetch_slo(poll, s, request.now).await
+        }));
         let counted: Vec<(&MetricQuery, &CountsQuery)> = request
             .metrics
             .iter()

@@ -240,7 +240,21 @@ mod tests {
             err.contains("[fleet] group_by") && err.contains("rc.toml"),
             "{err}"
         );
-        let fleet = "[fleet]\nservice = 'rollout=\"$rollout\"'\ngroup_by = \"rollout\"\n";
+        let err = build(
+            "[fleet]\nservice = 'app=\"$rollout\"'\ngroup_by = \"rollout\"\n",
+            &[],
+        )
+        .err()
+        .expect("refused: the service does not name the rollout by rollout")
+        .to_string();
+        assert!(
+            err.contains("[fleet] service")
+                && err.contains("rollout=\"$rollout\"")
+                && err.contains("rc.toml:"),
+            "{err}"
+        );
+        let fleet =
+            "[fleet]\nservice = 'rollout=\"$rollout\", env=\"prod\"'\ngroup_by = \"rollout\"\n";
         let console = build(fleet, &["a", "b"]).expect("builds");
         let start = console.fleet.expect("a fleet");
         assert!(

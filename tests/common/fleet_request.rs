@@ -84,6 +84,7 @@ pub fn member_request(
                 Box::new(Group {
                     label: "rollout".into(),
                     hash_label: HASH.into(),
+                    service: "rollout=\"$rollout\"".into(),
                     members: NAMES[..counted_since.len()]
                         .iter()
                         .map(|n| n.to_string())
@@ -92,6 +93,7 @@ pub fn member_request(
                     stable_hash: STABLE.into(),
                     canary_hash: CANARY.into(),
                     lookback: Duration::from_secs(30),
+                    slo_fresh_for: Duration::from_secs(60),
                     counted_since,
                 })
             }),

@@ -193,6 +193,7 @@ fn group(model: &Model, i: usize) -> Option<Box<Group>> {
     Some(Box::new(Group {
         label,
         hash_label: fleet.pod_hash_label.clone(),
+        service: fleet.service.clone(),
         members: grouped
             .iter()
             .map(|&j| bare(&model.rollouts[j].name))
@@ -205,6 +206,7 @@ fn group(model: &Model, i: usize) -> Option<Box<Group>> {
             .map(|&j| model.lookback(j))
             .max()
             .unwrap_or_default(),
+        slo_fresh_for: model.slo_interval(),
         counted_since: grouped
             .iter()
             .map(|&j| {

@@ -9,7 +9,7 @@ use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, samples_touched};
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
 use crate::metrics::group_ranges::{Ask, GroupRanges};
-use crate::metrics::grouped::{by_member, members_regex, rewrite};
+use crate::metrics::grouped::{by_member, members_selector, rewrite};
 use crate::metrics::range_cache::Range;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{EmptyAnswer, Group, MetricQuery, TrackSeries};
@@ -32,11 +32,7 @@ impl PrometheusSource {
             return None;
         }
         let grouped = rewrite(&query.query, &[&group.label, &group.hash_label])?;
-        let members = format!(
-            "{}=~\"{}\"",
-            group.label,
-            template::escape_label_value(&members_regex(&group.members))
-        );
+        let members = members_selector(&group.service, &group.label, &group.members)?;
         let vars = Vars {
             selector: Some(&members),
             service: Some(&members),
@@ -124,11 +120,13 @@ mod tests {
                 group: Some(Box::new(Group {
                     label: "rollout".into(),
                     hash_label: "hash".into(),
+                    service: "rollout=\"$rollout\", env=\"prod\"".into(),
                     members: vec!["a".into(), "b".into()],
                     member: member.into(),
                     stable_hash: "s".into(),
                     canary_hash: "c".into(),
                     lookback: Duration::from_secs(60),
+                    slo_fresh_for: Duration::from_secs(60),
                     counted_since: vec![None, None],
                 })),
             }),
@@ -158,6 +156,10 @@ mod tests {
         let canary = b.metrics[0].1.as_ref().map(|s| s.canary.points.len());
         assert_eq!(canary, Ok(2));
         assert_eq!(server.seen().len(), 1);
+        assert_eq!(
+            server.seen()[0].param("query"),
+            r#"sum by (rollout, hash) (rate(x{rollout=~"a|b", env="prod"}[1m]))"#
+        );
     }
 
     #[tokio::test]

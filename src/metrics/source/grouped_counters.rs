@@ -15,7 +15,7 @@ use crate::metrics::Group;
 use crate::metrics::budget::Priority;
 use crate::metrics::counter_group::{GroupedCounter, is_bare_selector};
 use crate::metrics::decode::{PromError, QueryData, Response};
-use crate::metrics::grouped::members_regex;
+use crate::metrics::grouped::members_selector;
 use crate::metrics::template::{self, Vars};
 
 type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
@@ -95,11 +95,10 @@ impl PrometheusSource {
             return None;
         }
         let render = |members: &[String]| {
-            let selector = format!(
-                "{}=~\"{}\"",
-                group.label,
-                template::escape_label_value(&members_regex(members))
-            );
+            let selector =
+                members_selector(&group.service, &group.label, members).ok_or_else(|| {
+                    "[fleet] service does not match the rollout by group_by".to_string()
+                })?;
             let vars = Vars {
                 selector: Some(&selector),
                 service: Some(&selector),
