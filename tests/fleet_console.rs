@@ -9,7 +9,7 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::{render_model, settings, t0};
 use rollout_console::app::keymap::{Key, KeyPress, message_for};
-use rollout_console::app::model::{Model, Overlay, RolloutTemplate};
+use rollout_console::app::model::{FleetSelectors, Model, Overlay, RolloutTemplate};
 use rollout_console::app::{Effect, Msg, update};
 use rollout_console::backend::ActionError;
 use rollout_console::domain::RolloutState;
@@ -33,6 +33,12 @@ struct FleetHarness {
 
 impl FleetHarness {
     fn new(n: usize) -> Self {
+        Self::with_selectors(n, None)
+    }
+
+    /// A fleet queried with `[fleet]` selectors (so its polls carry the fleet's grouping when
+    /// they say `group_by`).
+    fn with_selectors(n: usize, selectors: Option<FleetSelectors>) -> Self {
         let base = SimOptions {
             seed: 7,
             ..SimOptions::default()
@@ -45,7 +51,7 @@ impl FleetHarness {
         let template = RolloutTemplate {
             panels: demo::metric_panels(),
             slos: demo::slo_panels(),
-            selectors: None,
+            selectors,
         };
         let rollouts = fleet.names().map(|n| template.instantiate(n)).collect();
         let mut model = Model::new(
@@ -528,4 +534,106 @@ fn permissions_are_asked_per_rollout_when_selected_and_deny_only_that_one() {
         "{}",
         h.fleet_events()
     );
+}
+
+#[test]
+fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() {
+    let mut h = FleetHarness::with_selectors(
+        8,
+        Some(FleetSelectors {
+            service: r#"rollout="$rollout""#.into(),
+            pod_hash_label: "rollouts_pod_template_hash".into(),
+            group_by: Some("rollout".into()),
+        }),
+    );
+    h.advance(300);
+    let ended: Vec<usize> = (0..8)
+        .filter(|&i| {
+            let r = &h.model.rollouts[i];
+            r.rollout.as_ref().is_some_and(|r| r.state.is_terminal())
+        })
+        .collect();
+    assert!(!ended.is_empty(), "the fleet has a finished rollout by now");
+    for &i in &ended {
+        let panels = &h.model.rollouts[i].panels;
+        let counted: Vec<_> = panels.iter().filter(|p| p.counters.is_some()).collect();
+        assert!(!counted.is_empty());
+        assert!(
+            counted
+                .iter()
+                .all(|p| p.counted_to_the_end && p.sequential_result.is_some()),
+            "{}: the judge has its last word",
+            h.model.rollouts[i].name
+        );
+    }
+    h.drain();
+    h.advance(120);
+    let requests: Vec<_> = h
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::FetchMetrics { request, .. } => Some(request),
+            _ => None,
+        })
+        .collect();
+    let name = |i: usize| h.model.rollouts[i].name.clone();
+    let ended_names: Vec<String> = ended.iter().map(|&i| name(i)).collect();
+    let mut finished_polls = 0;
+    let mut running_counted = 0;
+    for r in &requests {
+        let member = r.rollout.as_ref().expect("a fleet poll names its rollout");
+        let counts = r.metrics.iter().filter(|m| m.counts.is_some()).count();
+        if ended_names.contains(&member.name) {
+            finished_polls += 1;
+            assert_eq!(counts, 0, "{}: counted no more", member.name);
+        } else {
+            running_counted += counts;
+        }
+        // No member's grouped read holds a finished one's series.
+        if let Some(group) = &member.group {
+            for (m, since) in group.members.iter().zip(&group.counted_since) {
+                if ended_names.contains(m) {
+                    assert_eq!(*since, None, "{m} in {}'s group", member.name);
+                }
+            }
+        }
+    }
+    assert!(
+        finished_polls > 0,
+        "finished rows are still polled (their metrics)"
+    );
+    assert!(running_counted > 0, "the running rows are still counted");
+
+    // The finished one moves again (a retry): it is counted afresh.
+    let i = ended[0];
+    let mut moved = h.model.rollouts[i].rollout.clone().expect("read");
+    moved.state = RolloutState::Progressing;
+    let name = name(i);
+    let generation = h.model.rollouts[i].polls.rollout_generation;
+    let _ = update(
+        &mut h.model,
+        Msg::RolloutFetched {
+            generation,
+            at: h.now,
+            result: Ok(moved),
+        },
+    );
+    h.model.rollouts[i].polls.metrics_started = None;
+    h.model.rollouts[i].polls.metrics_in_flight = false;
+    let effects = update(&mut h.model, Msg::Tick(h.now));
+    let asked = effects.iter().find_map(|e| match e {
+        Effect::FetchMetrics { request, .. }
+            if request.rollout.as_ref().is_some_and(|r| r.name == name) =>
+        {
+            Some(
+                request
+                    .metrics
+                    .iter()
+                    .filter(|m| m.counts.is_some())
+                    .count(),
+            )
+        }
+        _ => None,
+    });
+    assert_eq!(asked, Some(2), "{name}: counted again once it moves");
 }

@@ -85,8 +85,12 @@ fn same_series(name: &str, what: &str, a: &FetchResult, b: &FetchResult, slos: b
     // The SLO's windows: the same ratio each way.
     assert_eq!(a.slos.len(), b.slos.len(), "{name} {what}");
     for ((slo, a), (_, b)) in a.slos.iter().zip(&b.slos) {
-        let a = a.as_ref().unwrap_or_else(|e| panic!("{name} {slo} {what}: {e}"));
-        let b = b.as_ref().unwrap_or_else(|e| panic!("{name} {slo} {what} grouped: {e}"));
+        let a = a
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name} {slo} {what}: {e}"));
+        let b = b
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name} {slo} {what} grouped: {e}"));
         let ratios = |m: &rollout_console::domain::slo::SloMeasurement| {
             std::iter::once(m.error_ratio)
                 .chain(m.window_ratios.iter().map(|(_, v)| *v))
@@ -124,11 +128,7 @@ async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
     }
     // Two queries per metric per rollout one way, one per metric for the fleet the other; an
     // SLO's 8 windows per rollout one way, 8 for the fleet the other.
-    assert_eq!(
-        queries,
-        (NAMES.len() * (2 * 2 + 8), 2 + 8),
-        "{queries:?}"
-    );
+    assert_eq!(queries, (NAMES.len() * (2 * 2 + 8), 2 + 8), "{queries:?}");
 
     // Some steps later the grouped answer is extended from its last point, and still gives
     // what a fleet asked whole gives (and what each rollout's own queries give).

@@ -50,6 +50,10 @@ pub struct MetricPanel {
     /// Where counting starts, and whether that is the canary's whole life (`true`) or only the
     /// current step (all the backend knows).
     pub counted_since: Option<(DateTime<Utc>, bool)>,
+    /// The rollout had ended (completed, rolled back) when the counts last answered: the judge
+    /// has its final word, and the counts are not asked again until the rollout moves (a
+    /// fleet's finished rows would otherwise keep every raw series of their canary's life).
+    pub counted_to_the_end: bool,
     /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the
     /// metric. A critical sequential FAIL advises a rollback (else it holds).
     pub critical: bool,
@@ -78,6 +82,7 @@ impl MetricPanel {
             sticky_fail: None,
             counts_error: None,
             counted_since: None,
+            counted_to_the_end: false,
             critical: false,
             weight: 1.0,
             series: TrackSeries::default(),

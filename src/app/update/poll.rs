@@ -107,12 +107,18 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
     model.rollouts[i].polls.metrics_started = Some(model.now);
     // Requests are counted over the canary's life: unknown until the rollout is read.
     let since = model.rollouts[i].rollout.as_ref().map(counted_since);
+    let ended = model.rollouts[i]
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.state.is_terminal());
     for p in model.rollouts[i]
         .panels
         .iter_mut()
         .filter(|p| p.counters.is_some())
     {
         p.counted_since = since;
+        // A rollout that moves again (a new revision) is counted afresh.
+        p.counted_to_the_end &= ended;
     }
     // The SLO windows move slowly: asked at most every `slo_refresh`, and at every poll while
     // one has no answer, an error or no data (a window Prometheus could not fill yet).
@@ -139,6 +145,7 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
                 counts: p
                     .counters
                     .clone()
+                    .filter(|_| !p.counted_to_the_end)
                     .zip(since)
                     .map(|(counters, (since, _))| CountsQuery { counters, since }),
             })
@@ -210,8 +217,13 @@ fn group(model: &Model, i: usize) -> Option<Box<Group>> {
         counted_since: grouped
             .iter()
             .map(|&j| {
+                // A member whose counting has ended is read no more: its series are let go.
+                let counting = model.rollouts[j]
+                    .panels
+                    .iter()
+                    .any(|p| p.counters.is_some() && !p.counted_to_the_end);
                 let since = model.rollouts[j].rollout.as_ref().map(counted_since);
-                since.map(|(at, _)| at)
+                since.filter(|_| counting).map(|(at, _)| at)
             })
             .collect(),
     }))
