@@ -637,3 +637,24 @@ fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() 
     });
     assert_eq!(asked, Some(2), "{name}: counted again once it moves");
 }
+
+#[test]
+fn a_finished_rollout_asks_its_chart_window_not_its_last_steps_whole_age() {
+    let mut h = FleetHarness::new(8);
+    h.advance(60);
+    let i = (0..8)
+        .find(|&i| {
+            let r = &h.model.rollouts[i];
+            r.rollout.as_ref().is_some_and(|r| r.state.is_terminal())
+        })
+        .expect("a finished rollout");
+    let two_hours = std::time::Duration::from_secs(2 * 3600);
+    let r = h.model.rollouts[i].rollout.as_mut().expect("read");
+    r.step_started_at = h.now - chrono::Duration::hours(2);
+    let chart = h.model.chart_window.duration();
+    assert_eq!(h.model.lookback(i), chart, "finished: the chart window");
+    // The same step on a running rollout is judged over its hold: reached back whole.
+    let r = h.model.rollouts[i].rollout.as_mut().expect("read");
+    r.state = RolloutState::Progressing;
+    assert!(h.model.lookback(i) > two_hours, "{:?}", h.model.lookback(i));
+}

@@ -339,11 +339,14 @@ impl Model {
     }
 
     /// How far back a poll must reach: the chart window, or the whole current step when longer
-    /// (readiness is judged over the hold), at most 6 hours.
+    /// (readiness is judged over the hold), at most 6 hours. A finished rollout has no hold
+    /// left: the chart window (its last step would otherwise grow with its age, and a grouped
+    /// fleet's range with it).
     pub fn lookback(&self, i: usize) -> Duration {
         let step = self.rollouts[i]
             .rollout
             .as_ref()
+            .filter(|r| !r.state.is_terminal())
             .map_or(Duration::ZERO, |r| {
                 r.step_elapsed(self.now) + self.settings.poll_interval * 2
             });
