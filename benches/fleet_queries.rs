@@ -6,7 +6,9 @@
 //! 5 s, all 50 rollouts are polled two ways in the same run:
 //! - today's way: every range over the whole 5-minute chart window, every SLO window each poll;
 //! - the new way: incremental ranges (the points since the last poll, plus the last one again)
-//!   and the SLO windows once a minute.
+//!   and the SLO windows once a minute;
+//! - grouped (`[fleet] group_by = "rollout"`): the new way with one query per metric, raw
+//!   counter and SLO window for the whole fleet, the tracks by pod-template hash.
 //!
 //! Per poll it prints queries, the samples Prometheus touched (`stats=all`), the new samples
 //! scraped since the last poll (the floor any way must read), and the wall time of the poll.
@@ -25,7 +27,8 @@ use rollout_console::config::PrometheusConfig;
 use rollout_console::metrics::client::PrometheusClient;
 use rollout_console::metrics::source::{PrometheusSource, Selectors};
 use rollout_console::metrics::{
-    Counters, CountsQuery, FetchRequest, MetricQuery, MetricsSource, Priority, SloQuery,
+    Counters, CountsQuery, FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority,
+    SloQuery, Tracks,
 };
 
 const FLEET: usize = 50;
@@ -116,6 +119,48 @@ fn request(now: DateTime<Utc>, since: DateTime<Utc>, with_slos: bool) -> FetchRe
     }
 }
 
+/// The simulator's pod-template hashes (every member has the same; `rollout` tells them apart).
+const STABLE: &str = "5f7c9d6b8";
+const CANARY: &str = "7b9f4c6d5";
+const HASH: &str = "rollouts_pod_template_hash";
+
+/// `name`'s poll as a grouped fleet's member: its tracks by hash, the fleet's grouping.
+fn grouped_request(
+    req: &FetchRequest,
+    name: &str,
+    names: &[String],
+    since: DateTime<Utc>,
+) -> FetchRequest {
+    let service = format!("rollout=\"{name}\"");
+    FetchRequest {
+        tracks: Some(Tracks {
+            baseline: format!("{service}, {HASH}=\"{STABLE}\""),
+            canary: format!("{service}, {HASH}=\"{CANARY}\""),
+        }),
+        rollout: Some(ForRollout {
+            name: name.into(),
+            selectors: Some(Selectors {
+                service: service.clone(),
+                rollout: name.into(),
+                ..Selectors::default()
+            }),
+            group: Some(Box::new(Group {
+                label: "rollout".into(),
+                hash_label: HASH.into(),
+                service: "rollout=\"$rollout\"".into(),
+                members: names.to_vec(),
+                member: name.into(),
+                stable_hash: STABLE.into(),
+                canary_hash: CANARY.into(),
+                lookback: LOOKBACK,
+                slo_fresh_for: SLO_REFRESH,
+                counted_since: vec![Some(since); names.len()],
+            })),
+        }),
+        ..req.clone()
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     queries: Vec<usize>,
@@ -140,16 +185,27 @@ impl Tally {
     }
 }
 
+/// Every rollout's poll: each on its own source, or (`grouped`: the names) all on one source
+/// as a grouped fleet's members.
 async fn poll_all(
     sources: &[PrometheusSource],
-    now: DateTime<Utc>,
-    since: DateTime<Utc>,
+    grouped: Option<&[String]>,
+    (now, since): (DateTime<Utc>, DateTime<Utc>),
     with_slos: bool,
     tally: &mut Tally,
 ) {
     let req = request(now, since, with_slos);
     let start = Instant::now();
-    let results = futures::future::join_all(sources.iter().map(|s| s.fetch(&req))).await;
+    let results = match (grouped, sources.first()) {
+        (Some(names), Some(fleet)) => {
+            let requests: Vec<FetchRequest> = names
+                .iter()
+                .map(|n| grouped_request(&req, n, names, since))
+                .collect();
+            futures::future::join_all(requests.iter().map(|r| fleet.fetch(r))).await
+        }
+        _ => futures::future::join_all(sources.iter().map(|s| s.fetch(&req))).await,
+    };
     tally.wall.push(start.elapsed());
     tally
         .queries
@@ -216,7 +272,12 @@ fn main() {
     let since = Utc::now() - chrono::Duration::seconds(60);
     let (today_client, new_client) = (client(&prom.url), client(&prom.url));
     let incremental: Vec<PrometheusSource> = names.iter().map(|n| source(&new_client, n)).collect();
-    let (mut old, mut new) = (Tally::default(), Tally::default());
+    // The console's one source for the whole fleet.
+    let fleet = [PrometheusSource::shared(
+        client(&prom.url),
+        Selectors::default(),
+    )];
+    let (mut old, mut new, mut grouped) = (Tally::default(), Tally::default(), Tally::default());
     let mut slos_asked: Option<Instant> = None;
     runtime.block_on(async {
         for i in 0..POLLS {
@@ -225,12 +286,13 @@ fn main() {
             // Today's way: a fresh source keeps nothing, and asks every SLO window.
             let fresh: Vec<PrometheusSource> =
                 names.iter().map(|n| source(&today_client, n)).collect();
-            poll_all(&fresh, now, since, true, &mut old).await;
+            poll_all(&fresh, None, (now, since), true, &mut old).await;
             let slos_due = slos_asked.is_none_or(|t| t.elapsed() >= SLO_REFRESH);
             if slos_due {
                 slos_asked = Some(Instant::now());
             }
-            poll_all(&incremental, now, since, slos_due, &mut new).await;
+            poll_all(&incremental, None, (now, since), slos_due, &mut new).await;
+            poll_all(&fleet, Some(&names), (now, since), slos_due, &mut grouped).await;
             if i % 6 == 5 {
                 println!("  poll {}/{POLLS}", i + 1);
             }
@@ -248,6 +310,10 @@ fn main() {
     println!(
         "{}",
         new.line("new: incremental, SLOs once a minute", new_samples)
+    );
+    println!(
+        "{}",
+        grouped.line("grouped: one query for the fleet", new_samples)
     );
     drop(prom);
     drop(sim);
