@@ -5,13 +5,12 @@
 //! rewritten safely, stays per rollout.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::future::join_all;
 
-use super::{Outcome, PrometheusSource, samples_touched};
-use crate::domain::slo::{BURN_WINDOWS, SloMeasurement};
+use super::slos::slo_windows;
+use super::{Outcome, PrometheusSource};
+use crate::domain::slo::SloMeasurement;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
 use crate::metrics::grouped::{members_selector, rewrite};
@@ -47,10 +46,7 @@ impl PrometheusSource {
         }
         let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
         let members = members_selector(&group.service, &group.label, &group.members)?;
-        let slo_label = template::prom_duration(slo.window);
-        let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
-            .chain(BURN_WINDOWS)
-            .collect();
+        let windows = slo_windows(slo);
         let mut queries = Vec::with_capacity(windows.len());
         for (_, window) in &windows {
             let vars = Vars {
@@ -72,13 +68,7 @@ impl PrometheusSource {
         let (asked, samples) = if fresh {
             (0, None)
         } else {
-            let responses = join_all(
-                queries
-                    .iter()
-                    .map(|q| self.client.query_with(priority, q, at)),
-            )
-            .await;
-            let samples = samples_touched(&responses);
+            let (responses, samples) = self.ask_windows(priority, &queries, at).await;
             let mut warnings = Vec::new();
             let mut by_window = Vec::with_capacity(windows.len());
             let mut failure = None;
@@ -156,9 +146,11 @@ fn by_member(data: QueryData, label: &str) -> Result<ByMember, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::slo::BURN_WINDOWS;
     use crate::metrics::test_stub::{reply, source, stub, success, t};
     use crate::metrics::{FetchRequest, ForRollout, MetricsSource};
     use serde_json::json;
+    use std::time::Duration;
 
     fn request(member: &str, now: DateTime<Utc>, recorded: bool) -> FetchRequest {
         FetchRequest {

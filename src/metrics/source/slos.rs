@@ -20,10 +20,7 @@ impl PrometheusSource {
         slo: &SloQuery,
         at: DateTime<Utc>,
     ) -> Outcome<SloMeasurement> {
-        let slo_label = template::prom_duration(slo.window);
-        let windows: Vec<(&str, Duration)> = std::iter::once((slo_label.as_str(), slo.window))
-            .chain(BURN_WINDOWS)
-            .collect();
+        let windows = slo_windows(slo);
         let mut queries = Vec::with_capacity(windows.len());
         for (label, window) in &windows {
             // A recorded series for this window when the config names one, else the query.
@@ -37,13 +34,7 @@ impl PrometheusSource {
                 Err(e) => return Outcome::failed(e),
             }
         }
-        let responses = join_all(
-            queries
-                .iter()
-                .map(|q| self.client.query_with(priority, q, at)),
-        )
-        .await;
-        let samples = samples_touched(&responses);
+        let (responses, samples) = self.ask_windows(priority, &queries, at).await;
         let mut warnings = Vec::new();
         let mut ratios = Vec::with_capacity(windows.len());
         let mut failure = None;
@@ -72,6 +63,32 @@ impl PrometheusSource {
             points: 0,
             samples,
         }
+    }
+}
+
+/// An SLO's windows with their labels: its own (`30d`), then each burn-rate window.
+pub(super) fn slo_windows(slo: &SloQuery) -> Vec<(String, Duration)> {
+    std::iter::once((template::prom_duration(slo.window), slo.window))
+        .chain(BURN_WINDOWS.iter().map(|(l, w)| (l.to_string(), *w)))
+        .collect()
+}
+
+impl PrometheusSource {
+    /// Each window's instant query at `at`, and the samples they touched.
+    pub(super) async fn ask_windows(
+        &self,
+        priority: Priority,
+        queries: &[String],
+        at: DateTime<Utc>,
+    ) -> (Vec<Result<Response, PromError>>, Option<u64>) {
+        let responses = join_all(
+            queries
+                .iter()
+                .map(|q| self.client.query_with(priority, q, at)),
+        )
+        .await;
+        let samples = samples_touched(&responses);
+        (responses, samples)
     }
 }
 
