@@ -153,6 +153,32 @@ pub fn metric(name: &str, query: &str) -> MetricQuery {
     }
 }
 
+/// `member` of a grouped fleet of `members` (by `rollout`, tracks by `hash`), with the
+/// tracks' hashes `(stable, canary)` and `[fleet] service`.
+pub fn fleet_member(
+    members: &[&str],
+    member: &str,
+    (stable, canary): (&str, &str),
+    service: &str,
+) -> crate::metrics::ForRollout {
+    crate::metrics::ForRollout {
+        name: member.into(),
+        selectors: None,
+        group: Some(Box::new(crate::metrics::Group {
+            label: "rollout".into(),
+            hash_label: "hash".into(),
+            service: service.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            member: member.into(),
+            stable_hash: stable.into(),
+            canary_hash: canary.into(),
+            lookback: Duration::from_secs(60),
+            slo_fresh_for: Duration::from_secs(60),
+            counted_since: vec![None; members.len()],
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

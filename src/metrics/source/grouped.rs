@@ -101,9 +101,19 @@ impl PrometheusSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::test_stub::{metric, reply, source, stub, success, t};
-    use crate::metrics::{FetchRequest, ForRollout, MetricsSource, Priority};
+    use crate::metrics::test_stub::{fleet_member, metric, reply, source, stub, success, t};
+    use crate::metrics::{FetchRequest, MetricsSource, Priority};
     use serde_json::json;
+
+    /// A grouped answer: `values` for both tracks (`s`, `c`) of both members (`a`, `b`).
+    fn both_members(values: &serde_json::Value) -> crate::metrics::test_stub::Reply {
+        let result = [("a", "s"), ("a", "c"), ("b", "s"), ("b", "c")]
+            .map(|(r, h)| json!({"metric": {"rollout": r, "hash": h}, "values": values}));
+        reply(
+            200,
+            success(json!({"resultType": "matrix", "result": result})),
+        )
+    }
 
     fn request(member: &str) -> FetchRequest {
         FetchRequest {
@@ -114,40 +124,19 @@ mod tests {
             slos: vec![],
             tracks: None,
             priority: Priority::Open,
-            rollout: Some(ForRollout {
-                name: member.into(),
-                selectors: None,
-                group: Some(Box::new(Group {
-                    label: "rollout".into(),
-                    hash_label: "hash".into(),
-                    service: "rollout=\"$rollout\", env=\"prod\"".into(),
-                    members: vec!["a".into(), "b".into()],
-                    member: member.into(),
-                    stable_hash: "s".into(),
-                    canary_hash: "c".into(),
-                    lookback: Duration::from_secs(60),
-                    slo_fresh_for: Duration::from_secs(60),
-                    counted_since: vec![None, None],
-                })),
-            }),
+            rollout: Some(fleet_member(
+                &["a", "b"],
+                member,
+                ("s", "c"),
+                "rollout=\"$rollout\", env=\"prod\"",
+            )),
         }
     }
 
     #[tokio::test]
     async fn one_query_a_step_serves_every_member() {
-        let server = stub(|_| {
-            let series = |rollout: &str, hash: &str| {
-                json!({"metric": {"rollout": rollout, "hash": hash},
-                       "values": [[1_700_000_090, "1"], [1_700_000_100, "2"]]})
-            };
-            let result =
-                [("a", "s"), ("a", "c"), ("b", "s"), ("b", "c")].map(|(r, h)| series(r, h));
-            reply(
-                200,
-                success(json!({"resultType": "matrix", "result": result})),
-            )
-        })
-        .await;
+        let server =
+            stub(|_| both_members(&json!([[1_700_000_090, "1"], [1_700_000_100, "2"]]))).await;
         let src = source(&server.url(""));
         let a = src.fetch(&request("a")).await;
         assert_eq!(a.queries, 1);
@@ -167,19 +156,11 @@ mod tests {
         let server = stub(|seen| {
             let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
             let (from, end) = (param("start"), param("end"));
-            let series = |rollout: &str, hash: &str| {
-                let values: Vec<_> = (from..=end)
-                    .step_by(10)
-                    .map(|at| json!([at, format!("{}", at - 1_700_000_000)]))
-                    .collect();
-                json!({"metric": {"rollout": rollout, "hash": hash}, "values": values})
-            };
-            let result =
-                [("a", "s"), ("a", "c"), ("b", "s"), ("b", "c")].map(|(r, h)| series(r, h));
-            reply(
-                200,
-                success(json!({"resultType": "matrix", "result": result})),
-            )
+            let values: Vec<_> = (from..=end)
+                .step_by(10)
+                .map(|at| json!([at, format!("{}", at - 1_700_000_000)]))
+                .collect();
+            both_members(&json!(values))
         })
         .await;
         let src = source(&server.url(""));

@@ -147,8 +147,8 @@ fn by_member(data: QueryData, label: &str) -> Result<ByMember, String> {
 mod tests {
     use super::*;
     use crate::domain::slo::BURN_WINDOWS;
-    use crate::metrics::test_stub::{reply, source, stub, success, t};
-    use crate::metrics::{FetchRequest, ForRollout, MetricsSource};
+    use crate::metrics::test_stub::{fleet_member, reply, source, stub, success, t};
+    use crate::metrics::{FetchRequest, MetricsSource};
     use serde_json::json;
     use std::time::Duration;
 
@@ -171,22 +171,12 @@ mod tests {
             }],
             tracks: None,
             priority: Priority::Open,
-            rollout: Some(ForRollout {
-                name: member.into(),
-                selectors: None,
-                group: Some(Box::new(Group {
-                    label: "rollout".into(),
-                    hash_label: "hash".into(),
-                    service: r#"rollout="$rollout""#.into(),
-                    members: vec!["a".into(), "b".into(), "c".into()],
-                    member: member.into(),
-                    stable_hash: String::new(),
-                    canary_hash: String::new(),
-                    lookback: Duration::from_secs(60),
-                    slo_fresh_for: Duration::from_secs(60),
-                    counted_since: vec![None; 3],
-                })),
-            }),
+            rollout: Some(fleet_member(
+                &["a", "b", "c"],
+                member,
+                ("", ""),
+                r#"rollout="$rollout""#,
+            )),
         }
     }
 
