@@ -155,6 +155,7 @@ fn grouped_request(
                 lookback: LOOKBACK,
                 slo_fresh_for: SLO_REFRESH,
                 counted_since: vec![Some(since); names.len()],
+                recorded: false,
             })),
         }),
         ..req.clone()

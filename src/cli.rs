@@ -80,6 +80,11 @@ pub enum Command {
     /// the service's labels and what tells baseline from canary, runs every query once, and
     /// writes the file (never over one without --force).
     Init(InitArgs),
+    /// Print the Prometheus recording rules of a grouped fleet ([fleet] group_by and service):
+    /// each metric's query and each SLO window for every rollout, evaluated once by Prometheus
+    /// for every console instead of by each poll. Load the file (rule_files), then set
+    /// `recorded = true` in [fleet]; write it again when a query changes.
+    Rules(RulesArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
     /// Print a shell completion script, e.g. `rollout-console completions bash >
@@ -94,6 +99,14 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// How often Prometheus evaluates the metrics' rules (default: the config's poll_interval).
+    /// The SLO windows' rules are evaluated every half `slo_refresh` (never more often).
+    #[arg(long, value_parser = crate::domain::format::parse_duration)]
+    pub interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -78,6 +78,7 @@ fn refuse_read_only_where_it_means_nothing(cli: &Cli, matches: &clap::ArgMatches
         Some(Command::Check(_)) => "check",
         Some(Command::Explain(_)) => "explain",
         Some(Command::Init(_)) => "init",
+        Some(Command::Rules(_)) => "rules",
         Some(Command::Audit(_)) => "audit",
         Some(Command::Simulate(_)) => "simulate",
         Some(Command::Completions(_)) => "completions",
@@ -213,6 +214,18 @@ async fn run(cli: Cli) -> color_eyre::Result<u8> {
             Ok(run_check(model, runner, rx, &options).await?)
         }
         Some(Command::Init(args)) => Ok(run_init(args, &cli).await),
+        Some(Command::Rules(args)) => {
+            let env_path = std::env::var_os(ENV_CONFIG).map(std::path::PathBuf::from);
+            let Some(path) = config::locate(cli.config.as_deref(), env_path.as_deref())? else {
+                return Err(ConfigError(
+                    "rules: no config found: pass --config PATH (the fleet's config)".into(),
+                )
+                .into());
+            };
+            let config = config::load(&path)?;
+            print!("{}", setup::rules_file(&config, &path, args.interval)?);
+            Ok(0)
+        }
         Some(Command::Explain(args)) => {
             let (console, config, path) = configured(&cli, true, false).await?;
             let rollout = console.settings.rollout_name.clone();

@@ -544,6 +544,7 @@ fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() 
             service: r#"rollout="$rollout""#.into(),
             pod_hash_label: "rollouts_pod_template_hash".into(),
             group_by: Some("rollout".into()),
+            recorded: false,
         }),
     );
     h.advance(300);

@@ -231,6 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn recorded_fleet_queries_need_a_grouped_fleet() {
+        let text = "[fleet]\nservice = 'rollout=\"$rollout\"'\nrecorded = true\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().0;
+        assert!(err.contains("c.toml:3:12"), "{err}");
+        assert!(err.contains("set group_by"), "{err}");
+        assert!(
+            parse(
+                &format!("{text}group_by = \"rollout\"\n"),
+                Path::new("c.toml")
+            )
+            .is_ok()
+        );
+        let off = "[fleet]\nrecorded = false\n";
+        assert!(parse(off, Path::new("c.toml")).is_ok());
+    }
+
+    #[test]
     fn a_missing_explicit_config_is_an_error_not_a_fallback() {
         let err = locate(Some(Path::new("/nonexistent/rc.toml")), None)
             .unwrap_err()

@@ -71,6 +71,10 @@ pub struct FleetConfig {
     /// metric for the whole fleet instead of two per rollout.
     #[serde(default)]
     pub group_by: Option<String>,
+    /// `recorded = true`: the grouped metrics and SLO windows are read from the recording rules
+    /// `rollout-console rules` writes (`metrics::rules`), loaded in Prometheus.
+    #[serde(default)]
+    pub recorded: Option<toml::Spanned<bool>>,
     /// `preset = "<name>"`: the metrics and SLO of one instrumentation (config::presets).
     #[serde(default)]
     pub preset: Option<toml::Spanned<String>>,
@@ -82,6 +86,7 @@ impl Default for FleetConfig {
             service: None,
             pod_hash_label: default_pod_hash_label(),
             group_by: None,
+            recorded: None,
             preset: None,
         }
     }

@@ -108,6 +108,19 @@ pub(super) fn validate(c: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    if let Some(recorded) = &c.fleet.recorded
+        && *recorded.get_ref()
+        && (c.fleet.group_by.is_none() || c.fleet.service.is_none())
+    {
+        return Err((
+            "[fleet] recorded = true reads the recording rules of a grouped fleet: set \
+             group_by (the label holding the rollout's name) and service (e.g. \
+             service = 'rollout=\"$rollout\"') in [fleet], then write the rules with \
+             `rollout-console rules`"
+                .into(),
+            Some(recorded.span()),
+        ));
+    }
     if let Some(service) = &c.fleet.service {
         // Only `$rollout` has a value when a listed rollout's selectors are made.
         let vars = crate::metrics::template::Vars {

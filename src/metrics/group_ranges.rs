@@ -165,6 +165,13 @@ impl GroupRanges {
         self.failures.retain(|_, (at, _)| *at >= before_ms);
     }
 
+    /// The members with a series in the kept answer to `promql` at this step.
+    pub fn members_answered(&self, promql: &str, step_ms: i64) -> usize {
+        self.entries
+            .get(&key(promql, step_ms))
+            .map_or(0, |e| e.series.len())
+    }
+
     /// Queries kept.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -177,6 +177,18 @@ const ROLLOUT_MARK: &str = "\u{1}rollout\u{1}";
 /// (`app="$rollout", env="prod"` gives `app=~"a|b", env="prod"`). `None` when the template
 /// does not match the rollout's name by `label` alone; the fleet is asked per rollout then.
 pub fn members_selector(service: &str, label: &str, members: &[String]) -> Option<String> {
+    let regex = crate::metrics::template::escape_label_value(&members_regex(members));
+    with_rollout_matcher(service, label, &format!("{label}=~\"{regex}\""))
+}
+
+/// Every rollout's selector, for a recording rule: `[fleet] service` with `label!=""` in
+/// place of `label="$rollout"` (`None` as for [`members_selector`]).
+pub fn any_member_selector(service: &str, label: &str) -> Option<String> {
+    with_rollout_matcher(service, label, &format!("{label}!=\"\""))
+}
+
+/// `service` rendered with its one `label="$rollout"` matcher replaced by `matcher`.
+fn with_rollout_matcher(service: &str, label: &str, matcher: &str) -> Option<String> {
     let rendered = crate::metrics::template::fill_rollout(service, ROLLOUT_MARK);
     let marked = format!("\"{ROLLOUT_MARK}\"");
     let at = rendered.find(&marked)?;
@@ -195,9 +207,8 @@ pub fn members_selector(service: &str, label: &str, members: &[String]) -> Optio
     if &name_end[name_start..] != label {
         return None;
     }
-    let regex = crate::metrics::template::escape_label_value(&members_regex(members));
     Some(format!(
-        "{}{label}=~\"{regex}\"{}",
+        "{}{matcher}{}",
         &rendered[..name_start],
         &rendered[at + marked.len()..]
     ))

@@ -18,6 +18,7 @@ pub mod grouped;
 mod names;
 pub mod range_cache;
 mod refusal;
+pub mod rules;
 pub mod sent;
 pub mod source;
 pub mod template;
@@ -127,6 +128,20 @@ pub struct Group {
     /// of `members`; `None` until its rollout is read. The members on the same grid spacing
     /// share one read per counter (`counter_group`).
     pub counted_since: Vec<Option<DateTime<Utc>>>,
+    /// Read the metrics and SLO windows from the fleet's recording rules (`metrics::rules`)
+    /// instead of asking their queries.
+    pub recorded: bool,
+}
+
+impl Group {
+    /// The fleet's labels, as its recording rules are written (`metrics::rules`).
+    pub fn fleet(&self) -> rules::Fleet<'_> {
+        rules::Fleet {
+            label: &self.label,
+            hash_label: &self.hash_label,
+            service: &self.service,
+        }
+    }
 }
 
 /// Label matchers for the two tracks, e.g. `job="checkout", rollouts_pod_template_hash="6d4f8b9c7"`.

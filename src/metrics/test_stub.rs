@@ -175,6 +175,7 @@ pub fn fleet_member(
             lookback: Duration::from_secs(60),
             slo_fresh_for: Duration::from_secs(60),
             counted_since: vec![None; members.len()],
+            recorded: false,
         })),
     }
 }

@@ -63,6 +63,7 @@ pub fn fleet_selectors(config: &Config) -> FleetSelectors {
             .unwrap_or_default(),
         pod_hash_label: config.fleet.pod_hash_label.clone(),
         group_by: config.fleet.group_by.clone(),
+        recorded: config.fleet.recorded.as_ref().is_some_and(|r| *r.get_ref()),
     }
 }
 

@@ -8,10 +8,12 @@
 mod explain;
 mod fleet;
 mod init;
+mod rules;
 
 pub use explain::explain;
 pub use fleet::{FleetStart, listed_rollouts};
 pub use init::{InitError, InitOutcome, InitRequest, init};
+pub use rules::rules_file;
 
 use chrono::Utc;
 use std::path::{Path, PathBuf};

@@ -22,14 +22,23 @@ pub const NAMES: [&str; 4] = ["checkout", "payments", "search", "cart"];
 /// `simulate --fleet` of [`NAMES`] scraped every second by a real Prometheus, once the last
 /// member's canary has a series.
 pub fn fleet_scraped_by_prometheus() -> (crate::simulate::Simulate, crate::tsdb::Tsdb) {
+    fleet_scraped_with_rules(None)
+}
+
+/// [`fleet_scraped_by_prometheus`], Prometheus evaluating `rules` (a rules file's YAML).
+pub fn fleet_scraped_with_rules(
+    rules: Option<&str>,
+) -> (crate::simulate::Simulate, crate::tsdb::Tsdb) {
     use crate::tsdb::{Engine, Tsdb};
     let sim =
         crate::simulate::Simulate::start_fleet(NAMES.len(), crate::simulate::Options::default());
-    let prom = Tsdb::start(
-        Engine::Prometheus,
-        &[sim.addr.as_str()],
-        Duration::from_secs(1),
-    );
+    let targets = [sim.addr.as_str()];
+    let prom = match rules {
+        Some(rules) => {
+            Tsdb::start_with_rules(Engine::Prometheus, &targets, Duration::from_secs(1), rules)
+        }
+        None => Tsdb::start(Engine::Prometheus, &targets, Duration::from_secs(1)),
+    };
     prom.wait_for_series(
         "http_requests_total{rollout=\"cart\",track=\"canary\"}",
         Duration::from_secs(40),
@@ -95,6 +104,7 @@ pub fn member_request(
                     lookback: Duration::from_secs(30),
                     slo_fresh_for: Duration::from_secs(60),
                     counted_since,
+                    recorded: false,
                 })
             }),
         }),

@@ -172,6 +172,8 @@ pub struct FleetSelectors {
     /// `[fleet] group_by`: the label holding the rollout's name in every series, so that one
     /// query per metric answers the whole fleet; `None`: a query per rollout.
     pub group_by: Option<String>,
+    /// `[fleet] recorded`: grouped queries read the rules `rollout-console rules` writes.
+    pub recorded: bool,
 }
 
 impl RolloutTemplate {

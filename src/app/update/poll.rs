@@ -214,6 +214,7 @@ fn group(model: &Model, i: usize) -> Option<Box<Group>> {
             .max()
             .unwrap_or_default(),
         slo_fresh_for: model.slo_interval(),
+        recorded: fleet.recorded,
         counted_since: grouped
             .iter()
             .map(|&j| {

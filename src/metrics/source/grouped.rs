@@ -11,8 +11,9 @@ use crate::metrics::decode::QueryData;
 use crate::metrics::group_ranges::{Ask, GroupRanges};
 use crate::metrics::grouped::{by_member, members_selector, rewrite};
 use crate::metrics::range_cache::Range;
+use crate::metrics::rules::{DIGEST_LABEL, metric_rule};
 use crate::metrics::template::{self, Vars};
-use crate::metrics::{EmptyAnswer, Group, MetricQuery, TrackSeries};
+use crate::metrics::{EmptyAnswer, EmptyTrack, Group, MetricQuery, TrackSeries};
 
 /// The fleet's grouped answers, one per query. Held while a query is in flight: the other
 /// members' polls of that step wait for it and read its answer instead of asking again.
@@ -31,16 +32,23 @@ impl PrometheusSource {
         if group.stable_hash.is_empty() || group.canary_hash.is_empty() {
             return None;
         }
-        let grouped = rewrite(&query.query, &[&group.label, &group.hash_label])?;
-        let members = members_selector(&group.service, &group.label, &group.members)?;
-        let vars = Vars {
-            selector: Some(&members),
-            service: Some(&members),
-            window: Some(query.window.unwrap_or(DEFAULT_WINDOW)),
-            // A query naming its own rollout cannot be asked for all of them.
-            rollout: None,
+        let window = query.window.unwrap_or(DEFAULT_WINDOW);
+        let (promql, record) = if group.recorded {
+            // The rule's digest is of the query this would have sent: a stale rule reads nothing.
+            let rule = metric_rule(group.fleet(), &query.name, &query.query, window).ok()?;
+            (rule.read(&group.label, &group.members), Some(rule))
+        } else {
+            let grouped = rewrite(&query.query, &[&group.label, &group.hash_label])?;
+            let members = members_selector(&group.service, &group.label, &group.members)?;
+            let vars = Vars {
+                selector: Some(&members),
+                service: Some(&members),
+                window: Some(window),
+                // A query naming its own rollout cannot be asked for all of them.
+                rollout: None,
+            };
+            (template::render(&grouped, &vars).ok()?, None)
         };
-        let promql = template::render(&grouped, &vars).ok()?;
         let range = Range {
             start_ms: start.timestamp_millis(),
             end_ms: end.timestamp_millis(),
@@ -84,6 +92,19 @@ impl PrometheusSource {
                 canary: groups.pick(&promql, range, &group.member, &group.canary_hash),
             }),
         };
+        // A recorded answer with no member at all: the rules are not loaded, or older than the
+        // config. Said on the panel, in what to do.
+        let empty = record
+            .filter(|_| result.is_ok() && groups.members_answered(&promql, range.step_ms) == 0)
+            .map(|rule| EmptyAnswer::Diagnosed {
+                track: EmptyTrack::Both,
+                words: vec![format!(
+                    "the recording rule {} has no series with {DIGEST_LABEL}=\"{}\" for any \
+                     rollout: load the rules `rollout-console rules` writes into Prometheus \
+                     (again after a metric's query or window changed)",
+                    rule.record, rule.digest
+                )],
+            });
         // A query no member asked for over a whole range (the members changed) goes.
         groups.forget_older_than(range.start_ms);
         drop(groups);
@@ -94,7 +115,7 @@ impl PrometheusSource {
             points,
             samples,
         };
-        Some((outcome, None))
+        Some((outcome, empty))
     }
 }
 
@@ -149,6 +170,41 @@ mod tests {
             server.seen()[0].param("query"),
             r#"sum by (rollout, hash) (rate(x{rollout=~"a|b", env="prod"}[1m]))"#
         );
+    }
+
+    #[tokio::test]
+    async fn a_recorded_fleet_reads_the_rule_and_says_when_no_rule_answers() {
+        let server = stub(|seen| {
+            if seen.param("query").starts_with("rollout_console:rate{") {
+                reply(200, success(json!({"resultType": "matrix", "result": []})))
+            } else {
+                both_members(&json!([[1_700_000_100, "1"]]))
+            }
+        })
+        .await;
+        let src = source(&server.url(""));
+        let mut poll = request("a");
+        if let Some(group) = poll.rollout.as_mut().and_then(|r| r.group.as_mut()) {
+            group.recorded = true;
+        }
+        let a = src.fetch(&poll).await;
+        assert_eq!(a.queries, 1);
+        let sent = server.seen()[0].param("query").to_string();
+        assert!(
+            sent.starts_with(r#"rollout_console:rate{rollout=~"a|b", rollout_console_query=""#),
+            "{sent}"
+        );
+        let words = match a.empty.first() {
+            Some((
+                _,
+                EmptyAnswer::Diagnosed {
+                    track: EmptyTrack::Both,
+                    words,
+                },
+            )) => words.join(" "),
+            other => panic!("{other:?}"),
+        };
+        assert!(words.contains("rollout-console rules"), "{words}");
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ use crate::domain::slo::SloMeasurement;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
 use crate::metrics::grouped::{members_selector, rewrite};
+use crate::metrics::rules::slo_rules;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Group, SloQuery};
 
@@ -44,11 +45,20 @@ impl PrometheusSource {
         if !slo.recorded.is_empty() {
             return None;
         }
-        let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
-        let members = members_selector(&group.service, &group.label, &group.members)?;
         let windows = slo_windows(slo);
         let mut queries = Vec::with_capacity(windows.len());
-        for (_, window) in &windows {
+        if group.recorded {
+            // In the order of `slo_windows`, as the rules are made.
+            let rules = slo_rules(group.fleet(), &slo.name, &slo.error_ratio, slo.window).ok()?;
+            queries.extend(
+                rules
+                    .iter()
+                    .map(|(_, rule)| rule.read(&group.label, &group.members)),
+            );
+        }
+        let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
+        let members = members_selector(&group.service, &group.label, &group.members)?;
+        for (_, window) in windows.iter().filter(|_| !group.recorded) {
             let vars = Vars {
                 selector: Some(&members),
                 service: Some(&members),
