@@ -8,7 +8,11 @@
 //! - the new way: incremental ranges (the points since the last poll, plus the last one again)
 //!   and the SLO windows once a minute;
 //! - grouped (`[fleet] group_by = "rollout"`): the new way with one query per metric, raw
-//!   counter and SLO window for the whole fleet, the tracks by pod-template hash.
+//!   counter and SLO window for the whole fleet, the tracks by pod-template hash;
+//! - recorded (`[fleet] recorded = true`): grouped, the metrics and SLO windows read from the
+//!   recording rules `rollout-console rules` writes (loaded in this Prometheus), and the same
+//!   without the sequential judge's raw counters, to show what each part reads. Prometheus's
+//!   own cost of evaluating the rules is printed apart: it is paid once for every console.
 //!
 //! Per poll it prints queries, the samples Prometheus touched (`stats=all`), the new samples
 //! scraped since the last poll (the floor any way must read), and the wall time of the poll.
@@ -25,6 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rollout_console::config::PrometheusConfig;
 use rollout_console::metrics::client::PrometheusClient;
+use rollout_console::metrics::rules::{self, Fleet, RulesPlan};
 use rollout_console::metrics::source::{PrometheusSource, Selectors};
 use rollout_console::metrics::{
     Counters, CountsQuery, FetchRequest, ForRollout, Group, MetricQuery, MetricsSource, Priority,
@@ -36,6 +41,13 @@ const POLL: Duration = Duration::from_secs(5);
 const POLLS: usize = 12;
 const LOOKBACK: Duration = Duration::from_secs(300);
 const SLO_REFRESH: Duration = Duration::from_secs(60);
+const SLO_RATIO: &str = "sum(rate(http_requests_total{$service, code=~\"5..\"}[$window])) / sum(rate(http_requests_total{$service}[$window]))";
+const METRIC_WINDOW: Duration = Duration::from_secs(60);
+const FLEET_LABELS: Fleet = Fleet {
+    label: "rollout",
+    hash_label: HASH,
+    service: "rollout=\"$rollout\"",
+};
 
 fn client(url: &str) -> Arc<PrometheusClient> {
     let cfg = PrometheusConfig {
@@ -70,7 +82,7 @@ fn request(now: DateTime<Utc>, since: DateTime<Utc>, with_slos: bool) -> FetchRe
     let metric = |name: &str, query: &str, counters: Option<Counters>| MetricQuery {
         name: name.into(),
         query: query.into(),
-        window: Some(Duration::from_secs(60)),
+        window: Some(METRIC_WINDOW),
         counts: counters.map(|counters| CountsQuery { counters, since }),
     };
     let histogram = "http_request_duration_seconds_bucket{$selector}";
@@ -106,7 +118,7 @@ fn request(now: DateTime<Utc>, since: DateTime<Utc>, with_slos: bool) -> FetchRe
         slos: if with_slos {
             vec![SloQuery {
                 name: "availability".into(),
-                error_ratio: "sum(rate(http_requests_total{$service, code=~\"5..\"}[$window])) / sum(rate(http_requests_total{$service}[$window]))".into(),
+                error_ratio: SLO_RATIO.into(),
                 window: Duration::from_secs(30 * 86_400),
                 recorded: Vec::new(),
             }]
@@ -124,13 +136,85 @@ const STABLE: &str = "5f7c9d6b8";
 const CANARY: &str = "7b9f4c6d5";
 const HASH: &str = "rollouts_pod_template_hash";
 
+/// How a grouped fleet is read: its queries, or the recording rules (with or without the
+/// sequential judge's raw counters).
+#[derive(Clone, Copy, PartialEq)]
+enum Grouping {
+    Queries,
+    Recorded,
+    RecordedNoCounters,
+}
+
+/// The rules `rollout-console rules` writes for this bench's metrics and SLO.
+fn rules_plan() -> RulesPlan {
+    let req = request(Utc::now(), Utc::now(), true);
+    RulesPlan {
+        source: "benches/fleet_queries.rs".into(),
+        interval: POLL,
+        slo_interval: SLO_REFRESH / 2,
+        metrics: req
+            .metrics
+            .iter()
+            .map(|m| {
+                let rule = rules::metric_rule(FLEET_LABELS, &m.name, &m.query, METRIC_WINDOW);
+                (m.name.clone(), rule)
+            })
+            .collect(),
+        slos: req
+            .slos
+            .iter()
+            .map(|s| {
+                let rules = rules::slo_rules(FLEET_LABELS, &s.name, &s.error_ratio, s.window);
+                (s.name.clone(), rules)
+            })
+            .collect(),
+    }
+}
+
+/// The samples Prometheus touches evaluating the rules, per poll interval: each rule's
+/// expression asked once now with `stats=all`, over its group's interval.
+fn rule_samples_per_poll(prom: &tsdb::Tsdb, plan: &RulesPlan) -> f64 {
+    let touched = |expr: &str| {
+        let path = format!(
+            "/api/v1/query?query={}&stats=all",
+            tsdb::percent_encode(expr)
+        );
+        prom.get_json(&path)
+            .ok()
+            .and_then(|v| v["data"]["stats"]["samples"]["totalQueryableSamples"].as_f64())
+            .unwrap_or(0.0)
+    };
+    let per_poll = |interval: Duration| POLL.as_secs_f64() / interval.as_secs_f64();
+    let metrics: f64 = plan
+        .metrics
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|r| touched(&r.expr))
+        .sum();
+    let slos: f64 = plan
+        .slos
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flatten()
+        .map(|(_, r)| touched(&r.expr))
+        .sum();
+    metrics * per_poll(plan.interval) + slos * per_poll(plan.slo_interval)
+}
+
 /// `name`'s poll as a grouped fleet's member: its tracks by hash, the fleet's grouping.
 fn grouped_request(
     req: &FetchRequest,
     name: &str,
     names: &[String],
     since: DateTime<Utc>,
+    grouping: Grouping,
 ) -> FetchRequest {
+    let mut req = req.clone();
+    if grouping == Grouping::RecordedNoCounters {
+        for m in &mut req.metrics {
+            m.counts = None;
+        }
+    }
     let service = format!("rollout=\"{name}\"");
     FetchRequest {
         tracks: Some(Tracks {
@@ -155,10 +239,10 @@ fn grouped_request(
                 lookback: LOOKBACK,
                 slo_fresh_for: SLO_REFRESH,
                 counted_since: vec![Some(since); names.len()],
-                recorded: false,
+                recorded: grouping != Grouping::Queries,
             })),
         }),
-        ..req.clone()
+        ..req
     }
 }
 
@@ -170,16 +254,20 @@ struct Tally {
 }
 
 impl Tally {
+    /// Means over every poll but the first, which reads each member's whole range once (its
+    /// samples are printed apart).
     fn line(&self, what: &str, new_samples: f64) -> String {
         let mean_u = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len().max(1) as f64;
-        let mean_s = self.samples.iter().sum::<u64>() as f64 / self.samples.len().max(1) as f64;
+        let later = self.samples.get(1..).unwrap_or_default();
+        let mean_s = later.iter().sum::<u64>() as f64 / later.len().max(1) as f64;
         let mut wall = self.wall.clone();
         wall.sort();
         format!(
-            "{what:<34} {:>7.0} queries/poll  {:>12.0} samples touched/poll  ({:>6.1}× the new samples)  wall p50 {:>6.0} ms  p90 {:>6.0} ms",
-            mean_u(&self.queries),
+            "{what:<34} {:>7.0} queries/poll  {:>12.0} samples touched/poll  ({:>6.1}× the new samples; first poll {:>9})  wall p50 {:>6.0} ms  p90 {:>6.0} ms",
+            mean_u(&self.queries.get(1..).unwrap_or_default()),
             mean_s,
             mean_s / new_samples.max(1.0),
+            self.samples.first().copied().unwrap_or_default(),
             wall[wall.len() / 2].as_secs_f64() * 1e3,
             wall[wall.len() * 9 / 10].as_secs_f64() * 1e3,
         )
@@ -190,7 +278,7 @@ impl Tally {
 /// as a grouped fleet's members.
 async fn poll_all(
     sources: &[PrometheusSource],
-    grouped: Option<&[String]>,
+    grouped: Option<(&[String], Grouping)>,
     (now, since): (DateTime<Utc>, DateTime<Utc>),
     with_slos: bool,
     tally: &mut Tally,
@@ -198,10 +286,10 @@ async fn poll_all(
     let req = request(now, since, with_slos);
     let start = Instant::now();
     let results = match (grouped, sources.first()) {
-        (Some(names), Some(fleet)) => {
+        (Some((names, grouping)), Some(fleet)) => {
             let requests: Vec<FetchRequest> = names
                 .iter()
-                .map(|n| grouped_request(&req, n, names, since))
+                .map(|n| grouped_request(&req, n, names, since, grouping))
                 .collect();
             futures::future::join_all(requests.iter().map(|r| fleet.fetch(r))).await
         }
@@ -232,10 +320,12 @@ fn main() {
         return;
     }
     let sim = simulate::Simulate::start_fleet(FLEET, simulate::Options::default());
-    let prom = tsdb::Tsdb::start(
+    let plan = rules_plan();
+    let prom = tsdb::Tsdb::start_with_rules(
         tsdb::Engine::Prometheus,
         std::slice::from_ref(&sim.addr),
         Duration::from_secs(5),
+        &rules::rules_yaml(&plan),
     );
     prom.wait_for_series(
         "http_requests_total{rollout=\"checkout\"}",
@@ -257,10 +347,13 @@ fn main() {
                 .collect(),
             None => Vec::new(),
         };
-    let series = prom.query("count({rollout!=\"\"})")["data"]["result"][0]["value"][1]
-        .as_str()
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    // The scraped series (not the recorded ones, which carry `rollout` too).
+    let series =
+        prom.query("count({rollout!=\"\", __name__!~\"rollout_console:.*\"})")["data"]["result"][0]
+            ["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     // One scrape every 5 s: every series gains one sample per poll.
     let new_samples = series * POLL.as_secs_f64() / 5.0;
     println!(
@@ -273,12 +366,17 @@ fn main() {
     let since = Utc::now() - chrono::Duration::seconds(60);
     let (today_client, new_client) = (client(&prom.url), client(&prom.url));
     let incremental: Vec<PrometheusSource> = names.iter().map(|n| source(&new_client, n)).collect();
-    // The console's one source for the whole fleet.
-    let fleet = [PrometheusSource::shared(
-        client(&prom.url),
-        Selectors::default(),
-    )];
+    // The console's one source for the whole fleet (one for each way of grouping).
+    let fleet_source = || {
+        [PrometheusSource::shared(
+            client(&prom.url),
+            Selectors::default(),
+        )]
+    };
+    let (fleet, fleet_recorded, fleet_recorded_alone) =
+        (fleet_source(), fleet_source(), fleet_source());
     let (mut old, mut new, mut grouped) = (Tally::default(), Tally::default(), Tally::default());
+    let (mut recorded, mut recorded_alone) = (Tally::default(), Tally::default());
     let mut slos_asked: Option<Instant> = None;
     runtime.block_on(async {
         for i in 0..POLLS {
@@ -293,7 +391,26 @@ fn main() {
                 slos_asked = Some(Instant::now());
             }
             poll_all(&incremental, None, (now, since), slos_due, &mut new).await;
-            poll_all(&fleet, Some(&names), (now, since), slos_due, &mut grouped).await;
+            let at = (now, since);
+            poll_all(
+                &fleet,
+                Some((&names, Grouping::Queries)),
+                at,
+                slos_due,
+                &mut grouped,
+            )
+            .await;
+            let way = Some((&names[..], Grouping::Recorded));
+            poll_all(&fleet_recorded, way, at, slos_due, &mut recorded).await;
+            let way = Some((&names[..], Grouping::RecordedNoCounters));
+            poll_all(
+                &fleet_recorded_alone,
+                way,
+                at,
+                slos_due,
+                &mut recorded_alone,
+            )
+            .await;
             if i % 6 == 5 {
                 println!("  poll {}/{POLLS}", i + 1);
             }
@@ -315,6 +432,20 @@ fn main() {
     println!(
         "{}",
         grouped.line("grouped: one query for the fleet", new_samples)
+    );
+    println!(
+        "{}",
+        recorded.line("recorded: grouped, from the rules", new_samples)
+    );
+    println!(
+        "{}",
+        recorded_alone.line("  of which metrics and SLO windows", new_samples)
+    );
+    let evaluation = rule_samples_per_poll(&prom, &plan);
+    println!(
+        "Prometheus evaluating the rules (once for every console): {evaluation:.0} samples touched per {}s ({:.1}× the new samples)",
+        POLL.as_secs(),
+        evaluation / new_samples.max(1.0)
     );
     drop(prom);
     drop(sim);

@@ -544,7 +544,8 @@ fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() 
             service: r#"rollout="$rollout""#.into(),
             pod_hash_label: "rollouts_pod_template_hash".into(),
             group_by: Some("rollout".into()),
-            recorded: false,
+            // Carried to every member's grouped read (what the source reads it from).
+            recorded: true,
         }),
     );
     h.advance(300);
@@ -592,6 +593,7 @@ fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() 
         }
         // No member's grouped read holds a finished one's series.
         if let Some(group) = &member.group {
+            assert!(group.recorded, "{}: [fleet] recorded", member.name);
             for (m, since) in group.members.iter().zip(&group.counted_since) {
                 if ended_names.contains(m) {
                     assert_eq!(*since, None, "{m} in {}'s group", member.name);
