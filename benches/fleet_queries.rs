@@ -264,7 +264,7 @@ impl Tally {
         wall.sort();
         format!(
             "{what:<34} {:>7.0} queries/poll  {:>12.0} samples touched/poll  ({:>6.1}× the new samples; first poll {:>9})  wall p50 {:>6.0} ms  p90 {:>6.0} ms",
-            mean_u(&self.queries.get(1..).unwrap_or_default()),
+            mean_u(self.queries.get(1..).unwrap_or_default()),
             mean_s,
             mean_s / new_samples.max(1.0),
             self.samples.first().copied().unwrap_or_default(),
