@@ -80,10 +80,13 @@ pub enum Command {
     /// the service's labels and what tells baseline from canary, runs every query once, and
     /// writes the file (never over one without --force).
     Init(InitArgs),
-    /// Print the Prometheus recording rules of a grouped fleet ([fleet] group_by and service):
-    /// each metric's query and each SLO window for every rollout, evaluated once by Prometheus
-    /// for every console instead of by each poll. Load the file (rule_files), then set
-    /// `recorded = true` in [fleet]; write it again when a query changes.
+    /// Print the recording rules of a grouped fleet, for Prometheus to evaluate once for every
+    /// console.
+    ///
+    /// Each metric's query and each SLO window over every rollout ([fleet] group_by and
+    /// service), so that a poll reads one recorded sample per rollout and track instead of
+    /// every sample of each rate window. Load the file (rule_files), then set `recorded = true`
+    /// in [fleet]; write it again when a query changes.
     Rules(RulesArgs),
     /// List the receipts of actions from the audit log.
     Audit(AuditArgs),
