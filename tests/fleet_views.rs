@@ -379,3 +379,55 @@ fn help_on_a_rollout_of_the_fleet_names_its_keys_whole() {
         "{read_only}"
     );
 }
+
+#[test]
+fn a_budget_alert_keeps_its_column_at_80x24_in_fewer_words() {
+    use rollout_console::app::model::BudgetCell;
+    use rollout_console::domain::slo::Alert;
+    let mut model = fleet_model(8, RUN);
+    let budget = |left: f64, alert: Option<Alert>| {
+        Some(BudgetCell {
+            slo: "availability".into(),
+            left: Some(left),
+            alert,
+            burn_measured: true,
+        })
+    };
+    model.derived.fleet_rows[0].budget = budget(-3.9, Some(Alert::Ticket));
+    model.derived.fleet_rows[1].budget = budget(-0.5, None);
+    let (ticket, overspent) = (
+        model.derived.fleet_rows[0].name.clone(),
+        model.derived.fleet_rows[1].name.clone(),
+    );
+    let row_of = |screen: &str, name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let small = render_model(&model, 80, 24);
+    assert!(small.contains("BUDGET"), "{small}");
+    assert!(
+        row_of(&small, &ticket)
+            .trim_end_matches(['"', ' '])
+            .ends_with("TICKET"),
+        "{small}"
+    );
+    assert!(
+        row_of(&small, &overspent)
+            .trim_end_matches(['"', ' '])
+            .ends_with("OVERSPENT"),
+        "{small}"
+    );
+    // Room for the whole words at 160 columns.
+    let wide = render_model(&model, 160, 48);
+    assert!(
+        row_of(&wide, &ticket).contains("OVERSPENT 390% TICKET"),
+        "{wide}"
+    );
+    assert!(
+        row_of(&wide, &overspent).contains("OVERSPENT 50%"),
+        "{wide}"
+    );
+}

@@ -187,11 +187,15 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 }
 
 /// One column: its title, how it fills a cell, and how important it is (0 = always kept).
+type Cell = fn(&FleetRow, &Model) -> (String, Tone);
+
 struct Column {
     title: &'static str,
     priority: u8,
     width: usize,
-    cell: fn(&FleetRow, &Model) -> (String, Tone),
+    cell: Cell,
+    /// Shorter words for the same facts, tried before the column is dropped for room.
+    compact: Option<Cell>,
 }
 
 fn dash() -> (String, Tone) {
@@ -303,6 +307,7 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
         return dash();
     };
     let left_words = match left {
+        Some(l) if *l < 0.0 => format!("OVERSPENT {:.0}%", -l * 100.0),
         Some(l) => format!("{:.0}% left", l * 100.0),
         None => "? NO DATA".into(),
     };
@@ -313,6 +318,23 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
         None if !burn_measured => (format!("{left_words}, burn ?"), Tone::Warn),
         None => (left_words, Tone::Neutral),
     }
+}
+
+/// The budget in a few letters, for 80 columns: the alert when there is one (what needs a
+/// human), else what is left.
+fn budget_compact_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
+    let Some(BudgetCell { left, alert, .. }) = &r.budget else {
+        return dash();
+    };
+    let (_, tone) = budget_cell(r, model);
+    let words = match (alert, left) {
+        (Some(Alert::Page), _) => "PAGE".into(),
+        (Some(Alert::Ticket), _) => "TICKET".into(),
+        (None, Some(l)) if *l < 0.0 => "OVERSPENT".into(),
+        (None, Some(l)) => format!("{:.0}%", l * 100.0),
+        (None, None) => "no data".into(),
+    };
+    (words, tone)
 }
 
 fn hold_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
@@ -378,12 +400,14 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             priority: 0,
             width: 0,
             cell: attention_cell,
+            compact: None,
         },
         Column {
             title: "ROLLOUT",
             priority: 0,
             width: 0,
             cell: name_cell,
+            compact: None,
         },
     ];
     if namespaced {
@@ -392,6 +416,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             priority: 2,
             width: 0,
             cell: namespace_cell,
+            compact: None,
         });
     }
     cols.extend([
@@ -400,48 +425,56 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             priority: 1,
             width: 0,
             cell: state_cell,
+            compact: None,
         },
         Column {
             title: "STEP",
             priority: 3,
             width: 0,
             cell: step_cell,
+            compact: None,
         },
         Column {
             title: "WORST METRIC",
             priority: 2,
             width: 0,
             cell: worst_cell,
+            compact: None,
         },
         Column {
             title: "JUDGE",
             priority: 5,
             width: 0,
             cell: judge_cell,
+            compact: None,
         },
         Column {
             title: "BUDGET",
             priority: 4,
             width: 0,
             cell: budget_cell,
+            compact: Some(budget_compact_cell),
         },
         Column {
             title: "HOLD",
             priority: 6,
             width: 0,
             cell: hold_cell,
+            compact: None,
         },
         Column {
             title: "PAUSED BY",
             priority: 7,
             width: 0,
             cell: paused_cell,
+            compact: None,
         },
         Column {
             title: "LAST ACTION",
             priority: 9,
             width: 0,
             cell: action_cell,
+            compact: None,
         },
     ]);
     // The sparkline goes first when room is short.
@@ -450,6 +483,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
         priority: 10,
         width: 0,
         cell: spark_cell,
+        compact: None,
     });
     cols
 }
@@ -469,14 +503,16 @@ fn choose_columns(model: &Model, rows: &[FleetRow], width: usize) -> Vec<Column>
 
 fn fit_columns(model: &Model, rows: &[FleetRow], width: usize, gap: usize) -> Vec<Column> {
     let mut cols = all_columns(rows);
+    let measure = |c: &Column| {
+        gap + rows
+            .iter()
+            .map(|r| (c.cell)(r, model).0.chars().count())
+            .chain([c.title.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
     for c in &mut cols {
-        c.width = gap
-            + rows
-                .iter()
-                .map(|r| (c.cell)(r, model).0.chars().count())
-                .chain([c.title.chars().count()])
-                .max()
-                .unwrap_or(0);
+        c.width = measure(c);
     }
     // Two for the cursor.
     let total = |cols: &[Column]| 2 + cols.iter().map(|c| c.width).sum::<usize>();
@@ -490,7 +526,16 @@ fn fit_columns(model: &Model, rows: &[FleetRow], width: usize, gap: usize) -> Ve
         else {
             break;
         };
-        cols.remove(drop);
+        // Its shorter words first, if it has them; dropped when even those do not fit.
+        match cols[drop].compact.take() {
+            Some(compact) => {
+                cols[drop].cell = compact;
+                cols[drop].width = measure(&cols[drop]);
+            }
+            None => {
+                cols.remove(drop);
+            }
+        }
     }
     cols
 }
