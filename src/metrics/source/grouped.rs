@@ -99,9 +99,9 @@ impl PrometheusSource {
             .map(|rule| EmptyAnswer::Diagnosed {
                 track: EmptyTrack::Both,
                 words: vec![format!(
-                    "the recording rule {} has no series with {DIGEST_LABEL}=\"{}\" for any \
-                     rollout: load the rules `rollout-console rules` writes into Prometheus \
-                     (again after a metric's query or window changed)",
+                    "load the rules `rollout-console rules` writes into Prometheus (again \
+                     after a metric's query or window changed): no rollout has a series of \
+                     {}{{{DIGEST_LABEL}=\"{}\"}}, the recording rule of this query",
                     rule.record, rule.digest
                 )],
             });
