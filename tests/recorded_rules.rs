@@ -1,7 +1,8 @@
 //! The fleet's recording rules end to end (`rollout-console rules`, `[fleet] recorded = true`):
 //! the file the binary writes loads in a real Prometheus scraping `simulate --fleet 4`; each
 //! recorded sample is what the rule's query gives at that instant; and the console's source,
-//! reading the records, gives every member the series and SLO windows its own queries give.
+//! reading the records, gives every member the series and SLO windows its own queries give;
+//! `explain` reads each rule for its rollout and says why a stale one answers nothing.
 
 #[path = "common/simulate.rs"]
 mod simulate;
@@ -172,7 +173,7 @@ fn the_rules_the_binary_writes_record_each_query_and_the_console_reads_them() {
         );
     }
     // A file Prometheus refuses would stop it from starting.
-    let (_sim, prom) = fleet_scraped_with_rules(Some(&yaml));
+    let (sim, prom) = fleet_scraped_with_rules(Some(&yaml));
     for record in [
         "rollout_console:p95_latency{rollout=\"cart\"}",
         "rollout_console:error_rate{rollout=\"cart\"}",
@@ -250,4 +251,48 @@ fn the_rules_the_binary_writes_record_each_query_and_the_console_reads_them() {
             assert!(ratio.is_some(), "{name} SLO over {window}: {slo:?}");
         }
     }
+
+    // `explain` reads each rule for the rollout: all answer; then a query changed since the
+    // rules were written: its rule answers nothing, and the finding names the digest label.
+    let explain = |config: &str| {
+        let path = dir.path().join("explain.toml");
+        let config = config.replace("http://127.0.0.1:9", &prom.url).replace(
+            "[fleet]",
+            &format!(
+                "[backend]\nkind = \"http\"\nurl = \"http://{}\"\n\n[fleet]",
+                sim.addr
+            ),
+        );
+        std::fs::write(&path, config).expect("write the config");
+        let out = Command::new(env!("CARGO_BIN_EXE_rollout-console"))
+            .args(["explain", "--rollout", "cart", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run explain");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = explain(&config());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("[fleet] recorded: the recording rules"),
+        "{text}"
+    );
+    // The PromQL is wrapped: its digest is whole on one line.
+    assert!(
+        text.contains(&format!("rollout_console_query=\"{}\"", p95.digest)),
+        "{text}"
+    );
+    assert!(text.contains("availability over 30d"), "{text}");
+    let (code, text) = explain(&config().replace("0.95, sum", "0.9, sum"));
+    assert_eq!(code, Some(1), "{text}");
+    let recorded = text.split("[fleet] recorded:").nth(1).unwrap_or_default();
+    let p95_part = recorded.split("\n  error rate").next().unwrap_or_default();
+    assert!(p95_part.contains("NO DATA"), "{text}");
+    assert!(
+        p95_part.contains("why: label rollout_console_query"),
+        "{text}"
+    );
 }

@@ -174,6 +174,7 @@ pub fn render_text(r: &ExplainReport) -> String {
     for s in &r.sections {
         let head = match s.kind.as_str() {
             "slo" => format!("\n[[slos]] {:?}\n", s.name),
+            "recorded" => format!("\n[fleet] recorded: {}\n", s.name),
             _ => format!("\n[[metrics]] {:?}\n", s.name),
         };
         out.push_str(&head);

@@ -128,7 +128,8 @@ pub async fn explain(
             return Ok(report);
         }
     }
-    let planned = plan(config, &selectors, tracks.as_ref(), &mut report.sections);
+    let mut planned = plan(config, &selectors, tracks.as_ref(), &mut report.sections);
+    planned.extend(plan_recorded(config, rollout, &mut report.sections));
     let diagnoser = Diagnoser::new(&client, now);
     let answers = futures::future::join_all(planned.iter().map(|p| {
         let diagnoser = &diagnoser;
@@ -225,6 +226,60 @@ fn plan(
                 section,
                 label: format!("over {label}"),
                 promql,
+                one_series: true,
+            });
+        }
+    }
+    planned
+}
+
+/// With `[fleet] recorded = true`: the recording rule each metric and SLO window is read from,
+/// for this rollout (a rule not loaded, or older than the config, is found as any empty answer
+/// is: the record's name missing, or no series with this query's digest).
+fn plan_recorded(config: &Config, rollout: &str, sections: &mut Vec<Section>) -> Vec<Planned> {
+    use crate::metrics::rules::{self, Fleet};
+    let fleet = &config.fleet;
+    let (true, Some(label), Some(service)) = (
+        fleet.recorded.as_ref().is_some_and(|r| *r.get_ref()),
+        &fleet.group_by,
+        &fleet.service,
+    ) else {
+        return Vec::new();
+    };
+    let labels = Fleet {
+        label,
+        hash_label: &fleet.pod_hash_label,
+        service: service.get_ref(),
+    };
+    let member = [rollout.rsplit('/').next().unwrap_or(rollout).to_string()];
+    let section = sections.len();
+    sections.push(Section {
+        kind: "recorded".into(),
+        name: "the recording rules `rollout-console rules` writes".into(),
+        queries: Vec::new(),
+    });
+    let mut planned = Vec::new();
+    for m in &config.metrics {
+        let window = m.window.unwrap_or(DEFAULT_WINDOW);
+        if let Ok(rule) = rules::metric_rule(labels, &m.name, m.query.get_ref(), window) {
+            planned.push(Planned {
+                section,
+                label: m.name.clone(),
+                promql: Ok(rule.read(label, &member)),
+                one_series: false,
+            });
+        }
+    }
+    for s in config.slos.iter().filter(|s| s.recorded.is_none()) {
+        let Ok(windows) = rules::slo_rules(labels, &s.name, s.error_ratio.get_ref(), s.window)
+        else {
+            continue;
+        };
+        for (window, rule) in windows {
+            planned.push(Planned {
+                section,
+                label: format!("{} over {window}", s.name),
+                promql: Ok(rule.read(label, &member)),
                 one_series: true,
             });
         }
