@@ -313,7 +313,7 @@ impl MetricsSource for PrometheusSource {
                 let own_ms = end.timestamp_millis() - start.timestamp_millis();
                 let from = align_down(now_ms.saturating_sub(lookback_ms.max(own_ms)), step_ms);
                 if let Some(done) = self
-                    .fetch_grouped(request.priority, q, group, (from, end, step))
+                    .fetch_grouped(request.priority, q, group, (from, start, end, step))
                     .await
                 {
                     return done;

@@ -20,14 +20,16 @@ use crate::metrics::{EmptyAnswer, EmptyTrack, Group, MetricQuery, TrackSeries};
 pub(super) type GroupCache = tokio::sync::Mutex<GroupRanges>;
 
 impl PrometheusSource {
-    /// The metric for `group.member` from the fleet's grouped answer at `end`; `None` when the
-    /// metric cannot be grouped (its query is asked per rollout then).
+    /// The metric for `group.member` from the fleet's grouped answer at `end`, asked over the
+    /// fleet's range from `start` and cut to the member's own from `own_start` (a row does not
+    /// keep the open rollout's longer chart window); `None` when the metric cannot be grouped
+    /// (its query is asked per rollout then).
     pub(super) async fn fetch_grouped(
         &self,
         priority: Priority,
         query: &MetricQuery,
         group: &Group,
-        (start, end, step): (DateTime<Utc>, DateTime<Utc>, Duration),
+        (start, own_start, end, step): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Duration),
     ) -> Option<(Outcome<TrackSeries>, Option<EmptyAnswer>)> {
         if group.stable_hash.is_empty() || group.canary_hash.is_empty() {
             return None;
@@ -85,11 +87,15 @@ impl PrometheusSource {
                 (failed, 1, points, samples)
             }
         };
+        let own = Range {
+            start_ms: own_start.timestamp_millis().max(range.start_ms),
+            ..range
+        };
         let result = match failed {
             Some(why) => Err(why),
             None => Ok(TrackSeries {
-                baseline: groups.pick(&promql, range, &group.member, &group.stable_hash),
-                canary: groups.pick(&promql, range, &group.member, &group.canary_hash),
+                baseline: groups.pick(&promql, own, &group.member, &group.stable_hash),
+                canary: groups.pick(&promql, own, &group.member, &group.canary_hash),
             }),
         };
         // A recorded answer with no member at all: the rules are not loaded, or older than the
@@ -169,6 +175,35 @@ mod tests {
         assert_eq!(
             server.seen()[0].param("query"),
             r#"sum by (rollout, hash) (rate(x{rollout=~"a|b", env="prod"}[1m]))"#
+        );
+    }
+
+    #[tokio::test]
+    async fn the_fleet_is_asked_over_its_range_and_each_member_gets_its_own() {
+        let server = stub(|seen| {
+            let param = |k: &str| seen.param(k).parse::<i64>().expect("whole seconds");
+            let values: Vec<_> = (param("start")..=param("end"))
+                .step_by(10)
+                .map(|at| json!([at, "1"]))
+                .collect();
+            both_members(&json!(values))
+        })
+        .await;
+        let src = source(&server.url(""));
+        let mut poll = request("a");
+        poll.lookback = Duration::from_secs(30);
+        if let Some(group) = poll.rollout.as_mut().and_then(|r| r.group.as_mut()) {
+            // Another member (the open one) asks for two minutes.
+            group.lookback = Duration::from_secs(120);
+        }
+        let a = src.fetch(&poll).await;
+        // Now (1_700_000_100) less the fleet's two minutes.
+        assert_eq!(server.seen()[0].param("start"), "1699999980");
+        let points = a.metrics[0].1.as_ref().map(|s| s.canary.points.len());
+        assert_eq!(
+            points,
+            Ok(4),
+            "30 s at 10 s steps, not the fleet's 2 minutes"
         );
     }
 
