@@ -421,26 +421,15 @@ fn main() {
         "{FLEET} rollouts × (4 metrics, 2 with raw counters, + 1 SLO), {POLLS} polls at {}s:",
         POLL.as_secs()
     );
-    println!(
-        "{}",
-        old.line("today: whole ranges, SLOs each poll", new_samples)
-    );
-    println!(
-        "{}",
-        new.line("new: incremental, SLOs once a minute", new_samples)
-    );
-    println!(
-        "{}",
-        grouped.line("grouped: one query for the fleet", new_samples)
-    );
-    println!(
-        "{}",
-        recorded.line("recorded: grouped, from the rules", new_samples)
-    );
-    println!(
-        "{}",
-        recorded_alone.line("  of which metrics and SLO windows", new_samples)
-    );
+    for (tally, what) in [
+        (&old, "today: whole ranges, SLOs each poll"),
+        (&new, "new: incremental, SLOs once a minute"),
+        (&grouped, "grouped: one query for the fleet"),
+        (&recorded, "recorded: grouped, from the rules"),
+        (&recorded_alone, "  of which metrics and SLO windows"),
+    ] {
+        println!("{}", tally.line(what, new_samples));
+    }
     let evaluation = rule_samples_per_poll(&prom, &plan);
     println!(
         "Prometheus evaluating the rules (once for every console): {evaluation:.0} samples touched per {}s ({:.1}× the new samples)",

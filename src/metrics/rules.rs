@@ -207,19 +207,17 @@ pub fn rules_yaml(plan: &RulesPlan) -> String {
          # SLO windows longer than 6h are the mean of the 5-minute ratio over the window (as Sloth\n\
          # records an SLO's period): exact when traffic is steady, an approximation when it is not.\n",
     );
-    for (name, why) in plan
+    let left_out = plan
         .metrics
         .iter()
-        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
-    {
-        let _ = writeln!(out, "# not recorded: metric {name:?}: {why}");
-    }
-    for (name, why) in plan
-        .slos
-        .iter()
-        .filter_map(|(n, r)| r.as_ref().err().map(|e| (n, e)))
-    {
-        let _ = writeln!(out, "# not recorded: SLO {name:?}: {why}");
+        .filter_map(|(n, r)| Some(("metric", n, r.as_ref().err()?)))
+        .chain(
+            plan.slos
+                .iter()
+                .filter_map(|(n, r)| Some(("SLO", n, r.as_ref().err()?))),
+        );
+    for (kind, name, why) in left_out {
+        let _ = writeln!(out, "# not recorded: {kind} {name:?}: {why}");
     }
     out.push_str("groups:\n");
     let rule = |out: &mut String, r: &Rule| {
