@@ -163,6 +163,18 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_template_carries_group_by_and_recorded() {
+        let grouped = "[fleet]\nservice = 'app=\"$rollout\"'\ngroup_by = \"app\"\n";
+        for (extra, recorded) in [("", false), ("recorded = true\n", true)] {
+            let console = build(&format!("{grouped}{extra}"), &["a", "b"]).expect("builds");
+            let fleet = console.fleet.expect("two rollouts: a fleet");
+            let selectors = fleet.template.selectors.as_ref().expect("[fleet]");
+            assert_eq!(selectors.group_by.as_deref(), Some("app"));
+            assert_eq!(selectors.recorded, recorded, "{extra:?}");
+        }
+    }
+
+    #[test]
     fn named_and_listed_rollouts_make_a_fleet_each_with_its_own_selectors() {
         let named = "[[rollouts]]\nname = \"checkout\"\nservice = 'job=\"checkout\"'\n\
                      baseline = 'track=\"b\"'\ncanary = 'track=\"c\"'\n\
