@@ -231,13 +231,14 @@ fn the_rules_the_binary_writes_record_each_query_and_the_console_reads_them() {
             ] {
                 assert!(r.points.len() >= 8, "{name} {metric} {track}: {r:?}");
                 // A recorded point is the rule's last evaluation, up to a second before the
-                // point its query gives: close, not equal.
+                // point its query gives: close, not equal (an error rate over 10 s of a few
+                // hundred requests moves by a whole error, hence the absolute part).
                 let last = |s: &rollout_console::domain::Series| s.points.last().map(|p| p.value);
                 let (Some(r), Some(a)) = (last(r), last(a)) else {
                     panic!("{name} {metric} {track}: no last point");
                 };
                 assert!(
-                    (r - a).abs() <= 0.5 * a.abs().max(1e-3),
+                    (r - a).abs() <= 0.5 * a.abs() + 0.01,
                     "{name} {metric} {track}: recorded {r}, asked {a}"
                 );
             }
