@@ -86,7 +86,7 @@ pub type SloRules = Vec<(String, Rule)>;
 
 /// An SLO's rules, one per window the console asks (`slos::slo_windows`: its own first, then
 /// the burn windows), by window label, in that order. Windows past [`LONGEST_DIRECT`] average
-/// the 5-minute record, so a rules file lists the direct ones first (Prometheus evaluates a
+/// the 5-minute record, so a rules file lists that one first (Prometheus evaluates a
 /// group's rules in order).
 pub fn slo_rules(
     fleet: Fleet,
@@ -256,15 +256,11 @@ pub fn rules_yaml(plan: &RulesPlan) -> String {
             template::prom_duration(plan.slo_interval)
         );
         out.push_str("    rules:\n");
-        // Each record once; the 5-minute one (direct) before the means that read it.
+        // Each record once; the 5-minute one first, as the means read it.
         let mut written: Vec<&str> = Vec::new();
-        let direct = rules
-            .iter()
-            .filter(|(_, r)| !r.expr.starts_with("sum_over_time("));
-        let means = rules
-            .iter()
-            .filter(|(_, r)| r.expr.starts_with("sum_over_time("));
-        for (_, r) in direct.chain(means) {
+        let five = rules.iter().filter(|(label, _)| label == "5m");
+        let rest = rules.iter().filter(|(label, _)| label != "5m");
+        for (_, r) in five.chain(rest) {
             if written.contains(&r.record.as_str()) {
                 continue;
             }
@@ -378,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn the_file_lists_direct_rules_before_the_means_and_says_what_is_left_out() {
+    fn the_file_lists_the_five_minute_rule_before_the_means_and_says_what_is_left_out() {
         let plan = RulesPlan {
             source: "config.toml".into(),
             interval: Duration::from_secs(5),

@@ -55,18 +55,19 @@ impl PrometheusSource {
                     .iter()
                     .map(|(_, rule)| rule.read(&group.label, &group.members)),
             );
-        }
-        let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
-        let members = members_selector(&group.service, &group.label, &group.members)?;
-        for (_, window) in windows.iter().filter(|_| !group.recorded) {
-            let vars = Vars {
-                selector: Some(&members),
-                service: Some(&members),
-                window: Some(*window),
-                // A query naming its own rollout cannot be asked for all of them.
-                rollout: None,
-            };
-            queries.push(template::render(&grouped, &vars).ok()?);
+        } else {
+            let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
+            let members = members_selector(&group.service, &group.label, &group.members)?;
+            for (_, window) in &windows {
+                let vars = Vars {
+                    selector: Some(&members),
+                    service: Some(&members),
+                    window: Some(*window),
+                    // A query naming its own rollout cannot be asked for all of them.
+                    rollout: None,
+                };
+                queries.push(template::render(&grouped, &vars).ok()?);
+            }
         }
         let key = queries.first()?.clone();
         let fresh_for = chrono::Duration::from_std(group.slo_fresh_for).ok()?;
