@@ -5,7 +5,8 @@
 //! config's 4 metrics (two with raw counters for the sequential judge) and 1 SLO (30d). Every
 //! 5 s, all 50 rollouts are polled two ways in the same run:
 //! - today's way: every range over the whole 5-minute chart window, every SLO window each poll;
-//! - the new way: incremental ranges (the points since the last poll, plus the last one again)
+//! - the new way: incremental ranges (the points since the last poll, plus the last one again;
+//!   raw counters each point once, a step after it)
 //!   and the SLO windows once a minute;
 //! - grouped (`[fleet] group_by = "rollout"`): the new way with one query per metric, raw
 //!   counter and SLO window for the whole fleet, the tracks by pod-template hash;

@@ -43,6 +43,15 @@ fn settled_now() -> DateTime<Utc> {
     Utc::now() - chrono::TimeDelta::from_std(SETTLE).expect("settle")
 }
 
+/// The grid the source counts on as of `now`: it reads raw counters up to a step ago.
+fn counted_grid(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    grid(
+        since,
+        now - chrono::TimeDelta::from_std(STEP).expect("step"),
+        STEP,
+    )
+}
+
 fn source(url: &str) -> PrometheusSource {
     let cfg = PrometheusConfig {
         timeout: Duration::from_secs(10),
@@ -221,11 +230,11 @@ fn run(engine: Engine) {
     let src = source(&tsdb.url);
     let ready = started.elapsed();
 
-    // ---- Exact counts over ~12 s of scrapes ----
-    std::thread::sleep(Duration::from_secs(14));
+    // ---- Exact counts over ~14 s of scrapes ----
+    std::thread::sleep(Duration::from_secs(16));
     let now = settled_now();
     let (latency, errors) = fetch(&src, since, now);
-    let points = grid(since, now, STEP);
+    let points = counted_grid(since, now);
     assert!(points.len() >= 5, "{points:?}");
     let CountKind::Latency { bounds } = &latency.kind else {
         panic!("{:?}", latency.kind)
@@ -289,7 +298,7 @@ fn run(engine: Engine) {
     let (whole_latency, whole_errors) = fetch(&source(&tsdb.url), since, now);
     assert_eq!(latency, whole_latency, "incremental latency counts");
     assert_eq!(errors, whole_errors, "incremental error counts");
-    let points = grid(since, now, STEP);
+    let points = counted_grid(since, now);
     check_shape(&latency, &points);
     check_shape(&errors, &points);
     for ((name, selector), before) in TRACKS.into_iter().zip(before_restart) {

@@ -7,9 +7,10 @@
 //! the same spacing share their points: one read at that spacing from the earliest start they
 //! need holds each member's own grid, and a member's answer is its series (by the group label
 //! and the hash label) cut to its own grid. Reads are incremental as per rollout: the members
-//! read before are read again only from the last point read (again: a late scrape may change
-//! it), a member not read before (new in the fleet, or now on this spacing) is read whole once
-//! from its start. Series are kept apart (never summed), so resets are still counted per series.
+//! read before are read only from the point after the last one read (the caller asks only for
+//! settled points, so none is read twice), a member not read before (new in the fleet, or now
+//! on this spacing) is read whole once from its start. Series are kept apart (never summed), so
+//! resets are still counted per series.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -82,9 +83,9 @@ impl GroupedCounter {
         self.end_ms
     }
 
-    /// The reads that make the series complete up to `end_ms` for every member of `class`
-    /// (member, the start of its grid): first the members read before, from the last point
-    /// read; then those not read before (or from later than they now need), whole from the
+    /// The reads that make the series complete up to `end_ms` (a settled point: nothing is
+    /// read twice) for every member of `class` (member, the start of its grid): first the
+    /// members read before, from the point after the last one read; then those not read before (or from later than they now need), whole from the
     /// earliest start among them. A member no longer in `class` is forgotten, and its series
     /// with it.
     pub fn plan(&mut self, class: &[(String, i64)], end_ms: i64) -> Vec<Read> {
@@ -104,7 +105,7 @@ impl GroupedCounter {
         {
             reads.push(Read {
                 members: self.covered.keys().cloned().collect(),
-                from_ms: last,
+                from_ms: last.saturating_add(self.spacing_ms),
                 end_ms,
                 whole: false,
             });
@@ -303,7 +304,8 @@ mod tests {
     /// A fake engine: per series (member, hash, pod) the counter counts `rate` a millisecond of
     /// its life from `born`, restarts at `reset` (if any), and is gone after `died`. A point is
     /// visible once `wall` has passed it, and final only half a spacing later (before: one
-    /// request short, as a late scrape).
+    /// request short, as a late scrape). The source asks for points a step old, so it never
+    /// sees a point before it is final.
     #[derive(Debug, Clone)]
     struct FakeSeries {
         member: usize,
@@ -401,12 +403,19 @@ mod tests {
             let mut end = 150_000 / spacing * spacing;
             let mut joined = [false; 4];
             let mut sent = 0;
+            let mut asked = std::collections::HashSet::new();
             // Each read asked in parts of `part` points (as the source does for a big one).
-            let poll = |entry: &mut GroupedCounter, class: &[(String, i64)], end, wall, sent: &mut usize| {
+            let mut poll = |entry: &mut GroupedCounter, class: &[(String, i64)], end, wall, sent: &mut usize| {
                 for read in entry.plan(class, end) {
                     let mut from = read.from_ms;
                     while let Some((part_from, part_end)) = read.next_part(from, spacing, part) {
                         *sent += 1;
+                        // No member's point is asked twice.
+                        for member in &read.members {
+                            for t in (part_from..=part_end).step_by(spacing as usize) {
+                                assert!(asked.insert((member.clone(), t)), "{member} at {t} asked again");
+                            }
+                        }
                         entry.lay(answer(&fake, &read.members, (part_from, part_end, spacing), wall));
                         from = part_end + spacing;
                     }
@@ -424,7 +433,8 @@ mod tests {
                     .filter(|m| joined[*m])
                     .map(|m| (format!("m{m}"), start_of(&starts, m)))
                     .collect();
-                poll(&mut entry, &class, end, end + lag * spacing / 4, &mut sent);
+                // Asked up to a settled point: a step before `wall`, or more.
+                poll(&mut entry, &class, end, end + spacing + lag * spacing / 4, &mut sent);
             }
             // A last poll after every point settled: each member as if read alone.
             end += spacing;
@@ -482,7 +492,7 @@ mod tests {
     }
 
     #[test]
-    fn a_member_read_before_is_read_from_the_last_point_others_whole_once() {
+    fn a_member_read_before_is_read_after_its_last_point_others_whole_once() {
         let mut entry = GroupedCounter::new(LABEL, HASH, 10);
         let class = |members: &[(&str, i64)]| -> Vec<(String, i64)> {
             members.iter().map(|(m, s)| (m.to_string(), *s)).collect()
@@ -505,7 +515,7 @@ mod tests {
             [
                 Read {
                     members: vec!["a".into(), "b".into()],
-                    from_ms: 100,
+                    from_ms: 110,
                     end_ms: 110,
                     whole: false
                 },
@@ -525,7 +535,7 @@ mod tests {
             entry.plan(&class(&[("a", 10), ("c", 50)]), 120),
             [Read {
                 members: vec!["a".into(), "c".into()],
-                from_ms: 110,
+                from_ms: 120,
                 end_ms: 120,
                 whole: false
             }]

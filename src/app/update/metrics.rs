@@ -38,7 +38,11 @@ fn requests_behind(
         .map(|p| p.at)
         .filter(|at| *at - span >= first)
         .collect();
-    let requests = counts.canary_requests_within_each(&ats, window);
+    // Counters are read a step behind the series (only settled points): a point past the last
+    // count is told the requests of the newest whole window, not a window short of a block.
+    let counted_to = counts.blocks.last().map_or(first, |b| b.end);
+    let within: Vec<DateTime<Utc>> = ats.iter().map(|at| (*at).min(counted_to)).collect();
+    let requests = counts.canary_requests_within_each(&within, window);
     ats.into_iter().zip(requests).collect()
 }
 
@@ -251,4 +255,53 @@ fn judge_counts(
         panel.sticky_fail = Some((r.canary_version.clone(), result.clone()));
     }
     panel.sequential_result = Some(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Sample;
+    use crate::domain::counts::{CountBlock, CountKind};
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + s, 0).expect("time")
+    }
+
+    /// The counters are read a step behind the series: the newest point is told the newest
+    /// whole window counted, not a window missing its last block.
+    #[test]
+    fn a_point_past_the_counts_is_told_the_newest_whole_window() {
+        let counts = Counts {
+            kind: CountKind::Errors,
+            blocks: (0..6)
+                .map(|k| CountBlock {
+                    start: at(k * 10),
+                    end: at(k * 10 + 10),
+                    baseline: vec![0.0, 100.0],
+                    canary: vec![1.0, 9.0 + k as f64],
+                })
+                .collect(),
+        };
+        let points = crate::domain::Series::new(
+            [30, 40, 50, 60, 70]
+                .into_iter()
+                .map(|s| Sample {
+                    at: at(s),
+                    value: 0.0,
+                })
+                .collect(),
+        );
+        let got = requests_behind(&counts, &points, Duration::from_secs(30));
+        // Blocks end at 10..=60 with 10..=15 canary requests; 70 is past the last one.
+        assert_eq!(
+            got,
+            [
+                (at(30), 10.0 + 11.0 + 12.0),
+                (at(40), 11.0 + 12.0 + 13.0),
+                (at(50), 12.0 + 13.0 + 14.0),
+                (at(60), 13.0 + 14.0 + 15.0),
+                (at(70), 13.0 + 14.0 + 15.0),
+            ]
+        );
+    }
 }

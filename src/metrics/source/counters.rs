@@ -17,8 +17,15 @@ use crate::metrics::dense::DenseSeries;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, CountsQuery, Group, MetricQuery};
 
+/// The newest time a raw counter is read at: one poll step ago. A point is read once, when a
+/// scrape stored late (up to a step behind) is in it; the judge sees each count a poll later.
+fn settled(now: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(step).unwrap_or_default()
+}
+
 /// Raw counters read so far, by query and grid: (grid start, spacing) → (last point read, the
 /// series). A grid that moved (a wider spacing as the canary ages, a new start) is read whole.
+/// Each point is read once: only points a poll step old are read (see [`settled`]).
 #[derive(Debug, Default)]
 pub(super) struct CounterPoints {
     entries: std::sync::Mutex<HashMap<String, CounterEntry>>,
@@ -34,17 +41,17 @@ struct CounterEntry {
 }
 
 impl CounterPoints {
-    /// Where to read `query` from on this grid: its last point read (read again: it may have
-    /// been scraped late); `None`: from the grid's start.
+    /// Where to read `query` from on this grid: the point after the last one read; `None`:
+    /// from the grid's start.
     fn resume_from(&self, query: &str, start_ms: i64, spacing_ms: i64) -> Option<i64> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(query)?;
         (e.start_ms == start_ms && e.spacing_ms == spacing_ms && e.end_ms >= start_ms)
-            .then_some(e.end_ms)
+            .then(|| e.end_ms.saturating_add(spacing_ms))
     }
 
-    /// The series read before on this grid with `fetched` laid over them (a point read again
-    /// replaces the old one), kept for the next poll.
+    /// The series read before on this grid with `fetched` laid over them, kept for the next
+    /// poll.
     fn merge(
         &self,
         query: &str,
@@ -99,6 +106,8 @@ impl CounterPoints {
 /// What one rollout's own counter reads answered, and what they cost.
 struct OwnReads {
     responses: Vec<Result<Response, PromError>>,
+    /// Queries sent: none for a counter with no new point on its grid.
+    sent: usize,
     points: u64,
     samples: Option<u64>,
 }
@@ -135,7 +144,8 @@ impl PrometheusSource {
                 (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
             }
         }
-        let grid = grids::grid(counts.since, now, step);
+        let settled = settled(now, step);
+        let grid = grids::grid(counts.since, settled, step);
         let (Some(&start), Some(&second), Some(&end)) = (grid.first(), grid.get(1), grid.last())
         else {
             // Nothing to count yet (a histogram's bounds are known from its first answer).
@@ -158,7 +168,7 @@ impl PrometheusSource {
         // A fleet's counters are read once per step for every member (`[fleet] group_by`).
         let grouped = join_all(templates.iter().map(|(_, counter)| async move {
             let group = group?;
-            self.grouped_counter(priority, group, counter, (counts.since, now, step))
+            self.grouped_counter(priority, group, counter, (counts.since, settled, step))
                 .await
         }));
         let grouped = grouped.await;
@@ -174,7 +184,7 @@ impl PrometheusSource {
             .await;
         let mut samples = own.samples;
         let mut points = own.points;
-        let mut queries_sent = own.responses.len();
+        let mut queries_sent = own.sent;
         let mut own_responses = own.responses.into_iter();
         let mut responses = Vec::with_capacity(queries.len());
         for g in grouped {
@@ -268,8 +278,8 @@ impl PrometheusSource {
     }
 
     /// Raw counters of one rollout's tracks, a query each over the grid `(start, spacing, end)`:
-    /// each from its last point read on this grid (again), whole the first time; the answers
-    /// laid over the points read before.
+    /// each from the point after its last one read on this grid (nothing sent when there is no
+    /// new point), whole the first time; the answers laid over the points read before.
     async fn read_counters(
         &self,
         priority: Priority,
@@ -285,18 +295,28 @@ impl PrometheusSource {
                 self.counter_points
                     .resume_from(q, start.timestamp_millis(), spacing_ms)
                     .and_then(DateTime::from_timestamp_millis)
-                    .filter(|from| *from <= end)
                     .unwrap_or(start)
             })
             .collect();
-        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| {
+        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| async move {
+            if *from > end {
+                // Every point of the grid was read: the series kept answer alone.
+                return Ok(Response {
+                    data: QueryData::Matrix(Vec::new()),
+                    warnings: Vec::new(),
+                    samples_touched: None,
+                });
+            }
             self.client
                 .query_range_with(priority, q, *from, end, spacing)
+                .await
         }))
         .await;
         let samples = samples_touched(&responses);
+        let sent = froms.iter().filter(|from| **from <= end).count();
         let points = froms
             .iter()
+            .filter(|from| **from <= end)
             .map(|from| {
                 u64::try_from((end - *from).num_milliseconds() / spacing_ms + 1).unwrap_or(0)
             })
@@ -319,6 +339,7 @@ impl PrometheusSource {
             .collect();
         OwnReads {
             responses,
+            sent,
             points,
             samples,
         }
@@ -459,9 +480,10 @@ mod tests {
         // 2 per metric, 2 for the histogram, 4 per ratio, none for `$window`.
         assert_eq!(result.queries, 5 * 2 + 2 + 4 + 4);
 
-        let points = grid(since, now, Duration::from_secs(15));
+        // Read up to a point a step old: 1_700_000_010 is not settled at …017.5.
+        let points = grid(since, t(1_700_000_002), Duration::from_secs(15));
         assert_eq!(points.first(), Some(&t(1_699_999_935)));
-        assert_eq!(points.last(), Some(&t(1_700_000_010)));
+        assert_eq!(points.last(), Some(&t(1_699_999_995)));
         let p95 = result.counts[0].1.as_ref().expect("p95");
         assert_eq!(
             p95.kind,
@@ -477,7 +499,7 @@ mod tests {
         let canary: Vec<&[f64]> = p95.blocks.iter().map(|b| b.canary.as_slice()).collect();
         assert_eq!(
             canary[..canary.len() - 1],
-            vec![&[6.0, 3.0, 1.0][..]; 4][..]
+            vec![&[6.0, 3.0, 1.0][..]; points.len() - 2][..]
         );
         // The restarted canary pod counted one point's worth since its reset.
         assert_eq!(canary.last(), Some(&&[6.0, 3.0, 1.0][..]));
@@ -513,7 +535,7 @@ mod tests {
         for s in &ranges {
             assert_eq!(s.path, "/api/v1/query_range");
             assert_eq!(s.param("start"), "1699999935");
-            assert_eq!(s.param("end"), "1700000010");
+            assert_eq!(s.param("end"), "1699999995");
             assert_eq!(s.param("step"), "15");
             assert!(!s.param("query").contains('$'), "{}", s.param("query"));
         }
@@ -531,6 +553,35 @@ mod tests {
                 format!("http_requests_total{{{CANARY}}}"),
             ]
         );
+
+        // Each point is read once: a poll in the same step sends no counter query, the next
+        // step's asks for its one new point, and both count as the first did.
+        let before = server.seen().len();
+        let again = src.fetch(&request).await;
+        let counter_reads = |from: usize| -> Vec<(String, String)> {
+            server.seen()[from..]
+                .iter()
+                .filter(|s| !s.param("query").starts_with(['x', 'b']))
+                .map(|s| (s.param("start").to_string(), s.param("end").to_string()))
+                .collect()
+        };
+        assert_eq!(counter_reads(before), []);
+        assert_eq!(again.counts[0].1, result.counts[0].1);
+        request.now = now + chrono::Duration::seconds(15);
+        let before = server.seen().len();
+        let next = src.fetch(&request).await;
+        let reads = counter_reads(before);
+        assert_eq!(reads.len(), 8, "{reads:?}");
+        assert!(
+            reads
+                .iter()
+                .all(|r| *r == ("1700000010".to_string(), "1700000010".to_string())),
+            "{reads:?}"
+        );
+        let next_p95 = next.counts[0].1.as_ref().expect("p95");
+        assert_eq!(next_p95.blocks.len(), p95.blocks.len() + 1);
+        assert_eq!(next_p95.blocks[..p95.blocks.len()], p95.blocks[..]);
+        request.now = now;
 
         // Pod-hash tracks of the poll replace the configured selectors, as for the series.
         request.metrics.truncate(1);
