@@ -290,7 +290,9 @@ fn run(engine: Engine) {
     // Down for longer than a step, so a grid point or two may see no sample (a scrape gap).
     sim.restart(SCENARIO, Duration::from_millis(2_500));
     wait_for_reset(&tsdb, &before_restart);
-    std::thread::sleep(SETTLE + STEP);
+    // The source counts up to a step before `now`, itself `SETTLE` ago: the reset must be past
+    // both, by a grid point.
+    std::thread::sleep(SETTLE + 2 * STEP);
     let now = settled_now();
     let (latency, errors) = fetch(&src, since, now);
     // `src` read its counters incrementally (the points since its first poll, across the
