@@ -22,6 +22,9 @@
 use chrono::{DateTime, Utc};
 
 use super::decode::Labels;
+#[cfg(test)]
+use super::tally::parse_le;
+use super::tally::{Column, Tally, TallyKind};
 use crate::domain::Sample;
 use crate::domain::counts::{CountBlock, CountKind, Counts};
 
@@ -38,10 +41,6 @@ pub struct Answers<'a> {
 }
 
 impl Answers<'_> {
-    fn is_empty(&self) -> bool {
-        self.baseline.is_empty() && self.canary.is_empty()
-    }
-
     fn no_series(&self) -> String {
         format!(
             "the counter query returned no series for either track: {} (baseline), {} (canary)",
@@ -52,95 +51,6 @@ impl Answers<'_> {
 
 /// What the template of a histogram's counter should look like, for error messages.
 const BUCKET_EXAMPLE: &str = "e.g. http_request_duration_seconds_bucket{$selector}";
-
-/// One raw series' increment per block: `grid.len() - 1` values (none for fewer than 2 points).
-/// A series first seen at `since` (or before) only sets where it starts; one first seen later is
-/// a new series that started at 0.
-pub fn increments(samples: &[Sample], grid: &[DateTime<Utc>], since: usize) -> Vec<f64> {
-    let blocks = grid.len().saturating_sub(1);
-    let mut out = vec![0.0; blocks];
-    if blocks == 0 {
-        return out;
-    }
-    let mut last: Option<f64> = None;
-    for (i, value) in on_grid(samples, grid).into_iter().enumerate() {
-        let Some(value) = value else { continue };
-        let increment = match last {
-            // The track's first point only sets where the series starts.
-            None if i <= since => None,
-            // A new series started at 0.
-            None => Some(value),
-            // A reset: the counter restarted at 0 and counted up to `value`.
-            Some(previous) if value < previous => Some(value),
-            Some(previous) => Some(value - previous),
-        };
-        if let Some(increment) = increment {
-            out[i - 1] += increment.max(0.0);
-        }
-        last = Some(value);
-    }
-    out
-}
-
-/// Each grid point's value: the finite sample nearest to it within half a step (the earlier
-/// point on a tie; the later sample when two are as near). In whole milliseconds: this runs for
-/// every raw series on every poll, and chrono's date arithmetic was most of its cost.
-fn on_grid(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
-    let grid_ms: Vec<i64> = grid.iter().map(DateTime::timestamp_millis).collect();
-    let (Some(first), Some(second)) = (grid_ms.first(), grid_ms.get(1)) else {
-        return Vec::new();
-    };
-    let step_ms = (second - first).max(1);
-    let mut nearest: Vec<Option<(i64, f64)>> = vec![None; grid_ms.len()];
-    for sample in samples.iter().filter(|s| s.value.is_finite()) {
-        let at = sample.at.timestamp_millis();
-        let after = grid_ms.partition_point(|g| *g < at);
-        let before = after.checked_sub(1).map(|i| (i, at - grid_ms[i]));
-        let next = grid_ms.get(after).map(|g| (after, g - at));
-        let best = match (before, next) {
-            (Some(b), Some(n)) if n.1 < b.1 => n,
-            (Some(b), _) => b,
-            (None, Some(n)) => n,
-            (None, None) => continue,
-        };
-        let (i, distance) = best;
-        if distance.saturating_mul(2) > step_ms {
-            continue;
-        }
-        let slot = &mut nearest[i];
-        if slot.is_none_or(|(d, _)| distance <= d) {
-            *slot = Some((distance, sample.value));
-        }
-    }
-    nearest.into_iter().map(|n| n.map(|(_, v)| v)).collect()
-}
-
-/// Every series of a track summed, per block.
-fn track_total(matrix: &Matrix, grid: &[DateTime<Utc>], since: usize) -> Vec<f64> {
-    let mut total = vec![0.0; grid.len().saturating_sub(1)];
-    for (_, samples) in matrix {
-        add(&mut total, &increments(samples, grid, since));
-    }
-    total
-}
-
-/// The first grid point at which the track has any series. Before it the engine had nothing (it
-/// had not scraped yet, or the track did not exist): the series seen there carry their history,
-/// which is no count of this interval — they only set where counting starts. Series that appear
-/// later are new (a new pod, a first 5xx) and count from 0.
-fn track_start(matrix: &Matrix, grid: &[DateTime<Utc>]) -> usize {
-    matrix
-        .iter()
-        .filter_map(|(_, samples)| on_grid(samples, grid).iter().position(Option::is_some))
-        .min()
-        .unwrap_or(0)
-}
-
-fn add(into: &mut [f64], more: &[f64]) {
-    for (a, b) in into.iter_mut().zip(more) {
-        *a += b;
-    }
-}
 
 fn blocks(
     grid: &[DateTime<Utc>],
@@ -160,25 +70,89 @@ fn blocks(
         .collect()
 }
 
-/// `[failed, ok]` per block from an errors counter and a total counter. A track without series
-/// counts zero (the canary may not serve yet). The total must have series on some track; the
-/// errors counter need not (a service that never failed often has no 5xx series at all).
+/// One counter's tallies for both tracks, with the queries as sent (for messages).
+#[derive(Debug, Clone, Copy)]
+pub struct Tallies<'a> {
+    pub baseline_query: &'a str,
+    pub canary_query: &'a str,
+    pub baseline: &'a Tally,
+    pub canary: &'a Tally,
+}
+
+impl Tallies<'_> {
+    fn is_empty(&self) -> bool {
+        self.baseline.is_empty() && self.canary.is_empty()
+    }
+
+    fn no_series(&self) -> String {
+        Answers {
+            baseline_query: self.baseline_query,
+            canary_query: self.canary_query,
+            baseline: &[],
+            canary: &[],
+        }
+        .no_series()
+    }
+}
+
+/// `[failed, ok]` per block from an errors counter and a total counter, read whole.
 pub fn ratio(grid: &[DateTime<Utc>], errors: Answers, total: Answers) -> Result<Counts, String> {
+    let tally = |m: &Matrix| Tally::whole(TallyKind::Plain, grid, m);
+    let (eb, ec, tb, tc) = (
+        tally(errors.baseline),
+        tally(errors.canary),
+        tally(total.baseline),
+        tally(total.canary),
+    );
+    ratio_of(
+        grid,
+        Tallies {
+            baseline_query: errors.baseline_query,
+            canary_query: errors.canary_query,
+            baseline: &eb,
+            canary: &ec,
+        },
+        Tallies {
+            baseline_query: total.baseline_query,
+            canary_query: total.canary_query,
+            baseline: &tb,
+            canary: &tc,
+        },
+    )
+}
+
+/// `[failed, ok]` per block of `grid` from an errors counter's and a total counter's tallies. A
+/// track without series counts zero (the canary may not serve yet). The total must have series
+/// on some track; the errors counter need not (a service that never failed often has no 5xx
+/// series at all).
+pub fn ratio_of(grid: &[DateTime<Utc>], errors: Tallies, total: Tallies) -> Result<Counts, String> {
     if total.is_empty() {
         return Err(total.no_series());
     }
+    fn column(tally: &Tally, since: usize) -> Column<'_> {
+        tally
+            .columns(since)
+            .into_iter()
+            .next()
+            .map(|(_, c)| c)
+            .unwrap_or_default()
+    }
+    // Errors counters often appear only at the first 5xx: they start where the total does.
+    let since = [
+        total.baseline.first_seen().unwrap_or(0),
+        total.canary.first_seen().unwrap_or(0),
+    ];
     let failed = [
-        // Errors counters often appear only at the first 5xx: they start where the total does.
-        track_total(errors.baseline, grid, track_start(total.baseline, grid)),
-        track_total(errors.canary, grid, track_start(total.canary, grid)),
+        column(errors.baseline, since[0]),
+        column(errors.canary, since[1]),
     ];
     let all = [
-        track_total(total.baseline, grid, track_start(total.baseline, grid)),
-        track_total(total.canary, grid, track_start(total.canary, grid)),
+        column(total.baseline, since[0]),
+        column(total.canary, since[1]),
     ];
     let split = |track: usize, i: usize| {
-        let failed = failed[track][i];
-        vec![failed, (all[track][i] - failed).max(0.0)]
+        let failed = failed[track].get(i);
+        vec![failed, (all[track].get(i) - failed).max(0.0)]
     };
     Ok(Counts {
         kind: CountKind::Errors,
@@ -187,20 +161,53 @@ pub fn ratio(grid: &[DateTime<Utc>], errors: Answers, total: Answers) -> Result<
 }
 
 /// One track's histogram: `(le, cumulative count per block)`, ascending by `le`, ending at +Inf.
-type Cumulative = Vec<(f64, Vec<f64>)>;
+type Cumulative<'a> = Vec<(f64, Column<'a>)>;
 
-/// Latency buckets per block from a histogram's `_bucket` series (cumulative by `le`, in
-/// seconds). When the tracks' buckets differ, both are counted on the bounds they share (a
-/// cumulative count at a shared bound is exact) and a warning says so.
+/// Latency buckets per block from a histogram's `_bucket` series read whole.
 pub fn histogram(
     grid: &[DateTime<Utc>],
     answers: Answers,
 ) -> Result<(Counts, Vec<String>), String> {
-    if answers.is_empty() {
-        return Err(answers.no_series());
+    let baseline = Tally::whole(TallyKind::Histogram, grid, answers.baseline);
+    let canary = Tally::whole(TallyKind::Histogram, grid, answers.canary);
+    histogram_of(
+        grid,
+        Tallies {
+            baseline_query: answers.baseline_query,
+            canary_query: answers.canary_query,
+            baseline: &baseline,
+            canary: &canary,
+        },
+    )
+}
+
+/// Latency buckets per block of `grid` from a histogram's `_bucket` tallies (cumulative by
+/// `le`, in seconds). When the tracks' buckets differ, both are counted on the bounds they
+/// share (a cumulative count at a shared bound is exact) and a warning says so.
+pub fn histogram_of(
+    grid: &[DateTime<Utc>],
+    tallies: Tallies,
+) -> Result<(Counts, Vec<String>), String> {
+    for (track, tally) in [("baseline", tallies.baseline), ("canary", tallies.canary)] {
+        if let Some((labels, le)) = tally.not_a_bucket() {
+            return Err(match le {
+                None => format!(
+                    "the {track} series {} has no le label: is this the _bucket series? {BUCKET_EXAMPLE}",
+                    describe(labels)
+                ),
+                Some(le) => format!(
+                    "the {track} series {} has le={le:?}, which is not a bucket bound: \
+                     is this the _bucket series? {BUCKET_EXAMPLE}",
+                    describe(labels)
+                ),
+            });
+        }
     }
-    let baseline = cumulative("baseline", answers.baseline, grid)?;
-    let canary = cumulative("canary", answers.canary, grid)?;
+    if tallies.is_empty() {
+        return Err(tallies.no_series());
+    }
+    let baseline = cumulative("baseline", tallies.baseline)?;
+    let canary = cumulative("canary", tallies.canary)?;
     let mut warnings = Vec::new();
     let (baseline, canary) = match (baseline, canary) {
         (Some(b), Some(c)) if !same_bounds(&b, &c) => {
@@ -223,12 +230,11 @@ pub fn histogram(
                 list(&bounds(&c)),
                 shared.len()
             ));
-            let keep = |h: Cumulative| -> Cumulative {
-                h.into_iter()
-                    .filter(|(le, _)| shared.contains(le))
-                    .collect()
-            };
-            (keep(b), keep(c))
+            let keep = |h: &mut Cumulative<'_>| h.retain(|(le, _)| shared.contains(le));
+            let (mut b, mut c) = (b, c);
+            keep(&mut b);
+            keep(&mut c);
+            (b, c)
         }
         (Some(b), Some(c)) => (b, c),
         (Some(b), None) => {
@@ -236,7 +242,7 @@ pub fn histogram(
             (b, c)
         }
         (None, Some(c)) => (zeros_like(&c), c),
-        (None, None) => return Err(answers.no_series()),
+        (None, None) => return Err(tallies.no_series()),
     };
     let counts = Counts {
         kind: CountKind::Latency {
@@ -247,37 +253,13 @@ pub fn histogram(
     Ok((counts, warnings))
 }
 
-/// A track's `_bucket` series grouped by `le`; `None` when the track has no series.
-fn cumulative(
-    track: &str,
-    matrix: &Matrix,
-    grid: &[DateTime<Utc>],
-) -> Result<Option<Cumulative>, String> {
-    if matrix.is_empty() {
+/// A track's `_bucket` columns by `le`; `None` when the track has no series.
+fn cumulative<'a>(track: &str, tally: &'a Tally) -> Result<Option<Cumulative<'a>>, String> {
+    if tally.is_empty() {
         return Ok(None);
     }
-    let mut by_le: Cumulative = Vec::new();
-    let since = track_start(matrix, grid);
-    for (labels, samples) in matrix {
-        let Some(le) = labels.get("le") else {
-            return Err(format!(
-                "the {track} series {} has no le label: is this the _bucket series? {BUCKET_EXAMPLE}",
-                describe(labels)
-            ));
-        };
-        let Some(bound) = parse_le(le) else {
-            return Err(format!(
-                "the {track} series {} has le={le:?}, which is not a bucket bound: \
-                 is this the _bucket series? {BUCKET_EXAMPLE}",
-                describe(labels)
-            ));
-        };
-        let series = increments(samples, grid, since);
-        match by_le.iter_mut().find(|(other, _)| *other == bound) {
-            Some((_, sum)) => add(sum, &series),
-            None => by_le.push((bound, series)),
-        }
-    }
+    let since = tally.first_seen().unwrap_or(0);
+    let mut by_le = tally.columns(since);
     by_le.sort_by(|a, b| a.0.total_cmp(&b.0));
     if by_le.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
         return Err(format!(
@@ -289,37 +271,25 @@ fn cumulative(
     Ok(Some(by_le))
 }
 
-/// A bucket bound: a number (`0.1` and `0.10` are the same), `+Inf`/`Inf` for infinity.
-fn parse_le(text: &str) -> Option<f64> {
-    let value: f64 = text.trim().parse().ok()?;
-    (!value.is_nan() && value != f64::NEG_INFINITY).then_some(if value == 0.0 {
-        0.0 // -0 and 0 are one bucket
-    } else {
-        value
-    })
-}
-
-fn bounds(h: &Cumulative) -> Vec<f64> {
+fn bounds(h: &Cumulative<'_>) -> Vec<f64> {
     h.iter().map(|(le, _)| *le).collect()
 }
 
-fn same_bounds(a: &Cumulative, b: &Cumulative) -> bool {
+fn same_bounds(a: &Cumulative<'_>, b: &Cumulative<'_>) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
 }
 
-fn zeros_like(h: &Cumulative) -> Cumulative {
-    h.iter()
-        .map(|(le, counts)| (*le, vec![0.0; counts.len()]))
-        .collect()
+fn zeros_like<'a>(h: &Cumulative<'_>) -> Cumulative<'a> {
+    h.iter().map(|(le, _)| (*le, Column::default())).collect()
 }
 
 /// Block `i`'s per-bucket counts from the cumulative ones. Series are scraped at slightly
 /// different moments, so a bucket may come out a little below zero: it counts zero.
-fn decumulate(h: &Cumulative, i: usize) -> Vec<f64> {
+fn decumulate(h: &Cumulative<'_>, i: usize) -> Vec<f64> {
     let mut below = 0.0;
     h.iter()
         .map(|(_, counts)| {
-            let cumulative = counts.get(i).copied().unwrap_or(0.0);
+            let cumulative = counts.get(i);
             let bucket = (cumulative - below).max(0.0);
             below = cumulative;
             bucket
@@ -416,6 +386,30 @@ mod tests {
             baseline,
             canary,
         }
+    }
+
+    /// One series' increments per block, from a tally of it alone (`since`: the track's first
+    /// point with a series).
+    fn increments(samples: &[Sample], grid: &[DateTime<Utc>], since: usize) -> Vec<f64> {
+        let matrix = [(labels(&[("pod", "a")]), samples.to_vec())];
+        let tally = Tally::whole(TallyKind::Plain, grid, &matrix);
+        let column = tally
+            .columns(since)
+            .into_iter()
+            .next()
+            .map(|(_, c)| c)
+            .unwrap_or_default();
+        (0..grid.len().saturating_sub(1))
+            .map(|i| column.get(i))
+            .collect()
+    }
+
+    /// Where the tally places each sample on `grid` (nothing on fewer than two points).
+    fn on_grid(samples: &[Sample], grid: &[DateTime<Utc>]) -> Vec<Option<f64>> {
+        if grid.len() < 2 {
+            return Vec::new();
+        }
+        Tally::whole(TallyKind::Plain, grid, &[]).on_grid(samples, (0, grid.len() - 1))
     }
 
     fn per_block(counts: &Counts) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {

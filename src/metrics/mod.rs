@@ -21,6 +21,7 @@ mod refusal;
 pub mod rules;
 pub mod sent;
 pub mod source;
+pub mod tally;
 pub mod template;
 #[cfg(test)]
 mod test_stub;
