@@ -6,16 +6,18 @@
 //! Every member's grid points are multiples of its spacing since the epoch, so the members with
 //! the same spacing share their points: one read at that spacing from the earliest start they
 //! need holds each member's own grid, and a member's answer is its series (by the group label
-//! and the hash label) cut to its own grid. Reads are incremental as per rollout: the members
-//! read before are read only from the point after the last one read (the caller asks only for
-//! settled points, so none is read twice), a member not read before (new in the fleet, or now
-//! on this spacing) is read whole once from its start. Series are kept apart (never summed), so
-//! resets are still counted per series.
+//! and the hash label) counted on its own grid (`metrics::tally`: counts per bucket bound and
+//! block, not the raw series). Reads are incremental as per rollout: the members read before are
+//! read only from the point after the last one read (the caller asks only for settled points,
+//! so none is read twice), a member not read before (new in the fleet, now on this spacing, or
+//! whose grid starts elsewhere) is read whole once from its start. Each raw series is counted
+//! apart before it is summed, so resets are still counted per series.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::decode::Labels;
-use super::dense::DenseSeries;
+use super::tally::{Tally, TallyKind};
 use crate::domain::Sample;
 
 /// One range query to send: `members`' raw series from `from_ms` to `end_ms` at the spacing.
@@ -40,16 +42,13 @@ impl Read {
     }
 }
 
-/// One series kept: its labels and its points on the spacing's grid.
-#[derive(Debug)]
-struct Kept {
-    labels: Labels,
-    points: DenseSeries,
-}
+/// A raw series of an answer: its labels and points.
+type Series = (Labels, Vec<Sample>);
 
-/// One counter's series read so far for the members on one spacing.
+/// One counter's counts so far for the members on one spacing.
 #[derive(Debug)]
 pub struct GroupedCounter {
+    kind: TallyKind,
     /// The label telling the members apart, and the pod-template hash label.
     label: String,
     hash_label: String,
@@ -57,23 +56,27 @@ pub struct GroupedCounter {
     spacing_ms: i64,
     /// The last point read for every covered member; `None`: nothing read yet.
     end_ms: Option<i64>,
-    /// Each member read, and from when its series are complete.
+    /// Each member read, and the start of its grid (its tallies count from there).
     covered: BTreeMap<String, i64>,
-    /// Every covered member's raw series by (member, hash), each track's in the order first
-    /// seen. A series without either label is never picked, so it is not kept.
-    tracks: HashMap<(String, String), Vec<Kept>>,
+    /// Each member's grid start as of the last plan: where a tally new to it starts.
+    starts: HashMap<String, i64>,
+    /// Every covered member's tracks by (member, hash), counted. A series without either label
+    /// is never picked, so it is not counted.
+    tracks: HashMap<(String, String), Arc<Tally>>,
 }
 
 impl GroupedCounter {
-    /// Nothing read yet of a counter whose members are told apart by `label` and whose tracks
-    /// by `hash_label`, read at `spacing_ms`.
-    pub fn new(label: &str, hash_label: &str, spacing_ms: i64) -> Self {
+    /// Nothing read yet of a counter of `kind` whose members are told apart by `label` and
+    /// whose tracks by `hash_label`, read at `spacing_ms`.
+    pub fn new(kind: TallyKind, label: &str, hash_label: &str, spacing_ms: i64) -> Self {
         Self {
+            kind,
             label: label.to_string(),
             hash_label: hash_label.to_string(),
             spacing_ms: spacing_ms.max(1),
             end_ms: None,
             covered: BTreeMap::new(),
+            starts: HashMap::new(),
             tracks: HashMap::new(),
         }
     }
@@ -83,17 +86,17 @@ impl GroupedCounter {
         self.end_ms
     }
 
-    /// The reads that make the series complete up to `end_ms` (a settled point: nothing is
+    /// The reads that make the counts complete up to `end_ms` (a settled point: nothing is
     /// read twice) for every member of `class` (member, the start of its grid): first the
-    /// members read before, from the point after the last one read; then those not read before (or from later than they now need), whole from the
-    /// earliest start among them. A member no longer in `class` is forgotten, and its series
-    /// with it.
+    /// members read before, from the point after the last one read; then those not read before,
+    /// or whose grid starts elsewhere now (a new rollout of the name), whole from the earliest
+    /// start among them. A member no longer in `class` is forgotten, and its counts with it.
     pub fn plan(&mut self, class: &[(String, i64)], end_ms: i64) -> Vec<Read> {
-        let keep: BTreeSet<&str> = class.iter().map(|(m, _)| m.as_str()).collect();
-        self.covered.retain(|m, _| keep.contains(m.as_str()));
+        self.starts = class.iter().cloned().collect();
+        let starts = &self.starts;
+        self.covered.retain(|m, from| starts.get(m) == Some(from));
         let covered = &self.covered;
         self.tracks.retain(|(m, _), _| covered.contains_key(m));
-        self.forget_before_starts(class);
         if self.covered.is_empty() {
             self.tracks.clear();
             self.end_ms = None;
@@ -112,7 +115,7 @@ impl GroupedCounter {
         }
         let whole: Vec<&(String, i64)> = class
             .iter()
-            .filter(|(m, start)| self.covered.get(m).is_none_or(|from| from > start))
+            .filter(|(m, _)| !self.covered.contains_key(m))
             .collect();
         if let Some(from_ms) = whole.iter().map(|(_, start)| *start).min() {
             let mut members: Vec<String> = whole.iter().map(|(m, _)| m.clone()).collect();
@@ -129,108 +132,66 @@ impl GroupedCounter {
         reads
     }
 
-    /// Points before a member's start are never picked again (its rollout moved on: a new one
-    /// of the same name, or a step the backend reports no history for): they are dropped, and
-    /// the series with nothing later (an old canary's hash), so that a console left open keeps
-    /// what its rollouts count, not everything it has read.
-    fn forget_before_starts(&mut self, class: &[(String, i64)]) {
-        let moved: HashMap<&str, i64> = class
-            .iter()
-            .filter(|(m, start)| self.covered.get(m).is_some_and(|from| from < start))
-            .map(|(m, start)| (m.as_str(), *start))
-            .collect();
-        if moved.is_empty() {
-            return;
-        }
-        self.tracks.retain(|(m, _), track| {
-            if let Some(start) = moved.get(m.as_str()) {
-                track.retain_mut(|kept| kept.points.forget_before(*start));
-            }
-            !track.is_empty()
-        });
-        for (m, start) in moved {
-            if let Some(from) = self.covered.get_mut(m) {
-                *from = start;
-            }
-        }
-    }
-
-    /// Series kept, over every member.
+    /// Raw series counted, over every member.
     pub fn series_kept(&self) -> usize {
-        self.tracks.values().map(Vec::len).sum()
+        self.tracks.values().map(|t| t.series()).sum()
     }
 
-    /// Points kept over every series, gaps included.
-    #[cfg(test)]
-    fn points_kept(&self) -> usize {
-        self.tracks.values().flatten().map(|k| k.points.len()).sum()
-    }
-
-    /// Lays the answer to `read` over the series read before (a point read again replaces the
-    /// old one); its members are complete from its start to its end from now on.
+    /// Counts the answer to `read` into the members' tallies; its members are complete from
+    /// their starts to its end from now on.
     pub fn apply(&mut self, read: &Read, fetched: Vec<(Labels, Vec<Sample>)>) {
-        self.lay(fetched);
+        self.lay((read.from_ms, read.end_ms), fetched);
         self.finish(read);
     }
 
-    /// Lays one part of a read's answer over the series read before (a read asked in parts,
-    /// in time order: see [`Read::next_part`]).
-    pub fn lay(&mut self, fetched: Vec<(Labels, Vec<Sample>)>) {
+    /// Counts one part of a read's answer, its points `[from_ms, end_ms]` (a read asked in
+    /// parts, in time order: see [`Read::next_part`]).
+    pub fn lay(&mut self, (from_ms, end_ms): (i64, i64), fetched: Vec<(Labels, Vec<Sample>)>) {
+        let mut by_track: HashMap<(String, String), Vec<Series>> = HashMap::new();
         for (labels, points) in fetched {
-            let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
-                continue;
-            };
             let (Some(member), Some(hash)) =
                 (labels.get(&self.label), labels.get(&self.hash_label))
             else {
                 continue;
             };
             let key = (member.clone(), hash.clone());
-            let track = self.tracks.entry(key).or_default();
-            let kept = match track.iter().position(|k| k.labels == labels) {
-                Some(i) => &mut track[i],
-                None => {
-                    track.push(Kept {
-                        labels,
-                        points: DenseSeries::new(first, self.spacing_ms),
-                    });
-                    let last = track.len() - 1;
-                    &mut track[last]
-                }
+            by_track.entry(key).or_default().push((labels, points));
+        }
+        for (key, series) in by_track {
+            let Some(start) = self.starts.get(&key.0).copied() else {
+                continue;
             };
-            kept.points.lay_over(&points);
+            let (kind, spacing) = (self.kind, self.spacing_ms);
+            let tally = self
+                .tracks
+                .entry(key)
+                .or_insert_with(|| Arc::new(Tally::new(kind, start, spacing)));
+            Arc::make_mut(tally).lay((from_ms, end_ms), &series);
         }
     }
 
-    /// Every part of `read` was laid over: its members are complete from its start to its end
-    /// from now on. (A read left unfinished is asked again: its members stay uncovered, or the
-    /// last point read stays where it was.)
+    /// Every part of `read` was laid over: its members are complete from their starts to its
+    /// end from now on. (A read left unfinished is asked again: its members stay uncovered,
+    /// their tallies dropped at the next plan, or the last point read stays where it was and
+    /// the points counted are skipped when read again.)
     pub fn finish(&mut self, read: &Read) {
         if read.whole {
             for m in &read.members {
-                self.covered.insert(m.clone(), read.from_ms);
+                if let Some(start) = self.starts.get(m) {
+                    self.covered.insert(m.clone(), *start);
+                }
             }
         }
         self.end_ms = Some(self.end_ms.map_or(read.end_ms, |e| e.max(read.end_ms)));
     }
 
-    /// `member`'s series of the track `hash`, cut to its grid `[start_ms, end_ms]`: what a read
-    /// of that track alone over its grid would have returned.
-    pub fn pick(
-        &self,
-        (member, hash): (&str, &str),
-        (start_ms, end_ms): (i64, i64),
-    ) -> Vec<(Labels, Vec<Sample>)> {
-        let Some(track) = self.tracks.get(&(member.to_string(), hash.to_string())) else {
-            return Vec::new();
-        };
-        track
-            .iter()
-            .filter_map(|kept| {
-                let cut = kept.points.cut(start_ms, end_ms);
-                (!cut.is_empty()).then(|| (kept.labels.clone(), cut))
-            })
-            .collect()
+    /// `member`'s tally of the track `hash` on its grid from `start_ms`: what a read of that
+    /// track alone over its grid would count; `None` when it had no series.
+    pub fn pick(&self, (member, hash): (&str, &str), start_ms: i64) -> Option<Arc<Tally>> {
+        self.tracks
+            .get(&(member.to_string(), hash.to_string()))
+            .filter(|t| t.start_ms() == start_ms)
+            .cloned()
     }
 }
 
@@ -399,7 +360,7 @@ mod tests {
             fake.dedup_by_key(|s| (s.member, s.hash, s.pod));
             let spacing = 5_000;
             let start_of = |starts: &[i64], m: usize| starts[m] * 1_000 / spacing * spacing;
-            let mut entry = GroupedCounter::new(LABEL, HASH, spacing);
+            let mut entry = GroupedCounter::new(TallyKind::Plain, LABEL, HASH, spacing);
             let mut end = 150_000 / spacing * spacing;
             let mut joined = [false; 4];
             let mut sent = 0;
@@ -410,13 +371,14 @@ mod tests {
                     let mut from = read.from_ms;
                     while let Some((part_from, part_end)) = read.next_part(from, spacing, part) {
                         *sent += 1;
-                        // No member's point is asked twice.
+                        // No member's point is asked twice but by a whole read (its start moved).
                         for member in &read.members {
                             for t in (part_from..=part_end).step_by(spacing as usize) {
-                                assert!(asked.insert((member.clone(), t)), "{member} at {t} asked again");
+                                let new = asked.insert((member.clone(), t));
+                                assert!(new || read.whole, "{member} at {t} asked again");
                             }
                         }
-                        entry.lay(answer(&fake, &read.members, (part_from, part_end, spacing), wall));
+                        entry.lay((part_from, part_end), answer(&fake, &read.members, (part_from, part_end, spacing), wall));
                         from = part_end + spacing;
                     }
                     entry.finish(&read);
@@ -446,14 +408,26 @@ mod tests {
             poll(&mut entry, &class, end, wall, &mut sent);
             for (member, start) in &class {
                 for hash in ["h0", "h1"] {
-                    let got = entry.pick((member, hash), (*start, end));
+                    let got = entry
+                        .pick((member, hash), *start)
+                        .unwrap_or_else(|| Arc::new(Tally::new(TallyKind::Plain, *start, spacing)));
                     let alone: Vec<_> = answer(&fake, std::slice::from_ref(member), (*start, end, spacing), wall)
                         .into_iter()
                         .filter(|(l, _)| l.get(HASH).is_some_and(|h| h == hash))
                         .collect();
-                    let mut got_sorted = got.clone();
-                    got_sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                    prop_assert_eq!(&got_sorted, &alone, "{} {}", member, hash);
+                    let grid: Vec<DateTime<chrono::Utc>> = (*start..=end)
+                        .step_by(spacing as usize)
+                        .filter_map(DateTime::from_timestamp_millis)
+                        .collect();
+                    let alone = Tally::whole(TallyKind::Plain, &grid, &alone);
+                    prop_assert_eq!(got.first_seen(), alone.first_seen(), "{} {}", member, hash);
+                    prop_assert_eq!(got.series(), alone.series(), "{} {}", member, hash);
+                    let since = alone.first_seen().unwrap_or(0);
+                    let blocks = |t: &Tally| -> Vec<f64> {
+                        let column = t.columns(since).into_iter().next().map(|(_, c)| c).unwrap_or_default();
+                        (0..grid.len().saturating_sub(1)).map(|i| column.get(i)).collect()
+                    };
+                    prop_assert_eq!(blocks(&got), blocks(&alone), "{} {}", member, hash);
                 }
             }
             prop_assert!(sent >= 1);
@@ -461,8 +435,8 @@ mod tests {
     }
 
     #[test]
-    fn a_start_moved_later_drops_what_came_before_and_old_tracks() {
-        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
+    fn a_start_moved_later_reads_the_member_whole_from_it() {
+        let mut entry = GroupedCounter::new(TallyKind::Plain, LABEL, HASH, 10);
         let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
         let series = |hash: &str, from: i64, to: i64| {
             let labels = Labels::from([
@@ -471,7 +445,7 @@ mod tests {
             ]);
             let points = (from..=to).step_by(10).map(|t| Sample {
                 at: at(t),
-                value: 1.0,
+                value: t as f64,
             });
             (labels, points.collect::<Vec<_>>())
         };
@@ -482,18 +456,33 @@ mod tests {
             &reads[0],
             vec![series("old", 0, 100), series("new", 110, 200)],
         );
-        assert_eq!(entry.points_kept(), 11 + 10);
-        // A new rollout of the same name counts from 150: nothing before it is read again.
+        assert_eq!(entry.series_kept(), 2);
+        assert!(entry.pick(("a", "old"), 0).is_some());
+        // A new rollout of the same name counts from 150: it is read whole from there, and the
+        // old hash (no series since) is let go.
+        let again = entry.plan(&[("a".to_string(), 150)], 200);
+        assert_eq!(
+            again,
+            [Read {
+                members: vec!["a".into()],
+                from_ms: 150,
+                end_ms: 200,
+                whole: true
+            }]
+        );
+        assert_eq!(entry.series_kept(), 0);
+        entry.apply(&again[0], vec![series("new", 150, 200)]);
+        let new = entry.pick(("a", "new"), 150).expect("new hash");
+        assert_eq!(new.first_seen(), Some(0));
+        let column = new.columns(0).into_iter().next().expect("one column").1;
+        assert_eq!((0..5).map(|i| column.get(i)).collect::<Vec<_>>(), [10.0; 5]);
+        assert!(entry.pick(("a", "old"), 150).is_none());
         assert_eq!(entry.plan(&[("a".to_string(), 150)], 200), []);
-        assert_eq!(entry.points_kept(), 6);
-        let got = entry.pick(("a", "new"), (150, 200));
-        assert_eq!(got[0].1.len(), 6);
-        assert!(entry.pick(("a", "old"), (0, 200)).is_empty());
     }
 
     #[test]
     fn a_member_read_before_is_read_after_its_last_point_others_whole_once() {
-        let mut entry = GroupedCounter::new(LABEL, HASH, 10);
+        let mut entry = GroupedCounter::new(TallyKind::Plain, LABEL, HASH, 10);
         let class = |members: &[(&str, i64)]| -> Vec<(String, i64)> {
             members.iter().map(|(m, s)| (m.to_string(), *s)).collect()
         };

@@ -20,7 +20,7 @@ use super::decode::Labels;
 use crate::domain::Sample;
 
 /// What a raw series of a track counts into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TallyKind {
     /// A histogram's `_bucket` series: one category per `le` bound.
     Histogram,

@@ -2,6 +2,7 @@
 //! `metrics::counts`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,9 +12,9 @@ use super::{DEFAULT_WINDOW, NO_TRACKS_YET, Outcome, PrometheusSource, Selectors,
 use crate::domain::Sample;
 use crate::domain::counts::{self as grids, CountKind, Counts};
 use crate::metrics::budget::Priority;
-use crate::metrics::counts::{self as counting, Answers};
+use crate::metrics::counts::{self as counting, Tallies};
 use crate::metrics::decode::{Labels, PromError, QueryData, Response};
-use crate::metrics::dense::DenseSeries;
+use crate::metrics::tally::{Tally, TallyKind};
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Counters, CountsQuery, Group, MetricQuery};
 
@@ -23,9 +24,9 @@ fn settled(now: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
     now - chrono::Duration::from_std(step).unwrap_or_default()
 }
 
-/// Raw counters read so far, by query and grid: (grid start, spacing) → (last point read, the
-/// series). A grid that moved (a wider spacing as the canary ages, a new start) is read whole.
-/// Each point is read once: only points a poll step old are read (see [`settled`]).
+/// Raw counters counted so far, by query and grid: (grid start, spacing) → (last point read,
+/// the track's tally). A grid that moved (a wider spacing as the canary ages, a new start) is
+/// read whole. Each point is read once: only points a poll step old are read (see [`settled`]).
 #[derive(Debug, Default)]
 pub(super) struct CounterPoints {
     entries: std::sync::Mutex<HashMap<String, CounterEntry>>,
@@ -36,8 +37,8 @@ struct CounterEntry {
     start_ms: i64,
     spacing_ms: i64,
     end_ms: i64,
-    /// Dense: a rollout keeps each raw series for up to `MAX_BLOCKS` points.
-    series: Vec<(Labels, DenseSeries)>,
+    /// Counts per bucket bound and block, not the raw series: up to `MAX_BLOCKS` blocks.
+    tally: Arc<Tally>,
 }
 
 impl CounterPoints {
@@ -50,49 +51,36 @@ impl CounterPoints {
             .then(|| e.end_ms.saturating_add(spacing_ms))
     }
 
-    /// The series read before on this grid with `fetched` laid over them, kept for the next
-    /// poll.
-    fn merge(
+    /// The tally of `query` on this grid with `fetched` (its points `[from_ms, end_ms]`)
+    /// counted in, kept for the next poll.
+    fn count(
         &self,
-        query: &str,
-        (start_ms, spacing_ms, end_ms): (i64, i64, i64),
-        fetched: Vec<(Labels, Vec<Sample>)>,
-    ) -> Vec<(Labels, Vec<Sample>)> {
+        (query, kind): (&str, TallyKind),
+        (start_ms, spacing_ms): (i64, i64),
+        (from_ms, end_ms): (i64, i64),
+        fetched: &[(Labels, Vec<Sample>)],
+    ) -> Arc<Tally> {
+        let fresh = || Tally::new(kind, start_ms, spacing_ms);
         let Ok(mut entries) = self.entries.lock() else {
-            return fetched;
+            let mut tally = fresh();
+            tally.lay((from_ms, end_ms), fetched);
+            return Arc::new(tally);
         };
-        let mut series = match entries.remove(query) {
-            Some(e) if e.start_ms == start_ms && e.spacing_ms == spacing_ms => e.series,
-            _ => Vec::new(),
+        let mut tally = match entries.remove(query) {
+            Some(e) if e.start_ms == start_ms && e.spacing_ms == spacing_ms => e.tally,
+            _ => Arc::new(fresh()),
         };
-        for (labels, points) in fetched {
-            let Some(first) = points.first().map(|p| p.at.timestamp_millis()) else {
-                continue;
-            };
-            match series.iter_mut().find(|(l, _)| *l == labels) {
-                Some((_, old)) => old.lay_over(&points),
-                None => {
-                    let mut kept = DenseSeries::new(first, spacing_ms);
-                    kept.lay_over(&points);
-                    series.push((labels, kept));
-                }
-            }
-        }
-        let answer = series
-            .iter()
-            .map(|(labels, kept)| (labels.clone(), kept.samples()))
-            .filter(|(_, points)| !points.is_empty())
-            .collect();
+        Arc::make_mut(&mut tally).lay((from_ms, end_ms), fetched);
         entries.insert(
             query.to_string(),
             CounterEntry {
                 start_ms,
                 spacing_ms,
                 end_ms,
-                series,
+                tally: tally.clone(),
             },
         );
-        answer
+        tally
     }
 
     /// Forgets the counters no poll asked for since `before_ms` (a finished canary, new hashes).
@@ -103,9 +91,18 @@ impl CounterPoints {
     }
 }
 
+/// One track's raw counter as read this poll.
+pub(super) enum TrackRead {
+    /// Counted up to the poll's grid end, with what the engine warned.
+    Counted(Arc<Tally>, Vec<String>),
+    Failed(PromError),
+    /// The engine answered something other than a range result.
+    NotRange,
+}
+
 /// What one rollout's own counter reads answered, and what they cost.
 struct OwnReads {
-    responses: Vec<Result<Response, PromError>>,
+    reads: Vec<TrackRead>,
     /// Queries sent: none for a counter with no new point on its grid.
     sent: usize,
     points: u64,
@@ -124,13 +121,16 @@ impl PrometheusSource {
         step: Duration,
     ) -> Outcome<Counts> {
         let templates = match &counts.counters {
-            Counters::Histogram(buckets) => vec![("histogram", buckets.as_str())],
-            Counters::Ratio { errors, total } => {
-                vec![("errors", errors.as_str()), ("total", total.as_str())]
+            Counters::Histogram(buckets) => {
+                vec![("histogram", buckets.as_str(), TallyKind::Histogram)]
             }
+            Counters::Ratio { errors, total } => vec![
+                ("errors", errors.as_str(), TallyKind::Plain),
+                ("total", total.as_str(), TallyKind::Plain),
+            ],
         };
         let mut queries = Vec::with_capacity(templates.len() * 2);
-        for (_, counter) in &templates {
+        for (_, counter, _) in &templates {
             match (
                 Self::render_counter(sel, counter, baseline),
                 Self::render_counter(sel, counter, canary),
@@ -166,18 +166,23 @@ impl PrometheusSource {
         };
         let spacing = Duration::from_millis((second - start).num_milliseconds().unsigned_abs());
         // A fleet's counters are read once per step for every member (`[fleet] group_by`).
-        let grouped = join_all(templates.iter().map(|(_, counter)| async move {
+        let grouped = join_all(templates.iter().map(|(_, counter, kind)| async move {
             let group = group?;
-            self.grouped_counter(priority, group, counter, (counts.since, settled, step))
-                .await
+            self.grouped_counter(
+                priority,
+                group,
+                (counter, *kind),
+                (counts.since, settled, step),
+            )
+            .await
         }));
         let grouped = grouped.await;
         // The others per rollout: a query per track.
-        let own: Vec<&str> = queries
+        let own: Vec<(&str, TallyKind)> = queries
             .iter()
             .enumerate()
             .filter(|(i, _)| grouped.get(i / 2).is_some_and(Option::is_none))
-            .map(|(_, q)| q.as_str())
+            .filter_map(|(i, q)| Some((q.as_str(), templates.get(i / 2)?.2)))
             .collect();
         let own = self
             .read_counters(priority, &own, (start, spacing, end))
@@ -185,30 +190,30 @@ impl PrometheusSource {
         let mut samples = own.samples;
         let mut points = own.points;
         let mut queries_sent = own.sent;
-        let mut own_responses = own.responses.into_iter();
-        let mut responses = Vec::with_capacity(queries.len());
+        let mut own_reads = own.reads.into_iter();
+        let mut reads = Vec::with_capacity(queries.len());
         for g in grouped {
             match g {
                 Some(g) => {
                     queries_sent += g.queries;
                     points += g.points;
                     super::add_samples(&mut samples, g.samples);
-                    responses.extend([g.baseline, g.canary]);
+                    reads.extend([g.baseline, g.canary]);
                 }
-                None => responses.extend(own_responses.by_ref().take(2)),
+                None => reads.extend(own_reads.by_ref().take(2)),
             }
         }
 
         let mut warnings = Vec::new();
-        let mut matrices = Vec::with_capacity(responses.len());
+        let mut tallies = Vec::with_capacity(reads.len());
         let mut failures: Vec<PromError> = Vec::new();
         let mut errors: Vec<String> = Vec::new();
-        let mut responses = responses.into_iter();
-        for (counter, _) in &templates {
-            let (Some(baseline), Some(canary)) = (responses.next(), responses.next()) else {
+        let mut reads = reads.into_iter();
+        for (counter, _, _) in &templates {
+            let (Some(baseline), Some(canary)) = (reads.next(), reads.next()) else {
                 break;
             };
-            if let (Err(b), Err(c)) = (&baseline, &canary)
+            if let (TrackRead::Failed(b), TrackRead::Failed(c)) = (&baseline, &canary)
                 && b == c
             {
                 // The same answer for both tracks: say it once.
@@ -216,21 +221,17 @@ impl PrometheusSource {
                 failures.extend([b.clone(), c.clone()]);
                 continue;
             }
-            for (track, response) in [("baseline", baseline), ("canary", canary)] {
-                match response {
-                    Ok(Response {
-                        data: QueryData::Matrix(series),
-                        warnings: said,
-                        ..
-                    }) => {
+            for (track, read) in [("baseline", baseline), ("canary", canary)] {
+                match read {
+                    TrackRead::Counted(tally, said) => {
                         warnings.extend(said);
-                        matrices.push(series);
+                        tallies.push(tally);
                     }
-                    Ok(_) => errors.push(format!(
+                    TrackRead::NotRange => errors.push(format!(
                         "{track} {counter} counter query: expected a range result (matrix) \
                          from query_range"
                     )),
-                    Err(e) => {
+                    TrackRead::Failed(e) => {
                         errors.push(format!("{track} {counter} counter query: {e}"));
                         failures.push(e);
                     }
@@ -255,18 +256,18 @@ impl PrometheusSource {
                 samples,
             };
         }
-        let answers = |counter: usize| Answers {
+        let tallied = |counter: usize| Tallies {
             baseline_query: &queries[counter * 2],
             canary_query: &queries[counter * 2 + 1],
-            baseline: &matrices[counter * 2],
-            canary: &matrices[counter * 2 + 1],
+            baseline: &tallies[counter * 2],
+            canary: &tallies[counter * 2 + 1],
         };
         let result = match &counts.counters {
-            Counters::Histogram(_) => counting::histogram(&grid, answers(0)).map(|(c, said)| {
+            Counters::Histogram(_) => counting::histogram_of(&grid, tallied(0)).map(|(c, said)| {
                 warnings.extend(said.into_iter().map(|w| format!("{}: {w}", metric.name)));
                 c
             }),
-            Counters::Ratio { .. } => counting::ratio(&grid, answers(0), answers(1)),
+            Counters::Ratio { .. } => counting::ratio_of(&grid, tallied(0), tallied(1)),
         };
         Outcome {
             result,
@@ -279,11 +280,11 @@ impl PrometheusSource {
 
     /// Raw counters of one rollout's tracks, a query each over the grid `(start, spacing, end)`:
     /// each from the point after its last one read on this grid (nothing sent when there is no
-    /// new point), whole the first time; the answers laid over the points read before.
+    /// new point), whole the first time; each answer counted into its track's tally.
     async fn read_counters(
         &self,
         priority: Priority,
-        queries: &[&str],
+        queries: &[(&str, TallyKind)],
         (start, spacing, end): (DateTime<Utc>, Duration, DateTime<Utc>),
     ) -> OwnReads {
         let spacing_ms = i64::try_from(spacing.as_millis())
@@ -291,16 +292,16 @@ impl PrometheusSource {
             .max(1);
         let froms: Vec<DateTime<Utc>> = queries
             .iter()
-            .map(|q| {
+            .map(|(q, _)| {
                 self.counter_points
                     .resume_from(q, start.timestamp_millis(), spacing_ms)
                     .and_then(DateTime::from_timestamp_millis)
                     .unwrap_or(start)
             })
             .collect();
-        let responses = join_all(queries.iter().zip(&froms).map(|(q, from)| async move {
+        let responses = join_all(queries.iter().zip(&froms).map(|((q, _), from)| async move {
             if *from > end {
-                // Every point of the grid was read: the series kept answer alone.
+                // Every point of the grid was counted: the tally answers alone.
                 return Ok(Response {
                     data: QueryData::Matrix(Vec::new()),
                     warnings: Vec::new(),
@@ -321,24 +322,30 @@ impl PrometheusSource {
                 u64::try_from((end - *from).num_milliseconds() / spacing_ms + 1).unwrap_or(0)
             })
             .sum();
-        let responses = responses
+        let reads = responses
             .into_iter()
             .zip(queries)
-            .map(|(response, q)| {
-                response.map(|mut r| {
-                    if let QueryData::Matrix(series) = r.data {
-                        r.data = QueryData::Matrix(self.counter_points.merge(
-                            q,
-                            (start.timestamp_millis(), spacing_ms, end.timestamp_millis()),
-                            series,
-                        ));
-                    }
-                    r
-                })
+            .zip(&froms)
+            .map(|((response, query), from)| match response {
+                Ok(Response {
+                    data: QueryData::Matrix(series),
+                    warnings,
+                    ..
+                }) => TrackRead::Counted(
+                    self.counter_points.count(
+                        *query,
+                        (start.timestamp_millis(), spacing_ms),
+                        (from.timestamp_millis(), end.timestamp_millis()),
+                        &series,
+                    ),
+                    warnings,
+                ),
+                Ok(_) => TrackRead::NotRange,
+                Err(e) => TrackRead::Failed(e),
             })
             .collect();
         OwnReads {
-            responses,
+            reads,
             sent,
             points,
             samples,

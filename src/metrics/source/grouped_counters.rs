@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::counters::TrackRead;
 use super::{PrometheusSource, samples_touched};
 use crate::domain::counts::grid_bounds;
 use crate::metrics::Group;
@@ -16,6 +17,7 @@ use crate::metrics::budget::Priority;
 use crate::metrics::counter_group::{GroupedCounter, is_bare_selector};
 use crate::metrics::decode::{PromError, QueryData, Response};
 use crate::metrics::grouped::members_selector;
+use crate::metrics::tally::{Tally, TallyKind};
 use crate::metrics::template::{self, Vars};
 
 type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
@@ -33,19 +35,24 @@ pub(super) struct CounterGroups {
     entries: std::sync::Mutex<HashMap<EntryKey, Entry>>,
 }
 
-type EntryKey = (String, i64, (String, String));
+type EntryKey = ((String, TallyKind), i64, (String, String));
 
 impl CounterGroups {
-    fn entry(&self, counter: &str, spacing_ms: i64, (label, hash_label): (&str, &str)) -> Entry {
+    fn entry(
+        &self,
+        (counter, kind): (&str, TallyKind),
+        spacing_ms: i64,
+        (label, hash_label): (&str, &str),
+    ) -> Entry {
         let new = || {
             Arc::new(tokio::sync::Mutex::new(GroupedCounter::new(
-                label, hash_label, spacing_ms,
+                kind, label, hash_label, spacing_ms,
             )))
         };
         match self.entries.lock() {
             Ok(mut entries) => entries
                 .entry((
-                    counter.to_string(),
+                    (counter.to_string(), kind),
                     spacing_ms,
                     (label.to_string(), hash_label.to_string()),
                 ))
@@ -67,11 +74,11 @@ impl CounterGroups {
     }
 }
 
-/// A member's two tracks of one raw counter, as the two per-track reads would have answered,
-/// and what reading them cost this poll.
+/// A member's two tracks of one raw counter, counted as the two per-track reads would have
+/// counted them, and what reading them cost this poll.
 pub(super) struct GroupedTracks {
-    pub baseline: Result<Response, PromError>,
-    pub canary: Result<Response, PromError>,
+    pub baseline: TrackRead,
+    pub canary: TrackRead,
     pub queries: usize,
     pub points: u64,
     pub samples: Option<u64>,
@@ -85,7 +92,7 @@ impl PrometheusSource {
         &self,
         priority: Priority,
         group: &Group,
-        counter: &str,
+        (counter, kind): (&str, TallyKind),
         (since, now, step): (DateTime<Utc>, DateTime<Utc>, Duration),
     ) -> Option<GroupedTracks> {
         if group.stable_hash.is_empty() || group.canary_hash.is_empty() {
@@ -123,9 +130,11 @@ impl PrometheusSource {
             .collect();
         class.push((group.member.clone(), own.first_ms));
 
-        let entry =
-            self.counter_groups
-                .entry(counter, own.spacing_ms, (&group.label, &group.hash_label));
+        let entry = self.counter_groups.entry(
+            (counter, kind),
+            own.spacing_ms,
+            (&group.label, &group.hash_label),
+        );
         // Held while the reads are in flight: the other members' polls of this step wait for
         // them and read their answer instead of asking again.
         let mut entry = entry.lock().await;
@@ -173,7 +182,7 @@ impl PrometheusSource {
                         most_series = most_series.max(series.len());
                         let per_point = i64::try_from(most_series).unwrap_or(i64::MAX).max(1);
                         part_points = (SAMPLES_PER_PART / per_point).clamp(1, 2 * part_points);
-                        entry.lay(series);
+                        entry.lay((part_from, part_end), series);
                     }
                     // Not a matrix, or an error: both tracks answer what the engine said.
                     other => {
@@ -185,16 +194,16 @@ impl PrometheusSource {
             }
             entry.finish(&read);
         }
-        let track = |hash: &str| {
-            if let Some(failed) = &failed {
-                return failed.clone();
-            }
-            let series = entry.pick((&group.member, hash), (own.first_ms, own.last_ms));
-            Ok(Response {
-                data: QueryData::Matrix(series),
-                warnings: warnings.clone(),
-                samples_touched: None,
-            })
+        let track = |hash: &str| match &failed {
+            Some(Err(e)) => TrackRead::Failed(e.clone()),
+            Some(Ok(_)) => TrackRead::NotRange,
+            None => TrackRead::Counted(
+                entry
+                    .pick((&group.member, hash), own.first_ms)
+                    // No series of this track yet: it counts zero.
+                    .unwrap_or_else(|| Arc::new(Tally::new(kind, own.first_ms, own.spacing_ms))),
+                warnings.clone(),
+            ),
         };
         Some(GroupedTracks {
             baseline: track(&group.stable_hash),
