@@ -1,5 +1,6 @@
-//! Exact request counts per track between evaluation points, from the raw counters' range
-//! answers (no I/O here: `metrics::prometheus` runs the queries and hands the matrices over).
+//! Exact request counts per track between evaluation points, from the raw counters' tallies
+//! (`metrics::tally` counts each answer as it is read; no I/O here: `metrics::source` runs the
+//! queries), or from whole range answers.
 //!
 //! Each raw series is read at the grid points only (`domain::counts::grid`), and a block's count
 //! is the series' increment between two points: never `rate()` or `increase()`, which extrapolate

@@ -1,4 +1,5 @@
-//! A metric's raw counters, fetched per track over the shared grid and counted by
+//! A metric's raw counters, fetched per track over the shared grid, each answer counted into its
+//! track's tally (`metrics::tally`), and the two tracks' tallies made counts by
 //! `metrics::counts`.
 
 use std::collections::HashMap;
