@@ -19,6 +19,9 @@ use chrono::{DateTime, Utc};
 use super::decode::Labels;
 use crate::domain::Sample;
 
+/// Blocks a column grows by when it is full.
+const GROWTH_BLOCKS: usize = 60;
+
 /// What a raw series of a track counts into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TallyKind {
@@ -156,6 +159,11 @@ impl Tally {
                             value - previous
                         };
                         if blocks.len() < i {
+                            // Grown a few minutes at a time, not doubled: a fleet keeps
+                            // thousands of these columns, and doubling left up to half unused.
+                            if blocks.capacity() < i {
+                                blocks.reserve_exact(i - blocks.len() + GROWTH_BLOCKS);
+                            }
                             blocks.resize(i, 0.0);
                         }
                         blocks[i - 1] += increment.max(0.0);
