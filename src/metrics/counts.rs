@@ -41,15 +41,6 @@ pub struct Answers<'a> {
     pub canary: &'a Matrix,
 }
 
-impl Answers<'_> {
-    fn no_series(&self) -> String {
-        format!(
-            "the counter query returned no series for either track: {} (baseline), {} (canary)",
-            self.baseline_query, self.canary_query
-        )
-    }
-}
-
 /// What the template of a histogram's counter should look like, for error messages.
 const BUCKET_EXAMPLE: &str = "e.g. http_request_duration_seconds_bucket{$selector}";
 
@@ -86,13 +77,10 @@ impl Tallies<'_> {
     }
 
     fn no_series(&self) -> String {
-        Answers {
-            baseline_query: self.baseline_query,
-            canary_query: self.canary_query,
-            baseline: &[],
-            canary: &[],
-        }
-        .no_series()
+        format!(
+            "the counter query returned no series for either track: {} (baseline), {} (canary)",
+            self.baseline_query, self.canary_query
+        )
     }
 }
 

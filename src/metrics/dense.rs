@@ -132,6 +132,7 @@ impl DenseSeries {
     }
 
     /// Every point held, gaps left out.
+    #[cfg(test)]
     pub fn samples(&self) -> Vec<Sample> {
         self.cut(i64::MIN, i64::MAX)
     }
