@@ -8,7 +8,8 @@ use crate::app::Model;
 use crate::app::model::MetricPanel;
 use crate::domain::format::short_duration;
 use crate::domain::sequential::{
-    Decision, SequentialResult, SequentialSettings, detail, evidence_text, headline,
+    Decision, SequentialResult, SequentialSettings, compact_headline, detail, evidence_text,
+    headline,
 };
 
 /// `█████░░░░░` for a share in 0..=1.
@@ -18,11 +19,19 @@ pub fn meter(fraction: f64, cells: usize) -> String {
 }
 
 /// The judge's headline for the focused-reason line, when this panel has one.
-pub fn headline_text(panel: &MetricPanel) -> Option<String> {
+/// In `room` characters if it can be: the full headline, else its compact form.
+pub fn headline_text(panel: &MetricPanel, room: usize) -> Option<String> {
     let settings = panel.sequential.as_ref()?;
     match (&panel.counts_error, panel.sequential_shown()) {
         (Some(e), _) => Some(format!("counting requests failed: {e}")),
-        (None, Some(r)) => Some(headline(r, settings)),
+        (None, Some(r)) => {
+            let full = headline(r, settings);
+            Some(if full.chars().count() <= room {
+                full
+            } else {
+                compact_headline(r, settings)
+            })
+        }
         (None, None) => Some("waiting for the first request counts".into()),
     }
 }

@@ -10,7 +10,7 @@ use super::Theme;
 use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
-use crate::domain::format::{change_pct, compact_number, short_duration};
+use crate::domain::format::{Keep, change_pct, compact_number, excerpt, short_duration};
 use crate::domain::metric::{EmptyAnswer, EmptyTrack};
 
 fn value(panel: &MetricPanel, v: Option<f64>) -> String {
@@ -130,9 +130,13 @@ pub fn draw_focused_reason(frame: &mut Frame, area: Rect, model: &Model, theme: 
     let Some(p) = model.current().panels.get(model.current().focus) else {
         return;
     };
+    let name = format!(" {}: ", p.def.name);
+    // Whole, or cut with a mark: a reason cut mid-word reads as the whole reason.
+    let room = usize::from(area.width).saturating_sub(name.chars().count());
+    let text = excerpt(&focused_text(p, model, room), room, Keep::Start);
     let line = Line::from(vec![
-        Span::styled(format!(" {}: ", p.def.name), theme.bold()),
-        Span::styled(focused_text(p, model), theme.verdict(p.verdict())),
+        Span::styled(name, theme.bold()),
+        Span::styled(text, theme.verdict(p.verdict())),
     ]);
     let mut lines = vec![line];
     if area.height > 1 {
@@ -148,8 +152,9 @@ pub fn draw_focused_reason(frame: &mut Frame, area: Rect, model: &Model, theme: 
 }
 
 /// What the focused line says: the judge's headline where the judge decides (or the gate has
-/// nothing to say), else the reason.
-fn focused_text(p: &MetricPanel, model: &Model) -> String {
+/// nothing to say), else the reason; the judge's in its compact form when the full one is
+/// longer than `room`.
+fn focused_text(p: &MetricPanel, model: &Model, room: usize) -> String {
     let live = matches!(
         p.freshness(model.now, model.settings.poll_interval),
         Freshness::Live
@@ -159,7 +164,7 @@ fn focused_text(p: &MetricPanel, model: &Model) -> String {
         .as_ref()
         .is_none_or(|e| !p.def.gate.has_checks() || e.verdict == crate::domain::Verdict::Pass);
     let judge_decides = p.sequential_verdict() == Some(p.verdict());
-    match evidence::headline_text(p) {
+    match evidence::headline_text(p, room) {
         Some(text) if live && (judge_decides || gate_quiet) => text,
         _ => reason_text(p, model),
     }

@@ -29,7 +29,8 @@ mod words;
 
 pub use process::evaluate;
 pub use words::{
-    Figures, Requests, detail, evidence_text, headline, percent_label, short_headline,
+    Figures, Requests, compact_headline, detail, evidence_text, headline, percent_label,
+    short_headline,
 };
 
 use chrono::{DateTime, Utc};

@@ -192,6 +192,32 @@ pub fn headline(r: &SequentialResult, s: &SequentialSettings) -> String {
     }
 }
 
+/// The headline for a narrow line, the estimate first: "×1.00 (99.5% range 0.95–1.05); ×1.10
+/// or more ruled out", "slower: ×1.38 (99.5% range 1.20–1.55)".
+pub fn compact_headline(r: &SequentialResult, s: &SequentialSettings) -> String {
+    let full = headline(r, s);
+    let limit_end = |prefix: &str, tail: &str| {
+        full.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(" or more"))
+            .and_then(|(limit, rest)| {
+                let effect = rest.strip_prefix(tail)?;
+                // "p95 latency: ×1.00 (…)", not "p95 latency: latency ×1.00 (…)".
+                let effect = effect.strip_prefix("latency ").unwrap_or(effect);
+                Some(format!("{effect}; {limit} or more"))
+            })
+    };
+    match r.decision {
+        Decision::Fail => short_headline(r, s),
+        Decision::Pass if r.passed_at_hold_end => {
+            limit_end("hold ended without evidence of a change of ", ": ")
+                .map_or(full.clone(), |t| format!("{t} not seen by the hold's end"))
+        }
+        Decision::Pass => limit_end("a change of ", " is ruled out: ")
+            .map_or(full.clone(), |t| format!("{t} ruled out")),
+        Decision::Collecting => full,
+    }
+}
+
 /// A FAIL in few words, for the one-line "why": "slower: ×1.38 (99.5% range 1.32–1.46)".
 pub fn short_headline(r: &SequentialResult, s: &SequentialSettings) -> String {
     let full = headline(r, s);
@@ -242,4 +268,64 @@ pub fn detail(r: &SequentialResult, s: &SequentialSettings) -> String {
         _ => String::new(),
     };
     format!("{counted}{short}{pace}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(decision: Decision, effect: Effect, at_hold_end: bool) -> SequentialResult {
+        SequentialResult {
+            decision,
+            effect,
+            evidence: 0.0,
+            peak_evidence: 0.0,
+            threshold: 5.3,
+            estimate: Some(1.0),
+            range: Some((0.95, 1.05)),
+            confidence: 0.995,
+            requests: (10_000.0, 2_000.0),
+            step_requests: (10_000.0, 2_000.0),
+            error_ratios: (effect == Effect::ErrorRatio).then_some((0.0004, 0.0004)),
+            canary_rate: Some(40.0),
+            decided_at: None,
+            passed_at_hold_end: at_hold_end,
+            eta: None,
+            hold_left: None,
+            counted_until: None,
+            reason: String::new(),
+        }
+    }
+
+    /// The narrow form puts the estimate first and keeps every figure of the full one.
+    #[test]
+    fn compact_headlines_keep_the_figures() {
+        let s = SequentialSettings::default();
+        let pass = result(Decision::Pass, Effect::LatencyFactor, false);
+        assert_eq!(
+            headline(&pass, &s),
+            "a change of ×1.10 or more is ruled out: latency ×1.00 (99.5% range 0.95–1.05)"
+        );
+        assert_eq!(
+            compact_headline(&pass, &s),
+            "×1.00 (99.5% range 0.95–1.05); ×1.10 or more ruled out"
+        );
+        let late = result(Decision::Pass, Effect::ErrorRatio, true);
+        assert_eq!(
+            compact_headline(&late, &s),
+            "errors 0.04% vs 0.04%: ×1.00 (99.5% range 0.95–1.05); ×1.10 or more not seen by the \
+             hold's end"
+        );
+        let fail = SequentialResult {
+            estimate: Some(1.38),
+            range: Some((1.2, 1.55)),
+            ..result(Decision::Fail, Effect::LatencyFactor, false)
+        };
+        assert_eq!(
+            compact_headline(&fail, &s),
+            "slower: ×1.38 (99.5% range 1.20–1.55)"
+        );
+        let collecting = result(Decision::Collecting, Effect::LatencyFactor, false);
+        assert_eq!(compact_headline(&collecting, &s), headline(&collecting, &s));
+    }
 }
