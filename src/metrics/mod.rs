@@ -6,6 +6,7 @@
 //! is empty), `counts` (exact counts from raw counters), `names` and `template` (query
 //! templating).
 
+pub mod blocks;
 pub mod budget;
 pub mod client;
 pub mod counter_group;

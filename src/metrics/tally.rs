@@ -16,11 +16,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::blocks::Blocks;
 use super::decode::Labels;
 use crate::domain::Sample;
-
-/// Blocks a column grows by when it is full.
-const GROWTH_BLOCKS: usize = 60;
 
 /// What a raw series of a track counts into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +41,7 @@ struct SeriesState {
 #[derive(Debug, Clone)]
 struct Category {
     bound: f64,
-    blocks: Vec<f64>,
+    blocks: Blocks,
 }
 
 /// One track's counts so far on a grid `start_ms + k * spacing_ms`.
@@ -158,15 +156,7 @@ impl Tally {
                         } else {
                             value - previous
                         };
-                        if blocks.len() < i {
-                            // Grown a few minutes at a time, not doubled: a fleet keeps
-                            // thousands of these columns, and doubling left up to half unused.
-                            if blocks.capacity() < i {
-                                blocks.reserve_exact(i - blocks.len() + GROWTH_BLOCKS);
-                            }
-                            blocks.resize(i, 0.0);
-                        }
-                        blocks[i - 1] += increment.max(0.0);
+                        blocks.add(i - 1, increment);
                     }
                 }
                 state.last = Some(value);
@@ -241,7 +231,7 @@ impl Tally {
                 None => {
                     self.categories.push(Category {
                         bound,
-                        blocks: Vec::new(),
+                        blocks: Blocks::default(),
                     });
                     self.categories.len() - 1
                 }
@@ -261,7 +251,7 @@ impl Tally {
                 (
                     c.bound,
                     Column {
-                        blocks: &c.blocks,
+                        blocks: Some(&c.blocks),
                         new_series: Vec::new(),
                     },
                 )
@@ -282,14 +272,14 @@ impl Tally {
 /// of the series that are new in a block.
 #[derive(Debug, Clone, Default)]
 pub struct Column<'a> {
-    blocks: &'a [f64],
+    blocks: Option<&'a Blocks>,
     new_series: Vec<(usize, f64)>,
 }
 
 impl Column<'_> {
     /// Requests in block `i` (0 past what was counted).
     pub fn get(&self, i: usize) -> f64 {
-        let counted = self.blocks.get(i).copied().unwrap_or(0.0);
+        let counted = self.blocks.map_or(0.0, |b| b.get(i));
         self.new_series
             .iter()
             .filter(|(block, _)| *block == i)
