@@ -76,20 +76,25 @@ pub(super) fn conclude(seen: Seen, s: &SequentialSettings, ctx: &Context) -> Seq
             }
         })
         .filter(|e| e.is_finite());
-    let alive: Vec<f64> = nulls
-        .iter()
-        .filter(|h| h.rejected_at.is_none())
-        .map(|h| h.factor)
-        .collect();
+    let alive = |h: &&Hypothesis| h.rejected_at.is_none();
+    let (first_alive, last_alive) = (
+        nulls.iter().position(|h| alive(&h)),
+        nulls.iter().rposition(|h| alive(&h)),
+    );
     let (grid_min, grid_max) = (
         nulls.first().map_or(0.0, |h| h.factor),
         nulls.last().map_or(f64::INFINITY, |h| h.factor),
     );
-    let range = match (alive.first(), alive.last(), estimate) {
-        // An end of the grid is no bound: the range goes on past it ("below", "above").
+    let range = match (first_alive, last_alive, estimate) {
+        // Bounded by the rejected factors either side of those still alive: the factors between
+        // two grid points are not tested, so the range is the one every untested factor could
+        // be in ("1.18–1.22", never a point such as "1.20–1.20"). An end of the grid is no
+        // bound: the range goes on past it ("below", "above").
         (Some(lo), Some(hi), _) if step_requests.1 > 0.0 => Some((
-            if *lo <= grid_min { 0.0 } else { *lo },
-            if *hi >= grid_max { f64::INFINITY } else { *hi },
+            lo.checked_sub(1)
+                .and_then(|i| nulls.get(i))
+                .map_or(0.0, |h| h.factor),
+            nulls.get(hi + 1).map_or(f64::INFINITY, |h| h.factor),
         )),
         // Every factor on the grid is rejected and the estimate is beyond one of its ends.
         (None, None, Some(e)) if e >= grid_max => Some((grid_max, f64::INFINITY)),
