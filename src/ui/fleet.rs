@@ -273,10 +273,7 @@ fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
 
 /// Completed or rolled back: no canary left to judge.
 fn finished(r: &FleetRow) -> bool {
-    matches!(
-        r.state,
-        Some(RolloutState::Completed | RolloutState::RolledBack)
-    )
+    r.state.is_some_and(RolloutState::is_finished)
 }
 
 fn judge_cell(r: &FleetRow, _: &Model) -> (String, Tone) {

@@ -247,6 +247,8 @@ fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
             Verdict::Collecting => Tone::Neutral,
         };
         let word = match verdict {
+            // Its canary is gone before the judge decided: it will not decide now.
+            Verdict::Collecting if model.current().is_finished() => "undecided".to_string(),
             Verdict::Collecting => "collecting".to_string(),
             v => format!("{} {}", v.symbol(), v.label()),
         };
@@ -263,6 +265,12 @@ fn judge_forms(model: &Model) -> Option<(Vec<String>, Tone)> {
         return Some((forms, tone));
     }
     let sc = model.derived.judge_score.as_ref()?;
+    if model.derived.judge_collecting && model.current().is_finished() {
+        return Some((
+            vec!["  judge undecided".into(), "  judge —".into()],
+            Tone::Neutral,
+        ));
+    }
     if model.derived.judge_collecting {
         return Some((
             vec!["  judge collecting".into(), "  judge …".into()],

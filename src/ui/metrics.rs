@@ -10,6 +10,7 @@ use super::Theme;
 use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
+use crate::domain::Verdict;
 use crate::domain::format::{Keep, change_pct, compact_number, excerpt, short_duration};
 use crate::domain::metric::{EmptyAnswer, EmptyTrack};
 
@@ -55,6 +56,12 @@ fn delta_text(panel: &MetricPanel, width: usize) -> String {
 /// The verdict word with its symbol, plus STALE/ERR when the numbers are not current.
 fn verdict_span(panel: &MetricPanel, model: &Model, theme: &Theme) -> Span<'static> {
     let v = panel.verdict();
+    if model.current().is_finished()
+        && matches!(v, Verdict::NoData | Verdict::Pending | Verdict::Collecting)
+    {
+        // Its canary is gone: "NO DATA" or "COLLECTING" would read as something to wait for.
+        return Span::styled("— ended", theme.dim());
+    }
     let mut text = format!("{} {}", v.symbol(), v.label());
     match panel.freshness(model.now, model.settings.poll_interval) {
         Freshness::Stale { .. } => text.push_str(" STALE"),

@@ -390,6 +390,11 @@ impl Model {
 /// What one rollout's model says on its own (at `now`, with the console's settings passed in):
 /// the same figures the rollout screen shows, for the open rollout and for every fleet row.
 impl RolloutModel {
+    /// Completed or rolled back (see `RolloutState::is_finished`).
+    pub fn is_finished(&self) -> bool {
+        self.rollout.as_ref().is_some_and(|r| r.state.is_finished())
+    }
+
     /// Age of the last successful poll of anything, for the header.
     pub fn last_poll_age(&self, now: DateTime<Utc>) -> Option<Duration> {
         let newest = self

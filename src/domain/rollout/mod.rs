@@ -32,6 +32,12 @@ impl RolloutState {
         }
     }
 
+    /// Completed or rolled back: no canary is left to judge, so a metric's NO DATA or
+    /// COLLECTING is no news (a FAIL still says why it ended).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::RolledBack)
+    }
+
     /// Terminal states accept no further action but a new rollout.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::RolledBack | Self::Failed)
