@@ -194,8 +194,12 @@ struct Column {
     priority: u8,
     width: usize,
     cell: Cell,
-    /// Shorter words for the same facts, tried before the column is dropped for room.
-    compact: Option<Cell>,
+    /// Shorter words for the same facts, tried for room when the columns of a higher priority
+    /// are gone (at this priority, not the column's own: a state's symbol can stand in for its
+    /// word well before the state is worth dropping).
+    compact: Option<(u8, Cell)>,
+    /// In its shorter words now.
+    shortened: bool,
 }
 
 fn dash() -> (String, Tone) {
@@ -230,6 +234,18 @@ fn state_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
             };
             (format!("{symbol} {}", s.label()), tone)
         }
+    }
+}
+
+/// The state's symbol alone (▶ ‖ ✓ ↩ ✗); a row that could not be read keeps its words.
+fn state_compact_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
+    let (words, tone) = state_cell(r, model);
+    match r.state {
+        Some(_) if r.read_error.is_none() => (
+            words.split_whitespace().next().unwrap_or_default().into(),
+            tone,
+        ),
+        _ => (words, tone),
     }
 }
 
@@ -398,6 +414,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: attention_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "ROLLOUT",
@@ -405,6 +422,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: name_cell,
             compact: None,
+            shortened: false,
         },
     ];
     if namespaced {
@@ -414,6 +432,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: namespace_cell,
             compact: None,
+            shortened: false,
         });
     }
     cols.extend([
@@ -422,7 +441,9 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             priority: 1,
             width: 0,
             cell: state_cell,
-            compact: None,
+            // Its symbol before the budget is cut: ATTENTION says most of the word.
+            compact: Some((5, state_compact_cell)),
+            shortened: false,
         },
         Column {
             title: "STEP",
@@ -430,6 +451,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: step_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "WORST METRIC",
@@ -437,6 +459,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: worst_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "JUDGE",
@@ -444,13 +467,15 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: judge_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "BUDGET",
             priority: 4,
             width: 0,
             cell: budget_cell,
-            compact: Some(budget_compact_cell),
+            compact: Some((4, budget_compact_cell)),
+            shortened: false,
         },
         Column {
             title: "HOLD",
@@ -458,6 +483,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: hold_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "PAUSED BY",
@@ -465,6 +491,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: paused_cell,
             compact: None,
+            shortened: false,
         },
         Column {
             title: "LAST ACTION",
@@ -472,6 +499,7 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
             width: 0,
             cell: action_cell,
             compact: None,
+            shortened: false,
         },
     ]);
     // The sparkline goes first when room is short.
@@ -481,17 +509,23 @@ fn all_columns(rows: &[FleetRow]) -> Vec<Column> {
         width: 0,
         cell: spark_cell,
         compact: None,
+        shortened: false,
     });
     cols
 }
 
 /// The columns that fit in `width`, in display order: each as wide as its widest cell (words
 /// stay whole) plus the gap after it; the least important go first until the rest fit. Two
-/// spaces between columns, or one when that keeps a column the two would drop.
+/// spaces between columns, or one when that keeps a column the two would drop or shorten.
 fn choose_columns(model: &Model, rows: &[FleetRow], width: usize) -> Vec<Column> {
     let wide = fit_columns(model, rows, width, GAP);
     let narrow = fit_columns(model, rows, width, 1);
-    if narrow.len() > wide.len() {
+    // More columns first, then more of them in their full words.
+    let kept = |cols: &[Column]| {
+        let shortened = cols.iter().filter(|c| c.shortened).count();
+        (cols.len(), usize::MAX - shortened)
+    };
+    if kept(&narrow) > kept(&wide) {
         narrow
     } else {
         wide
@@ -514,19 +548,22 @@ fn fit_columns(model: &Model, rows: &[FleetRow], width: usize, gap: usize) -> Ve
     // Two for the cursor.
     let total = |cols: &[Column]| 2 + cols.iter().map(|c| c.width).sum::<usize>();
     while total(&cols) > width {
+        // A column's shorter words at their own priority, if it has them; dropped at its
+        // priority when even those do not fit.
+        let turn = |c: &Column| c.compact.map_or(c.priority, |(priority, _)| priority);
         let Some(drop) = cols
             .iter()
             .enumerate()
             .filter(|(_, c)| c.priority > 0)
-            .max_by_key(|(i, c)| (c.priority, *i))
+            .max_by_key(|(i, c)| (turn(c), *i))
             .map(|(i, _)| i)
         else {
             break;
         };
-        // Its shorter words first, if it has them; dropped when even those do not fit.
         match cols[drop].compact.take() {
-            Some(compact) => {
+            Some((_, compact)) => {
                 cols[drop].cell = compact;
+                cols[drop].shortened = true;
                 cols[drop].width = measure(&cols[drop]);
             }
             None => {
