@@ -29,7 +29,62 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
+/// What a blocking gate says of the current step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepGate {
+    /// Its first point in the step that did not hold.
+    FailedAt(DateTime<Utc>),
+    /// Every point in the step held or had no value, and the newest did not hold (no value).
+    NoDataNow,
+    /// Every point in the step held, the newest too.
+    Held,
+}
+
+/// What `gate` says of the step that began at `step_started_at`; `None` for a gate that does
+/// not block (a warning, or no checks). It reads every point of the step: worked out once per
+/// answer (see `readiness_of`), not at every redraw of a fleet's rows.
+pub fn step_gate(
+    gate: &Gate,
+    baseline: &Series,
+    canary: &Series,
+    step_started_at: DateTime<Utc>,
+) -> Option<StepGate> {
+    if gate.severity == Severity::Warn || !gate.has_checks() {
+        return None;
+    }
+    let points: Vec<_> = gate
+        .holds_at_each_point(baseline, canary)
+        .into_iter()
+        .filter(|(at, _)| *at >= step_started_at)
+        .collect();
+    Some(
+        if let Some((at, _)) = points.iter().find(|(_, held)| *held == Some(false)) {
+            StepGate::FailedAt(*at)
+        } else if points.last().is_none_or(|(_, held)| *held != Some(true)) {
+            StepGate::NoDataNow
+        } else {
+            StepGate::Held
+        },
+    )
+}
+
 pub fn readiness(rollout: &Rollout, gates: &[GateSeries], now: DateTime<Utc>) -> Readiness {
+    let said: Vec<(&str, Option<StepGate>)> = gates
+        .iter()
+        .map(|g| {
+            let says = step_gate(g.gate, g.baseline, g.canary, rollout.step_started_at);
+            (g.name, says)
+        })
+        .collect();
+    readiness_of(rollout, &said, now)
+}
+
+/// Readiness from what each gate (by name) says of the current step (`step_gate`).
+pub fn readiness_of(
+    rollout: &Rollout,
+    gates: &[(&str, Option<StepGate>)],
+    now: DateTime<Utc>,
+) -> Readiness {
     let mut reasons = Vec::new();
     let hold_left = rollout.hold_remaining(now);
     match rollout.state {
@@ -42,24 +97,14 @@ pub fn readiness(rollout: &Rollout, gates: &[GateSeries], now: DateTime<Utc>) ->
     if let Some(left) = hold_left.filter(|d| !d.is_zero()) {
         reasons.push(format!("hold: {} left", short_duration(left)));
     }
-    for g in gates {
-        if g.gate.severity == Severity::Warn || !g.gate.has_checks() {
-            continue;
-        }
-        let points: Vec<_> = g
-            .gate
-            .holds_at_each_point(g.baseline, g.canary)
-            .into_iter()
-            .filter(|(at, _)| *at >= rollout.step_started_at)
-            .collect();
-        if let Some((at, _)) = points.iter().find(|(_, held)| *held == Some(false)) {
-            reasons.push(format!(
-                "{} failed at {} in this step",
-                g.name,
+    for (name, says) in gates {
+        match says {
+            Some(StepGate::FailedAt(at)) => reasons.push(format!(
+                "{name} failed at {} in this step",
                 at.format("%H:%M:%SZ")
-            ));
-        } else if points.last().is_none_or(|(_, held)| *held != Some(true)) {
-            reasons.push(format!("{} has no data now", g.name));
+            )),
+            Some(StepGate::NoDataNow) => reasons.push(format!("{name} has no data now")),
+            Some(StepGate::Held) | None => {}
         }
     }
     Readiness {

@@ -495,20 +495,26 @@ impl RolloutModel {
 
     /// Whether the current step may be promoted, judged over the whole hold from the series.
     pub fn readiness(&self, now: DateTime<Utc>) -> Option<crate::domain::readiness::Readiness> {
-        use crate::domain::readiness::{GateSeries, readiness};
+        use crate::domain::readiness::{readiness_of, step_gate};
         let r = self.rollout.as_ref()?;
-        let gates: Vec<GateSeries> = self
+        let gates: Vec<_> = self
             .panels
             .iter()
-            .map(|p| GateSeries {
-                name: &p.def.name,
-                unit: p.def.unit,
-                gate: &p.def.gate,
-                baseline: &p.series.baseline,
-                canary: &p.series.canary,
+            .map(|p| {
+                let says = match p.step_gate {
+                    Some((start, says)) if start == r.step_started_at => says,
+                    // The step moved since the series came: worked out again until they do.
+                    _ => step_gate(
+                        &p.def.gate,
+                        &p.series.baseline,
+                        &p.series.canary,
+                        r.step_started_at,
+                    ),
+                };
+                (p.def.name.as_str(), says)
             })
             .collect();
-        let mut ready = readiness(r, &gates, now);
+        let mut ready = readiness_of(r, &gates, now);
         // The judges must have passed the step too: a FAIL, a count still going or no counts
         // is not ready.
         for p in &self.panels {
@@ -610,5 +616,71 @@ impl RolloutModel {
                 (s.def.name.clone(), status)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::gate::Gate;
+    use crate::domain::readiness::StepGate;
+    use crate::domain::rollout::tests::{sample_rollout, t0};
+    use crate::domain::{MetricDef, Sample, Series, Unit};
+
+    fn series(values: &[(i64, f64)]) -> Series {
+        Series::new(
+            values
+                .iter()
+                .map(|(s, v)| Sample {
+                    at: t0() + chrono::Duration::seconds(*s),
+                    value: *v,
+                })
+                .collect(),
+        )
+    }
+
+    /// A rollout on its first step with one gated metric whose canary failed at 60 s only.
+    fn rollout_failed_at_60s() -> RolloutModel {
+        let def = MetricDef {
+            name: "p95".into(),
+            unit: Unit::Seconds,
+            gate: Gate {
+                max_increase_pct: Some(10.0),
+                ..Gate::default()
+            },
+        };
+        let mut panel = MetricPanel::new(def, String::new());
+        let points = [0, 30, 60, 90, 120];
+        panel.series.baseline = series(&points.map(|s| (s, 1.0)));
+        panel.series.canary = series(&points.map(|s| (s, if s == 60 { 2.0 } else { 1.0 })));
+        let mut model = RolloutModel::new("checkout".into(), vec![panel], Vec::new());
+        model.rollout = Some(sample_rollout());
+        model
+    }
+
+    /// What the gate said of the step, kept with the series, is read while the step is the
+    /// one it was worked out for; a step that moved since is worked out again from the series.
+    #[test]
+    fn the_kept_step_gate_is_read_only_for_its_own_step() {
+        let later = t0() + chrono::Duration::seconds(3600);
+        let mut model = rollout_failed_at_60s();
+        let failed = "p95 failed at";
+        let reasons = |m: &RolloutModel| m.readiness(later).expect("readiness").reasons;
+        assert!(reasons(&model).iter().any(|r| r.contains(failed)));
+
+        // Kept for this step: read as is (here, a made-up "held" over the failing series).
+        model.panels[0].step_gate = Some((t0(), Some(StepGate::Held)));
+        assert!(!reasons(&model).iter().any(|r| r.contains(failed)));
+
+        // The next step began at 90 s, after the failure, before any new answer: the kept
+        // "failed at 60 s" is the old step's, not this one's.
+        let mut model = rollout_failed_at_60s();
+        model.panels[0].step_gate = Some((t0(), Some(StepGate::FailedAt(t0()))));
+        if let Some(r) = model.rollout.as_mut() {
+            r.step = 1;
+            r.step_started_at = t0() + chrono::Duration::seconds(90);
+        }
+        let now = reasons(&model);
+        assert!(!now.iter().any(|r| r.contains(failed)), "{now:?}");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::domain::format::age;
 use crate::domain::judge::{Classification, JudgeResult, JudgeSettings};
+use crate::domain::readiness::StepGate;
 use crate::domain::sequential::{Decision, SequentialResult, SequentialSettings};
 use crate::domain::{BudgetStatus, GateEvaluation, MetricDef, Severity, SloDef, Verdict};
 use crate::metrics::source::Selectors;
@@ -59,6 +60,9 @@ pub struct MetricPanel {
     pub critical: bool,
     pub weight: f64,
     pub series: TrackSeries,
+    /// What the gate says of the step that began at the time given, from `series` (worked out
+    /// when they are set: a fleet's rows ask for it every second).
+    pub step_gate: Option<(DateTime<Utc>, Option<StepGate>)>,
     pub eval: Option<GateEvaluation>,
     pub last_good: Option<DateTime<Utc>>,
     pub error: Option<String>,
@@ -86,6 +90,7 @@ impl MetricPanel {
             critical: false,
             weight: 1.0,
             series: TrackSeries::default(),
+            step_gate: None,
             eval: None,
             last_good: None,
             error: None,

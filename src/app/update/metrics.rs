@@ -144,6 +144,15 @@ pub(super) fn apply_metrics(model: &mut Model, i: usize, at: DateTime<Utc>, resu
                         panel.def.unit,
                     ));
                 }
+                panel.step_gate = step_start.map(|start| {
+                    let says = crate::domain::readiness::step_gate(
+                        &panel.def.gate,
+                        &series.baseline,
+                        &series.canary,
+                        start,
+                    );
+                    (start, says)
+                });
                 panel.series = series;
                 panel.eval = Some(eval);
                 panel.empty = empty_by_name
