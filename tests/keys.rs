@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Harness;
+use common::{Harness, t0};
 use crossterm::event::{KeyCode, KeyModifiers};
 use rollout_console::app::model::Overlay;
 use rollout_console::app::{Effect, Msg, update};
@@ -385,6 +385,48 @@ fn nothing_to_do_on_a_finished_rollout() {
     assert!(
         h.events_text()
             .contains("the rollout is ROLLED BACK; there is nothing to roll back")
+    );
+}
+
+/// Counters are read a poll step behind: the count at the first poll after the rollout ended
+/// misses its last step, so one more is asked, and then no more.
+#[test]
+fn a_finished_rollout_is_counted_once_more_then_no_more() {
+    let mut h = Harness::new(Scenario::ErrorSpike, false);
+    let ended = |h: &Harness| {
+        h.model
+            .current()
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.state.is_terminal())
+    };
+    // (ended at the last count, counted to the end) of every panel with counters, at each
+    // metrics poll from the one that first saw the rollout ended.
+    let flags = |h: &Harness| -> Vec<(bool, bool)> {
+        h.model
+            .current()
+            .panels
+            .iter()
+            .filter(|p| p.counters.is_some())
+            .map(|p| (p.ended_at_last_count, p.counted_to_the_end))
+            .collect()
+    };
+    let mut seen = Vec::new();
+    let mut asked = h.model.current().polls.metrics_asked;
+    while seen.len() < 3 {
+        h.advance(1);
+        assert!(h.now < t0() + chrono::Duration::seconds(600), "{seen:?}");
+        let now_asked = h.model.current().polls.metrics_asked;
+        if now_asked != asked && ended(&h) && flags(&h).iter().any(|(e, _)| *e) {
+            seen.push(flags(&h));
+        }
+        asked = now_asked;
+    }
+    assert!(!seen[0].is_empty(), "the demo's metrics have counters");
+    assert!(seen[0].iter().all(|f| *f == (true, false)), "{seen:?}");
+    assert!(
+        seen[1..].iter().flatten().all(|f| *f == (true, true)),
+        "{seen:?}"
     );
 }
 

@@ -55,6 +55,9 @@ pub struct MetricPanel {
     /// has its final word, and the counts are not asked again until the rollout moves (a
     /// fleet's finished rows would otherwise keep every raw series of their canary's life).
     pub counted_to_the_end: bool,
+    /// The rollout had ended at the last count: counters are read a poll step behind, so the
+    /// count after it is the one that reaches the end.
+    pub ended_at_last_count: bool,
     /// In the judge's score: a HIGH/LOW on a critical metric fails the canary; weight of the
     /// metric. A critical sequential FAIL advises a rollback (else it holds).
     pub critical: bool,
@@ -87,6 +90,7 @@ impl MetricPanel {
             counts_error: None,
             counted_since: None,
             counted_to_the_end: false,
+            ended_at_last_count: false,
             critical: false,
             weight: 1.0,
             series: TrackSeries::default(),

@@ -81,7 +81,9 @@ pub(super) fn apply_metrics(model: &mut Model, i: usize, at: DateTime<Utc>, resu
                 if let (Some(settings), Some(r)) = (panel.sequential, &rollout) {
                     judge_counts(panel, &settings, &counts, r, alpha, model.now);
                 }
-                panel.counted_to_the_end = rollout.as_ref().is_some_and(|r| r.state.is_terminal());
+                let ended = rollout.as_ref().is_some_and(|r| r.state.is_terminal());
+                panel.counted_to_the_end = ended && panel.ended_at_last_count;
+                panel.ended_at_last_count = ended;
                 Some(counts)
             }
             Some(Err(e)) => {

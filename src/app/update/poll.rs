@@ -119,6 +119,7 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
         p.counted_since = since;
         // A rollout that moves again (a new revision) is counted afresh.
         p.counted_to_the_end &= ended;
+        p.ended_at_last_count &= ended;
     }
     // The SLO windows move slowly: asked at most every `slo_refresh`, and at every poll while
     // one has no answer, an error or no data (a window Prometheus could not fill yet).
