@@ -101,7 +101,33 @@ impl Tmux {
     }
 
     /// After the console exits: is the terminal back in cooked mode with echo?
+    /// Waits until the console has exited, the shell in the foreground again: a line typed
+    /// while it is still going away (a panic's unwinding on a busy machine) is read by its
+    /// terminal reader, not by the shell.
+    pub fn wait_for_the_shell(&self) {
+        let start = Instant::now();
+        loop {
+            let foreground = self.tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                "main",
+                "#{pane_current_command}",
+            ]);
+            if !foreground.contains("rollout") {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "the console is still running; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn assert_terminal_sane(&self) {
+        self.wait_for_the_shell();
         self.send(&["clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; printf '%s%s\\n' :ST TY", "Enter"]);
         let (screen, _) = self.wait_for("stty output", Duration::from_secs(10), |s| {
             s.lines().any(|l| l.trim_end().ends_with(":STTY"))
