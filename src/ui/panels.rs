@@ -263,12 +263,17 @@ pub fn draw_events(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme, 
         .iter()
         .take(inner.height as usize)
         .map(|e| {
+            let text = format!("{} {}", event_symbol(e.level), e.text);
+            // Wrapped in a border; else one line each, a cut marked (`e` shows them whole).
+            let text = if bordered {
+                text
+            } else {
+                let room = usize::from(inner.width).saturating_sub(" 00:00:00 ".len());
+                crate::domain::format::excerpt(&text, room, crate::domain::format::Keep::Start)
+            };
             Line::from(vec![
                 Span::styled(format!(" {} ", e.at.format("%H:%M:%S")), theme.dim()),
-                Span::styled(
-                    format!("{} {}", event_symbol(e.level), e.text),
-                    theme.event(e.level),
-                ),
+                Span::styled(text, theme.event(e.level)),
             ])
         })
         .collect();
