@@ -90,15 +90,6 @@ impl Blocks {
             Self::Any(b) => put(b, i, sum),
         }
     }
-
-    /// Bytes the column takes (its capacity), for the memory benchmark's account.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Self::Small(b) => b.capacity() * 2,
-            Self::Whole(b) => b.capacity() * 4,
-            Self::Any(b) => b.capacity() * 8,
-        }
-    }
 }
 
 #[cfg(test)]
