@@ -266,14 +266,10 @@ fn verdict_tone(v: Verdict) -> Tone {
 fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     // A completed or rolled-back rollout has no canary left to judge: its metrics' NO DATA
     // is no news. A FAIL or WARN stays: it says why it ended.
-    let no_news = matches!(
-        r.worst,
-        Some((
-            Verdict::NoData | Verdict::Pending | Verdict::Collecting,
-            _,
-            _
-        ))
-    );
+    let no_news = r
+        .worst
+        .as_ref()
+        .is_some_and(|(v, _, _)| !v.is_news_after_the_end());
     if finished(r) && no_news {
         return ("— nothing to judge".into(), Tone::Neutral);
     }

@@ -10,7 +10,6 @@ use super::Theme;
 use super::{chart, evidence};
 use crate::app::Model;
 use crate::app::model::{Freshness, MetricPanel};
-use crate::domain::Verdict;
 use crate::domain::format::{Keep, change_pct, compact_number, excerpt, short_duration};
 use crate::domain::metric::{EmptyAnswer, EmptyTrack};
 
@@ -56,9 +55,7 @@ fn delta_text(panel: &MetricPanel, width: usize) -> String {
 /// The verdict word with its symbol, plus STALE/ERR when the numbers are not current.
 fn verdict_span(panel: &MetricPanel, model: &Model, theme: &Theme) -> Span<'static> {
     let v = panel.verdict();
-    if model.current().is_finished()
-        && matches!(v, Verdict::NoData | Verdict::Pending | Verdict::Collecting)
-    {
+    if model.current().is_finished() && !v.is_news_after_the_end() {
         // Its canary is gone: "NO DATA" or "COLLECTING" would read as something to wait for.
         return Span::styled("— ended", theme.dim());
     }

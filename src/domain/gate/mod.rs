@@ -156,6 +156,13 @@ impl Verdict {
     pub fn blocks_promotion(self) -> bool {
         matches!(self, Self::Fail | Self::NoData)
     }
+
+    /// Whether this verdict still says something once the rollout has ended (completed or
+    /// rolled back). With no canary left, NO DATA, PENDING or COLLECTING would read as something
+    /// to wait for; a FAIL or WARN stays, as it says why it ended, and so does a PASS.
+    pub fn is_news_after_the_end(self) -> bool {
+        !matches!(self, Self::NoData | Self::Pending | Self::Collecting)
+    }
 }
 
 /// The outcome of one gate on one metric, with the numbers and the words behind it.
@@ -198,6 +205,22 @@ mod fixtures;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_the_end_only_a_waiting_verdict_is_no_news() {
+        let news: Vec<Verdict> = [
+            Verdict::Pass,
+            Verdict::Pending,
+            Verdict::Collecting,
+            Verdict::Fail,
+            Verdict::Warn,
+            Verdict::NoData,
+        ]
+        .into_iter()
+        .filter(|v| v.is_news_after_the_end())
+        .collect();
+        assert_eq!(news, [Verdict::Pass, Verdict::Fail, Verdict::Warn]);
+    }
 
     #[test]
     fn gate_parses_from_the_config_shape() {
