@@ -161,24 +161,23 @@ fn expected_blocks(points: &[Option<f64>]) -> (Vec<f64>, Option<usize>) {
 
 fn track(counts: &Counts, which: &str) -> Vec<Vec<f64>> {
     counts
-        .blocks
-        .iter()
+        .blocks()
         .map(|b| match which {
-            "baseline" => b.baseline.clone(),
-            _ => b.canary.clone(),
+            "baseline" => b.baseline.to_vec(),
+            _ => b.canary.to_vec(),
         })
         .collect()
 }
 
 /// Whole, non-negative numbers everywhere; block edges on the grid.
 fn check_shape(counts: &Counts, points: &[DateTime<Utc>]) {
-    assert_eq!(counts.blocks.len(), points.len() - 1);
-    for (block, pair) in counts.blocks.iter().zip(points.windows(2)) {
+    assert_eq!(counts.len(), points.len() - 1);
+    for (block, pair) in counts.blocks().zip(points.windows(2)) {
         assert_eq!((block.start, block.end), (pair[0], pair[1]));
         let categories = counts.kind.categories();
         assert_eq!(block.baseline.len(), categories);
         assert_eq!(block.canary.len(), categories);
-        for v in block.baseline.iter().chain(&block.canary) {
+        for v in block.baseline.iter().chain(block.canary) {
             assert!(*v >= 0.0 && v.fract() == 0.0, "{v} in {block:?}");
         }
     }

@@ -101,7 +101,7 @@ async fn one_read_per_counter_per_step_gives_each_rollout_its_own_counts() {
                 let all = all
                     .as_ref()
                     .unwrap_or_else(|e| panic!("{name} {metric} step {k} grouped: {e}"));
-                assert!(own.blocks.len() >= 5, "{name} {metric}: {own:?}");
+                assert!(own.len() >= 5, "{name} {metric}: {own:?}");
                 assert_eq!(
                     own, all,
                     "{name} {metric} step {k}: the same counts both ways"

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rollout_console::domain::counts::{CountBlock, CountKind, Counts};
+use rollout_console::domain::counts::{CountKind, Counts};
 use rollout_console::domain::gate::ForSpec;
 use rollout_console::domain::judge::{Classification, Direction, JudgeSettings, classify};
 use rollout_console::domain::sequential::{
@@ -167,17 +167,17 @@ pub fn counts(run: &Run, metric: Metric, polls: usize) -> Counts {
         },
         Metric::Errors { .. } => CountKind::Errors,
     };
-    Counts {
-        kind,
-        blocks: (0..polls.min(run.polls.len()))
-            .map(|i| CountBlock {
-                start: poll_end(i),
-                end: poll_end(i + 1),
-                baseline: categories(run, metric, i, BASELINE),
-                canary: categories(run, metric, i, CANARY),
-            })
-            .collect(),
+    let polls = polls.min(run.polls.len());
+    let mut counts = Counts::with_capacity(kind, polls);
+    for i in 0..polls {
+        counts.push(
+            poll_end(i),
+            poll_end(i + 1),
+            &categories(run, metric, i, BASELINE),
+            &categories(run, metric, i, CANARY),
+        );
     }
+    counts
 }
 
 /// `histogram_quantile` as Prometheus computes it, for per-bucket counts with these upper bounds
@@ -374,8 +374,8 @@ fn first_sequential_fail(
     let n = run.polls.len();
     for polls in probes.iter().copied().filter(|p| *p < n).chain([n]) {
         let mut counts = counts(run, metric, polls);
-        if from_second_poll && let Some(first) = counts.blocks.first_mut() {
-            first.canary.iter_mut().for_each(|c| *c = 0.0);
+        if from_second_poll && let Some((_, canary)) = counts.values_mut(0) {
+            canary.fill(0.0);
         }
         let r = evaluate(&counts, s, ctx);
         if r.decision == Decision::Fail {

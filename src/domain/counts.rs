@@ -30,15 +30,15 @@ impl CountKind {
 }
 
 /// One interval's counts for both tracks, one value per category.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CountBlock {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountBlock<'a> {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    pub baseline: Vec<f64>,
-    pub canary: Vec<f64>,
+    pub baseline: &'a [f64],
+    pub canary: &'a [f64],
 }
 
-impl CountBlock {
+impl CountBlock<'_> {
     pub fn baseline_requests(&self) -> f64 {
         self.baseline.iter().sum()
     }
@@ -49,17 +49,101 @@ impl CountBlock {
 }
 
 /// Consecutive blocks over the canary's life so far (or the part of it the source could see).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Kept flat, in one allocation for every block's values: a fleet builds one per counted
+/// metric of each member at each step, all at once, and two small vectors per block made those
+/// bursts the largest part of a 50-rollout console's memory.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Counts {
     pub kind: CountKind,
-    /// Oldest first; each block starts where the previous one ended.
-    pub blocks: Vec<CountBlock>,
+    /// `(start, end)` per block, oldest first; each block starts where the previous one ended.
+    spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Per block, its baseline's categories then its canary's.
+    values: Vec<f64>,
 }
 
 impl Counts {
+    pub fn new(kind: CountKind) -> Self {
+        Self::with_capacity(kind, 0)
+    }
+
+    pub fn with_capacity(kind: CountKind, blocks: usize) -> Self {
+        let values = blocks * 2 * kind.categories();
+        Self {
+            kind,
+            spans: Vec::with_capacity(blocks),
+            values: Vec::with_capacity(values),
+        }
+    }
+
+    /// Adds a block at the end. Each track has one value per category of `kind`: a missing one
+    /// counts 0 and one past them is not kept (the metrics layer always gives them all).
+    pub fn push(
+        &mut self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        baseline: &[f64],
+        canary: &[f64],
+    ) {
+        let n = self.kind.categories();
+        for track in [baseline, canary] {
+            let kept = track.len().min(n);
+            self.values.extend_from_slice(&track[..kept]);
+            self.values.extend(std::iter::repeat_n(0.0, n - kept));
+        }
+        self.spans.push((start, end));
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Block `i`, oldest first.
+    pub fn block(&self, i: usize) -> Option<CountBlock<'_>> {
+        (i < self.len()).then(|| self.block_at(i))
+    }
+
+    /// Block `i < len`: its values are there by construction (`push` keeps them whole).
+    fn block_at(&self, i: usize) -> CountBlock<'_> {
+        let (start, end) = self.spans[i];
+        let n = self.kind.categories();
+        let values = self.values.get(i * 2 * n..(i + 1) * 2 * n).unwrap_or(&[]);
+        let (baseline, canary) = values.split_at(values.len() / 2);
+        CountBlock {
+            start,
+            end,
+            baseline,
+            canary,
+        }
+    }
+
+    /// Block `i`'s values to change in place: `(baseline, canary)`.
+    pub fn values_mut(&mut self, i: usize) -> Option<(&mut [f64], &mut [f64])> {
+        let n = self.kind.categories();
+        let values = self.values.get_mut(i * 2 * n..(i + 1) * 2 * n)?;
+        Some(values.split_at_mut(n))
+    }
+
+    /// Every block, oldest first.
+    pub fn blocks(&self) -> impl DoubleEndedIterator<Item = CountBlock<'_>> + ExactSizeIterator {
+        (0..self.len()).map(|i| self.block_at(i))
+    }
+
+    pub fn first(&self) -> Option<CountBlock<'_>> {
+        self.block(0)
+    }
+
+    pub fn last(&self) -> Option<CountBlock<'_>> {
+        self.block(self.len().checked_sub(1)?)
+    }
+
     /// Requests counted per track: `(baseline, canary)`.
     pub fn requests(&self) -> (f64, f64) {
-        self.blocks.iter().fold((0.0, 0.0), |(b, c), block| {
+        self.blocks().fold((0.0, 0.0), |(b, c), block| {
             (b + block.baseline_requests(), c + block.canary_requests())
         })
     }
@@ -68,10 +152,9 @@ impl Counts {
     /// "requests behind this value".
     pub fn canary_requests_within(&self, at: DateTime<Utc>, window: std::time::Duration) -> f64 {
         let since = at - chrono::Duration::from_std(window).unwrap_or_default();
-        self.blocks
-            .iter()
+        self.blocks()
             .filter(|b| b.end > since && b.end <= at)
-            .map(CountBlock::canary_requests)
+            .map(|b| b.canary_requests())
             .sum()
     }
 
@@ -83,22 +166,22 @@ impl Counts {
         ats: &[DateTime<Utc>],
         window: std::time::Duration,
     ) -> Vec<f64> {
-        if !self.blocks.windows(2).all(|w| w[0].end <= w[1].end) {
+        if !self.spans.windows(2).all(|w| w[0].1 <= w[1].1) {
             return ats
                 .iter()
                 .map(|at| self.canary_requests_within(*at, window))
                 .collect();
         }
         let span = chrono::Duration::from_std(window).unwrap_or_default();
-        let mut so_far = Vec::with_capacity(self.blocks.len() + 1);
+        let mut so_far = Vec::with_capacity(self.len() + 1);
         so_far.push(0.0);
-        for b in &self.blocks {
+        for b in self.blocks() {
             so_far.push(so_far[so_far.len() - 1] + b.canary_requests());
         }
         ats.iter()
             .map(|at| {
-                let from = self.blocks.partition_point(|b| b.end <= *at - span);
-                let to = self.blocks.partition_point(|b| b.end <= *at);
+                let from = self.spans.partition_point(|(_, end)| *end <= *at - span);
+                let to = self.spans.partition_point(|(_, end)| *end <= *at);
                 if to > from {
                     so_far[to] - so_far[from]
                 } else {
@@ -173,22 +256,42 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn blocks_read_back_as_pushed_each_track_with_one_value_per_category() {
+        let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).single().expect("t");
+        let mut counts = Counts::new(CountKind::Latency {
+            bounds: vec![0.1, 0.5, f64::INFINITY],
+        });
+        counts.push(t(0), t(5), &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        // A short track counts 0 where it has no value; one too long is cut at the categories.
+        counts.push(t(5), t(10), &[7.0], &[8.0, 9.0, 10.0, 11.0]);
+        assert_eq!(counts.len(), 2);
+        let second = counts.block(1).expect("second");
+        assert_eq!((second.start, second.end), (t(5), t(10)));
+        assert_eq!(second.baseline, [7.0, 0.0, 0.0]);
+        assert_eq!(second.canary, [8.0, 9.0, 10.0]);
+        assert_eq!(counts.first().map(|b| b.canary), Some(&[4.0, 5.0, 6.0][..]));
+        assert_eq!(
+            counts.blocks().rev().map(|b| b.end).collect::<Vec<_>>(),
+            [t(10), t(5)]
+        );
+        assert!(counts.block(2).is_none());
+        if let Some((baseline, _)) = counts.values_mut(0) {
+            baseline[1] = 20.0;
+        }
+        assert_eq!(counts.requests(), (7.0 + 1.0 + 20.0 + 3.0, 15.0 + 27.0));
+    }
+
+    #[test]
     fn requests_sum_per_track_and_within_a_window() {
         let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).single().expect("t");
-        let block = |end: i64, b: [f64; 2], c: [f64; 2]| CountBlock {
-            start: t(end - 10),
-            end: t(end),
-            baseline: b.to_vec(),
-            canary: c.to_vec(),
-        };
-        let counts = Counts {
-            kind: CountKind::Errors,
-            blocks: vec![
-                block(10, [1.0, 99.0], [0.0, 5.0]),
-                block(20, [2.0, 98.0], [1.0, 4.0]),
-                block(30, [0.0, 100.0], [0.0, 7.0]),
-            ],
-        };
+        let mut counts = Counts::new(CountKind::Errors);
+        for (end, b, c) in [
+            (10, [1.0, 99.0], [0.0, 5.0]),
+            (20, [2.0, 98.0], [1.0, 4.0]),
+            (30, [0.0, 100.0], [0.0, 7.0]),
+        ] {
+            counts.push(t(end - 10), t(end), &b, &c);
+        }
         assert_eq!(counts.requests(), (300.0, 17.0));
         assert_eq!(
             counts.canary_requests_within(t(30), std::time::Duration::from_secs(15)),
@@ -206,19 +309,15 @@ mod tests {
             window in 0u64..120,
         ) {
             let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s * 5, 0).single().expect("t");
-            let counts = Counts {
-                kind: CountKind::Errors,
-                blocks: canary
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| CountBlock {
-                        start: t(i as i64),
-                        end: t(i as i64 + 1),
-                        baseline: vec![0.0, 1.0],
-                        canary: vec![f64::from(*c % 7), f64::from(*c)],
-                    })
-                    .collect(),
-            };
+            let mut counts = Counts::new(CountKind::Errors);
+            for (i, c) in canary.iter().enumerate() {
+                counts.push(
+                    t(i as i64),
+                    t(i as i64 + 1),
+                    &[0.0, 1.0],
+                    &[f64::from(*c % 7), f64::from(*c)],
+                );
+            }
             let ats: Vec<_> = ats.into_iter().map(t).collect();
             let window = std::time::Duration::from_secs(window);
             let each: Vec<f64> = ats.iter().map(|at| counts.canary_requests_within(*at, window)).collect();

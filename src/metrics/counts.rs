@@ -27,7 +27,7 @@ use super::decode::Labels;
 use super::tally::parse_le;
 use super::tally::{Column, Tally, TallyKind};
 use crate::domain::Sample;
-use crate::domain::counts::{CountBlock, CountKind, Counts};
+use crate::domain::counts::{CountKind, Counts};
 
 /// What a range query returned: one `(labels, samples)` per raw series.
 pub type Matrix = [(Labels, Vec<Sample>)];
@@ -44,22 +44,21 @@ pub struct Answers<'a> {
 /// What the template of a histogram's counter should look like, for error messages.
 const BUCKET_EXAMPLE: &str = "e.g. http_request_duration_seconds_bucket{$selector}";
 
+/// A count of `kind` with one block per pair of grid points.
 fn blocks(
+    kind: CountKind,
     grid: &[DateTime<Utc>],
-    mut per_block: impl FnMut(usize) -> (Vec<f64>, Vec<f64>),
-) -> Vec<CountBlock> {
-    grid.windows(2)
-        .enumerate()
-        .map(|(i, pair)| {
-            let (baseline, canary) = per_block(i);
-            CountBlock {
-                start: pair[0],
-                end: pair[1],
-                baseline,
-                canary,
-            }
-        })
-        .collect()
+    mut per_block: impl FnMut(usize, &mut Vec<f64>, &mut Vec<f64>),
+) -> Counts {
+    let mut counts = Counts::with_capacity(kind, grid.len().saturating_sub(1));
+    let (mut baseline, mut canary) = (Vec::new(), Vec::new());
+    for (i, pair) in grid.windows(2).enumerate() {
+        baseline.clear();
+        canary.clear();
+        per_block(i, &mut baseline, &mut canary);
+        counts.push(pair[0], pair[1], &baseline, &canary);
+    }
+    counts
 }
 
 /// One counter's tallies for both tracks, with the queries as sent (for messages).
@@ -139,14 +138,14 @@ pub fn ratio_of(grid: &[DateTime<Utc>], errors: Tallies, total: Tallies) -> Resu
         column(total.baseline, since[0]),
         column(total.canary, since[1]),
     ];
-    let split = |track: usize, i: usize| {
+    let split = |track: usize, i: usize, into: &mut Vec<f64>| {
         let failed = failed[track].get(i);
-        vec![failed, (all[track].get(i) - failed).max(0.0)]
+        into.extend([failed, (all[track].get(i) - failed).max(0.0)]);
     };
-    Ok(Counts {
-        kind: CountKind::Errors,
-        blocks: blocks(grid, |i| (split(0, i), split(1, i))),
-    })
+    Ok(blocks(CountKind::Errors, grid, |i, baseline, canary| {
+        split(0, i, baseline);
+        split(1, i, canary);
+    }))
 }
 
 /// One track's histogram: `(le, cumulative count per block)`, ascending by `le`, ending at +Inf.
@@ -233,12 +232,13 @@ pub fn histogram_of(
         (None, Some(c)) => (zeros_like(&c), c),
         (None, None) => return Err(tallies.no_series()),
     };
-    let counts = Counts {
-        kind: CountKind::Latency {
-            bounds: bounds(&baseline),
-        },
-        blocks: blocks(grid, |i| (decumulate(&baseline, i), decumulate(&canary, i))),
+    let kind = CountKind::Latency {
+        bounds: bounds(&baseline),
     };
+    let counts = blocks(kind, grid, |i, b, c| {
+        decumulate(&baseline, i, b);
+        decumulate(&canary, i, c);
+    });
     Ok((counts, warnings))
 }
 
@@ -274,16 +274,14 @@ fn zeros_like<'a>(h: &Cumulative<'_>) -> Cumulative<'a> {
 
 /// Block `i`'s per-bucket counts from the cumulative ones. Series are scraped at slightly
 /// different moments, so a bucket may come out a little below zero: it counts zero.
-fn decumulate(h: &Cumulative<'_>, i: usize) -> Vec<f64> {
+fn decumulate(h: &Cumulative<'_>, i: usize, into: &mut Vec<f64>) {
     let mut below = 0.0;
-    h.iter()
-        .map(|(_, counts)| {
-            let cumulative = counts.get(i);
-            let bucket = (cumulative - below).max(0.0);
-            below = cumulative;
-            bucket
-        })
-        .collect()
+    into.extend(h.iter().map(|(_, counts)| {
+        let cumulative = counts.get(i);
+        let bucket = (cumulative - below).max(0.0);
+        below = cumulative;
+        bucket
+    }));
 }
 
 fn list(bounds: &[f64]) -> String {
@@ -403,8 +401,8 @@ mod tests {
 
     fn per_block(counts: &Counts) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         (
-            counts.blocks.iter().map(|b| b.baseline.clone()).collect(),
-            counts.blocks.iter().map(|b| b.canary.clone()).collect(),
+            counts.blocks().map(|b| b.baseline.to_vec()).collect(),
+            counts.blocks().map(|b| b.canary.to_vec()).collect(),
         )
     }
 
@@ -568,8 +566,8 @@ mod tests {
         // Block 1: ≤0.1: 5+1, ≤0.5: 10+2, all: 15+4.
         assert_eq!(b, [vec![6.0, 6.0, 7.0], vec![5.0, 10.0, 1.0]]);
         assert_eq!(c, [vec![1.0, 1.0, 1.0], vec![0.0, 0.0, 0.0]]);
-        assert_eq!(counts.blocks[0].start, t(T0));
-        assert_eq!(counts.blocks[1].end, t(T0 + 2 * STEP));
+        assert_eq!(counts.block(0).expect("block").start, t(T0));
+        assert_eq!(counts.block(1).expect("block").end, t(T0 + 2 * STEP));
         assert_eq!(counts.requests(), (35.0, 3.0));
     }
 
@@ -582,12 +580,14 @@ mod tests {
             bucket("a", "+Inf", &[0.0, 10.0]),
         ];
         let (counts, _) = histogram(&grid(2), answers(&baseline, &[])).expect("histogram");
-        assert_eq!(counts.blocks[0].baseline, [2.0, 10.0, 0.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [2.0, 10.0, 0.0]);
         assert!(
-            counts.blocks[0]
+            counts
+                .block(0)
+                .expect("block")
                 .baseline
                 .iter()
-                .chain(&counts.blocks[0].canary)
+                .chain(counts.block(0).expect("block").canary)
                 .all(|v| *v >= 0.0)
         );
     }
@@ -614,8 +614,8 @@ mod tests {
                 bounds: vec![0.1, 0.5, f64::INFINITY]
             }
         );
-        assert_eq!(counts.blocks[0].baseline, [4.0, 5.0, 1.0]);
-        assert_eq!(counts.blocks[0].canary, [2.0, 1.0, 2.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [4.0, 5.0, 1.0]);
+        assert_eq!(counts.block(0).expect("block").canary, [2.0, 1.0, 2.0]);
         assert_eq!(warnings.len(), 1);
         assert!(
             warnings[0].contains("different buckets")
@@ -691,11 +691,11 @@ mod tests {
             bucket("a", "+Inf", &[1.0, 10.0]),
         ];
         let (counts, _) = histogram(&grid(2), answers(&baseline, &[])).expect("canary not yet");
-        assert_eq!(counts.blocks[0].baseline, [3.0, 6.0]);
-        assert_eq!(counts.blocks[0].canary, [0.0, 0.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [3.0, 6.0]);
+        assert_eq!(counts.block(0).expect("block").canary, [0.0, 0.0]);
         let (counts, _) = histogram(&grid(2), answers(&[], &baseline)).expect("baseline gone");
-        assert_eq!(counts.blocks[0].baseline, [0.0, 0.0]);
-        assert_eq!(counts.blocks[0].canary, [3.0, 6.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [0.0, 0.0]);
+        assert_eq!(counts.block(0).expect("block").canary, [3.0, 6.0]);
 
         let err = histogram(&grid(2), answers(&[], &[])).expect_err("nothing");
         assert_eq!(
@@ -711,14 +711,14 @@ mod tests {
         );
         // No 5xx series anywhere is zero errors, not an error.
         let counts = ratio(&grid(2), answers(&[], &[]), answers(&total, &[])).expect("ratio");
-        assert_eq!(counts.blocks[0].baseline, [0.0, 1.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [0.0, 1.0]);
     }
 
     #[test]
     fn fewer_than_two_points_are_no_blocks() {
         let baseline = vec![bucket("a", "+Inf", &[1.0])];
         let (counts, _) = histogram(&grid(1), answers(&baseline, &[])).expect("one point");
-        assert!(counts.blocks.is_empty());
+        assert!(counts.is_empty());
         assert_eq!(
             counts.kind,
             CountKind::Latency {
@@ -771,7 +771,7 @@ mod tests {
     fn a_ratio_with_one_track_empty_counts_it_zero() {
         let total_b = vec![counter("a", &[100.0, 150.0])];
         let counts = ratio(&grid(2), answers(&[], &[]), answers(&total_b, &[])).expect("ratio");
-        assert_eq!(counts.blocks[0].baseline, [0.0, 50.0]);
-        assert_eq!(counts.blocks[0].canary, [0.0, 0.0]);
+        assert_eq!(counts.block(0).expect("block").baseline, [0.0, 50.0]);
+        assert_eq!(counts.block(0).expect("block").canary, [0.0, 0.0]);
     }
 }

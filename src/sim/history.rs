@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::domain::counts::{CountBlock, Counts, grid};
+use crate::domain::counts::{Counts, grid};
 use crate::domain::{Sample, Series, Track};
 
 use super::measures::{SimCounter, SimMetric, Totals, TrackPoint};
@@ -113,22 +113,17 @@ impl History {
             .into_iter()
             .filter_map(|at| self.totals_at(at).map(|t| (at, t)))
             .collect();
-        let blocks = points
-            .windows(2)
-            .map(|w| {
-                let ((start, from), (end, to)) = (w[0], w[1]);
-                CountBlock {
-                    start,
-                    end,
-                    baseline: counter.delta(&from[0], &to[0]),
-                    canary: counter.delta(&from[1], &to[1]),
-                }
-            })
-            .collect();
-        Counts {
-            kind: counter.kind(),
-            blocks,
+        let mut counts = Counts::with_capacity(counter.kind(), points.len().saturating_sub(1));
+        for w in points.windows(2) {
+            let ((start, from), (end, to)) = (w[0], w[1]);
+            counts.push(
+                start,
+                end,
+                &counter.delta(&from[0], &to[0]),
+                &counter.delta(&from[1], &to[1]),
+            );
         }
+        counts
     }
 
     /// The counters `[baseline, canary]` as a scrape at `at` would read them (the last whole
@@ -207,8 +202,8 @@ mod tests {
         let points = grid(start, end, step);
         assert_eq!(points.len(), 11);
         for counts in [&latency, &errors] {
-            assert_eq!(counts.blocks.len(), points.len() - 1);
-            for (b, w) in counts.blocks.iter().zip(points.windows(2)) {
+            assert_eq!(counts.len(), points.len() - 1);
+            for (b, w) in counts.blocks().zip(points.windows(2)) {
                 assert_eq!((b.start, b.end), (w[0], w[1]));
             }
         }
@@ -223,7 +218,7 @@ mod tests {
         // The sum over the blocks is exactly the counters' difference.
         for (track, i) in [(Track::Baseline, 0), (Track::Canary, 1)] {
             let (b, a) = (&before[i], &after[i]);
-            let slots = sum(&latency.blocks, track);
+            let slots = sum(&latency, track);
             let want: Vec<f64> = a
                 .slots
                 .iter()
@@ -231,7 +226,7 @@ mod tests {
                 .map(|(a, b)| (a - b) as f64)
                 .collect();
             assert_eq!(slots, want, "{track:?}");
-            let failed_ok = sum(&errors.blocks, track);
+            let failed_ok = sum(&errors, track);
             let failed = (a.errors - b.errors) as f64;
             let all = (a.requests - b.requests) as f64;
             assert_eq!(failed_ok, vec![failed, all - failed], "{track:?}");
@@ -242,7 +237,7 @@ mod tests {
         }
 
         // Per block the buckets (the last one +Inf) count every request, as [failed, ok] does.
-        for (l, e) in latency.blocks.iter().zip(&errors.blocks) {
+        for (l, e) in latency.blocks().zip(errors.blocks()) {
             assert_eq!(l.baseline_requests(), e.baseline_requests());
             assert_eq!(l.canary_requests(), e.canary_requests());
             assert!(l.baseline_requests() > 0.0);
@@ -275,10 +270,16 @@ mod tests {
             .into_iter()
             .find(|t| *t >= oldest)
             .expect("a grid point in the history");
-        assert_eq!(counts.blocks.first().map(|b| b.start), Some(first));
-        assert_eq!(counts.blocks.last().map(|b| b.end), Some(now()));
-        assert!(counts.blocks.windows(2).all(|w| w[0].end == w[1].start));
-        assert_eq!(counts.blocks.len(), 61, "{}", counts.blocks.len());
+        assert_eq!(counts.first().map(|b| b.start), Some(first));
+        assert_eq!(counts.last().map(|b| b.end), Some(now()));
+        assert!(
+            counts
+                .blocks()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0].end == w[1].start)
+        );
+        assert_eq!(counts.len(), 61, "{}", counts.len());
         // Nothing at all when no two points are in the history.
         let none = s.count(
             SimCounter::Errors,
@@ -286,7 +287,7 @@ mod tests {
             now() - secs(3_800),
             step,
         );
-        assert!(none.blocks.is_empty());
+        assert!(none.is_empty());
         // A step that does not divide a second still counts every request once.
         let fine = s.count(
             SimCounter::LatencyBuckets,
@@ -300,7 +301,7 @@ mod tests {
             now(),
             Duration::from_secs(10),
         );
-        assert_eq!(fine.blocks.len(), 40);
+        assert_eq!(fine.len(), 40);
         assert_eq!(fine.requests(), coarse.requests());
     }
 
@@ -315,7 +316,7 @@ mod tests {
             now() + secs(20),
             Duration::from_secs(1),
         );
-        let (before, after): (Vec<_>, Vec<_>) = counts.blocks.iter().partition(|b| b.end < started);
+        let (before, after): (Vec<_>, Vec<_>) = counts.blocks().partition(|b| b.end < started);
         assert_eq!(before.len(), 119);
         assert!(before.iter().all(|b| b.canary_requests() == 0.0));
         assert!(before.iter().all(|b| b.baseline_requests() > 0.0));

@@ -153,7 +153,7 @@ mod tests {
             now(),
             Duration::from_secs(10),
         );
-        assert_eq!(ok.map(|c| c.blocks.len()), Ok(3));
+        assert_eq!(ok.map(|c| c.len()), Ok(3));
         let err = s
             .counts(
                 &Counters::Ratio {

@@ -165,7 +165,7 @@ mod tests {
         let latency = result.counts[0].1.as_ref().expect("latency counts");
         assert!(matches!(latency.kind, CountKind::Latency { .. }));
         // Since 09:29:00 until 09:30:10 at 10s: 7 blocks, every request of both tracks in them.
-        assert_eq!(latency.blocks.len(), 7);
+        assert_eq!(latency.len(), 7);
         let errors = result.counts[1].1.as_ref().expect("error counts");
         assert_eq!(errors.kind, CountKind::Errors);
         assert_eq!(errors.requests(), latency.requests());

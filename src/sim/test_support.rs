@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use std::time::Duration;
 
 use crate::domain::Track;
-use crate::domain::counts::CountBlock;
+use crate::domain::counts::Counts;
 
 use super::histogram::SLOTS;
 use super::{Scenario, SimMetric, SimOptions, Simulator};
@@ -43,12 +43,12 @@ pub(super) fn secs(n: i64) -> chrono::Duration {
     chrono::Duration::seconds(n)
 }
 
-pub(super) fn sum(blocks: &[CountBlock], track: Track) -> Vec<f64> {
+pub(super) fn sum(counts: &Counts, track: Track) -> Vec<f64> {
     let mut out: Vec<f64> = Vec::new();
-    for b in blocks {
+    for b in counts.blocks() {
         let v = match track {
-            Track::Baseline => &b.baseline,
-            Track::Canary => &b.canary,
+            Track::Baseline => b.baseline,
+            Track::Canary => b.canary,
         };
         out.resize(v.len(), 0.0);
         for (o, x) in out.iter_mut().zip(v) {

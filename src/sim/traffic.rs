@@ -360,7 +360,7 @@ mod tests {
             now() + secs(20),
             Duration::from_secs(5),
         );
-        let p95 = |t| quantile(0.95, &slots_of(&sum(&counts.blocks, t)));
+        let p95 = |t| quantile(0.95, &slots_of(&sum(&counts, t)));
         // The distribution's p95 is exactly 1.2×; interpolated in the buckets (the baseline's in
         // (175ms, 200ms], the canary's in (200ms, 250ms]) it reads about 1.21× on average.
         let ratio = p95(Track::Canary) / p95(Track::Baseline);
@@ -371,10 +371,7 @@ mod tests {
             now() + secs(20),
             Duration::from_secs(5),
         );
-        let (b, c) = (
-            sum(&errors.blocks, Track::Baseline),
-            sum(&errors.blocks, Track::Canary),
-        );
+        let (b, c) = (sum(&errors, Track::Baseline), sum(&errors, Track::Canary));
         let ratio = |v: &[f64]| v[0] / (v[0] + v[1]);
         assert!(ratio(&c) < 0.002 && ratio(&b) < 0.002, "{b:?} {c:?}");
     }

@@ -28,7 +28,7 @@ fn requests_behind(
     points: &crate::domain::Series,
     window: Duration,
 ) -> Vec<(DateTime<Utc>, f64)> {
-    let Some(first) = counts.blocks.first().map(|b| b.start) else {
+    let Some(first) = counts.first().map(|b| b.start) else {
         return Vec::new();
     };
     let span = chrono::Duration::from_std(window).unwrap_or_default();
@@ -40,7 +40,7 @@ fn requests_behind(
         .collect();
     // Counters are read a step behind the series (only settled points): a point past the last
     // count is told the requests of the newest whole window, not a window short of a block.
-    let counted_to = counts.blocks.last().map_or(first, |b| b.end);
+    let counted_to = counts.last().map_or(first, |b| b.end);
     let within: Vec<DateTime<Utc>> = ats.iter().map(|at| (*at).min(counted_to)).collect();
     let requests = counts.canary_requests_within_each(&within, window);
     ats.into_iter().zip(requests).collect()
@@ -272,7 +272,7 @@ fn judge_counts(
 mod tests {
     use super::*;
     use crate::domain::Sample;
-    use crate::domain::counts::{CountBlock, CountKind};
+    use crate::domain::counts::CountKind;
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + s, 0).expect("time")
@@ -282,17 +282,15 @@ mod tests {
     /// whole window counted, not a window missing its last block.
     #[test]
     fn a_point_past_the_counts_is_told_the_newest_whole_window() {
-        let counts = Counts {
-            kind: CountKind::Errors,
-            blocks: (0..6)
-                .map(|k| CountBlock {
-                    start: at(k * 10),
-                    end: at(k * 10 + 10),
-                    baseline: vec![0.0, 100.0],
-                    canary: vec![1.0, 9.0 + k as f64],
-                })
-                .collect(),
-        };
+        let mut counts = Counts::new(CountKind::Errors);
+        for k in 0..6 {
+            counts.push(
+                at(k * 10),
+                at(k * 10 + 10),
+                &[0.0, 100.0],
+                &[1.0, 9.0 + k as f64],
+            );
+        }
         let points = crate::domain::Series::new(
             [30, 40, 50, 60, 70]
                 .into_iter()

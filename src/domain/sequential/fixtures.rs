@@ -7,7 +7,7 @@ use rand_distr::{Binomial, Distribution, Poisson};
 use std::time::Duration;
 
 use super::Context;
-use crate::domain::counts::{CountBlock, CountKind, Counts};
+use crate::domain::counts::{CountKind, Counts};
 
 const BOUNDS: [f64; 12] = [
     0.005,
@@ -67,47 +67,36 @@ pub(super) fn latency_run(seed: u64, polls: usize, shift: f64, from: usize) -> C
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let healthy = lognormal_probabilities(0.08, 0.5);
     let slower = lognormal_probabilities(0.08 * shift, 0.5);
-    let blocks = (0..polls)
-        .map(|i| {
-            let n_b = Poisson::new(950.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
-            let n_c = Poisson::new(50.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
-            let canary_p = if i >= from { &slower } else { &healthy };
-            CountBlock {
-                start: t(i as i64 * 10),
-                end: t(i as i64 * 10 + 10),
-                baseline: draw(&mut rng, n_b, &healthy),
-                canary: draw(&mut rng, n_c, canary_p),
-            }
-        })
-        .collect();
-    Counts {
-        kind: CountKind::Latency {
-            bounds: BOUNDS.to_vec(),
-        },
-        blocks,
+    let mut counts = Counts::new(CountKind::Latency {
+        bounds: BOUNDS.to_vec(),
+    });
+    for i in 0..polls {
+        let n_b = Poisson::new(950.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
+        let n_c = Poisson::new(50.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
+        let canary_p = if i >= from { &slower } else { &healthy };
+        let baseline = draw(&mut rng, n_b, &healthy);
+        let canary = draw(&mut rng, n_c, canary_p);
+        counts.push(t(i as i64 * 10), t(i as i64 * 10 + 10), &baseline, &canary);
     }
+    counts
 }
 
 pub(super) fn errors_run(seed: u64, polls: usize, base: f64, ratio: f64) -> Counts {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let blocks = (0..polls)
-        .map(|i| {
-            let n_b = Poisson::new(950.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
-            let n_c = Poisson::new(50.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
-            let e_b = Binomial::new(n_b, base).map_or(0, |b| b.sample(&mut rng));
-            let e_c = Binomial::new(n_c, (base * ratio).min(1.0)).map_or(0, |b| b.sample(&mut rng));
-            CountBlock {
-                start: t(i as i64 * 10),
-                end: t(i as i64 * 10 + 10),
-                baseline: vec![e_b as f64, (n_b - e_b) as f64],
-                canary: vec![e_c as f64, (n_c - e_c) as f64],
-            }
-        })
-        .collect();
-    Counts {
-        kind: CountKind::Errors,
-        blocks,
+    let mut counts = Counts::new(CountKind::Errors);
+    for i in 0..polls {
+        let n_b = Poisson::new(950.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
+        let n_c = Poisson::new(50.0).map_or(0.0, |p| p.sample(&mut rng)) as u64;
+        let e_b = Binomial::new(n_b, base).map_or(0, |b| b.sample(&mut rng));
+        let e_c = Binomial::new(n_c, (base * ratio).min(1.0)).map_or(0, |b| b.sample(&mut rng));
+        counts.push(
+            t(i as i64 * 10),
+            t(i as i64 * 10 + 10),
+            &[e_b as f64, (n_b - e_b) as f64],
+            &[e_c as f64, (n_c - e_c) as f64],
+        );
     }
+    counts
 }
 
 pub(super) fn ctx(hold_over: bool) -> Context {

@@ -193,18 +193,17 @@ mod tests {
     #[test]
     fn no_canary_traffic_is_collecting_never_pass_even_when_the_hold_is_over() {
         let mut counts = errors_run(4, 20, 0.01, 1.0);
-        for b in &mut counts.blocks {
-            b.canary = vec![0.0, 0.0];
+        for i in 0..counts.len() {
+            if let Some((_, canary)) = counts.values_mut(i) {
+                canary.fill(0.0);
+            }
         }
         let r = evaluate(&counts, &SequentialSettings::default(), &ctx(true));
         assert_eq!(r.decision, Decision::Collecting);
         assert_eq!(r.reason, "collecting: no canary requests counted yet");
         assert_eq!(r.range, None);
         let none = evaluate(
-            &Counts {
-                kind: CountKind::Errors,
-                blocks: vec![],
-            },
+            &Counts::new(CountKind::Errors),
             &SequentialSettings::default(),
             &ctx(true),
         );

@@ -155,10 +155,7 @@ impl PrometheusSource {
                 Counters::Ratio { .. } => CountKind::Errors,
             };
             return Outcome {
-                result: Ok(Counts {
-                    kind,
-                    blocks: Vec::new(),
-                }),
+                result: Ok(Counts::new(kind)),
                 warnings: Vec::new(),
                 queries: 0,
                 points: 0,
@@ -499,12 +496,12 @@ mod tests {
                 bounds: vec![0.1, 0.5, f64::INFINITY]
             }
         );
-        assert_eq!(p95.blocks.len(), points.len() - 1);
-        for (block, pair) in p95.blocks.iter().zip(points.windows(2)) {
+        assert_eq!(p95.len(), points.len() - 1);
+        for (block, pair) in p95.blocks().zip(points.windows(2)) {
             assert_eq!((block.start, block.end), (pair[0], pair[1]));
             assert_eq!(block.baseline, [60.0, 30.0, 10.0]);
         }
-        let canary: Vec<&[f64]> = p95.blocks.iter().map(|b| b.canary.as_slice()).collect();
+        let canary: Vec<&[f64]> = p95.blocks().map(|b| b.canary).collect();
         assert_eq!(
             canary[..canary.len() - 1],
             vec![&[6.0, 3.0, 1.0][..]; points.len() - 2][..]
@@ -516,8 +513,7 @@ mod tests {
         assert_eq!(errors.kind, CountKind::Errors);
         assert!(
             errors
-                .blocks
-                .iter()
+                .blocks()
                 .all(|b| b.baseline == [10.0, 90.0] && b.canary == [1.0, 9.0])
         );
 
@@ -587,8 +583,11 @@ mod tests {
             "{reads:?}"
         );
         let next_p95 = next.counts[0].1.as_ref().expect("p95");
-        assert_eq!(next_p95.blocks.len(), p95.blocks.len() + 1);
-        assert_eq!(next_p95.blocks[..p95.blocks.len()], p95.blocks[..]);
+        assert_eq!(next_p95.len(), p95.len() + 1);
+        assert_eq!(
+            next_p95.blocks().take(p95.len()).collect::<Vec<_>>(),
+            p95.blocks().collect::<Vec<_>>()
+        );
         request.now = now;
 
         // Pod-hash tracks of the poll replace the configured selectors, as for the series.
@@ -619,7 +618,7 @@ mod tests {
         let before = server.seen().len();
         let fresh = src.fetch(&request).await;
         let counts = fresh.counts[0].1.as_ref().expect("no blocks");
-        assert!(counts.blocks.is_empty());
+        assert!(counts.is_empty());
         assert_eq!(fresh.queries, 2, "only the metric's own queries");
         assert_eq!(server.seen().len(), before + 2);
     }
