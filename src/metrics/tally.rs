@@ -133,14 +133,18 @@ impl Tally {
                 continue;
             };
             let values = self.on_grid(samples, (first, last));
-            let state = self
-                .series
-                .entry(labels.clone())
-                .or_insert_with(|| SeriesState {
+            // Labels are copied once per new series, not at every read of a known one.
+            if !self.series.contains_key(labels) {
+                let new = SeriesState {
                     category,
                     first: None,
                     last: None,
-                });
+                };
+                self.series.insert(labels.clone(), new);
+            }
+            let Some(state) = self.series.get_mut(labels) else {
+                continue;
+            };
             let blocks = &mut self.categories[state.category].blocks;
             for (k, value) in values.into_iter().enumerate() {
                 let i = first + k;
