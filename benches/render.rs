@@ -42,6 +42,7 @@ fn run(model: &mut Model, sim: &mut Simulator, now: DateTime<Utc>, effects: Vec<
                 generation,
                 at: now,
                 result: answer(sim, &request),
+                slot: Default::default(),
             },
             _ => continue,
         };

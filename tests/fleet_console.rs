@@ -128,6 +128,7 @@ impl FleetHarness {
                         generation,
                         at: self.now,
                         result,
+                        slot: Default::default(),
                     }
                 }
                 Effect::ListRollouts => {

@@ -37,6 +37,7 @@ fn runner(
         audit: AuditLog::new(dir.join("audit.jsonl")),
         notifier: Some(Arc::new(notifier)),
         tx,
+        row_slots: Default::default(),
     };
     (runner, rx)
 }

@@ -256,6 +256,7 @@ async fn poll(model: &mut Model, source: &dyn MetricsSource) {
                     generation,
                     at: Utc::now(),
                     result,
+                    slot: Default::default(),
                 },
             );
         }

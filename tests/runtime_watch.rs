@@ -55,6 +55,7 @@ fn runner(reader: Arc<Watched>) -> (EffectRunner, mpsc::UnboundedReceiver<Msg>) 
             audit: AuditLog::new(dir),
             notifier: None,
             tx,
+            row_slots: Default::default(),
         },
         rx,
     )

@@ -110,6 +110,7 @@ fn poll_metrics_with(
                         generation,
                         at: h.now,
                         result,
+                        slot: Default::default(),
                     },
                     None => continue,
                 },

@@ -9,6 +9,7 @@ pub mod effect;
 pub mod explain;
 pub mod explain_report;
 pub mod fleet;
+pub mod in_flight;
 pub mod init;
 pub mod keymap;
 pub mod model;

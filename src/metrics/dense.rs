@@ -119,16 +119,19 @@ impl DenseSeries {
             .div_euclid(s)
             .clamp(0, len);
         let to = (end_ms.saturating_sub(self.first_ms).div_euclid(s) + 1).clamp(from, len);
-        (from..to)
-            .filter_map(|i| {
-                let value = self.values[usize::try_from(i).ok()?];
-                (!is_absent(value)).then_some(())?;
-                Some(Sample {
-                    at: DateTime::from_timestamp_millis(self.first_ms + i * s)?,
-                    value,
-                })
+        let index = |i: i64| usize::try_from(i).unwrap_or(0);
+        let values = &self.values[index(from)..index(to)];
+        // Exactly the room the points need: a rollout keeps these for its whole step, and a
+        // collected filter grew them by doubling (up to twice their size, for every member).
+        let mut points = Vec::with_capacity(values.iter().filter(|v| !is_absent(**v)).count());
+        points.extend((from..to).zip(values).filter_map(|(i, &value)| {
+            (!is_absent(value)).then_some(())?;
+            Some(Sample {
+                at: DateTime::from_timestamp_millis(self.first_ms + i * s)?,
+                value,
             })
-            .collect()
+        }));
+        points
     }
 
     /// Every point held, gaps left out.
@@ -175,6 +178,16 @@ mod tests {
         // A cut inside.
         assert_eq!(pairs(&d.cut(131, 150)), [(140, 5.0)]);
         assert_eq!(pairs(&d.cut(170, 300)), []);
+        // Cut with the room its points take and no more: members keep these for a whole step.
+        let long = DenseSeries {
+            first_ms: 0,
+            spacing_ms: 10,
+            values: (0..1_000)
+                .map(|i| if i % 10 == 3 { ABSENT } else { 1.0 })
+                .collect(),
+        };
+        let cut = long.cut(0, 10_000);
+        assert_eq!((cut.len(), cut.capacity()), (900, 900));
         // A read from before what is kept starts it again there.
         d.lay_over(&samples(&[(80, 0.0)]));
         assert_eq!(pairs(&d.samples()), [(80, 0.0)]);

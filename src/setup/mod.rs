@@ -100,6 +100,7 @@ impl Console {
             audit: AuditLog::new(self.audit_path),
             notifier: self.notifier,
             tx,
+            row_slots: Default::default(),
         };
         (model, runner, rx)
     }

@@ -114,6 +114,7 @@ impl Harness {
                             generation,
                             at: self.now,
                             result,
+                            slot: Default::default(),
                         },
                     );
                     self.answer(more);

@@ -276,6 +276,7 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             generation,
             at,
             result,
+            slot: _slot,
         } => {
             let Some(i) = model
                 .rollouts
