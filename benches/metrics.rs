@@ -168,7 +168,7 @@ fn bench_poll() {
                 if let Effect::FetchMetrics { generation, request } = effect {
                     let result = source.fetch(&request).await;
                     queries_per_poll = result.queries;
-                    update(&mut model, Msg::MetricsFetched { generation, at: chrono::Utc::now(), result, slot: Default::default() });
+                    update(&mut model, Msg::MetricsFetched { generation, at: chrono::Utc::now(), result });
                 }
             }
             terminal.draw(|f| rollout_console::ui::draw(f, &model, &theme)).expect("draw");

@@ -42,7 +42,6 @@ fn run(model: &mut Model, sim: &mut Simulator, now: DateTime<Utc>, effects: Vec<
                 generation,
                 at: now,
                 result: answer(sim, &request),
-                slot: Default::default(),
             },
             _ => continue,
         };

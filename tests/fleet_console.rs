@@ -128,7 +128,6 @@ impl FleetHarness {
                         generation,
                         at: self.now,
                         result,
-                        slot: Default::default(),
                     }
                 }
                 Effect::ListRollouts => {

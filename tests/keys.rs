@@ -499,7 +499,6 @@ fn a_repeated_metrics_warning_is_reported_once() {
                 generation,
                 at: h.now,
                 result,
-                slot: Default::default(),
             },
         );
     };

@@ -37,7 +37,6 @@ fn runner(
         audit: AuditLog::new(dir.join("audit.jsonl")),
         notifier: Some(Arc::new(notifier)),
         tx,
-        row_slots: Default::default(),
     };
     (runner, rx)
 }

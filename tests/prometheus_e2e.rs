@@ -256,7 +256,6 @@ async fn poll(model: &mut Model, source: &dyn MetricsSource) {
                     generation,
                     at: Utc::now(),
                     result,
-                    slot: Default::default(),
                 },
             );
         }

@@ -55,7 +55,6 @@ fn runner(reader: Arc<Watched>) -> (EffectRunner, mpsc::UnboundedReceiver<Msg>) 
             audit: AuditLog::new(dir),
             notifier: None,
             tx,
-            row_slots: Default::default(),
         },
         rx,
     )

@@ -110,7 +110,6 @@ fn poll_metrics_with(
                         generation,
                         at: h.now,
                         result,
-                        slot: Default::default(),
                     },
                     None => continue,
                 },

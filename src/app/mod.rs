@@ -9,7 +9,6 @@ pub mod effect;
 pub mod explain;
 pub mod explain_report;
 pub mod fleet;
-pub mod in_flight;
 pub mod init;
 pub mod keymap;
 pub mod model;

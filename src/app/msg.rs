@@ -59,8 +59,6 @@ pub enum Msg {
         generation: u64,
         at: DateTime<Utc>,
         result: FetchResult,
-        /// A fleet row's slot (`app::in_flight`), given back when this message is dropped.
-        slot: super::in_flight::Held,
     },
     ActionFinished {
         /// The rollout acted on, by name, as the request named it.

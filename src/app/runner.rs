@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::effect::Effect;
-use super::in_flight::{Held, RowSlots};
 use super::msg::Msg;
 use crate::audit::{AuditLog, AuditResult};
 use crate::backend::{ActionError, BackendHandle, ReadError};
@@ -24,8 +23,6 @@ pub struct EffectRunner {
     pub audit: AuditLog,
     pub notifier: Option<Arc<crate::notify::Notifier>>,
     pub tx: mpsc::UnboundedSender<Msg>,
-    /// Fleet rows' metrics answers alive at once.
-    pub row_slots: RowSlots,
 }
 
 impl EffectRunner {
@@ -89,11 +86,6 @@ impl EffectRunner {
                 generation,
                 request,
             } => {
-                // A row waits for a slot before it fetches (see `app::in_flight`).
-                let slot = match request.priority {
-                    crate::metrics::Priority::Open => Held::default(),
-                    _ => self.row_slots.take().await,
-                };
                 let started = std::time::Instant::now();
                 let result =
                     match tokio::time::timeout(CALL_TIMEOUT, self.source.fetch(&request)).await {
@@ -127,7 +119,6 @@ impl EffectRunner {
                     generation,
                     at: Utc::now(),
                     result,
-                    slot,
                 }
             }
             Effect::Audit { receipt } => {

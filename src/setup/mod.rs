@@ -100,7 +100,6 @@ impl Console {
             audit: AuditLog::new(self.audit_path),
             notifier: self.notifier,
             tx,
-            row_slots: Default::default(),
         };
         (model, runner, rx)
     }

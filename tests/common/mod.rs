@@ -114,7 +114,6 @@ impl Harness {
                             generation,
                             at: self.now,
                             result,
-                            slot: Default::default(),
                         },
                     );
                     self.answer(more);

@@ -276,7 +276,6 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             generation,
             at,
             result,
-            slot: _slot,
         } => {
             let Some(i) = model
                 .rollouts
