@@ -156,4 +156,26 @@ async fn one_grouped_query_per_metric_gives_each_rollout_its_own_numbers() {
         touched > 0 && touched < touched_whole,
         "an extension of some steps touches less than a whole read: {touched} vs {touched_whole}"
     );
+
+    // A long read (an old fleet's step) is asked in pieces of at most 360 points, and the
+    // pieces together give what each rollout's own single query gives.
+    let long = |name: &str, grouped: bool| {
+        let mut r = request(name, later, grouped);
+        r.lookback = Duration::from_secs(370);
+        if let Some(group) = r.rollout.as_mut().and_then(|f| f.group.as_mut()) {
+            group.lookback = r.lookback;
+        }
+        r
+    };
+    let (per_rollout, grouped) = (source(&prom.url), source(&prom.url));
+    let mut pieces = 0;
+    for name in NAMES {
+        let own = per_rollout.fetch(&long(name, false)).await;
+        let all = grouped.fetch(&long(name, true)).await;
+        pieces += all.queries;
+        same_series(name, "a long read, own and in pieces", &own, &all, true);
+    }
+    // 371 points at 1 s: two pieces per metric (the last 11 points in the second, inside the
+    // scraped data), and the SLO's 8 windows, for the whole fleet.
+    assert_eq!(pieces, 2 * 2 + 8, "queries for the long grouped read");
 }

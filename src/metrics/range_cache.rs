@@ -46,9 +46,29 @@ pub struct Plan {
     pub range: Range,
 }
 
+/// Grid points asked in one range query at most: a whole read of an old fleet's step (50
+/// rollouts, hours at a 5 s step) in one query took Prometheus longer than its timeout; in
+/// pieces of half an hour each one answers in time.
+pub const MAX_POINTS_PER_QUERY: i64 = 360;
+
 impl Plan {
     pub fn is_full(&self) -> bool {
         self.from_ms <= self.range.start_ms
+    }
+
+    /// `[from_ms, to_ms]` of each query that asks this plan, oldest first, on the step grid,
+    /// each of at most `max_points` points, together exactly the plan's points.
+    pub fn pieces(&self, max_points: i64) -> Vec<(i64, i64)> {
+        let step = self.range.step_ms.max(1);
+        let span = step.saturating_mul(max_points.max(1));
+        let mut pieces = Vec::new();
+        let mut from = self.from_ms;
+        while from <= self.range.end_ms {
+            let to = from.saturating_add(span - step).min(self.range.end_ms);
+            pieces.push((from, to));
+            from = to.saturating_add(step);
+        }
+        pieces
     }
 
     /// Grid points asked for.
@@ -209,6 +229,38 @@ mod tests {
     fn full(now_ms: i64, lookback_ms: i64) -> Series {
         let r = range(now_ms, lookback_ms);
         engine(r.start_ms, r.end_ms, now_ms)
+    }
+
+    proptest! {
+        /// The pieces of a plan ask exactly its grid points, each once, in order, none longer
+        /// than allowed.
+        #[test]
+        fn a_plans_pieces_cover_its_points_once(
+            start in 0i64..1_000,
+            from_after in 0i64..2_000,
+            len in 0i64..3_000,
+            max_points in 1i64..500,
+        ) {
+            let range = Range {
+                start_ms: start * STEP,
+                end_ms: (start + len) * STEP,
+                step_ms: STEP,
+            };
+            let plan = Plan { from_ms: range.start_ms + from_after.min(len) * STEP, range };
+            let pieces = plan.pieces(max_points);
+            let mut asked = Vec::new();
+            for (from, to) in &pieces {
+                prop_assert!(from <= to);
+                prop_assert!((to - from) / STEP < max_points);
+                let mut t = *from;
+                while t <= *to {
+                    asked.push(t);
+                    t += STEP;
+                }
+            }
+            let wanted: Vec<i64> = (0..plan.points()).map(|k| plan.from_ms + k * STEP).collect();
+            prop_assert_eq!(asked, wanted);
+        }
     }
 
     #[test]

@@ -8,12 +8,25 @@ use std::time::Duration;
 use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, samples_touched};
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
-use crate::metrics::group_ranges::{Ask, GroupRanges};
+use std::collections::HashMap;
+
+use crate::domain::Sample;
+use crate::metrics::group_ranges::{Ask, ByMember, GroupRanges};
 use crate::metrics::grouped::{by_member, members_selector, rewrite};
-use crate::metrics::range_cache::Range;
+use crate::metrics::range_cache::{MAX_POINTS_PER_QUERY, Range};
 use crate::metrics::rules::{DIGEST_LABEL, metric_rule};
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{EmptyAnswer, EmptyTrack, Group, MetricQuery, TrackSeries};
+
+/// A later piece of a grouped answer after the earlier ones, member by member and track by track.
+fn append(kept: &mut ByMember<Vec<Sample>>, piece: ByMember<Vec<Sample>>) {
+    for (member, hashes) in piece {
+        let kept = kept.entry(member).or_default();
+        for (hash, samples) in hashes {
+            kept.entry(hash).or_default().extend(samples);
+        }
+    }
+}
 
 /// The fleet's grouped answers, one per query. Held while a query is in flight: the other
 /// members' polls of that step wait for it and read its answer instead of asking again.
@@ -67,24 +80,40 @@ impl PrometheusSource {
                     full = plan.is_full(),
                     "grouped query"
                 );
-                let response = self
-                    .client
-                    .query_range_with(priority, &promql, at(plan.from_ms), end, step)
-                    .await;
-                let samples = samples_touched([&response]);
-                let got = match response {
-                    Ok(r) => match r.data {
-                        QueryData::Matrix(series) => {
-                            by_member(series, &group.label, &group.hash_label)
-                        }
-                        _ => Err("grouped query: expected a range result (matrix)".into()),
-                    },
-                    Err(e) => Err(format!("grouped query: {e}")),
-                };
+                // A long read goes in pieces, oldest first, each answered in time.
+                let pieces = plan.pieces(MAX_POINTS_PER_QUERY);
+                let mut got: Result<ByMember<Vec<Sample>>, String> = Ok(HashMap::new());
+                let mut samples = None;
+                let mut asked = 0;
+                for (from_ms, to_ms) in pieces {
+                    let Ok(kept) = got.as_mut() else { break };
+                    let response = self
+                        .client
+                        .query_range_with(priority, &promql, at(from_ms), at(to_ms), step)
+                        .await;
+                    asked += 1;
+                    samples = [samples, samples_touched([&response])]
+                        .into_iter()
+                        .flatten()
+                        .reduce(u64::saturating_add);
+                    let piece = match response {
+                        Ok(r) => match r.data {
+                            QueryData::Matrix(series) => {
+                                by_member(series, &group.label, &group.hash_label)
+                            }
+                            _ => Err("grouped query: expected a range result (matrix)".into()),
+                        },
+                        Err(e) => Err(format!("grouped query: {e}")),
+                    };
+                    match piece {
+                        Ok(piece) => append(kept, piece),
+                        Err(why) => got = Err(why),
+                    }
+                }
                 let failed = got.as_ref().err().cloned();
                 groups.answer(&promql, plan, got);
                 let points = u64::try_from(plan.points()).unwrap_or(0);
-                (failed, 1, points, samples)
+                (failed, asked, points, samples)
             }
         };
         let own = Range {
