@@ -206,19 +206,21 @@ mod fixtures;
 mod tests {
     use super::*;
 
+    const EVERY_VERDICT: [Verdict; 6] = [
+        Verdict::Pass,
+        Verdict::Pending,
+        Verdict::Collecting,
+        Verdict::Fail,
+        Verdict::Warn,
+        Verdict::NoData,
+    ];
+
     #[test]
     fn after_the_end_only_a_waiting_verdict_is_no_news() {
-        let news: Vec<Verdict> = [
-            Verdict::Pass,
-            Verdict::Pending,
-            Verdict::Collecting,
-            Verdict::Fail,
-            Verdict::Warn,
-            Verdict::NoData,
-        ]
-        .into_iter()
-        .filter(|v| v.is_news_after_the_end())
-        .collect();
+        let news: Vec<Verdict> = EVERY_VERDICT
+            .into_iter()
+            .filter(|v| v.is_news_after_the_end())
+            .collect();
         assert_eq!(news, [Verdict::Pass, Verdict::Fail, Verdict::Warn]);
     }
 
@@ -238,14 +240,7 @@ mod tests {
 
     #[test]
     fn verdict_names_are_serdes_no_data_included() {
-        for v in [
-            Verdict::Pass,
-            Verdict::Pending,
-            Verdict::Collecting,
-            Verdict::Fail,
-            Verdict::Warn,
-            Verdict::NoData,
-        ] {
+        for v in EVERY_VERDICT {
             assert_eq!(serde_json::to_value(v).expect("json"), v.as_str());
         }
         assert_eq!(Verdict::NoData.as_str(), "no_data");
