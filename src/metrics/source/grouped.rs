@@ -3,14 +3,13 @@
 //! extended step by step (`metrics::group_ranges`); every member reads its tracks from it.
 
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, samples_touched};
+use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, add_samples, samples_touched};
+use crate::domain::Sample;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
-use std::collections::HashMap;
-
-use crate::domain::Sample;
 use crate::metrics::group_ranges::{Ask, ByMember, GroupRanges};
 use crate::metrics::grouped::{by_member, members_selector, rewrite};
 use crate::metrics::range_cache::{MAX_POINTS_PER_QUERY, Range};
@@ -92,10 +91,7 @@ impl PrometheusSource {
                         .query_range_with(priority, &promql, at(from_ms), at(to_ms), step)
                         .await;
                     asked += 1;
-                    samples = [samples, samples_touched([&response])]
-                        .into_iter()
-                        .flatten()
-                        .reduce(u64::saturating_add);
+                    add_samples(&mut samples, samples_touched([&response]));
                     let piece = match response {
                         Ok(r) => match r.data {
                             QueryData::Matrix(series) => {
