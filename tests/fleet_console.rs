@@ -275,7 +275,8 @@ fn every_row_is_read_each_poll_its_metrics_slower_and_the_open_one_first() {
         "{:?}",
         metrics_polls(&next)
     );
-    h.advance(4);
+    // At 3× the interval, each at its slot in that step (they land on the next 2 s tick).
+    h.advance(6);
     let third = metrics_polls(&h.drain());
     assert!(
         third.len() >= 6,

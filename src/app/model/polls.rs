@@ -17,6 +17,9 @@ pub struct Polls {
     pub metrics_asked: u64,
     pub metrics_in_flight: bool,
     pub metrics_started: Option<DateTime<Utc>>,
+    /// When a fleet row's next metrics poll is due, on the step grid (`poll::next_row_poll`);
+    /// `None`: one `poll_interval` after the last was sent (the rollout on screen).
+    pub metrics_next_at: Option<DateTime<Utc>>,
     /// When the SLO windows last answered (paced by `Model::slo_refresh`).
     pub slos_answered: Option<DateTime<Utc>>,
     pub queries_last_poll: usize,

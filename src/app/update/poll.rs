@@ -39,12 +39,21 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
         model.now,
         model.settings.poll_interval,
     );
-    let metrics_due = due(
-        polls.metrics_in_flight,
-        polls.metrics_started,
-        model.now,
-        metrics_every,
-    );
+    let metrics_due = match polls.metrics_next_at {
+        Some(at)
+            if polls.metrics_started.is_some()
+                && !polls.metrics_in_flight
+                && model.on_screen() != Some(i) =>
+        {
+            model.now >= at
+        }
+        _ => due(
+            polls.metrics_in_flight,
+            polls.metrics_started,
+            model.now,
+            metrics_every,
+        ),
+    };
     if rollout_due {
         effects.push(fetch_rollout(model, i));
     }
@@ -88,6 +97,28 @@ pub(super) fn pace(model: &Model, i: usize) -> (Duration, Priority) {
     (interval * ROW_POLL_FACTOR, priority)
 }
 
+/// How many slots a step is cut into for the fleet's rows: they poll spread over the step (so
+/// that a few answers are alive at once, not fifty) and all within it (so that a grouped query
+/// is asked once for them all, its other members reading the answer).
+const ROW_SLOTS: u32 = 5;
+
+/// When row `index`, polled at `now` every `every`, is next due: in the step `every` later, at
+/// the row's slot in it. Steps are `step` long on the epoch's grid, like the queries' ranges.
+pub fn next_row_poll(
+    now: DateTime<Utc>,
+    every: Duration,
+    step: Duration,
+    index: usize,
+) -> DateTime<Utc> {
+    let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+    let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+    let then_ms = now.timestamp_millis().saturating_add(every_ms);
+    let step_start = then_ms.div_euclid(step_ms) * step_ms;
+    let slot = i64::try_from(index % ROW_SLOTS as usize).unwrap_or(0);
+    let at = step_start + step_ms * slot / i64::from(ROW_SLOTS);
+    DateTime::from_timestamp_millis(at).unwrap_or(now + every)
+}
+
 pub(super) fn fetch_rollout(model: &mut Model, i: usize) -> Effect {
     let generation = model.next_generation();
     let r = &mut model.rollouts[i];
@@ -105,6 +136,9 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
     model.rollouts[i].polls.metrics_asked += 1;
     model.rollouts[i].polls.metrics_in_flight = true;
     model.rollouts[i].polls.metrics_started = Some(model.now);
+    let (every, _) = pace(model, i);
+    model.rollouts[i].polls.metrics_next_at = (model.on_screen() != Some(i))
+        .then(|| next_row_poll(model.now, every, model.settings.poll_interval, i));
     // Requests are counted over the canary's life: unknown until the rollout is read.
     let since = model.rollouts[i].rollout.as_ref().map(counted_since);
     let ended = model.rollouts[i]
@@ -237,5 +271,55 @@ fn counted_since(r: &Rollout) -> (DateTime<Utc>, bool) {
     match r.history.iter().find(|h| h.step == 0) {
         Some(first) => (first.started_at, true),
         None => (r.step_started_at, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const STEP: Duration = Duration::from_secs(5);
+    const EVERY: Duration = Duration::from_secs(15);
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).expect("in range")
+    }
+
+    #[test]
+    fn rows_polled_together_are_spread_over_one_step_three_steps_later() {
+        // 1_700_000_003.4 s: 3.4 s into its step.
+        let now = at(1_700_000_003_400);
+        let next: Vec<i64> = (0..6)
+            .map(|i| next_row_poll(now, EVERY, STEP, i).timestamp_millis())
+            .collect();
+        assert_eq!(
+            next,
+            [
+                1_700_000_015_000,
+                1_700_000_016_000,
+                1_700_000_017_000,
+                1_700_000_018_000,
+                1_700_000_019_000,
+                1_700_000_015_000
+            ]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_row_lands_in_the_same_step_about_one_cadence_later(
+            now_ms in 1_600_000_000_000_i64..1_800_000_000_000,
+            index in 0_usize..200,
+        ) {
+            let now = at(now_ms);
+            let step_ms = 5_000;
+            let next = next_row_poll(now, EVERY, STEP, index).timestamp_millis();
+            let first = next_row_poll(now, EVERY, STEP, 0).timestamp_millis();
+            prop_assert_eq!(next.div_euclid(step_ms), first.div_euclid(step_ms));
+            prop_assert_eq!(first % step_ms, 0);
+            prop_assert!(next > now_ms + 15_000 - step_ms, "{next} {now_ms}");
+            prop_assert!(next < now_ms + 15_000 + step_ms, "{next} {now_ms}");
+        }
     }
 }
