@@ -39,6 +39,13 @@ impl FleetHarness {
     /// A fleet queried with `[fleet]` selectors (so its polls carry the fleet's grouping when
     /// they say `group_by`).
     fn with_selectors(n: usize, selectors: Option<FleetSelectors>) -> Self {
+        let mut h = Self::unasked(n, selectors);
+        h.tick();
+        h
+    }
+
+    /// The fleet before its first tick: nothing asked yet.
+    fn unasked(n: usize, selectors: Option<FleetSelectors>) -> Self {
         let base = SimOptions {
             seed: 7,
             ..SimOptions::default()
@@ -63,16 +70,14 @@ impl FleetHarness {
         .with_rollouts(rollouts);
         model.template = Some(template);
         model.actions = rollout_console::sim::backend::SIM_ACTIONS.to_vec();
-        let mut h = Self {
+        Self {
             model,
             fleet,
             now: t0(),
             seen: vec![],
             actions: vec![],
             extra_listed: vec![],
-        };
-        h.tick();
-        h
+        }
     }
 
     fn tick(&mut self) {
@@ -661,4 +666,41 @@ fn a_finished_rollout_asks_its_chart_window_not_its_last_steps_whole_age() {
     let r = h.model.rollouts[i].rollout.as_mut().expect("read");
     r.state = RolloutState::Progressing;
     assert!(h.model.lookback(i) > two_hours, "{:?}", h.model.lookback(i));
+}
+
+#[test]
+fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_answered() {
+    let mut h = FleetHarness::unasked(
+        8,
+        Some(FleetSelectors {
+            service: r#"rollout="$rollout""#.into(),
+            pod_hash_label: "rollouts_pod_template_hash".into(),
+            group_by: Some("rollout".into()),
+            recorded: false,
+        }),
+    );
+    let start = update(&mut h.model, Msg::Tick(h.now));
+    assert_eq!(rollout_reads(&start), 8);
+    // Without the hashes there is nothing to ask: no poll goes ahead of the reads.
+    assert_eq!(metrics_polls(&start), []);
+    let screen = render_model(&h.model, 160, 48);
+    assert!(!screen.contains("NO DATA"), "{screen}");
+    assert!(screen.contains("… reading"), "{screen}");
+    h.answer(start);
+    let polls: Vec<_> = h
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::FetchMetrics { request, .. } => Some(request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(polls.len(), 8, "each row asked once, when read");
+    for request in &polls {
+        let member = request.rollout.as_ref().expect("a fleet member");
+        assert!(request.tracks.is_some(), "{}: by its hashes", member.name);
+        assert!(member.group.is_some(), "{}: grouped", member.name);
+    }
+    let screen = render_model(&h.model, 160, 48);
+    assert!(!screen.contains("… reading"), "{screen}");
 }

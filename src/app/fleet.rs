@@ -65,6 +65,7 @@ pub fn row(
         read_error,
         step: rollout.map(|r| (r.step + 1, r.steps.len(), r.canary_weight)),
         worst: worst_metric(r),
+        metrics_read: r.polls.metrics_answered,
         judge: judge_words(r, thresholds),
         budget: budget_cell(&budgets),
         hold: hold_words(r, now),

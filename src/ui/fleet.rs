@@ -263,7 +263,13 @@ fn verdict_tone(v: Verdict) -> Tone {
     }
 }
 
+/// Before the metrics' first answer: neither a verdict nor NO DATA is known yet.
+const READING: &str = "… reading";
+
 fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
+    if !r.metrics_read && r.worst.is_some() {
+        return (READING.into(), Tone::Neutral);
+    }
     // A completed or rolled-back rollout has no canary left to judge: its metrics' NO DATA
     // is no news. A FAIL or WARN stays: it says why it ended.
     let no_news = r
@@ -292,6 +298,9 @@ fn judge_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     let Some((tone, text)) = r.judge.clone() else {
         return dash();
     };
+    if !r.metrics_read {
+        return ("…".into(), Tone::Neutral);
+    }
     if finished(r) && text == "collecting" {
         return dash();
     }
@@ -315,6 +324,9 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     else {
         return dash();
     };
+    if !r.metrics_read {
+        return (READING.into(), Tone::Neutral);
+    }
     let left_words = match left {
         Some(l) if *l < 0.0 => format!("OVERSPENT {:.0}%", -l * 100.0),
         Some(l) => format!("{:.0}% left", l * 100.0),
@@ -335,6 +347,9 @@ fn budget_compact_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
     let Some(BudgetCell { left, alert, .. }) = &r.budget else {
         return dash();
     };
+    if !r.metrics_read {
+        return ("…".into(), Tone::Neutral);
+    }
     let (_, tone) = budget_cell(r, model);
     let words = match (alert, left) {
         (Some(Alert::Page), _) => "PAGE".into(),

@@ -56,6 +56,9 @@ pub struct FleetRow {
     /// The worst metric verdict, the metric that has it and its index in `panels`; `None` when
     /// the rollout has no metrics.
     pub worst: Option<(Verdict, String, usize)>,
+    /// The metrics have answered once: before, the verdict and budget are not known yet (not
+    /// NO DATA: nothing was asked of Prometheus yet, or it is still answering).
+    pub metrics_read: bool,
     /// The judges' verdict in words: the sequential summary, or the Mann–Whitney score.
     pub judge: Option<(Tone, String)>,
     pub budget: Option<BudgetCell>,

@@ -16,6 +16,8 @@ pub struct Polls {
     /// How many metrics polls were sent (a rollout that never answers is failing after a few).
     pub metrics_asked: u64,
     pub metrics_in_flight: bool,
+    /// A metrics answer (good or not) has come in: before it, the row says it is reading.
+    pub metrics_answered: bool,
     pub metrics_started: Option<DateTime<Utc>>,
     /// When a fleet row's next metrics poll is due, on the step grid (`poll::next_row_poll`);
     /// `None`: one `poll_interval` after the last was sent (the rollout on screen).

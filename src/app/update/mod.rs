@@ -285,6 +285,7 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return vec![];
             };
             model.rollouts[i].polls.metrics_in_flight = false;
+            model.rollouts[i].polls.metrics_answered = true;
             apply_metrics(model, i, at, result);
             vec![]
         }
