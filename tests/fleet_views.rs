@@ -381,6 +381,47 @@ fn help_on_a_rollout_of_the_fleet_names_its_keys_whole() {
 }
 
 #[test]
+fn a_failed_query_says_err_on_its_row_not_no_data() {
+    use rollout_console::app::model::BudgetCell;
+    use rollout_console::domain::Verdict;
+    let mut model = fleet_model(8, RUN);
+    let row = &mut model.derived.fleet_rows[0];
+    row.metrics_read = true;
+    row.worst = Some((Verdict::NoData, "p95 latency".into(), 0));
+    row.worst_failed = true;
+    row.budget = Some(BudgetCell {
+        slo: "availability".into(),
+        left: None,
+        alert: None,
+        burn_measured: false,
+        failed: true,
+    });
+    let name = row.name.clone();
+    let line_of = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // 80 columns: the budget is the last column, in a word.
+    let small = render_model(&model, 80, 24);
+    let line = line_of(&small);
+    assert!(line.contains("? ERR p95"), "{small}");
+    assert!(
+        line.trim_end_matches(['"', ' ']).ends_with(" ERR"),
+        "{small}"
+    );
+    assert!(!line.contains("NO DATA"), "{small}");
+    // 160 columns: both cells say ERR, neither NO DATA.
+    let wide = render_model(&model, 160, 48);
+    let line = line_of(&wide);
+    assert!(line.contains("? ERR p95 latency"), "{wide}");
+    assert_eq!(line.matches("? ERR").count(), 2, "{wide}");
+    assert!(!line.contains("NO DATA"), "{wide}");
+}
+
+#[test]
 fn a_budget_alert_keeps_its_column_at_80x24_in_fewer_words() {
     use rollout_console::app::model::BudgetCell;
     use rollout_console::domain::slo::Alert;
@@ -391,6 +432,7 @@ fn a_budget_alert_keeps_its_column_at_80x24_in_fewer_words() {
             left: Some(left),
             alert,
             burn_measured: true,
+            failed: false,
         })
     };
     model.derived.fleet_rows[0].budget = budget(-3.9, Some(Alert::Ticket));

@@ -56,6 +56,7 @@ pub fn row(
             .filter(|r| r.state.is_terminal())
             .map(|r| r.step_started_at),
     };
+    let worst = worst_metric(r);
     FleetRow {
         index,
         name,
@@ -64,10 +65,13 @@ pub fn row(
         state,
         read_error,
         step: rollout.map(|r| (r.step + 1, r.steps.len(), r.canary_weight)),
-        worst: worst_metric(r),
+        worst_failed: worst.as_ref().is_some_and(|(v, _, i)| {
+            *v == Verdict::NoData && r.panels.get(*i).is_some_and(|p| p.error.is_some())
+        }),
+        worst,
         metrics_read: r.polls.metrics_answered,
         judge: judge_words(r, thresholds),
-        budget: budget_cell(&budgets),
+        budget: budget_cell(&budgets, r.slos.iter().any(|s| s.error.is_some())),
         hold: hold_words(r, now),
         paused: rollout
             .filter(|r| r.state == RolloutState::Paused)
@@ -128,7 +132,10 @@ fn judge_words(r: &RolloutModel, thresholds: &ScoreThresholds) -> Option<(Tone, 
 
 /// The least budget left over the SLOs (an SLO without an answer wins: unknown is never fine)
 /// and the worst alert of any.
-fn budget_cell(budgets: &[(String, crate::domain::BudgetStatus)]) -> Option<BudgetCell> {
+fn budget_cell(
+    budgets: &[(String, crate::domain::BudgetStatus)],
+    any_failed: bool,
+) -> Option<BudgetCell> {
     let (slo, left) = budgets
         .iter()
         .map(|(name, b)| (name.clone(), b.budget_remaining))
@@ -147,6 +154,7 @@ fn budget_cell(budgets: &[(String, crate::domain::BudgetStatus)]) -> Option<Budg
         left,
         alert,
         burn_measured: budgets.iter().all(|(_, b)| b.has_burn_data()),
+        failed: left.is_none() && any_failed,
     })
 }
 
@@ -355,6 +363,36 @@ mod tests {
         ));
         let budget = row_at(&r, 10).budget.expect("a budget");
         assert_eq!((budget.left, budget.burn_measured), (None, false));
+    }
+
+    #[test]
+    fn a_failed_query_is_told_apart_from_an_empty_answer() {
+        let mut r = rollout_model("checkout");
+        assert!(
+            !row_at(&r, 10).worst_failed,
+            "no answer yet is not an error"
+        );
+        r.panels[0].error = Some("the metrics source did not answer within 15s".into());
+        let row = row_at(&r, 10);
+        assert_eq!(row.worst.map(|w| w.0), Some(Verdict::NoData));
+        assert!(row.worst_failed);
+        // An SLO that failed to be read: its budget is unknown and says why.
+        let mut slo = SloPanel::new(
+            SloDef {
+                name: "availability".into(),
+                objective_pct: 99.9,
+                window: Duration::from_secs(30 * 86_400),
+                recorded: Vec::new(),
+            },
+            "q".into(),
+        );
+        r.slos.push(slo.clone());
+        let budget = row_at(&r, 10).budget.expect("a budget");
+        assert_eq!((budget.left, budget.failed), (None, false));
+        slo.error = Some("HTTP 503".into());
+        r.slos = vec![slo];
+        let budget = row_at(&r, 10).budget.expect("a budget");
+        assert_eq!((budget.left, budget.failed), (None, true));
     }
 
     #[test]

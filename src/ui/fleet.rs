@@ -282,6 +282,10 @@ fn worst_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     match &r.worst {
         None => ("no metrics".into(), Tone::Warn),
         Some((Verdict::Pass, _, _)) => ("✓ all PASS".into(), Tone::Good),
+        // Its query failed: the panel says why (Enter), the row that it is not an empty series.
+        Some((Verdict::NoData, metric, _)) if r.worst_failed => {
+            (format!("? ERR {metric}"), Tone::Warn)
+        }
         Some((v, metric, _)) => (
             format!("{} {} {metric}", v.symbol(), v.label()),
             verdict_tone(*v),
@@ -319,6 +323,7 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
         left,
         alert,
         burn_measured,
+        failed,
         ..
     }) = &r.budget
     else {
@@ -330,6 +335,7 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
     let left_words = match left {
         Some(l) if *l < 0.0 => format!("OVERSPENT {:.0}%", -l * 100.0),
         Some(l) => format!("{:.0}% left", l * 100.0),
+        None if *failed => "? ERR".into(),
         None => "? NO DATA".into(),
     };
     match alert {
@@ -344,7 +350,13 @@ fn budget_cell(r: &FleetRow, _: &Model) -> (String, Tone) {
 /// The budget in a few letters, for 80 columns: the alert when there is one (what needs a
 /// human), else what is left.
 fn budget_compact_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
-    let Some(BudgetCell { left, alert, .. }) = &r.budget else {
+    let Some(BudgetCell {
+        left,
+        alert,
+        failed,
+        ..
+    }) = &r.budget
+    else {
         return dash();
     };
     if !r.metrics_read {
@@ -356,6 +368,7 @@ fn budget_compact_cell(r: &FleetRow, model: &Model) -> (String, Tone) {
         (Some(Alert::Ticket), _) => "TICKET".into(),
         (None, Some(l)) if *l < 0.0 => "OVERSPENT".into(),
         (None, Some(l)) => format!("{:.0}%", l * 100.0),
+        (None, None) if *failed => "ERR".into(),
         (None, None) => "no data".into(),
     };
     (words, tone)

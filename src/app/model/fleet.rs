@@ -35,6 +35,9 @@ pub struct BudgetCell {
     pub alert: Option<crate::domain::slo::Alert>,
     /// Whether any burn rate was measured (without one, "no alert" means "not measured").
     pub burn_measured: bool,
+    /// The SLO without an answer failed to be read (an error or a timeout), rather than
+    /// having no data.
+    pub failed: bool,
 }
 
 /// What one row of the fleet list shows, worked out from a `RolloutModel` at `now`
@@ -56,6 +59,9 @@ pub struct FleetRow {
     /// The worst metric verdict, the metric that has it and its index in `panels`; `None` when
     /// the rollout has no metrics.
     pub worst: Option<(Verdict, String, usize)>,
+    /// The worst verdict is NO DATA because the metric's last query failed (an error or a
+    /// timeout), not because Prometheus has no series: the row says ERR, the panel says why.
+    pub worst_failed: bool,
     /// The metrics have answered once: before, the verdict and budget are not known yet (not
     /// NO DATA: nothing was asked of Prometheus yet, or it is still answering).
     pub metrics_read: bool,
