@@ -686,7 +686,20 @@ fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_an
     let screen = render_model(&h.model, 160, 48);
     assert!(!screen.contains("NO DATA"), "{screen}");
     assert!(screen.contains("… reading"), "{screen}");
+    // The reads answer one by one: no row asks its metrics before the whole fleet is read, so
+    // that each first poll's grouped reads know every member (asked as each read came in, an
+    // hour-old fleet's counters were read whole member by member: ~600 queries at start-up).
+    let last_read = start
+        .iter()
+        .rposition(|e| matches!(e, Effect::FetchRollout { .. }))
+        .expect("a read");
+    let mut start = start;
+    let last = start.remove(last_read);
     h.answer(start);
+    h.tick();
+    assert_eq!(metrics_polls(&h.drain()), [], "7 of 8 read: no poll yet");
+    h.answer(vec![last]);
+    h.tick();
     let polls: Vec<_> = h
         .drain()
         .into_iter()
@@ -695,12 +708,52 @@ fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_an
             _ => None,
         })
         .collect();
-    assert_eq!(polls.len(), 8, "each row asked once, when read");
+    assert_eq!(polls.len(), 8, "each row asked once, when all are read");
     for request in &polls {
         let member = request.rollout.as_ref().expect("a fleet member");
         assert!(request.tracks.is_some(), "{}: by its hashes", member.name);
-        assert!(member.group.is_some(), "{}: grouped", member.name);
+        let group = member.group.as_ref().expect("grouped");
+        let known = group.counted_since.iter().filter(|s| s.is_some()).count();
+        assert_eq!(known, 8, "{}: knows every member's start", member.name);
     }
+    // The rows are worked out again at the next tick.
+    h.tick();
     let screen = render_model(&h.model, 160, 48);
     assert!(!screen.contains("… reading"), "{screen}");
+}
+
+#[test]
+fn a_read_that_never_answers_holds_the_fleets_first_polls_three_intervals_at_most() {
+    let mut h = FleetHarness::unasked(
+        8,
+        Some(FleetSelectors {
+            service: r#"rollout="$rollout""#.into(),
+            pod_hash_label: "rollouts_pod_template_hash".into(),
+            group_by: Some("rollout".into()),
+            recorded: false,
+        }),
+    );
+    let hung = |e: &Effect| matches!(e, Effect::FetchRollout { name, .. } if name == "checkout");
+    let start = update(&mut h.model, Msg::Tick(h.now));
+    assert_eq!(start.iter().filter(|e| hung(e)).count(), 1);
+    h.answer(start.into_iter().filter(|e| !hung(e)).collect());
+    assert_eq!(metrics_polls(&h.drain()), [], "checkout not read yet");
+    // Each second, every read but checkout's answered; the poll interval is 2 s.
+    let mut first_poll = None;
+    for second in 1..=10 {
+        h.now += chrono::Duration::seconds(1);
+        let effects = update(&mut h.model, Msg::Tick(h.now));
+        h.answer(effects.into_iter().filter(|e| !hung(e)).collect());
+        let polls = metrics_polls(&h.drain());
+        if first_poll.is_none() && !polls.is_empty() {
+            assert!(
+                polls.iter().all(|(name, _)| name != "checkout"),
+                "{polls:?}"
+            );
+            assert_eq!(polls.len(), 7, "{polls:?}");
+            first_poll = Some(second);
+        }
+    }
+    // Not before three intervals (6 s), and not much after.
+    assert_eq!(first_poll, Some(6));
 }

@@ -1,5 +1,7 @@
 //! The runtime's side of a backend watch: `Effect::WatchRollout` subscribes once, every change
 //! the backend reports becomes `Msg::RolloutChanged`, and a backend without a watch costs nothing.
+//! Also the runner's limit on a metrics poll: the poll is answered with the timeout, and the
+//! source's reads still finish (a fleet's grouped reads serve every member).
 
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -110,4 +112,68 @@ async fn a_backend_without_a_watch_sends_nothing() {
     });
     let got = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
     assert!(got.is_err(), "polling only: {got:?}");
+}
+
+/// A source whose poll takes 20 s, past the runner's 15 s limit, and says when it finished.
+struct Slow {
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl rollout_console::metrics::MetricsSource for Slow {
+    fn describe(&self) -> String {
+        "slow".into()
+    }
+    async fn fetch(
+        &self,
+        _: &rollout_console::metrics::FetchRequest,
+    ) -> rollout_console::metrics::FetchResult {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        self.finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        rollout_console::metrics::FetchResult::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_past_the_limit_is_answered_with_the_timeout_and_its_reads_still_finish() {
+    let (mut runner, mut rx) = runner(Arc::new(Watched {
+        sender: Mutex::new(None),
+        offers_watch: false,
+    }));
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    runner.source = Arc::new(Slow {
+        finished: finished.clone(),
+    });
+    runner.spawn(Effect::FetchMetrics {
+        generation: 7,
+        request: rollout_console::metrics::FetchRequest {
+            now: chrono::Utc::now(),
+            lookback: Duration::from_secs(600),
+            step: Duration::from_secs(5),
+            metrics: vec![rollout_console::metrics::MetricQuery {
+                name: "p95 latency".into(),
+                query: "q".into(),
+                window: None,
+                counts: None,
+            }],
+            slos: vec![],
+            tracks: None,
+            priority: rollout_console::metrics::Priority::Open,
+            rollout: None,
+        },
+    });
+    let Some(Msg::MetricsFetched {
+        generation, result, ..
+    }) = rx.recv().await
+    else {
+        panic!("a metrics answer")
+    };
+    assert_eq!(generation, 7);
+    let why = result.metrics[0].1.as_ref().expect_err("timed out");
+    assert!(why.contains("within 15s"), "{why}");
+    assert!(!finished.load(std::sync::atomic::Ordering::SeqCst));
+    // Five seconds later the source's poll has finished (given up, it would never).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(finished.load(std::sync::atomic::Ordering::SeqCst));
 }

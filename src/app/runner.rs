@@ -87,29 +87,39 @@ impl EffectRunner {
                 request,
             } => {
                 let started = std::time::Instant::now();
-                let result =
-                    match tokio::time::timeout(CALL_TIMEOUT, self.source.fetch(&request)).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            let why = format!(
+                // In a task of its own: a poll given up at the limit still finishes its reads
+                // (a fleet's grouped read serves every member); dropped halfway, the next poll
+                // would ask it all again, and at start-up that kept the polls past the limit.
+                let source = Arc::clone(&self.source);
+                let fetch = tokio::spawn({
+                    let request = request.clone();
+                    async move { source.fetch(&request).await }
+                });
+                let result = match tokio::time::timeout(CALL_TIMEOUT, fetch).await {
+                    Ok(Ok(r)) => r,
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(e)) => format!("the metrics poll failed: {e}"),
+                            _ => format!(
                                 "the metrics source did not answer within {}s",
                                 CALL_TIMEOUT.as_secs()
-                            );
-                            crate::metrics::FetchResult {
-                                metrics: request
-                                    .metrics
-                                    .iter()
-                                    .map(|m| (m.name.clone(), Err(why.clone())))
-                                    .collect(),
-                                slos: request
-                                    .slos
-                                    .iter()
-                                    .map(|s| (s.name.clone(), Err(why.clone())))
-                                    .collect(),
-                                ..Default::default()
-                            }
+                            ),
+                        };
+                        crate::metrics::FetchResult {
+                            metrics: request
+                                .metrics
+                                .iter()
+                                .map(|m| (m.name.clone(), Err(why.clone())))
+                                .collect(),
+                            slos: request
+                                .slos
+                                .iter()
+                                .map(|s| (s.name.clone(), Err(why.clone())))
+                                .collect(),
+                            ..Default::default()
                         }
-                    };
+                    }
+                };
                 tracing::debug!(
                     queries = result.queries,
                     elapsed_ms = started.elapsed().as_millis() as u64,

@@ -276,6 +276,14 @@ impl PrometheusClient {
     ) -> Result<Response, PromError> {
         // A token first (the most urgent waiting query gets the next one), then a slot in flight.
         self.budget.take(priority).await;
+        // What each poll asks, query by query (the debug line per poll only counts them).
+        tracing::trace!(
+            ?priority,
+            endpoint = url.path(),
+            params = ?params.iter().skip(1).map(|(_, v)| *v).collect::<Vec<_>>(),
+            query = params.first().map_or("", |(_, q)| q),
+            "query sent"
+        );
         let with_stats: Vec<(&str, &str)>;
         let params = if self.query_stats {
             with_stats = params.iter().copied().chain([("stats", "all")]).collect();

@@ -42,6 +42,10 @@ impl Read {
     }
 }
 
+/// How long a member read before may be missing from the plans (of polls that do not know it,
+/// or after it left this spacing) before it is forgotten: longer than a fleet row's cadence.
+pub const FORGET_ABSENT_MS: i64 = 5 * 60 * 1_000;
+
 /// A raw series of an answer: its labels and points.
 type Series = (Labels, Vec<Sample>);
 
@@ -58,8 +62,10 @@ pub struct GroupedCounter {
     end_ms: Option<i64>,
     /// Each member read, and the start of its grid (its tallies count from there).
     covered: BTreeMap<String, i64>,
-    /// Each member's grid start as of the last plan: where a tally new to it starts.
+    /// Each member's grid start as of the last plan it was in: where a tally new to it starts.
     starts: HashMap<String, i64>,
+    /// The end of the last plan each member was in the class of.
+    last_in_class: HashMap<String, i64>,
     /// Every covered member's tracks by (member, hash), counted. A series without either label
     /// is never picked, so it is not counted.
     tracks: HashMap<(String, String), Arc<Tally>>,
@@ -77,6 +83,7 @@ impl GroupedCounter {
             end_ms: None,
             covered: BTreeMap::new(),
             starts: HashMap::new(),
+            last_in_class: HashMap::new(),
             tracks: HashMap::new(),
         }
     }
@@ -90,10 +97,20 @@ impl GroupedCounter {
     /// read twice) for every member of `class` (member, the start of its grid): first the
     /// members read before, from the point after the last one read; then those not read before,
     /// or whose grid starts elsewhere now (a new rollout of the name), whole from the earliest
-    /// start among them. A member no longer in `class` is forgotten, and its counts with it.
+    /// start among them. A member missing from `class` is still read until it has been missing
+    /// for [`FORGET_ABSENT_MS`]: the poll that planned may have been made before that member's
+    /// rollout was read (at start-up the members' polls carry different pictures of the fleet,
+    /// and forgetting at once read the same members whole again and again); then it is
+    /// forgotten, and its counts with it.
     pub fn plan(&mut self, class: &[(String, i64)], end_ms: i64) -> Vec<Read> {
-        self.starts = class.iter().cloned().collect();
-        let starts = &self.starts;
+        for (member, start) in class {
+            self.starts.insert(member.clone(), *start);
+            self.last_in_class.insert(member.clone(), end_ms);
+        }
+        let last_in_class = &mut self.last_in_class;
+        last_in_class.retain(|_, last| *last >= end_ms.saturating_sub(FORGET_ABSENT_MS));
+        let starts = &mut self.starts;
+        starts.retain(|m, _| last_in_class.contains_key(m));
         self.covered.retain(|m, from| starts.get(m) == Some(from));
         let covered = &self.covered;
         self.tracks.retain(|(m, _), _| covered.contains_key(m));
@@ -352,7 +369,7 @@ mod tests {
         fn each_member_gets_what_a_read_of_its_own_would_give(
             mut fake in proptest::collection::vec(fake_series(), 1..12),
             mut starts in proptest::collection::vec(0..150i64, 4),
-            polls in proptest::collection::vec((0..4usize, 0..3i64, 0..4i64, 0..6u8), 1..30),
+            polls in proptest::collection::vec((0..4usize, 0..3i64, 0..4i64, 0..6u8, 0..6usize), 1..30),
             part in proptest::prop_oneof![1..4i64, proptest::strategy::Just(1_000i64)],
         ) {
             // No two fake series with the same labels.
@@ -384,15 +401,17 @@ mod tests {
                     entry.finish(&read);
                 }
             };
-            for (member, advance, lag, restart) in polls {
+            for (member, advance, lag, restart, unknown) in polls {
                 end += advance * spacing;
                 joined[member] = true;
                 // Now and then a member's counting starts later (a new rollout of its name).
                 if restart == 0 {
                     starts[member] = (starts[member] + 20).min(end / 1_000);
                 }
+                // Now and then the poll does not know another member yet (made before that
+                // member's rollout was read).
                 let class: Vec<(String, i64)> = (0..4)
-                    .filter(|m| joined[*m])
+                    .filter(|m| joined[*m] && (*m == member || *m != unknown))
                     .map(|m| (format!("m{m}"), start_of(&starts, m)))
                     .collect();
                 // Asked up to a settled point: a step before `wall`, or more.
@@ -519,13 +538,38 @@ mod tests {
         for read in &next {
             entry.apply(read, vec![]);
         }
-        // `b` left this spacing: no longer read.
+        // A poll that does not know `b` (made before `b` was read): `b` is still read, not
+        // forgotten and read whole again at the next poll that knows it.
+        let without_b = entry.plan(&class(&[("a", 10), ("c", 50)]), 120);
         assert_eq!(
-            entry.plan(&class(&[("a", 10), ("c", 50)]), 120),
+            without_b,
             [Read {
-                members: vec!["a".into(), "c".into()],
+                members: vec!["a".into(), "b".into(), "c".into()],
                 from_ms: 120,
                 end_ms: 120,
+                whole: false
+            }]
+        );
+        entry.apply(&without_b[0], vec![]);
+        let with_b = entry.plan(&class(&[("a", 10), ("b", 0), ("c", 50)]), 130);
+        assert_eq!(
+            with_b,
+            [Read {
+                members: vec!["a".into(), "b".into(), "c".into()],
+                from_ms: 130,
+                end_ms: 130,
+                whole: false
+            }]
+        );
+        entry.apply(&with_b[0], vec![]);
+        // `b` missing for longer (it left this spacing, or the fleet): no longer read.
+        let later = 130 + FORGET_ABSENT_MS + 10;
+        assert_eq!(
+            entry.plan(&class(&[("a", 10), ("c", 50)]), later),
+            [Read {
+                members: vec!["a".into(), "c".into()],
+                from_ms: 140,
+                end_ms: later,
                 whole: false
             }]
         );

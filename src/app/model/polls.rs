@@ -12,6 +12,8 @@ pub struct Polls {
     pub rollout_generation: u64,
     pub rollout_in_flight: bool,
     pub rollout_started: Option<DateTime<Utc>>,
+    /// When the first read was sent (a read retried does not move it).
+    pub first_read_asked: Option<DateTime<Utc>>,
     pub metrics_generation: u64,
     /// How many metrics polls were sent (a rollout that never answers is failing after a few).
     pub metrics_asked: u64,

@@ -266,7 +266,12 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 .iter()
                 .any(|p| p.counters.is_some())
                 || model.rollouts[i].pod_hash_tracks.is_some();
-            if first && model.rollouts[i].rollout.is_some() && counts_wait {
+            // In a grouped fleet, once every row has been read (the next tick asks them all).
+            if first
+                && model.rollouts[i].rollout.is_some()
+                && counts_wait
+                && !poll::waits_for_the_fleet(model, i)
+            {
                 let (_, priority) = poll::pace(model, i);
                 effects.push(fetch_metrics(model, i, priority));
             }

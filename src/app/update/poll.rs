@@ -64,10 +64,38 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
     if rollout_due {
         effects.push(fetch_rollout(model, i));
     }
-    if metrics_due && !waits_for_first_read {
+    if metrics_due && !waits_for_first_read && !waits_for_the_fleet(model, i) {
         effects.push(fetch_metrics(model, i, priority));
     }
     effects
+}
+
+/// A grouped row's first metrics poll waits until every grouped row's first read has answered
+/// (or failed, or had three intervals to): the fleet's grouped reads then know every member
+/// from the first, and read the fleet's counters whole once. Sent as each read came in, every
+/// first poll knew only the rows read so far, and the 50 members of an hour-old fleet were each
+/// read whole on their own: about 600 queries in the first 40 seconds, most polls past their
+/// 15-second limit.
+pub(super) fn waits_for_the_fleet(model: &Model, i: usize) -> bool {
+    let grouped_fleet = model
+        .template
+        .as_ref()
+        .and_then(|t| t.selectors.as_ref())
+        .is_some_and(|f| f.group_by.is_some());
+    let r = &model.rollouts[i];
+    if !grouped_fleet || !r.grouped || r.polls.metrics_started.is_some() {
+        return false;
+    }
+    let patience = model.settings.poll_interval * 3;
+    model.rollouts.iter().any(|other| {
+        other.grouped
+            && other.rollout.is_none()
+            && other.rollout_error.is_none()
+            && other
+                .polls
+                .first_read_asked
+                .is_none_or(|sent| age(sent, model.now) < patience)
+    })
 }
 
 /// A read is due once its interval has passed since the last was sent, and none is in flight;
@@ -132,6 +160,7 @@ pub(super) fn fetch_rollout(model: &mut Model, i: usize) -> Effect {
     r.polls.rollout_generation = generation;
     r.polls.rollout_in_flight = true;
     r.polls.rollout_started = Some(model.now);
+    r.polls.first_read_asked.get_or_insert(model.now);
     Effect::FetchRollout {
         generation,
         name: r.name.clone(),
