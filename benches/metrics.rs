@@ -165,7 +165,11 @@ fn bench_poll() {
             let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).expect("terminal");
             let start = Instant::now();
             for effect in update(&mut model, Msg::Tick(chrono::Utc::now())) {
-                if let Effect::FetchMetrics { generation, request } = effect {
+                if let Effect::FetchMetrics {
+                    generation,
+                    request,
+                    ..
+                } = effect {
                     let result = source.fetch(&request).await;
                     queries_per_poll = result.queries;
                     update(&mut model, Msg::MetricsFetched { generation, at: chrono::Utc::now(), result });

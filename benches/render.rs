@@ -38,6 +38,7 @@ fn run(model: &mut Model, sim: &mut Simulator, now: DateTime<Utc>, effects: Vec<
             Effect::FetchMetrics {
                 generation,
                 request,
+                ..
             } => Msg::MetricsFetched {
                 generation,
                 at: now,

@@ -117,6 +117,7 @@ impl FleetHarness {
                 Effect::FetchMetrics {
                     generation,
                     request,
+                    ..
                 } => {
                     let name = request
                         .rollout
@@ -629,6 +630,7 @@ fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() 
     );
     h.model.rollouts[i].polls.metrics_started = None;
     h.model.rollouts[i].polls.metrics_in_flight = false;
+    h.model.rollouts[i].polls.metrics_next_at = Some(h.now);
     let effects = update(&mut h.model, Msg::Tick(h.now));
     let asked = effects.iter().find_map(|e| match e {
         Effect::FetchMetrics { request, .. }
@@ -700,6 +702,13 @@ fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_an
     assert_eq!(metrics_polls(&h.drain()), [], "7 of 8 read: no poll yet");
     h.answer(vec![last]);
     h.tick();
+    let at_once = metrics_polls(&h.seen).len();
+    assert!(
+        (1..8).contains(&at_once),
+        "{at_once} at once: spread over a step"
+    );
+    // The others in their slots over the next step (2 s here).
+    h.advance(2);
     let polls: Vec<_> = h
         .drain()
         .into_iter()
@@ -740,20 +749,19 @@ fn a_read_that_never_answers_holds_the_fleets_first_polls_three_intervals_at_mos
     assert_eq!(metrics_polls(&h.drain()), [], "checkout not read yet");
     // Each second, every read but checkout's answered; the poll interval is 2 s.
     let mut first_poll = None;
+    let mut polled = std::collections::BTreeSet::new();
     for second in 1..=10 {
         h.now += chrono::Duration::seconds(1);
         let effects = update(&mut h.model, Msg::Tick(h.now));
         h.answer(effects.into_iter().filter(|e| !hung(e)).collect());
         let polls = metrics_polls(&h.drain());
-        if first_poll.is_none() && !polls.is_empty() {
-            assert!(
-                polls.iter().all(|(name, _)| name != "checkout"),
-                "{polls:?}"
-            );
-            assert_eq!(polls.len(), 7, "{polls:?}");
-            first_poll = Some(second);
+        if !polls.is_empty() {
+            first_poll.get_or_insert(second);
         }
+        polled.extend(polls.into_iter().map(|(name, _)| name));
     }
-    // Not before three intervals (6 s), and not much after.
+    // Not before three intervals (6 s), and not much after; every row but checkout.
     assert_eq!(first_poll, Some(6));
+    assert_eq!(polled.len(), 7, "{polled:?}");
+    assert!(!polled.contains("checkout"), "{polled:?}");
 }

@@ -247,6 +247,7 @@ async fn poll(model: &mut Model, source: &dyn MetricsSource) {
         if let Effect::FetchMetrics {
             generation,
             request,
+            ..
         } = effect
         {
             let result = source.fetch(&request).await;

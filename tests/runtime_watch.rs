@@ -145,23 +145,25 @@ async fn a_poll_past_the_limit_is_answered_with_the_timeout_and_its_reads_still_
     runner.source = Arc::new(Slow {
         finished: finished.clone(),
     });
+    let request = || rollout_console::metrics::FetchRequest {
+        now: chrono::Utc::now(),
+        lookback: Duration::from_secs(600),
+        step: Duration::from_secs(5),
+        metrics: vec![rollout_console::metrics::MetricQuery {
+            name: "p95 latency".into(),
+            query: "q".into(),
+            window: None,
+            counts: None,
+        }],
+        slos: vec![],
+        tracks: None,
+        priority: rollout_console::metrics::Priority::Open,
+        rollout: None,
+    };
     runner.spawn(Effect::FetchMetrics {
         generation: 7,
-        request: rollout_console::metrics::FetchRequest {
-            now: chrono::Utc::now(),
-            lookback: Duration::from_secs(600),
-            step: Duration::from_secs(5),
-            metrics: vec![rollout_console::metrics::MetricQuery {
-                name: "p95 latency".into(),
-                query: "q".into(),
-                window: None,
-                counts: None,
-            }],
-            slos: vec![],
-            tracks: None,
-            priority: rollout_console::metrics::Priority::Open,
-            rollout: None,
-        },
+        request: request(),
+        first: false,
     });
     let Some(Msg::MetricsFetched {
         generation, result, ..
@@ -176,4 +178,14 @@ async fn a_poll_past_the_limit_is_answered_with_the_timeout_and_its_reads_still_
     // Five seconds later the source's poll has finished (given up, it would never).
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(finished.load(std::sync::atomic::Ordering::SeqCst));
+    // A rollout's first poll (whole histories to read) is given 60 s: its answer comes.
+    runner.spawn(Effect::FetchMetrics {
+        generation: 8,
+        request: request(),
+        first: true,
+    });
+    let Some(Msg::MetricsFetched { result, .. }) = rx.recv().await else {
+        panic!("a metrics answer")
+    };
+    assert!(result.metrics.is_empty(), "{:?}", result.metrics);
 }

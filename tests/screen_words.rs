@@ -105,6 +105,7 @@ fn poll_metrics_with(
                 Effect::FetchMetrics {
                     generation,
                     request,
+                    ..
                 } => match metrics(&request) {
                     Some(result) => Msg::MetricsFetched {
                         generation,

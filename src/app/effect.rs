@@ -21,6 +21,9 @@ pub enum Effect {
     FetchMetrics {
         generation: u64,
         request: FetchRequest,
+        /// The rollout's metrics have not answered yet: its first poll reads whole histories
+        /// and may wait behind a fleet's first grouped reads, so it is given longer.
+        first: bool,
     },
     /// Run a control action, then write its receipt (fsynced) before reporting the result.
     Act {

@@ -14,6 +14,10 @@ use crate::metrics::MetricsSource;
 
 /// No metrics call may hold its poller longer than this (backends set their own limit).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// A rollout's first metrics poll: it reads the canary's whole history, and a fleet's first
+/// polls wait for the fleet's whole reads (an hour-old fleet of 50: 37 queries, 14-18 s on the
+/// benchmark's Prometheus). Past 15 s its row said ERR for a poll that was only slow.
+const FIRST_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs effects against the real world and reports back as messages.
 #[derive(Clone)]
@@ -85,8 +89,14 @@ impl EffectRunner {
             Effect::FetchMetrics {
                 generation,
                 request,
+                first,
             } => {
                 let started = std::time::Instant::now();
+                let limit = if first {
+                    FIRST_CALL_TIMEOUT
+                } else {
+                    CALL_TIMEOUT
+                };
                 // In a task of its own: a poll given up at the limit still finishes its reads
                 // (a fleet's grouped read serves every member); dropped halfway, the next poll
                 // would ask it all again, and at start-up that kept the polls past the limit.
@@ -95,14 +105,14 @@ impl EffectRunner {
                     let request = request.clone();
                     async move { source.fetch(&request).await }
                 });
-                let result = match tokio::time::timeout(CALL_TIMEOUT, fetch).await {
+                let result = match tokio::time::timeout(limit, fetch).await {
                     Ok(Ok(r)) => r,
                     failed => {
                         let why = match failed {
                             Ok(Err(e)) => format!("the metrics poll failed: {e}"),
                             _ => format!(
                                 "the metrics source did not answer within {}s",
-                                CALL_TIMEOUT.as_secs()
+                                limit.as_secs()
                             ),
                         };
                         crate::metrics::FetchResult {

@@ -106,6 +106,7 @@ impl Harness {
                 Effect::FetchMetrics {
                     generation,
                     request,
+                    ..
                 } => {
                     let result = answer(&mut self.sim, &request);
                     let more = update(

@@ -64,10 +64,33 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
     if rollout_due {
         effects.push(fetch_rollout(model, i));
     }
-    if metrics_due && !waits_for_first_read && !waits_for_the_fleet(model, i) {
+    if metrics_due
+        && !waits_for_first_read
+        && !waits_for_the_fleet(model, i)
+        && !waits_for_its_first_slot(model, i)
+    {
         effects.push(fetch_metrics(model, i, priority));
     }
     effects
+}
+
+/// Once the fleet is read, its rows' first polls go spread over one step in the rows' slots
+/// (all at once, fifty members' first answers, each a canary's whole history, were alive
+/// together: the start-up peak of the console's memory). The first one reads the fleet's
+/// grouped answers; the others read them kept.
+fn waits_for_its_first_slot(model: &mut Model, i: usize) -> bool {
+    let on_screen = model.on_screen() == Some(i);
+    let step = model.settings.poll_interval;
+    let now = model.now;
+    let r = &mut model.rollouts[i];
+    if on_screen || !r.grouped || r.polls.metrics_started.is_some() {
+        return false;
+    }
+    let at = *r.polls.metrics_next_at.get_or_insert_with(|| {
+        let slot = u32::try_from(i % ROW_SLOTS as usize).unwrap_or(0);
+        now + step * slot / ROW_SLOTS
+    });
+    now < at
 }
 
 /// A grouped row's first metrics poll waits until every grouped row's first read has answered
@@ -255,6 +278,7 @@ pub(super) fn fetch_metrics(model: &mut Model, i: usize, priority: Priority) -> 
     Effect::FetchMetrics {
         generation: model.rollouts[i].polls.metrics_generation,
         request,
+        first: !model.rollouts[i].polls.metrics_answered,
     }
 }
 
