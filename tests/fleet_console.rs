@@ -765,3 +765,31 @@ fn a_read_that_never_answers_holds_the_fleets_first_polls_three_intervals_at_mos
     assert_eq!(polled.len(), 7, "{polled:?}");
     assert!(!polled.contains("checkout"), "{polled:?}");
 }
+
+#[test]
+fn on_the_list_an_answer_waits_for_the_tick_to_be_drawn_and_on_a_rollout_it_does_not() {
+    use rollout_console::app::update::draw_waits_for_tick;
+    let mut h = FleetHarness::new(4);
+    let answer = Msg::MetricsFetched {
+        generation: 0,
+        at: h.now,
+        result: Default::default(),
+    };
+    assert!(h.model.fleet.shown);
+    assert!(draw_waits_for_tick(&h.model, &answer));
+    // What the user does, and the tick that works the rows out again, are drawn at once.
+    assert!(!draw_waits_for_tick(&h.model, &Msg::Tick(h.now)));
+    let key = message_for(
+        &h.model,
+        KeyPress {
+            key: Key::Char('j'),
+            ctrl: false,
+        },
+    )
+    .expect("j moves");
+    assert!(!draw_waits_for_tick(&h.model, &key));
+    // One rollout open: its panels show each answer as it comes.
+    h.press(Key::Enter);
+    assert!(!h.model.fleet.shown);
+    assert!(!draw_waits_for_tick(&h.model, &answer));
+}

@@ -17,6 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub use guard::TerminalGuard;
 
 use crate::app::runner::EffectRunner;
+use crate::app::update::draw_waits_for_tick;
 use crate::app::{Model, Msg, update};
 use crate::ui::{self, Theme};
 
@@ -98,7 +99,7 @@ pub async fn run_console(
             batch.push(msg);
         }
         for msg in batch {
-            dirty = true;
+            dirty |= !draw_waits_for_tick(&model, &msg);
             for effect in update(&mut model, msg) {
                 runner.spawn(effect);
             }

@@ -20,18 +20,31 @@ pub use poll::{FINISHED_POLL_FACTOR, ROW_POLL_FACTOR};
 use poll::{fetch_metrics, fetch_rollout, polls_due};
 use rollout::apply_rollout;
 
-pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
-    // A fleet's rows are worked out again at every tick (each second) and on what the user does,
-    // not on each of the many answers in between (50 rollouts send dozens a second): a row is
-    // at most a second behind its answers, and the console's CPU does not grow with them.
-    let rows_due = !matches!(
+/// An answer from a source (or the view's own measure): the fleet's rows take it in at the next
+/// tick, not at once.
+fn is_background_answer(msg: &Msg) -> bool {
+    matches!(
         msg,
         Msg::RolloutFetched { .. }
             | Msg::MetricsFetched { .. }
             | Msg::RolloutChanged(_)
             | Msg::PermissionsFetched { .. }
             | Msg::OverlayMeasured(_)
-    );
+    )
+}
+
+/// Whether the screen can wait for the next tick to show what `msg` changed: on the fleet list
+/// an answer changes no row until the tick works the rows out again, so drawing for it (about
+/// two frames a second on a fleet of 50 besides the tick's) drew the same list again.
+pub fn draw_waits_for_tick(model: &Model, msg: &Msg) -> bool {
+    model.fleet.shown && model.rollouts.len() > 1 && is_background_answer(msg)
+}
+
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    // A fleet's rows are worked out again at every tick (each second) and on what the user does,
+    // not on each of the many answers in between (50 rollouts send dozens a second): a row is
+    // at most a second behind its answers, and the console's CPU does not grow with them.
+    let rows_due = !is_background_answer(&msg);
     let effects = apply(model, msg);
     refresh_derived(model, rows_due);
     if rows_due {
