@@ -226,6 +226,16 @@ impl FleetHarness {
     }
 }
 
+/// `[fleet]` selectors grouped by the rollout label, read from recording rules or not.
+fn grouped(recorded: bool) -> Option<FleetSelectors> {
+    Some(FleetSelectors {
+        service: r#"rollout="$rollout""#.into(),
+        pod_hash_label: "rollouts_pod_template_hash".into(),
+        group_by: Some("rollout".into()),
+        recorded,
+    })
+}
+
 fn metrics_polls(effects: &[Effect]) -> Vec<(String, Priority)> {
     effects
         .iter()
@@ -547,13 +557,8 @@ fn permissions_are_asked_per_rollout_when_selected_and_deny_only_that_one() {
 fn a_finished_rollout_is_counted_to_its_end_then_no_more_until_it_moves_again() {
     let mut h = FleetHarness::with_selectors(
         8,
-        Some(FleetSelectors {
-            service: r#"rollout="$rollout""#.into(),
-            pod_hash_label: "rollouts_pod_template_hash".into(),
-            group_by: Some("rollout".into()),
-            // Carried to every member's grouped read (what the source reads it from).
-            recorded: true,
-        }),
+        // `recorded` is carried to every member's grouped read (what the source reads it from).
+        grouped(true),
     );
     h.advance(300);
     let ended: Vec<usize> = (0..8)
@@ -672,15 +677,7 @@ fn a_finished_rollout_asks_its_chart_window_not_its_last_steps_whole_age() {
 
 #[test]
 fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_answered() {
-    let mut h = FleetHarness::unasked(
-        8,
-        Some(FleetSelectors {
-            service: r#"rollout="$rollout""#.into(),
-            pod_hash_label: "rollouts_pod_template_hash".into(),
-            group_by: Some("rollout".into()),
-            recorded: false,
-        }),
-    );
+    let mut h = FleetHarness::unasked(8, grouped(false));
     let start = update(&mut h.model, Msg::Tick(h.now));
     assert_eq!(rollout_reads(&start), 8);
     // Without the hashes there is nothing to ask: no poll goes ahead of the reads.
@@ -733,15 +730,7 @@ fn rows_tracked_by_pod_hash_ask_their_metrics_once_read_and_say_reading_until_an
 
 #[test]
 fn a_read_that_never_answers_holds_the_fleets_first_polls_three_intervals_at_most() {
-    let mut h = FleetHarness::unasked(
-        8,
-        Some(FleetSelectors {
-            service: r#"rollout="$rollout""#.into(),
-            pod_hash_label: "rollouts_pod_template_hash".into(),
-            group_by: Some("rollout".into()),
-            recorded: false,
-        }),
-    );
+    let mut h = FleetHarness::unasked(8, grouped(false));
     let hung = |e: &Effect| matches!(e, Effect::FetchRollout { name, .. } if name == "checkout");
     let start = update(&mut h.model, Msg::Tick(h.now));
     assert_eq!(start.iter().filter(|e| hung(e)).count(), 1);

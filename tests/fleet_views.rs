@@ -380,6 +380,15 @@ fn help_on_a_rollout_of_the_fleet_names_its_keys_whole() {
     );
 }
 
+/// The line of the list that shows rollout `name` (empty when none does).
+fn row_of(screen: &str, name: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(&format!(" {name} ")))
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn a_failed_query_says_err_on_its_row_not_no_data() {
     use rollout_console::app::model::BudgetCell;
@@ -397,16 +406,9 @@ fn a_failed_query_says_err_on_its_row_not_no_data() {
         failed: true,
     });
     let name = row.name.clone();
-    let line_of = |screen: &str| {
-        screen
-            .lines()
-            .find(|l| l.contains(&format!(" {name} ")))
-            .unwrap_or_default()
-            .to_string()
-    };
     // 80 columns: the budget is the last column, in a word.
     let small = render_model(&model, 80, 24);
-    let line = line_of(&small);
+    let line = row_of(&small, &name);
     assert!(line.contains("? ERR p95"), "{small}");
     assert!(
         line.trim_end_matches(['"', ' ']).ends_with(" ERR"),
@@ -415,7 +417,7 @@ fn a_failed_query_says_err_on_its_row_not_no_data() {
     assert!(!line.contains("NO DATA"), "{small}");
     // 160 columns: both cells say ERR, neither NO DATA.
     let wide = render_model(&model, 160, 48);
-    let line = line_of(&wide);
+    let line = row_of(&wide, &name);
     assert!(line.contains("? ERR p95 latency"), "{wide}");
     assert_eq!(line.matches("? ERR").count(), 2, "{wide}");
     assert!(!line.contains("NO DATA"), "{wide}");
@@ -441,13 +443,6 @@ fn a_budget_alert_keeps_its_column_at_80x24_in_fewer_words() {
         model.derived.fleet_rows[0].name.clone(),
         model.derived.fleet_rows[1].name.clone(),
     );
-    let row_of = |screen: &str, name: &str| {
-        screen
-            .lines()
-            .find(|l| l.contains(&format!(" {name} ")))
-            .unwrap_or_default()
-            .to_string()
-    };
     let small = render_model(&model, 80, 24);
     assert!(small.contains("BUDGET"), "{small}");
     assert!(

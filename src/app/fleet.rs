@@ -315,6 +315,19 @@ mod tests {
         r
     }
 
+    /// A 99.9% availability SLO over 30 days, not answered yet.
+    fn availability() -> SloPanel {
+        SloPanel::new(
+            SloDef {
+                name: "availability".into(),
+                objective_pct: 99.9,
+                window: Duration::from_secs(30 * 86_400),
+                recorded: Vec::new(),
+            },
+            "q".into(),
+        )
+    }
+
     fn row_at(r: &RolloutModel, secs: i64) -> FleetRow {
         row(
             0,
@@ -352,15 +365,7 @@ mod tests {
         assert_eq!(row.hold, "no hold known");
         // An SLO without an answer: the budget is unknown, not full.
         let mut r = rollout_model("checkout");
-        r.slos.push(SloPanel::new(
-            SloDef {
-                name: "availability".into(),
-                objective_pct: 99.9,
-                window: Duration::from_secs(30 * 86_400),
-                recorded: Vec::new(),
-            },
-            "q".into(),
-        ));
+        r.slos.push(availability());
         let budget = row_at(&r, 10).budget.expect("a budget");
         assert_eq!((budget.left, budget.burn_measured), (None, false));
     }
@@ -377,15 +382,7 @@ mod tests {
         assert_eq!(row.worst.map(|w| w.0), Some(Verdict::NoData));
         assert!(row.worst_failed);
         // An SLO that failed to be read: its budget is unknown and says why.
-        let mut slo = SloPanel::new(
-            SloDef {
-                name: "availability".into(),
-                objective_pct: 99.9,
-                window: Duration::from_secs(30 * 86_400),
-                recorded: Vec::new(),
-            },
-            "q".into(),
-        );
+        let mut slo = availability();
         r.slos.push(slo.clone());
         let budget = row_at(&r, 10).budget.expect("a budget");
         assert_eq!((budget.left, budget.failed), (None, false));
@@ -423,15 +420,7 @@ mod tests {
         assert!(row_at(&a, 10).facts.rollback_advised);
         // A page-level burn does; a ticket does not.
         let mut s = rollout_model("checkout");
-        let mut slo = SloPanel::new(
-            SloDef {
-                name: "availability".into(),
-                objective_pct: 99.9,
-                window: Duration::from_secs(30 * 86_400),
-                recorded: Vec::new(),
-            },
-            "q".into(),
-        );
+        let mut slo = availability();
         slo.status = Some(BudgetStatus {
             error_ratio: Some(0.01),
             budget_remaining: Some(0.4),
