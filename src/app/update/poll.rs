@@ -80,16 +80,17 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
 /// grouped answers; the others read them kept.
 fn waits_for_its_first_slot(model: &mut Model, i: usize) -> bool {
     let on_screen = model.on_screen() == Some(i);
-    let step = model.settings.poll_interval;
+    let step_ms = i64::try_from(model.settings.poll_interval.as_millis()).unwrap_or(i64::MAX);
     let now = model.now;
     let r = &mut model.rollouts[i];
     if on_screen || !r.grouped || r.polls.metrics_started.is_some() {
         return false;
     }
-    let at = *r.polls.metrics_next_at.get_or_insert_with(|| {
-        let slot = u32::try_from(i % ROW_SLOTS as usize).unwrap_or(0);
-        now + step * slot / ROW_SLOTS
-    });
+    // The slot is set the first time the row may poll (the fleet is read), then kept.
+    let at = *r
+        .polls
+        .metrics_next_at
+        .get_or_insert_with(|| now + chrono::Duration::milliseconds(slot_offset_ms(step_ms, i)));
     now < at
 }
 
@@ -172,9 +173,14 @@ pub fn next_row_poll(
     let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
     let then_ms = now.timestamp_millis().saturating_add(every_ms);
     let step_start = then_ms.div_euclid(step_ms) * step_ms;
-    let slot = i64::try_from(index % ROW_SLOTS as usize).unwrap_or(0);
-    let at = step_start + step_ms * slot / i64::from(ROW_SLOTS);
+    let at = step_start.saturating_add(slot_offset_ms(step_ms, index));
     DateTime::from_timestamp_millis(at).unwrap_or(now + every)
+}
+
+/// How far into a step row `index`'s slot begins.
+fn slot_offset_ms(step_ms: i64, index: usize) -> i64 {
+    let slot = i64::try_from(index % ROW_SLOTS as usize).unwrap_or(0);
+    step_ms * slot / i64::from(ROW_SLOTS)
 }
 
 pub(super) fn fetch_rollout(model: &mut Model, i: usize) -> Effect {
