@@ -136,6 +136,24 @@ impl FleetHarness {
                         result,
                     }
                 }
+                Effect::FetchFleet { generation } => {
+                    let mut all: Vec<_> = self
+                        .fleet
+                        .members()
+                        .map(|(_, sim)| sim.lock().expect("sim").rollout().clone())
+                        .collect();
+                    // A rollout listed later: a member's state under its own name.
+                    for name in &self.extra_listed {
+                        let mut late = all[0].clone();
+                        late.name = name.clone();
+                        all.push(late);
+                    }
+                    Msg::FleetFetched {
+                        generation,
+                        at: self.now,
+                        result: Ok(all),
+                    }
+                }
                 Effect::ListRollouts => {
                     let mut names: Vec<String> = self.fleet.names().map(str::to_string).collect();
                     names.extend(self.extra_listed.clone());
@@ -781,4 +799,103 @@ fn on_the_list_an_answer_waits_for_the_tick_to_be_drawn_and_on_a_rollout_it_does
     h.press(Key::Enter);
     assert!(!h.model.fleet.shown);
     assert!(!draw_waits_for_tick(&h.model, &answer));
+}
+
+fn fleet_reads(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::FetchFleet { .. }))
+        .count()
+}
+
+#[test]
+fn a_backend_that_reads_its_fleet_whole_is_read_once_a_poll_the_open_rollout_on_its_own() {
+    let mut h = FleetHarness::unasked(8, None);
+    h.model.reads_fleet_whole = true;
+    h.tick();
+    let first = h.drain();
+    assert_eq!(
+        (fleet_reads(&first), rollout_reads(&first)),
+        (1, 0),
+        "one read for the whole list"
+    );
+    assert!(
+        !first.iter().any(|e| matches!(e, Effect::ListRollouts)),
+        "the fleet's read lists it"
+    );
+    assert!(h.model.rollouts.iter().all(|r| r.rollout.is_some()));
+    let mut asked: Vec<String> = metrics_polls(&first).into_iter().map(|(n, _)| n).collect();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), 8, "each row's first metrics");
+    h.advance(2);
+    let next = h.drain();
+    assert_eq!((fleet_reads(&next), rollout_reads(&next)), (1, 0));
+
+    // The rollout on screen is read on its own, the other rows with the fleet.
+    h.select("search");
+    h.press(Key::Enter);
+    h.drain();
+    h.advance(2);
+    let open = h.drain();
+    assert_eq!((fleet_reads(&open), rollout_reads(&open)), (1, 1));
+    assert!(
+        open.iter()
+            .any(|e| matches!(e, Effect::FetchRollout { name, .. } if name == "search"))
+    );
+    h.press(Key::Esc);
+    assert!(h.model.fleet.shown);
+
+    // A row's own read still in flight when the fleet's read goes is superseded by it: its late
+    // answer (an older state) is dropped.
+    let i = h.index("checkout");
+    let own = update(&mut h.model, Msg::RolloutChanged("checkout".into()));
+    let Some(Effect::FetchRollout {
+        generation: older, ..
+    }) = own.first().cloned()
+    else {
+        panic!("a read of its own: {own:?}")
+    };
+    h.advance(6);
+    assert!(fleet_reads(&h.drain()) >= 1);
+    let fresh = h.model.rollouts[i].rollout.clone().expect("read");
+    let mut stale = fresh.clone();
+    stale.step = 0;
+    stale.canary_weight = 1;
+    update(
+        &mut h.model,
+        Msg::RolloutFetched {
+            generation: older,
+            at: h.now,
+            result: Ok(stale),
+        },
+    );
+    assert_eq!(h.model.rollouts[i].rollout.as_ref(), Some(&fresh));
+
+    // A rollout the fleet's answer lists for the first time is followed, read from it; a row
+    // the answer lacks is read on its own (the simulator does not know it: its row says so).
+    h.extra_listed.push("late-arrival".into());
+    h.model.rollouts.push(
+        h.model
+            .template
+            .as_ref()
+            .expect("fleet")
+            .instantiate("gone"),
+    );
+    h.advance(6);
+    let late = h.index("late-arrival");
+    assert!(h.model.rollouts[late].rollout.is_some());
+    assert!(h.fleet_events().contains("new rollout: late-arrival"));
+    let gone = h.index("gone");
+    let seen = h.drain();
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Effect::FetchRollout { name, .. } if name == "gone")),
+        "{seen:?}"
+    );
+    let error = h.model.rollouts[gone]
+        .rollout_error
+        .as_ref()
+        .map(ToString::to_string);
+    assert_eq!(error.as_deref(), Some("no such rollout"));
 }

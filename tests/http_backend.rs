@@ -45,6 +45,15 @@ async fn reads_promotes_once_conflicts_and_rolls_back() {
         (r.step, r.canary_weight, r.state),
         (0, 5, RolloutState::Progressing)
     );
+    // The fleet in one request: `GET /rollouts` carries each rollout whole.
+    assert!(reader.reads_fleet_whole());
+    let all = reader.get_all().await.expect("get all");
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].name.as_str(), all[0].step, all[0].canary_weight),
+        ("checkout", 0, 5)
+    );
+    assert_eq!(request_counts(&url).await["GET /rollouts"], 2);
     assert!(
         reader
             .get("nope")

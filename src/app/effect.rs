@@ -9,6 +9,11 @@ pub enum Effect {
         generation: u64,
         name: String,
     },
+    /// Read every rollout of the fleet in one call (a backend that `reads_fleet_whole`): the
+    /// rows whose read carries `generation` take their rollout from the answer.
+    FetchFleet {
+        generation: u64,
+    },
     /// Ask once which actions this user may take (RBAC), so forbidden keys show disabled.
     FetchPermissions {
         name: String,

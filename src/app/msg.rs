@@ -55,6 +55,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<Rollout, ReadError>,
     },
+    /// The whole fleet read in one call (`Effect::FetchFleet`).
+    FleetFetched {
+        generation: u64,
+        at: DateTime<Utc>,
+        result: Result<Vec<Rollout>, ReadError>,
+    },
     MetricsFetched {
         generation: u64,
         at: DateTime<Utc>,

@@ -50,6 +50,19 @@ impl EffectRunner {
                     result,
                 }
             }
+            Effect::FetchFleet { generation } => {
+                let reader = self.backend.reader();
+                let limit = reader.call_timeout();
+                let result = match tokio::time::timeout(limit, reader.get_all()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ReadError::TimedOut(limit)),
+                };
+                Msg::FleetFetched {
+                    generation,
+                    at: Utc::now(),
+                    result,
+                }
+            }
             Effect::WatchRollout { name } => {
                 // Lives as long as the backend's watch: every change asks for a re-read.
                 let Some(mut changes) = self.backend.reader().watch(&name) else {

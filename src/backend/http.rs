@@ -225,6 +225,16 @@ impl RolloutReader for HttpReader {
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
         Ok(self.get_json(&["rollouts", name]).await?)
     }
+
+    /// `GET /rollouts` answers every rollout whole: the fleet is one request a poll.
+    fn reads_fleet_whole(&self) -> bool {
+        true
+    }
+
+    async fn get_all(&self) -> Result<Vec<Rollout>, ReadError> {
+        let list: RolloutList = self.get_json(&["rollouts"]).await?;
+        Ok(list.rollouts)
+    }
 }
 
 /// Read and control: only built when the console is not read-only.

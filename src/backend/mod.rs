@@ -183,6 +183,17 @@ pub trait RolloutReader: Send + Sync {
     }
     async fn list(&self) -> Result<Vec<String>, ReadError>;
     async fn get(&self, name: &str) -> Result<Rollout, ReadError>;
+    /// Whether [`get_all`](Self::get_all) reads every rollout whole in one call (the deploy
+    /// API's `GET /rollouts`): a fleet's rows are then read with one call a poll, not one each.
+    fn reads_fleet_whole(&self) -> bool {
+        false
+    }
+    /// Every rollout the backend lists, read whole; asked only when `reads_fleet_whole`.
+    async fn get_all(&self) -> Result<Vec<Rollout>, ReadError> {
+        Err(ReadError::other(
+            "this backend reads its rollouts one at a time",
+        ))
+    }
     /// The actions this backend can take at all; keys for the others are not offered.
     fn actions(&self) -> Vec<ActionKind> {
         ActionKind::BASIC.to_vec()
@@ -235,6 +246,16 @@ macro_rules! read_through_reader {
                 name: &str,
             ) -> Result<$crate::domain::Rollout, $crate::backend::ReadError> {
                 self.reader.get(name).await
+            }
+
+            fn reads_fleet_whole(&self) -> bool {
+                self.reader.reads_fleet_whole()
+            }
+
+            async fn get_all(
+                &self,
+            ) -> Result<Vec<$crate::domain::Rollout>, $crate::backend::ReadError> {
+                self.reader.get_all().await
             }
 
             async fn permissions(

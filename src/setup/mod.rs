@@ -83,6 +83,7 @@ impl Console {
         model.slo_refresh = self.slo_refresh;
         model.sequential_alpha = self.sequential_alpha;
         model.actions = self.backend.reader().actions();
+        model.reads_fleet_whole = self.backend.reader().reads_fleet_whole();
         if model.rollouts.len() == 1 {
             model.current_mut().pod_hash_tracks = self.pod_hash_tracks;
         }

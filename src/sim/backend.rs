@@ -94,6 +94,19 @@ impl RolloutReader for SimReader {
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
         Ok(read(self.member(name)?)?)
     }
+
+    /// Like the deploy API it serves, the simulator reads its whole fleet at once.
+    fn reads_fleet_whole(&self) -> bool {
+        true
+    }
+
+    async fn get_all(&self) -> Result<Vec<Rollout>, ReadError> {
+        let mut all = Vec::new();
+        for name in self.fleet.names() {
+            all.push(read(self.member(name)?)?);
+        }
+        Ok(all)
+    }
 }
 
 /// What the simulated controller can do: all the deploy API it serves can ask for.

@@ -150,6 +150,9 @@ pub struct Model {
     pub fleet_events: VecDeque<Event>,
     /// When the backend was last asked for its list of rollouts.
     pub list_asked: Option<DateTime<Utc>>,
+    /// The backend reads every rollout whole in one call (`RolloutReader::reads_fleet_whole`):
+    /// the rows not on screen are read together, one call a poll.
+    pub reads_fleet_whole: bool,
 }
 
 /// How the console follows a rollout it was not started with (one the backend lists later).
@@ -248,6 +251,7 @@ impl Model {
             template: None,
             fleet_events: VecDeque::new(),
             list_asked: None,
+            reads_fleet_whole: false,
         }
     }
 

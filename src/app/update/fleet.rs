@@ -12,9 +12,10 @@ use crate::domain::format::age;
 const LIST_EVERY_ROW_POLLS: u32 = 4;
 
 /// The list is asked at start and then every few row polls, when the console can follow a
-/// rollout it was not started with (`Model::template`).
+/// rollout it was not started with (`Model::template`) and does not read the fleet whole.
 pub(super) fn list_due(model: &mut Model) -> Vec<Effect> {
-    if model.template.is_none() {
+    // A backend that reads its fleet whole lists it at every poll (`Msg::FleetFetched`).
+    if model.template.is_none() || model.reads_fleet_whole {
         return vec![];
     }
     let every = model.settings.poll_interval * ROW_POLL_FACTOR * LIST_EVERY_ROW_POLLS;

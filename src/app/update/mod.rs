@@ -26,6 +26,7 @@ fn is_background_answer(msg: &Msg) -> bool {
     matches!(
         msg,
         Msg::RolloutFetched { .. }
+            | Msg::FleetFetched { .. }
             | Msg::MetricsFetched { .. }
             | Msg::RolloutChanged(_)
             | Msg::PermissionsFetched { .. }
@@ -258,38 +259,20 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
         } => {
             // Generations are unique over the console: the answer's finds its rollout, and a
             // late answer to an older request finds none.
-            let Some(i) = model
+            match model
                 .rollouts
                 .iter()
                 .position(|r| r.polls.rollout_generation == generation)
-            else {
-                return vec![];
-            };
-            model.rollouts[i].polls.rollout_in_flight = false;
-            let first = model.rollouts[i].rollout.is_none();
-            let mut effects = match &result {
-                Ok(r) => resolve_unknown(model, i, at, r),
-                Err(_) => vec![],
-            };
-            apply_rollout(model, i, at, result);
-            // Requests are counted from the canary's start, and pod-hash tracks need the hashes,
-            // both known only now: ask at once rather than a poll (or a row poll) later.
-            let counts_wait = model.rollouts[i]
-                .panels
-                .iter()
-                .any(|p| p.counters.is_some())
-                || model.rollouts[i].pod_hash_tracks.is_some();
-            // In a grouped fleet, once every row has been read (the next tick asks them all).
-            if first
-                && model.rollouts[i].rollout.is_some()
-                && counts_wait
-                && !poll::waits_for_the_fleet(model, i)
             {
-                let (_, priority) = poll::pace(model, i);
-                effects.push(fetch_metrics(model, i, priority));
+                Some(i) => rollout_answered(model, i, at, result),
+                None => vec![],
             }
-            effects
         }
+        Msg::FleetFetched {
+            generation,
+            at,
+            result,
+        } => fleet_answered(model, generation, at, result),
         Msg::MetricsFetched {
             generation,
             at,
@@ -375,6 +358,89 @@ fn apply(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// Rollout `i`'s read answered (on its own, or with the fleet's).
+fn rollout_answered(
+    model: &mut Model,
+    i: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    result: Result<crate::domain::Rollout, crate::backend::ReadError>,
+) -> Vec<Effect> {
+    model.rollouts[i].polls.rollout_in_flight = false;
+    let first = model.rollouts[i].rollout.is_none();
+    let mut effects = match &result {
+        Ok(r) => resolve_unknown(model, i, at, r),
+        Err(_) => vec![],
+    };
+    apply_rollout(model, i, at, result);
+    // Requests are counted from the canary's start, and pod-hash tracks need the hashes,
+    // both known only now: ask at once rather than a poll (or a row poll) later.
+    let counts_wait = model.rollouts[i]
+        .panels
+        .iter()
+        .any(|p| p.counters.is_some())
+        || model.rollouts[i].pod_hash_tracks.is_some();
+    // In a grouped fleet, once every row has been read (the next tick asks them all).
+    if first
+        && model.rollouts[i].rollout.is_some()
+        && counts_wait
+        && !poll::waits_for_the_fleet(model, i)
+    {
+        let (_, priority) = poll::pace(model, i);
+        effects.push(fetch_metrics(model, i, priority));
+    }
+    effects
+}
+
+/// The fleet's one read answered: each row it was sent for (its read still carries
+/// `generation`: no newer read of its own went since) takes its rollout from the list, or the
+/// read's error. A row the list lacks is read on its own; a rollout listed for the first time
+/// is followed from now on, as the backend's list would add it.
+fn fleet_answered(
+    model: &mut Model,
+    generation: u64,
+    at: chrono::DateTime<chrono::Utc>,
+    result: Result<Vec<crate::domain::Rollout>, crate::backend::ReadError>,
+) -> Vec<Effect> {
+    let rows: Vec<usize> = (0..model.rollouts.len())
+        .filter(|&i| model.rollouts[i].polls.rollout_generation == generation)
+        .collect();
+    if rows.is_empty() {
+        return vec![];
+    }
+    let mut read = match result {
+        Ok(all) => Ok(all
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect::<std::collections::HashMap<_, _>>()),
+        Err(e) => Err(e),
+    };
+    let mut effects = vec![];
+    for i in rows {
+        let own = match &mut read {
+            Ok(all) => match all.remove(&model.rollouts[i].name) {
+                Some(r) => Ok(r),
+                // Not in the list (gone, or one the config names that the API does not list):
+                // its own read says what it is.
+                None => {
+                    effects.push(fetch_rollout(model, i));
+                    continue;
+                }
+            },
+            Err(e) => Err(e.clone()),
+        };
+        effects.extend(rollout_answered(model, i, at, own));
+    }
+    if let Ok(rest) = read
+        && !rest.is_empty()
+    {
+        let mut names: Vec<String> = rest.into_keys().collect();
+        // The backend's order is lost in the map: new rows come in name order.
+        names.sort();
+        fleet::add_listed(model, Ok(names));
+    }
+    effects
 }
 
 /// Moves the fleet selection over the rows as last derived (sorted and filtered).

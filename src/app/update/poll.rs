@@ -23,9 +23,50 @@ pub const FINISHED_POLL_FACTOR: u32 = 12;
 /// screen at `poll_interval` and first in the query budget; the fleet's other rows at a slower
 /// pace, those that need a human before the rest.
 pub(super) fn polls_due(model: &mut Model) -> Vec<Effect> {
-    (0..model.rollouts.len())
-        .flat_map(|i| polls_due_for(model, i))
-        .collect()
+    let mut effects: Vec<Effect> = fleet_read_due(model).into_iter().collect();
+    effects.extend((0..model.rollouts.len()).flat_map(|i| polls_due_for(model, i)));
+    effects
+}
+
+/// Whether rollout `i` is read with the fleet's one call rather than on its own: the backend
+/// reads the fleet whole, and the row is not on screen (the rollout on screen is read on its
+/// own, so that its read never waits behind the fleet's).
+fn read_with_the_fleet(model: &Model, i: usize) -> bool {
+    model.reads_fleet_whole && model.rollouts.len() > 1 && model.on_screen() != Some(i)
+}
+
+/// The fleet's one read, when any row it covers is due: every covered row's read is then this
+/// one (its generation), so that an older read of a row still in flight is dropped on arrival.
+/// One `GET /rollouts` every poll, not fifty `GET /rollouts/NAME`.
+fn fleet_read_due(model: &mut Model) -> Option<Effect> {
+    let covered: Vec<usize> = (0..model.rollouts.len())
+        .filter(|&i| read_with_the_fleet(model, i))
+        .collect();
+    let any_due = covered.iter().any(|&i| {
+        let polls = &model.rollouts[i].polls;
+        due(
+            polls.rollout_in_flight,
+            polls.rollout_started,
+            model.now,
+            model.settings.poll_interval,
+        )
+    });
+    if !any_due {
+        return None;
+    }
+    let generation = model.next_generation();
+    for i in covered {
+        mark_read_sent(model, i, generation);
+    }
+    Some(Effect::FetchFleet { generation })
+}
+
+fn mark_read_sent(model: &mut Model, i: usize, generation: u64) {
+    let polls = &mut model.rollouts[i].polls;
+    polls.rollout_generation = generation;
+    polls.rollout_in_flight = true;
+    polls.rollout_started = Some(model.now);
+    polls.first_read_asked.get_or_insert(model.now);
 }
 
 /// The reads of rollout `i` that are due at `model.now`, at its pace.
@@ -33,12 +74,13 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
     let mut effects = vec![];
     let (metrics_every, priority) = pace(model, i);
     let polls = &model.rollouts[i].polls;
-    let rollout_due = due(
-        polls.rollout_in_flight,
-        polls.rollout_started,
-        model.now,
-        model.settings.poll_interval,
-    );
+    let rollout_due = !read_with_the_fleet(model, i)
+        && due(
+            polls.rollout_in_flight,
+            polls.rollout_started,
+            model.now,
+            model.settings.poll_interval,
+        );
     let metrics_due = match polls.metrics_next_at {
         Some(at)
             if polls.metrics_started.is_some()
@@ -185,14 +227,10 @@ fn slot_offset_ms(step_ms: i64, index: usize) -> i64 {
 
 pub(super) fn fetch_rollout(model: &mut Model, i: usize) -> Effect {
     let generation = model.next_generation();
-    let r = &mut model.rollouts[i];
-    r.polls.rollout_generation = generation;
-    r.polls.rollout_in_flight = true;
-    r.polls.rollout_started = Some(model.now);
-    r.polls.first_read_asked.get_or_insert(model.now);
+    mark_read_sent(model, i, generation);
     Effect::FetchRollout {
         generation,
-        name: r.name.clone(),
+        name: model.rollouts[i].name.clone(),
     }
 }
 
