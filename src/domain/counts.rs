@@ -174,13 +174,16 @@ impl Counts {
         }
         let span = chrono::Duration::from_std(window).unwrap_or_default();
         let mut so_far = Vec::with_capacity(self.len() + 1);
-        so_far.push(0.0);
+        let mut sum = 0.0;
+        so_far.push(sum);
         for b in self.blocks() {
-            so_far.push(so_far[so_far.len() - 1] + b.canary_requests());
+            sum += b.canary_requests();
+            so_far.push(sum);
         }
         ats.iter()
             .map(|at| {
-                let from = self.spans.partition_point(|(_, end)| *end <= *at - span);
+                let since = *at - span;
+                let from = self.spans.partition_point(|(_, end)| *end <= since);
                 let to = self.spans.partition_point(|(_, end)| *end <= *at);
                 if to > from {
                     so_far[to] - so_far[from]

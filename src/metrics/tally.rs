@@ -129,12 +129,12 @@ impl Tally {
         let index = |ms: i64| usize::try_from((ms - self.start_ms) / self.spacing_ms).unwrap_or(0);
         let (first, last) = (index(from_ms), index(to_ms));
         for (labels, samples) in fetched {
-            let Some(category) = self.category_of(labels) else {
-                continue;
-            };
-            let values = self.on_grid(samples, (first, last));
-            // Labels are copied once per new series, not at every read of a known one.
+            // Labels are copied once per new series, not at every read of a known one; a known
+            // one is hashed twice, not three times (every label of every series read).
             if !self.series.contains_key(labels) {
+                let Some(category) = self.category_of_new(labels) else {
+                    continue;
+                };
                 let new = SeriesState {
                     category,
                     first: None,
@@ -142,6 +142,7 @@ impl Tally {
                 };
                 self.series.insert(labels.clone(), new);
             }
+            let values = self.on_grid(samples, (first, last));
             let Some(state) = self.series.get_mut(labels) else {
                 continue;
             };
@@ -208,12 +209,9 @@ impl Tally {
         nearest.into_iter().map(|n| n.map(|(_, v)| v)).collect()
     }
 
-    /// The category a series counts into (found or added); `None` for a histogram series that
+    /// The category a new series counts into (found or added); `None` for a histogram series that
     /// is not a bucket, which is kept to be told.
-    fn category_of(&mut self, labels: &Labels) -> Option<usize> {
-        if let Some(state) = self.series.get(labels) {
-            return Some(state.category);
-        }
+    fn category_of_new(&mut self, labels: &Labels) -> Option<usize> {
         let bound = match self.kind {
             TallyKind::Plain => 0.0,
             TallyKind::Histogram => {

@@ -645,5 +645,10 @@ fn draw_rows(frame: &mut Frame, area: Rect, model: &Model, cols: &[Column], them
         }
         lines.push(Line::from(spans));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    // Each row straight into the buffer, cut at the list's width: a Paragraph cut them again
+    // grapheme by grapheme, a twentieth of a fleet console's CPU at one frame a second.
+    let buffer = frame.buffer_mut();
+    for (y, line) in (area.y..area.bottom()).zip(&lines) {
+        buffer.set_line(area.x, y, line, area.width);
+    }
 }

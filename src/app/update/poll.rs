@@ -128,11 +128,13 @@ fn waits_for_its_first_slot(model: &mut Model, i: usize) -> bool {
     if on_screen || !r.grouped || r.polls.metrics_started.is_some() {
         return false;
     }
-    // The slot is set the first time the row may poll (the fleet is read), then kept.
-    let at = *r
-        .polls
-        .metrics_next_at
-        .get_or_insert_with(|| now + chrono::Duration::milliseconds(slot_offset_ms(step_ms, i)));
+    // The slot is set the first time the row may poll (the fleet is read), then kept: in the
+    // step under way, so that every row's first poll falls in one step (a slot already past
+    // polls at once).
+    let step_start_ms = now.timestamp_millis().div_euclid(step_ms.max(1)) * step_ms.max(1);
+    let at = *r.polls.metrics_next_at.get_or_insert_with(|| {
+        DateTime::from_timestamp_millis(step_start_ms + slot_offset_ms(step_ms, i)).unwrap_or(now)
+    });
     now < at
 }
 
@@ -203,8 +205,12 @@ pub(super) fn pace(model: &Model, i: usize) -> (Duration, Priority) {
 /// is asked once for them all, its other members reading the answer).
 const ROW_SLOTS: u32 = 5;
 
-/// When row `index`, polled at `now` every `every`, is next due: in the step `every` later, at
-/// the row's slot in it. Steps are `step` long on the epoch's grid, like the queries' ranges.
+/// When row `index`, polled at `now` every `every`, is next due: in the first step of the next
+/// `every` on the epoch's grid (steps are `step` long on the epoch's grid, like the queries'
+/// ranges), at the row's slot in it. Every row of a cadence thus polls in the same step, however
+/// late its last poll went (an answer in flight past its slot, the first polls): a grouped read
+/// then serves them all once a cadence. Rows left to drift apart from their own last polls had
+/// split into two steps, each reading the fleet's raw counters whole, twice as often.
 pub fn next_row_poll(
     now: DateTime<Utc>,
     every: Duration,
@@ -212,10 +218,12 @@ pub fn next_row_poll(
     index: usize,
 ) -> DateTime<Utc> {
     let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
-    let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+    let every_ms = i64::try_from(every.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(step_ms);
     let then_ms = now.timestamp_millis().saturating_add(every_ms);
-    let step_start = then_ms.div_euclid(step_ms) * step_ms;
-    let at = step_start.saturating_add(slot_offset_ms(step_ms, index));
+    let cadence_start = then_ms.div_euclid(every_ms) * every_ms;
+    let at = cadence_start.saturating_add(slot_offset_ms(step_ms, index));
     DateTime::from_timestamp_millis(at).unwrap_or(now + every)
 }
 
@@ -391,39 +399,51 @@ mod tests {
     }
 
     #[test]
-    fn rows_polled_together_are_spread_over_one_step_three_steps_later() {
-        // 1_700_000_003.4 s: 3.4 s into its step.
-        let now = at(1_700_000_003_400);
+    fn rows_polled_together_are_spread_over_one_step_one_cadence_later() {
+        // 1_700_000_013.4 s: 3.4 s into its step and its cadence (1_700_000_010 is a multiple
+        // of 15 s).
+        let now = at(1_700_000_013_400);
         let next: Vec<i64> = (0..6)
             .map(|i| next_row_poll(now, EVERY, STEP, i).timestamp_millis())
             .collect();
         assert_eq!(
             next,
             [
-                1_700_000_015_000,
-                1_700_000_016_000,
-                1_700_000_017_000,
-                1_700_000_018_000,
-                1_700_000_019_000,
-                1_700_000_015_000
+                1_700_000_025_000,
+                1_700_000_026_000,
+                1_700_000_027_000,
+                1_700_000_028_000,
+                1_700_000_029_000,
+                1_700_000_025_000
             ]
+        );
+        // A row whose poll went late (its answer was in flight at its slot) is back in the
+        // fleet's step next time, sooner than a cadence.
+        let late = at(1_700_000_019_000);
+        assert_eq!(
+            next_row_poll(late, EVERY, STEP, 2).timestamp_millis(),
+            1_700_000_027_000
         );
     }
 
     proptest! {
         #[test]
-        fn every_row_lands_in_the_same_step_about_one_cadence_later(
+        fn every_row_lands_in_the_cadences_first_step_within_a_cadence_and_a_step(
             now_ms in 1_600_000_000_000_i64..1_800_000_000_000,
             index in 0_usize..200,
         ) {
             let now = at(now_ms);
-            let step_ms = 5_000;
+            let (step_ms, every_ms) = (5_000, 15_000);
             let next = next_row_poll(now, EVERY, STEP, index).timestamp_millis();
             let first = next_row_poll(now, EVERY, STEP, 0).timestamp_millis();
             prop_assert_eq!(next.div_euclid(step_ms), first.div_euclid(step_ms));
-            prop_assert_eq!(first % step_ms, 0);
-            prop_assert!(next > now_ms + 15_000 - step_ms, "{next} {now_ms}");
-            prop_assert!(next < now_ms + 15_000 + step_ms, "{next} {now_ms}");
+            prop_assert_eq!(first % every_ms, 0);
+            prop_assert!(next > now_ms, "{next} {now_ms}");
+            prop_assert!(next < now_ms + every_ms + step_ms, "{next} {now_ms}");
+            // A row that polled in its slot (in the cadence's first step) waits about a cadence.
+            if now_ms % every_ms < step_ms {
+                prop_assert!(next > now_ms + every_ms - step_ms, "{next} {now_ms}");
+            }
         }
     }
 }
