@@ -41,6 +41,10 @@ pub fn row(
             .any(|a| matches!(a.phase, AnalysisPhase::Failed | AnalysisPhase::Error))
     });
     let pages = budgets.iter().any(|(_, b)| b.alert == Some(Alert::Page));
+    let warned = evals
+        .iter()
+        .any(|(_, e)| e.verdict == Verdict::Fail && e.severity != Severity::Rollback)
+        || budgets.iter().any(|(_, b)| b.alert == Some(Alert::Ticket));
     let ready = readable && r.readiness(now).is_some_and(|ready| ready.ready);
     let state = rollout.map(|r| r.state);
     let facts = AttentionFacts {
@@ -49,6 +53,7 @@ pub fn row(
         state: state.filter(|_| readable),
         rollback_advised: advised_by_gate || failed_analysis || pages,
         ready_to_promote: ready,
+        warned,
         paused_at: rollout
             .filter(|r| r.state == RolloutState::Paused)
             .and_then(|r| r.paused_at),
@@ -404,7 +409,12 @@ mod tests {
         // A FAIL that only holds does not.
         r.panels[0].def.gate.severity = Severity::Hold;
         r.panels[0].eval = Some(eval(Verdict::Fail, Severity::Hold));
-        assert!(!row_at(&r, 10).facts.rollback_advised);
+        let held = row_at(&r, 10);
+        assert!(!held.facts.rollback_advised);
+        // It warns: the row goes first among the running ones.
+        assert!(held.facts.warned);
+        r.panels[0].eval = Some(eval(Verdict::Pass, Severity::Hold));
+        assert!(!row_at(&r, 10).facts.warned);
         // A failed backend analysis does.
         let mut a = rollout_model("checkout");
         if let Some(ro) = a.rollout.as_mut() {
@@ -438,7 +448,9 @@ mod tests {
         );
         slo.status.as_mut().expect("status").alert = Some(Alert::Ticket);
         s.slos[0] = slo;
-        assert!(!row_at(&s, 10).facts.rollback_advised);
+        let ticket = row_at(&s, 10);
+        assert!(!ticket.facts.rollback_advised);
+        assert!(ticket.facts.warned);
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct AttentionFacts {
     pub rollback_advised: bool,
     /// The step's hold is over and every blocking gate held through it.
     pub ready_to_promote: bool,
+    /// Something short of a rollback is wrong: a gate that holds or warns FAILs, or an SLO's
+    /// burn-rate alert opens a ticket. Such a row goes first among the moving ones.
+    pub warned: bool,
     /// When it was paused, for "longest first".
     pub paused_at: Option<DateTime<Utc>>,
     /// When it reached a terminal state (the last step's start is a fair stand-in).
@@ -78,7 +81,8 @@ pub fn attention(f: &AttentionFacts) -> Attention {
     }
 }
 
-/// Most urgent first; within a rank: paused longest first, finished most recent first, then by
+/// Most urgent first; within a rank: paused longest first, finished most recent first, a
+/// moving rollout with a warning (a FAIL that holds or warns) before the others, then by
 /// namespace and name so that equal rows never swap places between two polls.
 pub fn compare(a: &AttentionFacts, b: &AttentionFacts) -> Ordering {
     let (rank_a, rank_b) = (attention(a), attention(b));
@@ -88,6 +92,8 @@ pub fn compare(a: &AttentionFacts, b: &AttentionFacts) -> Ordering {
             // Earlier pause first; a pause of unknown age after the known ones.
             Attention::WaitingForHuman => earliest_first(a.paused_at, b.paused_at),
             Attention::Finished => latest_first(a.finished_at, b.finished_at),
+            // Among fifty running rows, the one failing a gate must not sit below the fold.
+            Attention::Progressing | Attention::ReadyToPromote => b.warned.cmp(&a.warned),
             _ => Ordering::Equal,
         })
         .then_with(|| a.namespace.cmp(&b.namespace))
@@ -140,6 +146,7 @@ mod tests {
             state,
             rollback_advised: false,
             ready_to_promote: false,
+            warned: false,
             paused_at: None,
             finished_at: None,
         }
@@ -177,6 +184,28 @@ mod tests {
             names(&rows),
             ["bad", "failed", "paused", "ready", "moving", "done"]
         );
+    }
+
+    #[test]
+    fn a_running_rollout_failing_a_gate_short_of_rollback_goes_first_among_the_running() {
+        let moving = |name: &str, warned: bool| AttentionFacts {
+            warned,
+            ..facts(name, Some(RolloutState::Progressing))
+        };
+        let paused = |name: &str, warned: bool, since: i64| AttentionFacts {
+            warned,
+            paused_at: Some(at(since)),
+            ..facts(name, Some(RolloutState::Paused))
+        };
+        let rows = vec![
+            moving("alpha", false),
+            moving("zulu", true),
+            moving("bravo", false),
+            paused("long", false, -60),
+            paused("short", true, -1),
+        ];
+        // The pause order stays the (longest first), warned or not.
+        assert_eq!(names(&rows), ["long", "short", "zulu", "alpha", "bravo"]);
     }
 
     #[test]
@@ -259,17 +288,19 @@ mod tests {
             state,
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
             proptest::option::of(-600i64..0),
             proptest::option::of(-600i64..0),
         )
             .prop_map(
-                |(name, namespace, state, rollback_advised, ready, paused, finished)| {
+                |(name, namespace, state, rollback_advised, ready, warned, paused, finished)| {
                     AttentionFacts {
                         name,
                         namespace,
                         state,
                         rollback_advised,
                         ready_to_promote: ready,
+                        warned,
                         paused_at: paused.map(at),
                         finished_at: finished.map(at),
                     }
