@@ -29,6 +29,9 @@ struct FleetHarness {
     actions: Vec<Effect>,
     /// Names the backend lists beyond the fleet's members (a rollout that appears later).
     extra_listed: Vec<String>,
+    /// Metrics polls are kept here unanswered while set (a slow whole read).
+    hold_metrics: bool,
+    held: Vec<Effect>,
 }
 
 impl FleetHarness {
@@ -77,6 +80,8 @@ impl FleetHarness {
             seen: vec![],
             actions: vec![],
             extra_listed: vec![],
+            hold_metrics: false,
+            held: vec![],
         }
     }
 
@@ -100,6 +105,10 @@ impl FleetHarness {
     fn answer(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             self.seen.push(effect.clone());
+            if self.hold_metrics && matches!(effect, Effect::FetchMetrics { .. }) {
+                self.held.push(effect);
+                continue;
+            }
             let msg = match effect {
                 Effect::FetchRollout { generation, name } => {
                     let result = match self.fleet.get(&name) {
@@ -898,4 +907,34 @@ fn a_backend_that_reads_its_fleet_whole_is_read_once_a_poll_the_open_rollout_on_
         .as_ref()
         .map(ToString::to_string);
     assert_eq!(error.as_deref(), Some("no such rollout"));
+}
+
+#[test]
+fn one_row_reads_the_fleet_whole_first_and_the_others_follow_once_it_answered() {
+    let mut h = FleetHarness::unasked(8, grouped(false));
+    // Every read answers; the first metrics poll (the fleet's whole read) is held 5 s.
+    h.hold_metrics = true;
+    for second in 0..5 {
+        h.now = t0() + chrono::Duration::seconds(second);
+        h.tick();
+    }
+    let first = metrics_polls(&h.held);
+    assert_eq!(
+        first.len(),
+        1,
+        "one row reads the fleet, the others wait: {first:?}"
+    );
+    h.hold_metrics = false;
+    let held = std::mem::take(&mut h.held);
+    h.answer(held);
+    h.drain();
+    // Then the others, spread over one step (2 s here; ticks are 2 s apart), each once.
+    h.advance(4);
+    let rest = metrics_polls(&h.drain());
+    let mut names: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    // (The first row may be polled again at its cadence, 6 s here.)
+    names.retain(|n| *n != first[0].0);
+    assert_eq!(names.len(), 7, "{rest:?}");
 }

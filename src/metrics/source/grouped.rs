@@ -3,29 +3,17 @@
 //! extended step by step (`metrics::group_ranges`); every member reads its tracks from it.
 
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, add_samples, samples_touched};
-use crate::domain::Sample;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
-use crate::metrics::group_ranges::{Ask, ByMember, GroupRanges};
+use crate::metrics::group_ranges::{Ask, GroupRanges, Staged};
 use crate::metrics::grouped::{by_member, members_selector, rewrite};
 use crate::metrics::range_cache::{MAX_POINTS_PER_QUERY, Range};
 use crate::metrics::rules::{DIGEST_LABEL, metric_rule};
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{EmptyAnswer, EmptyTrack, Group, MetricQuery, TrackSeries};
-
-/// A later piece of a grouped answer after the earlier ones, member by member and track by track.
-fn append(kept: &mut ByMember<Vec<Sample>>, piece: ByMember<Vec<Sample>>) {
-    for (member, hashes) in piece {
-        let kept = kept.entry(member).or_default();
-        for (hash, samples) in hashes {
-            kept.entry(hash).or_default().extend(samples);
-        }
-    }
-}
 
 /// The fleet's grouped answers, one per query. Held while a query is in flight: the other
 /// members' polls of that step wait for it and read its answer instead of asking again.
@@ -81,7 +69,7 @@ impl PrometheusSource {
                 );
                 // A long read goes in pieces, oldest first, each answered in time.
                 let pieces = plan.pieces(MAX_POINTS_PER_QUERY);
-                let mut got: Result<ByMember<Vec<Sample>>, String> = Ok(HashMap::new());
+                let mut got: Result<Staged, String> = Ok(Staged::new(&plan));
                 let mut samples = None;
                 let mut asked = 0;
                 for (from_ms, to_ms) in pieces {
@@ -102,7 +90,7 @@ impl PrometheusSource {
                         Err(e) => Err(format!("grouped query: {e}")),
                     };
                     match piece {
-                        Ok(piece) => append(kept, piece),
+                        Ok(piece) => kept.lay(piece),
                         Err(why) => got = Err(why),
                     }
                 }
