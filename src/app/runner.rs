@@ -19,6 +19,16 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// benchmark's Prometheus). Past 15 s its row said ERR for a poll that was only slow.
 const FIRST_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A backend read given up after `limit`: its answer, or that it did not come in time.
+async fn within<T>(
+    limit: Duration,
+    read: impl std::future::Future<Output = Result<T, ReadError>>,
+) -> Result<T, ReadError> {
+    tokio::time::timeout(limit, read)
+        .await
+        .unwrap_or(Err(ReadError::TimedOut(limit)))
+}
+
 /// Runs effects against the real world and reports back as messages.
 #[derive(Clone)]
 pub struct EffectRunner {
@@ -39,11 +49,7 @@ impl EffectRunner {
         let msg = match effect {
             Effect::FetchRollout { generation, name } => {
                 let reader = self.backend.reader();
-                let limit = reader.call_timeout();
-                let result = match tokio::time::timeout(limit, reader.get(&name)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ReadError::TimedOut(limit)),
-                };
+                let result = within(reader.call_timeout(), reader.get(&name)).await;
                 Msg::RolloutFetched {
                     generation,
                     at: Utc::now(),
@@ -52,11 +58,7 @@ impl EffectRunner {
             }
             Effect::FetchFleet { generation } => {
                 let reader = self.backend.reader();
-                let limit = reader.call_timeout();
-                let result = match tokio::time::timeout(limit, reader.get_all()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ReadError::TimedOut(limit)),
-                };
+                let result = within(reader.call_timeout(), reader.get_all()).await;
                 Msg::FleetFetched {
                     generation,
                     at: Utc::now(),
@@ -78,11 +80,7 @@ impl EffectRunner {
             }
             Effect::ListRollouts => {
                 let reader = self.backend.reader();
-                let limit = reader.call_timeout();
-                let result = match tokio::time::timeout(limit, reader.list()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ReadError::TimedOut(limit)),
-                };
+                let result = within(reader.call_timeout(), reader.list()).await;
                 Msg::RolloutsListed { result }
             }
             Effect::FetchPermissions { name } => {

@@ -218,8 +218,7 @@ impl RolloutReader for HttpReader {
     }
 
     async fn list(&self) -> Result<Vec<String>, ReadError> {
-        let list: RolloutList = self.get_json(&["rollouts"]).await?;
-        Ok(list.rollouts.into_iter().map(|r| r.name).collect())
+        Ok(self.get_all().await?.into_iter().map(|r| r.name).collect())
     }
 
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {

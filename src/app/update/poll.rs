@@ -42,16 +42,7 @@ fn fleet_read_due(model: &mut Model) -> Option<Effect> {
     let covered: Vec<usize> = (0..model.rollouts.len())
         .filter(|&i| read_with_the_fleet(model, i))
         .collect();
-    let any_due = covered.iter().any(|&i| {
-        let polls = &model.rollouts[i].polls;
-        due(
-            polls.rollout_in_flight,
-            polls.rollout_started,
-            model.now,
-            model.settings.poll_interval,
-        )
-    });
-    if !any_due {
+    if !covered.iter().any(|&i| rollout_read_due(model, i)) {
         return None;
     }
     let generation = model.next_generation();
@@ -59,6 +50,17 @@ fn fleet_read_due(model: &mut Model) -> Option<Effect> {
         mark_read_sent(model, i, generation);
     }
     Some(Effect::FetchFleet { generation })
+}
+
+/// Rollout `i`'s read is due (on its own or with the fleet's): every `poll_interval`.
+fn rollout_read_due(model: &Model, i: usize) -> bool {
+    let polls = &model.rollouts[i].polls;
+    due(
+        polls.rollout_in_flight,
+        polls.rollout_started,
+        model.now,
+        model.settings.poll_interval,
+    )
 }
 
 fn mark_read_sent(model: &mut Model, i: usize, generation: u64) {
@@ -74,13 +76,7 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
     let mut effects = vec![];
     let (metrics_every, priority) = pace(model, i);
     let polls = &model.rollouts[i].polls;
-    let rollout_due = !read_with_the_fleet(model, i)
-        && due(
-            polls.rollout_in_flight,
-            polls.rollout_started,
-            model.now,
-            model.settings.poll_interval,
-        );
+    let rollout_due = !read_with_the_fleet(model, i) && rollout_read_due(model, i);
     let metrics_due = match polls.metrics_next_at {
         Some(at)
             if polls.metrics_started.is_some()
