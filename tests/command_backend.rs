@@ -39,6 +39,7 @@ fn config(dir: &Path) -> CommandConfig {
     CommandConfig {
         status: argv(&[&fixture("status.sh"), dir, "{name}"]),
         list: None,
+        status_all: None,
         promote: Some(argv(&[
             &action,
             dir,
@@ -100,6 +101,63 @@ async fn status_parses_the_rollout_json() {
         "{}",
         reader.describe()
     );
+}
+
+#[tokio::test]
+async fn status_all_reads_the_fleet_in_one_run_and_names_it_without_a_list() {
+    let dir = temp();
+    let mut cfg = config(dir.path());
+    assert!(
+        !CommandReader::new(&cfg)
+            .expect("reader")
+            .reads_fleet_whole()
+    );
+    let at = dir.path().to_str().expect("utf-8");
+    cfg.status_all = Some(argv(&[&fixture("status-all.sh"), at, "checkout", "search"]));
+    let reader = CommandReader::new(&cfg).expect("reader");
+    assert!(reader.reads_fleet_whole());
+
+    let all = reader.get_all().await.expect("every rollout");
+    let seen: Vec<_> = all
+        .iter()
+        .map(|r| (r.name.as_str(), r.step, r.steps.len()))
+        .collect();
+    assert_eq!(seen, [("checkout", 0, 4), ("search", 0, 4)]);
+    assert_eq!(runs(dir.path(), "status_all"), 1, "one run for the fleet");
+    // No `list`: the fleet screen's names come from the same command.
+    assert_eq!(reader.list().await.expect("names"), ["checkout", "search"]);
+    assert_eq!(runs(dir.path(), "status_all"), 2);
+
+    // An action shows in the next fleet read.
+    let drive = CommandController::new(&cfg).expect("controller");
+    drive
+        .act(&request(ActionKind::Promote, 0))
+        .await
+        .expect("promote");
+    let all = reader.get_all().await.expect("after promote");
+    assert!(all.iter().all(|r| r.step == 1), "{all:?}");
+
+    // Items without steps take the config's; without those the error names the rollout.
+    std::fs::write(dir.path().join("no_steps"), "").expect("flag");
+    let err = reader.get_all().await.expect_err("no steps").to_string();
+    assert!(
+        err.starts_with("status_all command `") && err.contains("(rollout checkout)"),
+        "{err}"
+    );
+    assert!(err.contains("steps = ["), "{err}");
+    cfg.steps = vec![
+        Step {
+            weight: 10,
+            hold: None,
+        },
+        Step {
+            weight: 100,
+            hold: None,
+        },
+    ];
+    let reader = CommandReader::new(&cfg).expect("reader");
+    let all = reader.get_all().await.expect("config steps");
+    assert!(all.iter().all(|r| r.steps.len() == 2), "{all:?}");
 }
 
 #[tokio::test]

@@ -245,6 +245,9 @@ pub struct CommandConfig {
     /// Optional: prints the rollouts' names (one a line, or JSON), for the fleet screen.
     #[serde(default)]
     pub list: Option<Vec<String>>,
+    /// Optional: prints every rollout whole (`{"rollouts": [...]}`): one run reads the fleet.
+    #[serde(default)]
+    pub status_all: Option<Vec<String>>,
     #[serde(default)]
     pub promote: Option<Vec<String>>,
     #[serde(default)]
@@ -276,6 +279,7 @@ impl From<&CommandConfig> for CommandSettings {
         CommandSettings {
             status: c.status.clone(),
             list: c.list.clone(),
+            status_all: c.status_all.clone(),
             promote: c.promote.clone(),
             pause: c.pause.clone(),
             resume: c.resume.clone(),

@@ -31,6 +31,9 @@ pub struct CommandSettings {
     pub status: Vec<String>,
     /// Optional: prints the rollouts' names (one a line, or JSON), for the fleet screen.
     pub list: Option<Vec<String>>,
+    /// Optional: prints every rollout whole (the deploy API's `GET /rollouts`): the fleet is then
+    /// read with one run a poll instead of one `status` per rollout.
+    pub status_all: Option<Vec<String>>,
     pub promote: Option<Vec<String>>,
     pub pause: Option<Vec<String>>,
     pub resume: Option<Vec<String>>,
@@ -186,7 +189,11 @@ impl Actions {
 /// `steps` may be absent or empty: many deploy CLIs know the weight, not the plan. Then
 /// `[backend.command] steps` is the plan.
 fn parse_rollout(stdout: &[u8], config_steps: &[Step]) -> Result<Rollout, String> {
-    let mut value: serde_json::Value = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
+    rollout_from(value, config_steps)
+}
+
+fn rollout_from(mut value: serde_json::Value, config_steps: &[Step]) -> Result<Rollout, String> {
     if let Some(fields) = value.as_object_mut()
         && fields.get("steps").is_none_or(serde_json::Value::is_null)
     {
@@ -199,10 +206,32 @@ fn parse_rollout(stdout: &[u8], config_steps: &[Step]) -> Result<Rollout, String
     Ok(rollout)
 }
 
+/// What `status_all` prints: `{"rollouts": [...]}` (the deploy API's `GET /rollouts`) or a bare
+/// array, each item a whole `Rollout`; an item that is not one is named by its place.
+fn parse_rollouts(stdout: &[u8], config_steps: &[Step]) -> Result<Vec<Rollout>, String> {
+    let value: serde_json::Value = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut fields) => match fields.remove("rollouts") {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => return Err("a JSON object without a \"rollouts\" array".into()),
+        },
+        _ => return Err("JSON that is neither an array nor an object".into()),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(at, item)| {
+            rollout_from(item, config_steps).map_err(|e| format!("item {}: {e}", at + 1))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct CommandReader {
     status: Template,
     list: Option<Template>,
+    status_all: Option<Template>,
     steps: Vec<Step>,
     timeout: Duration,
     actions: Vec<ActionKind>,
@@ -218,6 +247,11 @@ impl CommandReader {
             .as_deref()
             .map(|argv| Template::parse("list", argv, &[]))
             .transpose()?;
+        let status_all = config
+            .status_all
+            .as_deref()
+            .map(|argv| Template::parse("status_all", argv, &[]))
+            .transpose()?;
         let actions = Actions::parse(config)?;
         if config.timeout.is_zero() {
             return Err(CommandError::ZeroTimeout);
@@ -225,6 +259,7 @@ impl CommandReader {
         Ok(Self {
             status,
             list,
+            status_all,
             steps: config.steps.clone(),
             timeout: config.timeout,
             actions: actions.offered(),
@@ -304,7 +339,15 @@ impl CommandReader {
     /// The rollouts' names from the `list` command, in the order it printed them.
     async fn names(&self) -> Result<Vec<String>, CommandError> {
         let Some(template) = &self.list else {
-            return Err(CommandError::NoList);
+            return match &self.status_all {
+                Some(_) => Ok(self
+                    .every_status()
+                    .await?
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect()),
+                None => Err(CommandError::NoList),
+            };
         };
         let values = Values::default();
         let shown = format!("list command `{}`", template.shown(&values));
@@ -321,6 +364,36 @@ impl CommandReader {
             reason,
             first_line: first_line(&done.stdout),
         })
+    }
+
+    /// Every rollout from the `status_all` command, whole, in the order it printed them.
+    async fn every_status(&self) -> Result<Vec<Rollout>, CommandError> {
+        let Some(template) = &self.status_all else {
+            return Err(CommandError::NoList);
+        };
+        let values = Values::default();
+        let shown = format!("status_all command `{}`", template.shown(&values));
+        let started = std::time::Instant::now();
+        let result = self.read(template, &values, &shown).await;
+        tracing::debug!(
+            program = %template.program(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "status_all command ran"
+        );
+        let done = result?;
+        let rollouts = parse_rollouts(&done.stdout, &self.steps).map_err(|reason| {
+            CommandError::NotRollout {
+                shown: shown.clone(),
+                reason,
+                first_line: first_line(&done.stdout),
+            }
+        })?;
+        if let Some(bare) = rollouts.iter().find(|r| r.steps.is_empty()) {
+            return Err(CommandError::NoSteps {
+                shown: format!("{shown} (rollout {})", bare.name),
+            });
+        }
+        Ok(rollouts)
     }
 }
 
@@ -345,6 +418,14 @@ impl RolloutReader for CommandReader {
 
     async fn get(&self, name: &str) -> Result<Rollout, ReadError> {
         Ok(self.status(name).await?)
+    }
+
+    fn reads_fleet_whole(&self) -> bool {
+        self.status_all.is_some()
+    }
+
+    async fn get_all(&self) -> Result<Vec<Rollout>, ReadError> {
+        Ok(self.every_status().await?)
     }
 }
 
@@ -469,6 +550,7 @@ mod tests {
         CommandSettings {
             status: argv(&["true"]),
             list,
+            status_all: None,
             promote: None,
             pause: None,
             resume: None,
@@ -589,6 +671,46 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("add list = [\"./deploy.sh\", \"list\"] to [backend.command]"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn status_all_takes_an_array_or_the_apis_object_and_names_a_bad_item() {
+        let all = |script: &str| {
+            let mut s = settings(None, Duration::from_secs(10));
+            s.status_all = Some(argv(&["sh", "-c", script]));
+            async move { CommandReader::new(s).expect("builds").get_all().await }
+        };
+        let one = r#"{"name": "a", "state": "paused", "stable_version": "v1", "canary_version": "v2", "step_started_at": "2026-11-23T09:30:00Z", "step": 1, "canary_weight": 20, "steps": [{"weight": 20}, {"weight": 100}]}"#;
+        let got = all(&format!("printf '[{one}]'")).await.expect("array");
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.name.as_str(), r.step))
+                .collect::<Vec<_>>(),
+            [("a", 1)]
+        );
+        let got = all(&format!(r#"printf '{{"rollouts": [{one}, {one}]}}'"#))
+            .await
+            .expect("object");
+        assert_eq!(got.len(), 2);
+        let err = all(&format!(
+            r#"printf '{{"rollouts": [{one}, {{"name": "b"}}]}}'"#
+        ))
+        .await
+        .expect_err("an item without a state");
+        assert!(
+            matches!(command_error(&err), CommandError::NotRollout { reason, .. }
+                if reason.starts_with("item 2: missing field")),
+            "{err:?}"
+        );
+        let err = all(r#"printf '{"items": []}'"#)
+            .await
+            .expect_err("no rollouts");
+        assert!(err.to_string().contains("\"rollouts\" array"), "{err}");
+        let err = all("printf '[]' >&2; exit 4").await.expect_err("exit 4");
+        assert!(
+            err.to_string().starts_with("status_all command `sh -c "),
             "{err}"
         );
     }
