@@ -210,6 +210,18 @@ fn error_spike_alerting_and_paused() {
     h.advance(120);
     let screen = small("scenario_error_spike_rolled_back", &h);
     assert!(screen.contains("rolled back — no ETA"), "{screen}");
+    // The header says ROLLED BACK: at 80 columns the reason drops that lead and keeps its
+    // source whole rather than cutting "(controller analysis)".
+    let reason = line_with(&screen, " » ");
+    assert!(
+        reason.contains("for 2 checks (controller analysis)") && !reason.contains('…'),
+        "{screen}"
+    );
+    let wide = h.render(160, 48);
+    assert!(
+        line_with(&wide, " » ").contains("» rolled back: canary error rate"),
+        "{wide}"
+    );
 }
 
 #[test]

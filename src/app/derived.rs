@@ -3,7 +3,7 @@
 //! once at the end of every `update` into `Model::derived`, so the view never calls back into
 //! the app.
 
-use super::explain::why;
+use super::explain::{why, why_short};
 use super::fleet::{all_rows, counts, matches};
 use super::keymap::footer_keys;
 use super::model::{Derived, Model};
@@ -35,8 +35,11 @@ pub fn refresh_derived(model: &mut Model, rows_too: bool) {
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
+    let why = why(model);
+    let why_short = why_short(model, &why.1);
     model.derived = Derived {
-        why: why(model),
+        why,
+        why_short,
         readiness: model.readiness(),
         judge_score: model.judge_score(),
         judge_collecting: model.judge_collecting(),

@@ -55,6 +55,17 @@ pub fn alert_label(alert: Alert) -> &'static str {
     }
 }
 
+/// The "why" line without its lead when the header beside it already says as much ("rolled
+/// back: " under `ROLLED BACK`): what a narrow screen shows rather than cutting the reason's end.
+pub fn why_short(model: &Model, why: &str) -> Option<String> {
+    let lead = match model.current().rollout.as_ref()?.state {
+        RolloutState::RolledBack => "rolled back: ",
+        RolloutState::Failed => "failed: ",
+        _ => return None,
+    };
+    why.strip_prefix(lead).map(str::to_string)
+}
+
 pub fn why(model: &Model) -> (Tone, String) {
     let Some(r) = &model.current().rollout else {
         return match &model.current().rollout_error {

@@ -290,6 +290,10 @@ pub fn draw_why(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     // Cut with an ellipsis, so a cut reason never reads as a whole one; the detail view and
     // the event log carry it whole.
     let room = usize::from(area.width).saturating_sub(3);
+    let text = match &model.derived.why_short {
+        Some(short) if text.chars().count() > room => short.clone(),
+        _ => text,
+    };
     let text = crate::domain::format::excerpt(&text, room, crate::domain::format::Keep::Start);
     let line = Line::from(vec![
         Span::styled(" » ", theme.dim()),

@@ -21,6 +21,8 @@ pub enum Tone {
 pub struct Derived {
     /// The "why" line: where the rollout is and why, in words.
     pub why: (Tone, String),
+    /// The same without the lead the header already shows (`ROLLED BACK`), for a narrow screen.
+    pub why_short: Option<String>,
     /// Whether the current step may be promoted; `None` without a rollout.
     pub readiness: Option<crate::domain::readiness::Readiness>,
     /// The statistical judge's score; `None` when no metric has a judge.
