@@ -92,13 +92,15 @@ pub(super) fn polls_due_for(model: &mut Model, i: usize) -> Vec<Effect> {
             metrics_every,
         ),
     };
-    // Pod-hash tracks need the hashes: a poll sent before the first read answers asks for
-    // nothing it can use (50 rows × every query at start, ahead of the real ones in the query
-    // budget). The read's answer asks at once (`Msg::RolloutFetched`).
+    // Pod-hash tracks need the hashes, and request counts the canary's start: a poll sent
+    // before the first read answers asks for nothing it can use (50 rows × every query at
+    // start, ahead of the real ones in the query budget), and the read's answer asks again at
+    // once (`rollout_answered`).
     let r = &model.rollouts[i];
-    let waits_for_first_read = r.pod_hash_tracks.is_some()
-        && r.rollout.is_none()
-        && (rollout_due || polls.rollout_in_flight);
+    let needs_the_rollout =
+        r.pod_hash_tracks.is_some() || r.panels.iter().any(|p| p.counters.is_some());
+    let waits_for_first_read =
+        needs_the_rollout && r.rollout.is_none() && (rollout_due || polls.rollout_in_flight);
     if rollout_due {
         effects.push(fetch_rollout(model, i));
     }
