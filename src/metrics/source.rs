@@ -64,6 +64,10 @@ pub struct PrometheusSource {
     counter_groups: grouped_counters::CounterGroups,
     /// The fleet's SLO answers, while fresh (`[fleet] group_by`).
     slo_groups: grouped_slos::SloGroups,
+    /// One answer for the whole fleet (a grouped range's piece, a grouped counter's part) is
+    /// read and laid at a time: a megabyte of JSON and as much decoded each, the first poll's
+    /// several at once were most of the console's peak memory.
+    fleet_reads: tokio::sync::Semaphore,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -133,6 +137,7 @@ impl PrometheusSource {
             counter_points: Default::default(),
             counter_groups: Default::default(),
             slo_groups: Default::default(),
+            fleet_reads: tokio::sync::Semaphore::new(1),
         }
     }
 

@@ -74,6 +74,8 @@ impl PrometheusSource {
                 let mut asked = 0;
                 for (from_ms, to_ms) in pieces {
                     let Ok(kept) = got.as_mut() else { break };
+                    // Released once the piece is laid over, at the loop's end.
+                    let _one_at_a_time = self.fleet_reads.acquire().await.ok();
                     let response = self
                         .client
                         .query_range_with(priority, &promql, at(from_ms), at(to_ms), step)
@@ -287,5 +289,75 @@ mod tests {
             canary,
             Ok(vec![60.0, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0])
         );
+    }
+
+    #[tokio::test]
+    async fn the_fleets_answers_are_read_one_at_a_time() {
+        use std::sync::{Arc, Mutex};
+        use std::time::Instant;
+        const DELAY: Duration = Duration::from_millis(150);
+        let arrivals: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+        let seen = arrivals.clone();
+        let server = stub(move |request| {
+            let query = request.param("query").to_string();
+            seen.lock().expect("arrivals").push((Instant::now(), query));
+            let param = |k: &str| request.param(k).parse::<i64>().unwrap_or(0);
+            let values: Vec<_> = (param("start")..=param("end"))
+                .step_by(10)
+                .map(|at| json!([at, "1"]))
+                .collect();
+            crate::metrics::test_stub::Reply {
+                delay: DELAY,
+                ..both_members(&json!(values))
+            }
+        })
+        .await;
+        let src = source(&server.url(""));
+        let mut poll = request("a");
+        poll.metrics = vec![crate::metrics::MetricQuery {
+            counts: Some(crate::metrics::CountsQuery {
+                counters: crate::metrics::Counters::Ratio {
+                    errors: "errors_total{$selector}".into(),
+                    total: "requests_total{$selector}".into(),
+                },
+                since: t(1_700_000_000),
+            }),
+            ..metric("error rate", "sum(rate(x{$selector}[$window]))")
+        }];
+        if let Some(group) = poll.rollout.as_mut().and_then(|r| r.group.as_mut()) {
+            group.counted_since = vec![Some(t(1_700_000_000)); 2];
+        }
+        src.fetch(&poll).await;
+        let mut fleet_wide: Vec<(Instant, String)> = arrivals
+            .lock()
+            .expect("arrivals")
+            .iter()
+            .filter(|(_, q)| q.contains(r#"rollout=~"a|b""#))
+            .cloned()
+            .collect();
+        fleet_wide.sort_by_key(|(at, _)| *at);
+        let asked: Vec<&str> = fleet_wide.iter().map(|(_, q)| q.as_str()).collect();
+        assert!(
+            asked.iter().any(|q| q.starts_with("errors_total"))
+                && asked.iter().any(|q| q.starts_with("requests_total"))
+                && asked.iter().any(|q| q.starts_with("sum by")),
+            "the range and both raw counters for the fleet: {asked:?} of {:?}",
+            arrivals
+                .lock()
+                .expect("arrivals")
+                .iter()
+                .map(|(_, q)| q.clone())
+                .collect::<Vec<_>>()
+        );
+        // Each asked once the one before was answered (and laid over): never two at once.
+        for pair in fleet_wide.windows(2) {
+            let gap = pair[1].0 - pair[0].0;
+            assert!(
+                gap >= DELAY - Duration::from_millis(10),
+                "{:?} after {:?}: {gap:?} apart",
+                pair[1].1,
+                pair[0].1
+            );
+        }
     }
 }
