@@ -336,6 +336,26 @@ impl CommandReader {
         Ok(rollout)
     }
 
+    /// Runs a command about the whole fleet (`list`, `status_all`: no placeholders), logging
+    /// how long it took; what it printed and how it is shown in errors.
+    async fn read_whole_fleet(
+        &self,
+        template: &Template,
+        key: &str,
+    ) -> Result<(Finished, String), CommandError> {
+        let values = Values::default();
+        let shown = format!("{key} command `{}`", template.shown(&values));
+        let started = std::time::Instant::now();
+        let result = self.read(template, &values, &shown).await;
+        tracing::debug!(
+            program = %template.program(),
+            command = key,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "fleet command ran"
+        );
+        Ok((result?, shown))
+    }
+
     /// The rollouts' names from the `list` command, in the order it printed them.
     async fn names(&self) -> Result<Vec<String>, CommandError> {
         let Some(template) = &self.list else {
@@ -349,16 +369,7 @@ impl CommandReader {
                 None => Err(CommandError::NoList),
             };
         };
-        let values = Values::default();
-        let shown = format!("list command `{}`", template.shown(&values));
-        let started = std::time::Instant::now();
-        let result = self.read(template, &values, &shown).await;
-        tracing::debug!(
-            program = %template.program(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "list command ran"
-        );
-        let done = result?;
+        let (done, shown) = self.read_whole_fleet(template, "list").await?;
         parse_list(&done.stdout).map_err(|reason| CommandError::NotList {
             shown,
             reason,
@@ -371,16 +382,7 @@ impl CommandReader {
         let Some(template) = &self.status_all else {
             return Err(CommandError::NoList);
         };
-        let values = Values::default();
-        let shown = format!("status_all command `{}`", template.shown(&values));
-        let started = std::time::Instant::now();
-        let result = self.read(template, &values, &shown).await;
-        tracing::debug!(
-            program = %template.program(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "status_all command ran"
-        );
-        let done = result?;
+        let (done, shown) = self.read_whole_fleet(template, "status_all").await?;
         let rollouts = parse_rollouts(&done.stdout, &self.steps).map_err(|reason| {
             CommandError::NotRollout {
                 shown: shown.clone(),
