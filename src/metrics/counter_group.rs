@@ -154,6 +154,12 @@ impl GroupedCounter {
         self.tracks.values().map(|t| t.series()).sum()
     }
 
+    /// Raw series a covered member has, on average; `None` before any is counted.
+    pub fn series_per_member(&self) -> Option<usize> {
+        let kept = self.series_kept();
+        (kept > 0 && !self.covered.is_empty()).then(|| kept.div_ceil(self.covered.len()))
+    }
+
     /// Counts the answer to `read` into the members' tallies; its members are complete from
     /// their starts to its end from now on.
     pub fn apply(&mut self, read: &Read, fetched: Vec<(Labels, Vec<Sample>)>) {

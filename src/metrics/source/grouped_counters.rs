@@ -22,13 +22,13 @@ use crate::metrics::template::{self, Vars};
 
 type Entry = Arc<tokio::sync::Mutex<GroupedCounter>>;
 
-/// Grid points asked in the first part of a read; the next parts hold about
-/// [`SAMPLES_PER_PART`] samples, by the series the last answer had.
-const FIRST_PART_POINTS: i64 = 10;
-/// Samples one part of a read may bring back: about 0.6 MB of JSON, and as much decoded. At
-/// 100,000 (and 40 points first) a 50-rollout fleet's histogram (2,500 series) came back in
-/// parts of up to 200,000 samples, body and decoded samples 19 of the 25 MiB of heap at the
-/// console's peak (heaptrack, a fleet 53 minutes old).
+/// Grid points asked in the first part of a read when no member's series are known yet; the
+/// next parts (and a first one once they are) hold about [`SAMPLES_PER_PART`] samples.
+const FIRST_PART_POINTS: i64 = 40;
+/// Samples one part of a read may bring back: about 1 MB of JSON, and as much decoded. At
+/// 100,000 a 50-rollout fleet's histogram (2,250 series) came back in parts of up to 360,000
+/// samples asked, body and decoded samples 19 of the 25 MiB of heap at the console's peak
+/// (heaptrack, a fleet 53 minutes old).
 const SAMPLES_PER_PART: i64 = 25_000;
 
 /// The fleet's raw counters read so far, by counter template, grid spacing and the labels that
@@ -157,8 +157,14 @@ impl PrometheusSource {
             // A whole read of a fleet's counter (every member's series since its canary began)
             // is asked in parts: one answer of thousands of series by 720 points was 20 MB of
             // JSON decoded at once, a peak the allocator then kept.
-            let mut part_points = FIRST_PART_POINTS;
-            let mut most_series = entry.series_kept();
+            // Sized by the series its members are expected to have, once some are known.
+            let expected = entry
+                .series_per_member()
+                .map(|per| per.saturating_mul(read.members.len()));
+            let mut part_points = expected.map_or(FIRST_PART_POINTS, |series| {
+                (SAMPLES_PER_PART / i64::try_from(series).unwrap_or(i64::MAX).max(1)).max(1)
+            });
+            let mut most_series = expected.unwrap_or(0);
             let mut from_ms = read.from_ms;
             while let Some((part_from, part_end)) =
                 read.next_part(from_ms, own.spacing_ms, part_points)
@@ -192,10 +198,15 @@ impl PrometheusSource {
                             "grouped counter part read"
                         );
                         // Sized by the most series seen, growing at most twofold: an early
-                        // part may predate most series (members that started later).
+                        // part may predate most series (members that started later). Parts
+                        // with no series at all do not grow: doubled four times over an empty
+                        // stretch, the first part with the fleet's 2,250 series in it was 160
+                        // points long.
                         most_series = most_series.max(series.len());
-                        let per_point = i64::try_from(most_series).unwrap_or(i64::MAX).max(1);
-                        part_points = (SAMPLES_PER_PART / per_point).clamp(1, 2 * part_points);
+                        if most_series > 0 {
+                            let per_point = i64::try_from(most_series).unwrap_or(i64::MAX);
+                            part_points = (SAMPLES_PER_PART / per_point).clamp(1, 2 * part_points);
+                        }
                         entry.lay((part_from, part_end), series);
                     }
                     // Not a matrix, or an error: both tracks answer what the engine said.
