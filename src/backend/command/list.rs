@@ -40,20 +40,25 @@ fn parse_lines(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The items of a JSON list of rollouts: an array, or an object with a `rollouts` array (the
+/// deploy API's `GET /rollouts`). Shared by `list` (names) and `status_all` (whole rollouts).
+pub(super) fn list_items(value: Value) -> Result<Vec<Value>, String> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Object(mut fields) => match fields.remove("rollouts") {
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err("JSON whose \"rollouts\" is not an array".into()),
+            None => Err("a JSON object without a \"rollouts\" array".into()),
+        },
+        _ => Err("JSON that is neither an array nor an object".into()),
+    }
+}
+
 /// An array, or an object with a `rollouts` array (the deploy API's `GET /rollouts`); each item
 /// a name, or an object whose `name` is one (the rest of it is ignored).
 fn parse_json(text: &str) -> Result<Vec<String>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("bad JSON: {e}"))?;
-    let items = match &value {
-        Value::Array(items) => items,
-        Value::Object(fields) => match fields.get("rollouts") {
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err("JSON whose \"rollouts\" is not an array".into()),
-            None => return Err("a JSON object without a \"rollouts\" array".into()),
-        },
-        _ => return Err("JSON that is neither an array nor an object".into()),
-    };
-    items
+    list_items(value)?
         .iter()
         .enumerate()
         .map(|(at, item)| {

@@ -13,7 +13,7 @@ mod template;
 use async_trait::async_trait;
 use std::time::Duration;
 
-use self::list::parse_list;
+use self::list::{list_items, parse_list};
 use self::process::{
     Finished, RunError, describe_exit, excerpt, first_line, io_reason, output_excerpt, run,
 };
@@ -210,15 +210,7 @@ fn rollout_from(mut value: serde_json::Value, config_steps: &[Step]) -> Result<R
 /// array, each item a whole `Rollout`; an item that is not one is named by its place.
 fn parse_rollouts(stdout: &[u8], config_steps: &[Step]) -> Result<Vec<Rollout>, String> {
     let value: serde_json::Value = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        serde_json::Value::Object(mut fields) => match fields.remove("rollouts") {
-            Some(serde_json::Value::Array(items)) => items,
-            _ => return Err("a JSON object without a \"rollouts\" array".into()),
-        },
-        _ => return Err("JSON that is neither an array nor an object".into()),
-    };
-    items
+    list_items(value)?
         .into_iter()
         .enumerate()
         .map(|(at, item)| {
