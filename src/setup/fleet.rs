@@ -111,10 +111,12 @@ pub fn configured_fleet(
     }
     if unnamed > 0 {
         let service = &fleet_selectors(config).service;
-        intro.push(format!(
-            "fleet: {unnamed} listed rollout(s) queried with [fleet] service {} and their pod-template hashes",
-            if service.is_empty() { "(none)" } else { service }
-        ));
+        // The facts first: at 80 columns the fleet screen's event line keeps the start.
+        intro.push(if service.is_empty() {
+            format!("fleet: {unnamed} listed rollout(s), metrics by pod hash alone (no [fleet] service)")
+        } else {
+            format!("fleet: {unnamed} listed rollout(s), metrics by {service} and pod hash ([fleet] service)")
+        });
     }
     Ok(FleetStart { rollouts, template })
 }
@@ -206,6 +208,26 @@ mod tests {
         assert_eq!(
             later.selectors.as_ref().map(|s| s.service.as_str()),
             Some("app=\"orders\"")
+        );
+    }
+
+    #[test]
+    fn the_fleets_intro_says_how_listed_rollouts_are_queried_within_80_columns() {
+        let console = build(
+            "[fleet]\nservice = 'app=\"$rollout\"'\n",
+            &["checkout", "payments"],
+        )
+        .expect("builds");
+        let line = console
+            .intro
+            .iter()
+            .find(|l| l.starts_with("fleet: "))
+            .expect("an intro line for the listed rollouts");
+        // The fleet screen's event line at 80 columns keeps ~70 characters after its age.
+        let kept: String = line.chars().take(70).collect();
+        assert!(
+            kept.contains("2 listed rollout(s)") && kept.contains("app=\"$rollout\""),
+            "{line}"
         );
     }
 
