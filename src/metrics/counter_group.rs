@@ -170,24 +170,25 @@ impl GroupedCounter {
     /// Counts one part of a read's answer, its points `[from_ms, end_ms]` (a read asked in
     /// parts, in time order: see [`Read::next_part`]).
     pub fn lay(&mut self, (from_ms, end_ms): (i64, i64), fetched: Vec<(Labels, Vec<Sample>)>) {
-        let mut by_track: HashMap<(String, String), Vec<Series>> = HashMap::new();
+        let mut by_track: HashMap<(Arc<str>, Arc<str>), Vec<Series>> = HashMap::new();
         for (labels, points) in fetched {
-            let (Some(member), Some(hash)) =
-                (labels.get(&self.label), labels.get(&self.hash_label))
-            else {
+            let (Some(member), Some(hash)) = (
+                labels.get(self.label.as_str()),
+                labels.get(self.hash_label.as_str()),
+            ) else {
                 continue;
             };
             let key = (member.clone(), hash.clone());
             by_track.entry(key).or_default().push((labels, points));
         }
         for (key, series) in by_track {
-            let Some(start) = self.starts.get(&key.0).copied() else {
+            let Some(start) = self.starts.get(key.0.as_ref()).copied() else {
                 continue;
             };
             let (kind, spacing) = (self.kind, self.spacing_ms);
             let tally = self
                 .tracks
-                .entry(key)
+                .entry((key.0.to_string(), key.1.to_string()))
                 .or_insert_with(|| Arc::new(Tally::new(kind, start, spacing)));
             Arc::make_mut(tally).lay((from_ms, end_ms), &series);
         }
@@ -303,9 +304,9 @@ mod tests {
 
     fn labels(s: &FakeSeries) -> Labels {
         Labels::from([
-            (LABEL.to_string(), format!("m{}", s.member)),
-            (HASH.to_string(), format!("h{}", s.hash)),
-            ("pod".to_string(), format!("p{}", s.pod)),
+            (LABEL.into(), format!("m{}", s.member).into()),
+            (HASH.into(), format!("h{}", s.hash).into()),
+            ("pod".into(), format!("p{}", s.pod).into()),
         ])
     }
 
@@ -438,7 +439,7 @@ mod tests {
                         .unwrap_or_else(|| Arc::new(Tally::new(TallyKind::Plain, *start, spacing)));
                     let alone: Vec<_> = answer(&fake, std::slice::from_ref(member), (*start, end, spacing), wall)
                         .into_iter()
-                        .filter(|(l, _)| l.get(HASH).is_some_and(|h| h == hash))
+                        .filter(|(l, _)| l.get(HASH).is_some_and(|h| h.as_ref() == hash))
                         .collect();
                     let grid: Vec<DateTime<chrono::Utc>> = (*start..=end)
                         .step_by(spacing as usize)
@@ -464,10 +465,7 @@ mod tests {
         let mut entry = GroupedCounter::new(TallyKind::Plain, LABEL, HASH, 10);
         let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
         let series = |hash: &str, from: i64, to: i64| {
-            let labels = Labels::from([
-                (LABEL.to_string(), "a".to_string()),
-                (HASH.to_string(), hash.to_string()),
-            ]);
+            let labels = Labels::from([(LABEL.into(), "a".into()), (HASH.into(), hash.into())]);
             let points = (from..=to).step_by(10).map(|t| Sample {
                 at: at(t),
                 value: t as f64,

@@ -300,10 +300,10 @@ fn list(bounds: &[f64]) -> String {
 
 /// `name{a="x", b="y"}`, for a message.
 fn describe(labels: &Labels) -> String {
-    let name = labels.get("__name__").map_or("", String::as_str);
+    let name = labels.get("__name__").map_or("", |n| n.as_ref());
     let rest: Vec<String> = labels
         .iter()
-        .filter(|(k, _)| k.as_str() != "__name__")
+        .filter(|(k, _)| k.as_ref() != "__name__")
         .map(|(k, v)| format!("{k}={v:?}"))
         .collect();
     format!("{name}{{{}}}", rest.join(", "))
@@ -345,7 +345,7 @@ mod tests {
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect()
     }
 

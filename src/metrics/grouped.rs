@@ -243,7 +243,7 @@ pub fn by_member(
 ) -> Result<ByMember<Vec<Sample>>, String> {
     let mut out: ByMember<Vec<Sample>> = HashMap::new();
     for (labels, samples) in series {
-        let value = |label: &str| labels.get(label).cloned().unwrap_or_default();
+        let value = |label: &str| labels.get(label).map(|v| v.to_string()).unwrap_or_default();
         let (member, hash) = (value(rollout_label), value(hash_label));
         let hashes = out.entry(member.clone()).or_default();
         if hashes.insert(hash.clone(), samples).is_some() {
@@ -344,8 +344,8 @@ mod tests {
     fn two_series_for_one_member_is_an_error_not_a_guess() {
         let labels = |r: &str, h: &str| {
             Labels::from([
-                ("rollout".to_string(), r.to_string()),
-                ("rollouts_pod_template_hash".to_string(), h.to_string()),
+                ("rollout".into(), r.into()),
+                ("rollouts_pod_template_hash".into(), h.into()),
             ])
         };
         let ok = by_member(

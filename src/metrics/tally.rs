@@ -220,7 +220,7 @@ impl Tally {
                     Some(bound) => bound,
                     None => {
                         if self.not_a_bucket.is_none() {
-                            self.not_a_bucket = Some((labels.clone(), le.cloned()));
+                            self.not_a_bucket = Some((labels.clone(), le.map(|le| le.to_string())));
                         }
                         return None;
                     }
@@ -317,8 +317,8 @@ mod tests {
             .iter()
             .map(|(pod, le, values)| {
                 let labels = Labels::from([
-                    ("pod".to_string(), format!("p{pod}")),
-                    ("le".to_string(), ["0.1", "0.5", "+Inf"][*le].to_string()),
+                    ("pod".into(), format!("p{pod}").into()),
+                    ("le".into(), ["0.1", "0.5", "+Inf"][*le].into()),
                 ]);
                 let samples = values
                     .iter()

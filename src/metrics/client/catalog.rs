@@ -8,6 +8,9 @@ use super::{PrometheusClient, seconds};
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::PromError;
 
+/// A series' labels as `/api/v1/series` lists them (a few, read once: owned text).
+pub type SeriesLabels = std::collections::BTreeMap<String, String>;
+
 impl PrometheusClient {
     /// The series matching `selector` between `start` and `end` (`/api/v1/series`), at most
     /// `limit` (engines that ignore `limit` send them all; the list is cut here).
@@ -16,7 +19,7 @@ impl PrometheusClient {
         selector: &str,
         range: (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
-    ) -> Result<Vec<crate::metrics::decode::Labels>, PromError> {
+    ) -> Result<Vec<SeriesLabels>, PromError> {
         self.series_with(Priority::Open, selector, range, limit)
             .await
     }
@@ -28,8 +31,8 @@ impl PrometheusClient {
         selector: &str,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         limit: usize,
-    ) -> Result<Vec<crate::metrics::decode::Labels>, PromError> {
-        let mut all: Vec<crate::metrics::decode::Labels> = self
+    ) -> Result<Vec<SeriesLabels>, PromError> {
+        let mut all: Vec<SeriesLabels> = self
             .list(priority, "series", Some(selector), (start, end), limit)
             .await?;
         all.truncate(limit);

@@ -137,7 +137,7 @@ fn by_member(data: QueryData, label: &str) -> Result<ByMember, String> {
         QueryData::Vector(samples) => {
             let mut out = ByMember::new();
             for (labels, sample) in samples {
-                let member = labels.get(label).cloned().unwrap_or_default();
+                let member = labels.get(label).map(|v| v.to_string()).unwrap_or_default();
                 let value = Some(sample.value).filter(|v| v.is_finite());
                 if out.insert(member.clone(), value).is_some() {
                     return Err(format!(
