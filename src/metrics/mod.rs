@@ -16,6 +16,7 @@ pub mod dense;
 pub mod diagnose;
 pub mod group_ranges;
 pub mod grouped;
+pub mod member_selectors;
 mod names;
 pub mod range_cache;
 mod refusal;

@@ -68,6 +68,8 @@ pub struct PrometheusSource {
     /// read and laid at a time: a megabyte of JSON and as much decoded each, the first poll's
     /// several at once were most of the console's peak memory.
     fleet_reads: tokio::sync::Semaphore,
+    /// The fleet members' selector, built once per member list.
+    member_selectors: crate::metrics::member_selectors::MemberSelectors,
 }
 
 /// One metric's or SLO's share of a poll.
@@ -138,6 +140,7 @@ impl PrometheusSource {
             counter_groups: Default::default(),
             slo_groups: Default::default(),
             fleet_reads: tokio::sync::Semaphore::new(1),
+            member_selectors: Default::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use super::{DEFAULT_WINDOW, Outcome, PrometheusSource, add_samples, samples_touc
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
 use crate::metrics::group_ranges::{Ask, GroupRanges, Staged};
-use crate::metrics::grouped::{by_member, members_selector, rewrite};
+use crate::metrics::grouped::{by_member, rewrite};
 use crate::metrics::range_cache::{MAX_POINTS_PER_QUERY, Range};
 use crate::metrics::rules::{DIGEST_LABEL, metric_rule};
 use crate::metrics::template::{self, Vars};
@@ -41,7 +41,9 @@ impl PrometheusSource {
             (rule.read(&group.label, &group.members), Some(rule))
         } else {
             let grouped = rewrite(&query.query, &[&group.label, &group.hash_label])?;
-            let members = members_selector(&group.service, &group.label, &group.members)?;
+            let members =
+                self.member_selectors
+                    .get(&group.service, &group.label, &group.members)?;
             let vars = Vars {
                 selector: Some(&members),
                 service: Some(&members),

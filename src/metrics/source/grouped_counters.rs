@@ -16,7 +16,6 @@ use crate::metrics::Group;
 use crate::metrics::budget::Priority;
 use crate::metrics::counter_group::{GroupedCounter, is_bare_selector};
 use crate::metrics::decode::{PromError, QueryData, Response};
-use crate::metrics::grouped::members_selector;
 use crate::metrics::tally::{Tally, TallyKind};
 use crate::metrics::template::{self, Vars};
 
@@ -105,8 +104,10 @@ impl PrometheusSource {
             return None;
         }
         let render = |members: &[String]| {
-            let selector =
-                members_selector(&group.service, &group.label, members).ok_or_else(|| {
+            let selector = self
+                .member_selectors
+                .get(&group.service, &group.label, members)
+                .ok_or_else(|| {
                     "[fleet] service does not match the rollout by group_by".to_string()
                 })?;
             let vars = Vars {
@@ -118,7 +119,8 @@ impl PrometheusSource {
             };
             template::render(counter, &vars)
         };
-        render(std::slice::from_ref(&group.member)).ok()?;
+        // Whether the counter can be read for the fleet at all (the list only fills a regex).
+        render(&group.members).ok()?;
         let own = grid_bounds(since, now, step)?;
         // The members on this member's spacing, each from its own grid's start.
         let mut class: Vec<(String, i64)> = group

@@ -13,7 +13,7 @@ use super::{Outcome, PrometheusSource};
 use crate::domain::slo::SloMeasurement;
 use crate::metrics::budget::Priority;
 use crate::metrics::decode::QueryData;
-use crate::metrics::grouped::{members_selector, rewrite};
+use crate::metrics::grouped::rewrite;
 use crate::metrics::rules::slo_rules;
 use crate::metrics::template::{self, Vars};
 use crate::metrics::{Group, SloQuery};
@@ -57,7 +57,9 @@ impl PrometheusSource {
             );
         } else {
             let grouped = rewrite(&slo.error_ratio, &[&group.label])?;
-            let members = members_selector(&group.service, &group.label, &group.members)?;
+            let members =
+                self.member_selectors
+                    .get(&group.service, &group.label, &group.members)?;
             for (_, window) in &windows {
                 let vars = Vars {
                     selector: Some(&members),
