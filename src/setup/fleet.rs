@@ -113,9 +113,9 @@ pub fn configured_fleet(
         let service = &fleet_selectors(config).service;
         // The facts first: at 80 columns the fleet screen's event line keeps the start.
         intro.push(if service.is_empty() {
-            format!("fleet: {unnamed} listed rollout(s), metrics by pod hash alone (no [fleet] service)")
+            format!("fleet: {unnamed} listed, metrics by pod hash alone (no [fleet] service)")
         } else {
-            format!("fleet: {unnamed} listed rollout(s), metrics by {service} and pod hash ([fleet] service)")
+            format!("fleet: {unnamed} listed, metrics by {service} and pod hash ([fleet] service)")
         });
     }
     Ok(FleetStart { rollouts, template })
@@ -225,8 +225,9 @@ mod tests {
             .expect("an intro line for the listed rollouts");
         // The fleet screen's event line at 80 columns keeps ~70 characters after its age.
         let kept: String = line.chars().take(70).collect();
+        assert!(kept.contains("and pod hash"), "{line}");
         assert!(
-            kept.contains("2 listed rollout(s)") && kept.contains("app=\"$rollout\""),
+            kept.contains("2 listed,") && kept.contains("app=\"$rollout\""),
             "{line}"
         );
     }
