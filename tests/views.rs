@@ -5,6 +5,7 @@ mod common;
 
 use common::Harness;
 use crossterm::event::KeyCode;
+use rollout_console::domain::action::ActionKind;
 use rollout_console::sim::Scenario;
 
 fn both_sizes(name: &str, h: &Harness) {
@@ -221,6 +222,48 @@ fn error_spike_alerting_and_paused() {
     assert!(
         line_with(&wide, " » ").contains("» rolled back: canary error rate"),
         "{wide}"
+    );
+}
+
+#[test]
+fn a_rollout_completed_while_a_metric_fails_says_so_first() {
+    // Seed 7's slow burn: the controller's analysis promotes it all the way while the judge
+    // finds the canary's errors higher; "completed" alone would read as all is well.
+    let mut h = Harness::new(Scenario::SlowBurn, false);
+    h.advance(200);
+    let screen = h.render(80, 24);
+    assert!(screen.contains("COMPLETED"), "{screen}");
+    let why = line_with(&screen, " » ").to_string();
+    assert!(
+        why.contains("» completed while error rate FAILs: failing more: errors"),
+        "{screen}"
+    );
+    // The simulator has no undo; a backend with one is told where to find it.
+    assert!(!why.contains("undoes"), "{screen}");
+    h.model.actions.push(ActionKind::Undo);
+    h.advance(1);
+    let screen = h.render(80, 24);
+    assert!(
+        line_with(&screen, " » ").contains("» completed while error rate FAILs (u undoes it): "),
+        "{screen}"
+    );
+    // Watch mode has no undo to offer.
+    let mut h = Harness::new(Scenario::SlowBurn, true);
+    h.model.actions.push(ActionKind::Undo);
+    h.advance(200);
+    let screen = h.render(80, 24);
+    let why = line_with(&screen, " » ");
+    assert!(
+        why.contains("» completed while error rate FAILs: ") && !why.contains("undoes"),
+        "{screen}"
+    );
+    // A healthy canary completes with nothing to add.
+    let mut h = Harness::new(Scenario::Healthy, false);
+    h.advance(200);
+    let screen = h.render(80, 24);
+    assert!(
+        line_with(&screen, " » ").contains("» completed: v1.2.3 serves 100% of traffic"),
+        "{screen}"
     );
 }
 

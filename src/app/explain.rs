@@ -66,6 +66,18 @@ pub fn why_short(model: &Model, why: &str) -> Option<String> {
     why.strip_prefix(lead).map(str::to_string)
 }
 
+/// Whether the undo key is there to press: the backend has it, this user may, not watch mode.
+fn undo_offered(model: &Model) -> bool {
+    let undo = crate::domain::action::ActionKind::Undo;
+    model.actions.contains(&undo)
+        && !model.settings.read_only
+        && model
+            .current()
+            .permissions
+            .as_ref()
+            .is_none_or(|p| p.denied(undo).is_none())
+}
+
 pub fn why(model: &Model) -> (Tone, String) {
     let Some(r) = &model.current().rollout else {
         return match &model.current().rollout_error {
@@ -105,13 +117,7 @@ pub fn why(model: &Model) -> (Tone, String) {
         RolloutState::Progressing if analysis.is_some() => {
             return (Tone::Bad, analysis.unwrap_or_default());
         }
-        RolloutState::Completed => {
-            return (
-                Tone::Good,
-                format!("completed: {} serves 100% of traffic", r.canary_version),
-            );
-        }
-        RolloutState::Progressing => {}
+        RolloutState::Completed | RolloutState::Progressing => {}
     }
     let evals = model.gate_evaluations();
     let failing: Vec<_> = evals
@@ -129,7 +135,7 @@ pub fn why(model: &Model) -> (Tone, String) {
     let hold_left = r.hold_remaining(now);
     // Whose word the FAIL is: the sequential judge's ("p95 latency: canary is slower …") or the
     // gate's ("p95 latency gate FAIL (…)").
-    let failure = |name: &str, e: &crate::domain::GateEvaluation| {
+    let detail = |name: &str, e: &crate::domain::GateEvaluation| {
         let judged = model
             .current()
             .panels
@@ -143,11 +149,34 @@ pub fn why(model: &Model) -> (Tone, String) {
                     settings,
                 ))
             });
-        match judged {
-            Some(headline) => format!("{name} {headline}"),
-            None => format!("{name} gate FAIL ({})", e.summary()),
-        }
+        judged.unwrap_or_else(|| format!("gate FAIL ({})", e.summary()))
     };
+    let failure = |name: &str, e| format!("{name} {}", detail(name, e));
+    let worst = failing
+        .iter()
+        .find(|(_, e)| e.severity == Severity::Rollback)
+        .or(failing.first());
+    if r.state == RolloutState::Completed {
+        // The controller promoted it all the way; a FAIL decided on the way (a slow burn the
+        // controller's analysis missed) is what the person at the screen must read first.
+        return match worst {
+            Some((name, e)) => {
+                let undo = if undo_offered(model) {
+                    " (u undoes it)"
+                } else {
+                    ""
+                };
+                (
+                    Tone::Bad,
+                    format!("completed while {name} FAILs{undo}: {}", detail(name, e)),
+                )
+            }
+            None => (
+                Tone::Good,
+                format!("completed: {} serves 100% of traffic", r.canary_version),
+            ),
+        };
+    }
     if let Some((name, e)) = failing
         .iter()
         .find(|(_, e)| e.severity == Severity::Rollback)
