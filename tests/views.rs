@@ -225,45 +225,46 @@ fn error_spike_alerting_and_paused() {
     );
 }
 
+/// The "why" line at 80x24 once `scenario` (seed 7) has run its course, the backend offering
+/// undo or not.
+fn why_when_done(scenario: Scenario, read_only: bool, undo: bool) -> String {
+    let mut h = Harness::new(scenario, read_only);
+    if undo {
+        h.model.actions.push(ActionKind::Undo);
+    }
+    h.advance(200);
+    let screen = h.render(80, 24);
+    assert!(screen.contains("COMPLETED"), "{screen}");
+    line_with(&screen, " » ").to_string()
+}
+
 #[test]
 fn a_rollout_completed_while_a_metric_fails_says_so_first() {
     // Seed 7's slow burn: the controller's analysis promotes it all the way while the judge
     // finds the canary's errors higher; "completed" alone would read as all is well.
-    let mut h = Harness::new(Scenario::SlowBurn, false);
-    h.advance(200);
-    let screen = h.render(80, 24);
-    assert!(screen.contains("COMPLETED"), "{screen}");
-    let why = line_with(&screen, " » ").to_string();
+    let why = why_when_done(Scenario::SlowBurn, false, false);
     assert!(
         why.contains("» completed while error rate FAILs: failing more: errors"),
-        "{screen}"
+        "{why}"
     );
     // The simulator has no undo; a backend with one is told where to find it.
-    assert!(!why.contains("undoes"), "{screen}");
-    h.model.actions.push(ActionKind::Undo);
-    h.advance(1);
-    let screen = h.render(80, 24);
+    assert!(!why.contains("undoes"), "{why}");
+    let why = why_when_done(Scenario::SlowBurn, false, true);
     assert!(
-        line_with(&screen, " » ").contains("» completed while error rate FAILs (u undoes it): "),
-        "{screen}"
+        why.contains("» completed while error rate FAILs (u undoes it): "),
+        "{why}"
     );
     // Watch mode has no undo to offer.
-    let mut h = Harness::new(Scenario::SlowBurn, true);
-    h.model.actions.push(ActionKind::Undo);
-    h.advance(200);
-    let screen = h.render(80, 24);
-    let why = line_with(&screen, " » ");
+    let why = why_when_done(Scenario::SlowBurn, true, true);
     assert!(
         why.contains("» completed while error rate FAILs: ") && !why.contains("undoes"),
-        "{screen}"
+        "{why}"
     );
     // A healthy canary completes with nothing to add.
-    let mut h = Harness::new(Scenario::Healthy, false);
-    h.advance(200);
-    let screen = h.render(80, 24);
+    let why = why_when_done(Scenario::Healthy, false, false);
     assert!(
-        line_with(&screen, " » ").contains("» completed: v1.2.3 serves 100% of traffic"),
-        "{screen}"
+        why.contains("» completed: v1.2.3 serves 100% of traffic"),
+        "{why}"
     );
 }
 

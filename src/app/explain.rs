@@ -151,7 +151,6 @@ pub fn why(model: &Model) -> (Tone, String) {
             });
         judged.unwrap_or_else(|| format!("gate FAIL ({})", e.summary()))
     };
-    let failure = |name: &str, e| format!("{name} {}", detail(name, e));
     let worst = failing
         .iter()
         .find(|(_, e)| e.severity == Severity::Rollback)
@@ -177,20 +176,17 @@ pub fn why(model: &Model) -> (Tone, String) {
             ),
         };
     }
-    if let Some((name, e)) = failing
-        .iter()
-        .find(|(_, e)| e.severity == Severity::Rollback)
-    {
+    if let Some((name, e)) = worst {
+        // Short of a rollback, the console's advice, not the controller's decision: it may
+        // still promote.
+        let advice = if e.severity == Severity::Rollback {
+            "roll back"
+        } else {
+            "hold"
+        };
         return (
             Tone::Bad,
-            format!("console advises roll back: {}", failure(name, e)),
-        );
-    }
-    if let Some((name, e)) = failing.first() {
-        // The console's advice, not the controller's decision: it may still promote.
-        return (
-            Tone::Bad,
-            format!("console advises hold: {}", failure(name, e)),
+            format!("console advises {advice}: {name} {}", detail(name, e)),
         );
     }
     if let Some((name, e)) = no_data.first() {
